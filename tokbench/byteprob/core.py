@@ -1,0 +1,270 @@
+"""ByteLM: the exact next-byte distribution a token LM induces (Byte-Token Representation Lemma).
+
+State for a byte prefix x: the committed canonical encoding T = enc(x) with lpT = log P(T as a token prefix), the
+LM's next-token log-probabilities q at T with the canonical-validity mask, and the covers: canonical sequences
+T_k + [t] (T_k = enc(x[:k]) for an earlier k) whose last token t crosses the end of x, each with its log-probability.
+Advancing by one byte filters the covers, opens new ones from T, and commits the one cover whose residual becomes
+empty; one LM call then gives q at the new T.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from tokbench.byteprob.tables import VocabTables, utf8_shape
+from tokbench.kernels import byteprob as K
+
+EOT = 256
+
+
+@runtime_checkable
+class TokenLM(Protocol):
+    """Anything that gives next-token log-probabilities (natural log, normalised over the vocabulary)."""
+
+    eos_id: int | None
+
+    def next_logprobs(self, ids: Sequence[int]) -> np.ndarray: ...
+
+
+def _logsumexp(a: np.ndarray) -> float:
+    m = float(np.max(a)) if a.size else -np.inf
+    if m == -np.inf:
+        return -np.inf
+    return m + float(np.log(np.sum(np.exp(a - m))))
+
+
+@dataclass
+class Stats:
+    lm_calls: int = 0  # next_logprobs calls made for committed states
+    resyncs: int = 0  # committed state taken from the tokenizer because the covers disagreed with it
+    dropped: int = 0  # extra empty-residual covers (ambiguous inside an unfinished character)
+    bytes: int = 0  # bytes advanced
+
+
+class ByteState:
+    """Distribution over the next byte after a prefix; immutable, ``advance`` returns a new state."""
+
+    __slots__ = ("blm", "y", "T", "t_id", "lpT", "q", "valid", "tok", "off", "lp", "base", "_dist")
+
+    def __init__(self, blm, y, T, t_id, lpT, q, valid, tok, off, lp, base):
+        self.blm, self.y, self.T, self.t_id, self.lpT = blm, y, T, t_id, lpT
+        self.q, self.valid = q, valid
+        self.tok, self.off, self.lp, self.base = tok, off, lp, base
+        self._dist = None
+
+    @property
+    def prefix(self) -> bytes:
+        """The user's bytes so far (without a tokenizer's dummy prefix)."""
+        return self.y[len(self.blm.dummy):]
+
+    @property
+    def has_t(self) -> bool:
+        return self.T is not None
+
+    def covers(self) -> list[tuple[tuple[int, ...], float]]:
+        """All cover encodings of the prefix with their log-probabilities (T itself first when it exists)."""
+        out = []
+        if self.T is not None:
+            out.append((self.T, self.lpT))
+        hist = self.blm._history
+        for t, b, lp in zip(self.tok, self.base, self.lp):
+            out.append((hist[b] + (int(t),), float(lp)))
+        return out
+
+    def log_mass(self) -> float:
+        """log P(prefix) as logsumexp over covers (the lemma), up to the dummy prefix's own mass."""
+        parts = [self.lpT] if self.T is not None else []
+        return _logsumexp(np.concatenate([np.array(parts, float), self.lp]))
+
+    def unnormalized(self) -> np.ndarray:
+        """acc[b] (and acc[256] = end of text) before normalising: covers by next residual byte plus T's valid tokens."""
+        blm = self.blm
+        tb = blm.tables
+        nb = K.cover_next_bytes(self.tok, self.off, tb.tb_flat, tb.tb_start)
+        acc = np.full(257, -np.inf)
+        acc[:256] = K.scatter_logsumexp(self.lp, nb, 256)
+        if self.T is not None:
+            fb = K.first_byte_mass(self.q, self.valid, tb.fb_start, tb.order) + self.lpT
+            acc[:256] = np.logaddexp(acc[:256], fb)
+            if blm.eos_id is not None and blm.at_char_boundary(self.y):
+                acc[EOT] = self.lpT + self.q[blm.eos_id]
+        return acc
+
+    def next_byte_logprobs(self) -> np.ndarray:
+        """Shape (257,): log P(next byte = b | prefix), index 256 = end of text; logsumexp == 0."""
+        if self._dist is None:
+            acc = self.unnormalized()
+            z = _logsumexp(acc)
+            if z == -np.inf:
+                from tokbench.errors import WorkError
+
+                raise WorkError(f"byteprob: no token sequence covers the prefix {self.prefix[-32:]!r}")
+            self._dist = acc - z
+        return self._dist
+
+    def advance(self, b: int) -> "ByteState":
+        return self.blm._advance(self, int(b))
+
+
+class ByteLM:
+    """Exact byte-level LM on top of a token LM and its tokenizer (one LM call per byte after the prefix)."""
+
+    def __init__(self, tokenizer, lm: TokenLM, validity: str = "auto", check: bool = True):
+        if isinstance(tokenizer, str):
+            from tokbench.tokenizer import load_tokenizer
+
+            tokenizer = load_tokenizer(tokenizer)
+        self.tok = tokenizer
+        self.lm = lm
+        self.eos_id = getattr(lm, "eos_id", None)
+        self.check = check
+        tb = list(tokenizer.all_token_bytes())
+        excluded = set(getattr(tokenizer, "special_ids", ()) or ())
+        if self.eos_id is not None:
+            excluded.add(self.eos_id)
+        self.tables = VocabTables(tb, excluded)
+        self.dummy = self._dummy_prefix()
+        from tokbench.byteprob.validity import make_validity
+
+        self.validity = make_validity(tokenizer, self.tables, self.encode_bytes, validity)
+        self.stats = Stats()
+        self._history: list[tuple[int, ...]] = []
+        self._hist_index: dict[tuple[int, ...], int] = {}
+        self._lp_of: dict[tuple[int, ...], float] = {}
+        self._root = None
+
+    # ----- tokenizer glue -----
+    def _dummy_prefix(self) -> bytes:
+        prep = getattr(self.tok, "prepare", None)
+        if prep is None:
+            return b""
+        try:
+            p = prep("x")
+        except Exception:
+            return b""
+        p = p if isinstance(p, bytes) else p.encode("utf-8")
+        return p[:-1] if p.endswith(b"x") else b""
+
+    def encode_bytes(self, data: bytes) -> list[int] | None:
+        """The canonical encoding of prepared bytes, or None when they do not decode (an unfinished character)."""
+        if not data.startswith(self.dummy):
+            return None
+        try:
+            text = data[len(self.dummy):].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return list(self.tok.encode(text))
+
+    @staticmethod
+    def at_char_boundary(y: bytes) -> bool:
+        return utf8_shape(y[-4:])[2] == 0 if y else True
+
+    # ----- committed states -----
+    def _hid(self, T: tuple[int, ...]) -> int:
+        h = self._hist_index.get(T)
+        if h is None:
+            h = len(self._history)
+            self._history.append(T)
+            self._hist_index[T] = h
+        return h
+
+    def _q(self, T: tuple[int, ...]) -> np.ndarray:
+        self.stats.lm_calls += 1
+        q = np.asarray(self.lm.next_logprobs(list(T)), dtype=np.float64)
+        if q.shape != (self.tables.V,) and q.shape[0] >= self.tables.V:
+            q = q[: self.tables.V]
+        return q
+
+    def _score(self, T: tuple[int, ...]) -> float:
+        """log P(T as a token prefix), reusing known prefix scores (used on resync only)."""
+        k = len(T)
+        while k > 0 and T[:k] not in self._lp_of:
+            k -= 1
+        lp = self._lp_of.get(T[:k], 0.0)
+        for i in range(k, len(T)):
+            q = self._q(T[:i])
+            lp += float(q[T[i]])
+            self._lp_of[T[: i + 1]] = lp
+        return lp
+
+    def _commit(self, y: bytes, T: tuple[int, ...], lpT: float, tok, off, lp, base) -> ByteState:
+        self._lp_of[T] = lpT
+        q = self._q(T)
+        valid = self.validity.mask(T, y)
+        return ByteState(self, y, T, self._hid(T), lpT, q, valid, tok, off, lp, base)
+
+    def root(self) -> ByteState:
+        """The state after the tokenizer's dummy prefix (if any)."""
+        if self._root is None:
+            e = np.empty(0, np.int64)
+            s = self._commit(b"", (), 0.0, e, e, np.empty(0), e)
+            for b in self.dummy:
+                s = s.advance(b)
+            self._root = s
+        return self._root
+
+    def _advance(self, s: ByteState, b: int) -> ByteState:
+        tb = self.tables
+        self.stats.bytes += 1
+        has_t = s.T is not None
+        q = s.q if has_t else np.empty(0)
+        valid = s.valid if has_t else np.empty(0, bool)
+        tok, off, lp, base, dtok, dlp, dbase = K.advance_covers(
+            s.tok, s.off, s.lp, s.base, b, tb.tb_flat, tb.tb_start, tb.tb_len,
+            has_t, s.lpT if has_t else 0.0, q, valid, tb.fb_start, tb.order, s.t_id if has_t else -1)
+        y = s.y + bytes([b])
+        cands = [(self._history[int(h)] + (int(t),), float(v)) for t, h, v in zip(dtok, dbase, dlp)]
+        truth = self.encode_bytes(y) if self.check or not cands else None
+        if truth is not None:
+            truth = tuple(truth)
+            match = [c for c in cands if c[0] == truth]
+            if len(cands) != 1 or not match:
+                self.stats.resyncs += 1
+                self.stats.dropped += len(cands) - len(match)
+            if match:
+                T, lpT = match[0]
+            else:
+                T, lpT = truth, self._score(truth)
+            return self._commit(y, T, lpT, tok, off, lp, base)
+        if not cands:
+            e = np.empty(0)
+            return ByteState(self, y, None, -1, -np.inf, e, np.empty(0, bool), tok, off, lp, base)
+        cands.sort(key=lambda c: -c[1])
+        self.stats.dropped += len(cands) - 1
+        return self._commit(y, cands[0][0], cands[0][1], tok, off, lp, base)
+
+    # ----- public API -----
+    def state(self, prefix: bytes) -> ByteState:
+        s = self.root()
+        for b in prefix:
+            s = s.advance(b)
+        return s
+
+    def next_byte_logprobs(self, prefix: bytes) -> np.ndarray:
+        return self.state(prefix).next_byte_logprobs()
+
+    def logprob(self, data: bytes, eos: bool = False) -> float:
+        """log P(data as a prefix) under the byte-level LM (chain rule of normalised next-byte conditionals);
+        with eos=True the text ends right after data."""
+        s = self.root()
+        total = 0.0
+        for b in data:
+            total += float(s.next_byte_logprobs()[b])
+            s = s.advance(b)
+        if eos:
+            total += float(s.next_byte_logprobs()[EOT])
+        return total
+
+    def byte_logprobs(self, data: bytes, eos: bool = False) -> np.ndarray:
+        """Per-byte conditional log-probabilities of data (and of the end when eos=True)."""
+        s = self.root()
+        out = []
+        for b in data:
+            out.append(float(s.next_byte_logprobs()[b]))
+            s = s.advance(b)
+        if eos:
+            out.append(float(s.next_byte_logprobs()[EOT]))
+        return np.array(out)
