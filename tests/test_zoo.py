@@ -104,6 +104,13 @@ def test_names_lists_all_nine():
     assert zoo.names() == list(VOCAB_SIZES)
 
 
+def test_records_report_built_state(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOKBENCH_CACHE", str(tmp_path))
+    assert [r["name"] for r in zoo.records()] == zoo.names() and not any(r["built"] for r in zoo.records())
+    zoo.resolve("mistral-v1")
+    assert [r["name"] for r in zoo.records() if r["built"]] == ["mistral-v1"]
+
+
 def test_unknown_name_is_usage_error_listing_names():
     with pytest.raises(UsageError) as err:
         zoo.resolve("gpt5")

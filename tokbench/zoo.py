@@ -406,6 +406,16 @@ def summary(name: str) -> str:
     return _entry(name).summary
 
 
+def records() -> list[dict]:
+    """One row per zoo tokenizer for `tokbench zoo` tables: name, what it is, whether it is built, its cached file."""
+    root = cache_dir("zoo")
+    rows = []
+    for name, entry in _ENTRIES.items():
+        path = root / name / entry.filename
+        rows.append({"name": name, "summary": entry.summary, "built": path.is_file(), "path": str(path)})
+    return rows
+
+
 def _entry(name: str) -> _Entry:
     entry = _ENTRIES.get(name)
     if entry is None:
@@ -429,6 +439,6 @@ def resolve(name: str) -> Path:
     return target
 
 
-__all__ = ["names", "resolve", "summary", "is_descriptor", "read_descriptor", "descriptor_encoding",
+__all__ = ["names", "resolve", "summary", "records", "is_descriptor", "read_descriptor", "descriptor_encoding",
            "seed_tiktoken_cache", "read_quicktok_ranks", "read_tiktoken_ranks", "tiktoken_bytes", "openai_spec",
            "package_dir", "npm_models_dir", "smollm2_gguf", "QWEN2_PATTERN", "QWEN25_SPECIALS"]
