@@ -55,7 +55,7 @@ VOCAB_SIZES = {
 }
 
 
-# ------------------------------------------------------------------------------------------------ loading helpers
+# ---- loading helpers
 
 
 def hf_ids(path: Path):
@@ -97,7 +97,7 @@ def smollm2_reference():
     return AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
 
 
-# ------------------------------------------------------------------------------------------------ API and errors
+# ---- API and errors
 
 
 def test_names_lists_all_nine():
@@ -176,7 +176,7 @@ def test_descriptor_round_trips_tiktoken_format(tmp_path):
     assert zoo.read_tiktoken_ranks(path) == ranks
 
 
-# ------------------------------------------------------------------------------------------------ vocab sizes
+# ---- vocab sizes
 
 
 @pytest.mark.parametrize("name", list(VOCAB_SIZES))
@@ -197,7 +197,7 @@ def test_vocab_size(name):
     assert size == VOCAB_SIZES[name]
 
 
-# ------------------------------------------------------------------------------------------------ same ids as references
+# ---- same ids as references
 
 
 def test_gpt2_matches_tiktoken_recipe():
@@ -321,7 +321,7 @@ def test_smollm2_matches_transformers_gguf(smollm2_reference):
     assert smollm2_reference.convert_tokens_to_ids(["<|endoftext|>", "<|im_start|>", "<|im_end|>"]) == [0, 1, 2]
 
 
-# ------------------------------------------------------------------------------------------------ through the adapter
+# ---- through the adapter
 
 _ADAPTER = importlib.util.find_spec("tokbench.tokenizer") is not None
 
