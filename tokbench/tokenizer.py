@@ -159,6 +159,7 @@ class HFTokenizer(Tokenizer):
     """A `tokenizers.Tokenizer` (tokenizer.json): BPE, Unigram, WordPiece, WordLevel."""
 
     def __init__(self, hf, name: str = "", config: dict | None = None):
+        hf.encode_special_tokens = True  # special-token text in the input is plain text, as with tiktoken
         self._tok = hf
         self.name = name or "tokenizer"
         spec = json.loads(hf.to_str())
