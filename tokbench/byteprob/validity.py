@@ -20,7 +20,7 @@ import numpy as np
 from tokbench.byteprob.tables import VocabTables, pending_continuations, utf8_shape
 from tokbench.kernels import byteprob as K
 
-SPLIT, JOIN, BAD = 0, 1, 2
+SPLIT, JOIN, BAD, RECHUNK = 0, 1, 2, 3  # RECHUNK: split, but the last pre-tokens of T are cut anew
 _CONTRACTION = set("strevmldSTREVMLD")
 
 
@@ -124,7 +124,8 @@ class BPEValidity:
 
     kind = "bpe"
 
-    def __init__(self, tables: VocabTables, merges, units, pre_tokenize, ignore_merges: bool = False):
+    def __init__(self, tables: VocabTables, merges, units, pre_tokenize, ignore_merges: bool = False,
+                 encode_bytes=None):
         """``merges``: (left, right, merged) ids in rank order; ``units[t]``: unit ids of token t (bytes or chars),
         ``pre_tokenize(text) -> list[(start, end)]`` or None when there is no pre-tokenizer."""
         self.tables = tables
@@ -151,11 +152,14 @@ class BPEValidity:
         self.bl_rank = ranks[o2].copy()
         self.bl_start = np.searchsorted(lr[o2, 0], np.arange(V + 1)).astype(np.int64)
         self.pre_tokenize = pre_tokenize
+        self.encode_bytes = encode_bytes
         self.ignore_merges = ignore_merges
         self._pair_cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._bound_cache: dict[str, np.ndarray] = {}
         tb = tables.token_bytes
-        sigs = [_cap_runs(_classes(tb[t], keep_head=2)) if tables.usable[t] else "" for t in range(V)]
+        # tokens that start inside a character (continuation bytes) are marked: they can only join the last pre-token
+        sigs = [("\x00" if 0x80 <= tb[t][0] <= 0xBF else "") + _cap_runs(_classes(tb[t], keep_head=2))
+                if tables.usable[t] else "" for t in range(V)]
         uniq, inv = np.unique(np.array(sigs, dtype=object), return_inverse=True)
         self.sig_strings = list(uniq)
         self.sig_of = inv.astype(np.int64)
@@ -167,7 +171,7 @@ class BPEValidity:
         self.split_ok = tables.usable & pure & (self.reach | ignore_merges)
 
     def _one_chunk(self, s: str) -> bool:
-        return len(self.pre_tokenize(s)) <= 1
+        return len(self.pre_tokenize(s.lstrip("\x00"))) <= 1
 
     def pair_mask(self, a: int) -> np.ndarray:
         hit = self._pair_cache.get(a)
@@ -184,10 +188,11 @@ class BPEValidity:
             self._pair_cache.popitem(last=False)
         return mask
 
-    def _tail(self, y: bytes) -> tuple[str, bytes]:
-        """Class signature of the last pre-tokens of y (enough context for the regex) and the last pre-token's bytes."""
+    def _tail(self, y: bytes) -> tuple[str, bytes, bytes]:
+        """Class signature of the last pre-tokens of y (enough context for the regex), the last pre-token's bytes
+        and the bytes of those last pre-tokens."""
         if self.pre_tokenize is None:
-            return "", b""
+            return "", b"", b""
         window = y[-96:]
         lead = utf8_shape(window)[0]
         window = window[lead:]
@@ -201,7 +206,7 @@ class BPEValidity:
         start_char = keep[0][0] if keep else len(text)
         tail_bytes = text[start_char:].encode("utf-8") + window[len(body):]
         last = text[keep[-1][0]:].encode("utf-8") + window[len(body):] if keep else window[len(body):]
-        return _cap_runs(_classes(tail_bytes), digits_mod3_at_end=True), last
+        return _cap_runs(_classes(tail_bytes), digits_mod3_at_end=True), last, tail_bytes
 
     @staticmethod
     def _complete_len(data: bytes) -> int:
@@ -224,11 +229,19 @@ class BPEValidity:
             if not s:
                 out[i] = BAD
                 continue
+            inner = s.startswith("\x00")
+            if inner:
+                s = s[1:]
+                if not s:
+                    out[i] = JOIN
+                    continue
             ends = [e for _, e in self.pre_tokenize(tail + s)[:-1]]
             before = {e for e in ends if e < n}
             inside = any(n < e for e in ends)
-            if before != own or inside:
+            if inside or (inner and n in ends):
                 out[i] = BAD
+            elif before != own:
+                out[i] = RECHUNK if (n in ends and not inner) else BAD
             elif n in ends or n == 0:
                 out[i] = SPLIT
             else:
@@ -236,17 +249,39 @@ class BPEValidity:
         self._bound_cache[tail] = out
         return out
 
+    def _rechunk_ok(self, T: tuple[int, ...], y: bytes, window: bytes, g: int) -> bool:
+        """When t starts a new pre-token but T's last pre-tokens are cut anew, T survives iff re-encoding gives it
+        back; one representative token of the signature class decides for the class (the rest of t is one pre-token)."""
+        reps = np.nonzero((self.sig_of == g) & self.split_ok)[0]
+        if not reps.size or self.encode_bytes is None:
+            return False
+        rep = int(reps[0])
+        tb = self.tables.token_bytes
+        k, n = len(T), 0
+        while k > 0 and n < len(window):
+            k -= 1
+            n += len(tb[T[k]])
+        if n != len(window):
+            window, k = y, 0
+        enc = self.encode_bytes(window + tb[rep])
+        return enc is not None and list(enc) == [*T[k:], rep]
+
     def mask(self, T: tuple[int, ...], y: bytes) -> np.ndarray:
         tables = self.tables
         utf8 = tables.utf8_ok[pending_continuations(y)]
         if not T:
             return utf8 & self.split_ok
-        tail, last = self._tail(y)
+        tail, last, window = self._tail(y)
         if self.pre_tokenize is None:
             join = np.ones(tables.V, bool)
             split = np.zeros(tables.V, bool)
         else:
-            outc = self._outcomes(tail)[self.sig_of]
+            per_sig = self._outcomes(tail)
+            rechunk = np.nonzero(per_sig == RECHUNK)[0]
+            if rechunk.size:
+                per_sig = per_sig.copy()
+                per_sig[rechunk] = [SPLIT if self._rechunk_ok(T, y, window, g) else BAD for g in rechunk]
+            outc = per_sig[self.sig_of]
             join = outc == JOIN
             split = outc == SPLIT
         valid = join & self.pair_mask(T[-1])
@@ -300,4 +335,4 @@ def make_validity(tokenizer, tables: VocabTables, encode_bytes, kind: str = "aut
             except UnicodeDecodeError:
                 units.append([-1])
     pre_tokenize, ignore = _hf_pre_tokenize(tokenizer)
-    return BPEValidity(tables, merges, units, pre_tokenize, ignore)
+    return BPEValidity(tables, merges, units, pre_tokenize, ignore, encode_bytes)
