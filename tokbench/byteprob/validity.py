@@ -20,7 +20,8 @@ import numpy as np
 from tokbench.byteprob.tables import VocabTables, pending_continuations, utf8_shape
 from tokbench.kernels import byteprob as K
 
-SPLIT, JOIN, BAD, RECHUNK = 0, 1, 2, 3  # RECHUNK: split, but the last pre-tokens of T are cut anew
+SPLIT, JOIN, BAD, RECHUNK, RECHECK = 0, 1, 2, 3, 4  # RECHUNK: split, but T's last pre-tokens are cut anew;
+# RECHECK: joined and cut anew (rare: after whitespace runs): each such token is re-encoded
 _CONTRACTION = set("strevmldSTREVMLD")
 
 
@@ -29,7 +30,7 @@ def _char_class(c: str) -> str:
     """A representative of c's class for the usual pre-tokenizer regexes (letters, numbers, spaces, newlines, ')."""
     if c in " \r\n'":
         return c
-    if c.isspace():
+    if c.isspace() and not "\x1c" <= c <= "\x1f":  # regex \s is Unicode White_Space; str.isspace adds \x1c-\x1f
         return "\t"
     cat = unicodedata.category(c)
     if cat[0] == "L":
@@ -156,6 +157,7 @@ class BPEValidity:
         self.ignore_merges = ignore_merges
         self._pair_cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._bound_cache: dict[str, np.ndarray] = {}
+        self._mask_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
         tb = tables.token_bytes
         # tokens that start inside a character (continuation bytes) are marked: they can only join the last pre-token
         sigs = [("\x00" if 0x80 <= tb[t][0] <= 0xBF else "") + _cap_runs(_classes(tb[t], keep_head=2))
@@ -241,7 +243,7 @@ class BPEValidity:
             if inside or (inner and n in ends):
                 out[i] = BAD
             elif before != own:
-                out[i] = RECHUNK if (n in ends and not inner) else BAD
+                out[i] = RECHUNK if (n in ends and not inner) else RECHECK
             elif n in ends or n == 0:
                 out[i] = SPLIT
             else:
@@ -249,22 +251,32 @@ class BPEValidity:
         self._bound_cache[tail] = out
         return out
 
+    def _window_tokens(self, T, y, window):
+        tb = self.tables.token_bytes
+        k, n = len(T), 0
+        while k > 0 and n < len(window):
+            k -= 1
+            n += len(tb[T[k]])
+        return (window, k) if n == len(window) else (y, 0)
+
+    def _recheck(self, T, y, window, ids) -> np.ndarray:
+        """The re-encode check itself for the given candidate tokens, on the last pre-tokens of the text only."""
+        window, k = self._window_tokens(T, y, window)
+        tb = self.tables.token_bytes
+        want = list(T[k:])
+        ok = np.zeros(len(ids), bool)
+        for i, t in enumerate(ids):
+            enc = self.encode_bytes(window + tb[t])
+            ok[i] = enc is not None and list(enc) == want + [int(t)]
+        return ok
+
     def _rechunk_ok(self, T: tuple[int, ...], y: bytes, window: bytes, g: int) -> bool:
         """When t starts a new pre-token but T's last pre-tokens are cut anew, T survives iff re-encoding gives it
         back; one representative token of the signature class decides for the class (the rest of t is one pre-token)."""
         reps = np.nonzero((self.sig_of == g) & self.split_ok)[0]
         if not reps.size or self.encode_bytes is None:
             return False
-        rep = int(reps[0])
-        tb = self.tables.token_bytes
-        k, n = len(T), 0
-        while k > 0 and n < len(window):
-            k -= 1
-            n += len(tb[T[k]])
-        if n != len(window):
-            window, k = y, 0
-        enc = self.encode_bytes(window + tb[rep])
-        return enc is not None and list(enc) == [*T[k:], rep]
+        return bool(self._recheck(T, y, window, [int(reps[0])])[0])
 
     def mask(self, T: tuple[int, ...], y: bytes) -> np.ndarray:
         tables = self.tables
@@ -272,6 +284,20 @@ class BPEValidity:
         if not T:
             return utf8 & self.split_ok
         tail, last, window = self._tail(y)
+        win, k = self._window_tokens(T, y, window)
+        key = (T[k:], win, tail)
+        hit = self._mask_cache.get(key)
+        if hit is not None:
+            self._mask_cache.move_to_end(key)
+            return hit
+        out = self._mask(T, y, utf8, tail, last, window)
+        self._mask_cache[key] = out
+        if len(self._mask_cache) > 256:
+            self._mask_cache.popitem(last=False)
+        return out
+
+    def _mask(self, T, y, utf8, tail, last, window) -> np.ndarray:
+        tables = self.tables
         if self.pre_tokenize is None:
             join = np.ones(tables.V, bool)
             split = np.zeros(tables.V, bool)
@@ -284,6 +310,9 @@ class BPEValidity:
             outc = per_sig[self.sig_of]
             join = outc == JOIN
             split = outc == SPLIT
+            redo = np.nonzero((outc == RECHECK) & utf8)[0]
+            if redo.size and self.encode_bytes is not None:
+                split[redo[self._recheck(T, y, window, redo)]] = True  # exact answer, whatever the reason
         valid = join & self.pair_mask(T[-1])
         if self.ignore_merges and last:
             # a whole pre-token found in the vocabulary is emitted as that one token
@@ -292,7 +321,7 @@ class BPEValidity:
                 t = tables.by_bytes.get(rest)
                 if t is not None:
                     valid[t] = False
-        valid |= split & self.split_ok
+        valid |= split & (self.split_ok | (outc == RECHECK) if self.pre_tokenize is not None else False)
         return valid & utf8
 
 
