@@ -217,7 +217,8 @@ class ByteLM:
             has_t, s.lpT if has_t else 0.0, q, valid, tb.fb_start, tb.order, s.t_id if has_t else -1)
         y = s.y + bytes([b])
         cands = [(self._history[int(h)] + (int(t),), float(v)) for t, h, v in zip(dtok, dbase, dlp)]
-        truth = self.encode_bytes(y) if self.check or not cands else None
+        at_dummy = len(y) <= len(self.dummy)  # inside the dummy prefix no text has been encoded yet
+        truth = self.encode_bytes(y) if (self.check or not cands) and not at_dummy else None
         if truth is not None:
             truth = tuple(truth)
             match = [c for c in cands if c[0] == truth]

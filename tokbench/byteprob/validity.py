@@ -285,7 +285,7 @@ class BPEValidity:
             return utf8 & self.split_ok
         tail, last, window = self._tail(y)
         win, k = self._window_tokens(T, y, window)
-        key = (T[k:], win, tail)
+        key = (T[min(k, len(T) - 1):], win, tail, pending_continuations(y))  # always keeps T's last token
         hit = self._mask_cache.get(key)
         if hit is not None:
             self._mask_cache.move_to_end(key)
@@ -325,27 +325,56 @@ class BPEValidity:
         return valid & utf8
 
 
-def _hf_pre_tokenize(tokenizer):
-    """(pre_tokenize(text) -> spans or None, ignore_merges) from the tokenizer's Hugging Face object, if any."""
+def _hf_parts(tokenizer):
+    """(pre_tokenize(text) -> spans or None, ignore_merges, merges or None) from the tokenizer's Hugging Face object.
+
+    Class strings use plain spaces; a Metaspace-style normaliser (" " -> "▁") is applied first, length-preserving.
+    """
     hf = tokenizer.hf() if hasattr(tokenizer, "hf") else None
     if hf is None:
-        return None, False
+        return None, False, None
     import json
 
-    model = json.loads(hf.to_str()).get("model", {})
+    spec = json.loads(hf.to_str())
+    model = spec.get("model", {})
+    merges = None
+    if str(model.get("type", "")).upper() == "BPE" and model.get("merges"):
+        vocab = model["vocab"]
+        merges = []
+        for m in model["merges"]:
+            a, b = m.split(" ", 1) if isinstance(m, str) else m
+            if a in vocab and b in vocab and a + b in vocab:
+                merges.append((vocab[a], vocab[b], vocab[a + b]))
+    metaspace = "\u2581" in json.dumps(spec.get("normalizer") or {}, ensure_ascii=False)
     pre = hf.pre_tokenizer
+    if type(tokenizer).__name__ == "SentencePieceTokenizer":
+        # sentencepiece splits pieces before "▁" (the converted pre-tokenizer splits before every one); a run of
+        # spaces keeps all but its last, which starts the next word
+        import regex
+
+        pat = regex.compile(r" ?[^ ]+| +(?= [^ ])| +")
+
+        def sp_pre_tokenize(text: str):
+            return [m.span() for m in pat.finditer(text)]
+
+        return sp_pre_tokenize, bool(model.get("ignore_merges")), merges
     if pre is None:
-        return None, bool(model.get("ignore_merges"))
+        return None, bool(model.get("ignore_merges")), merges
 
     def pre_tokenize(text: str):
+        if metaspace:
+            text = text.replace(" ", "\u2581")
         return [span for _, span in pre.pre_tokenize_str(text)]
 
-    return pre_tokenize, bool(model.get("ignore_merges"))
+    return pre_tokenize, bool(model.get("ignore_merges")), merges
 
 
 def make_validity(tokenizer, tables: VocabTables, encode_bytes, kind: str = "auto"):
-    """The fast BPE mask when the tokenizer exposes its merges, else the re-encode check."""
+    """The fast BPE mask when the tokenizer's merges are known (its own or its Hugging Face form's), else the
+    re-encode check."""
     merges = tokenizer.bpe_merges() if kind != "reencode" and hasattr(tokenizer, "bpe_merges") else None
+    pre_tokenize, ignore, hf_merges = _hf_parts(tokenizer) if kind != "reencode" else (None, False, None)
+    merges = merges or hf_merges
     if kind == "reencode" or not merges:
         if kind == "bpe":
             from tokbench.errors import UsageError
@@ -363,5 +392,4 @@ def make_validity(tokenizer, tables: VocabTables, encode_bytes, kind: str = "aut
                 units.append([tables.by_bytes.get(c.encode("utf-8"), -1) for c in b.decode("utf-8")])
             except UnicodeDecodeError:
                 units.append([-1])
-    pre_tokenize, ignore = _hf_pre_tokenize(tokenizer)
     return BPEValidity(tables, merges, units, pre_tokenize, ignore, encode_bytes)
