@@ -14,12 +14,13 @@ from tokbench.errors import InputError, UsageError
 from tokbench.kernels.bpe_train import train_merges
 
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+# cl100k's split in the form HF (Oniguruma) reads as tiktoken does: tiktoken's own pattern uses possessive quantifiers,
+# and Oniguruma reads `\p{N}{1,3}+` as "one or more runs of 1-3 digits", which splits numbers differently.
+# Llama-3 ships this very pattern in its tokenizer.json.
 CL100K_PATTERN = (
-    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
-)
-LLAMA3_PATTERN = (
     r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 )
+LLAMA3_PATTERN = CL100K_PATTERN
 # preset -> regex the words were split with (gpt2 is ByteLevel's built-in regex)
 PRETOKENIZER_PATTERNS = {"gpt2": GPT2_PATTERN, "cl100k": CL100K_PATTERN, "llama3": LLAMA3_PATTERN}
 
