@@ -18,7 +18,7 @@ import regex
 
 from tokbench.bytelevel import to_bytes
 from tokbench.errors import InputError, UsageError
-from tokbench.kernels.bpe_encode import build_bytes_table, build_merge_table, encode_pieces
+from tokbench.kernels.bpe_encode import build_bytes_table, build_merge_table, encode_pieces, utf8_positions
 from tokbench.train.bpe import GPT2_PATTERN
 
 CACHE_WORDS = 1_000_000  # the word cache starts over past this many distinct pre-tokens
@@ -60,6 +60,7 @@ class BPEEncoder:
         # leftmost-longest, as HF's added-vocabulary matcher
         matched.sort(key=lambda t: (-len(t), t))
         self._added_re = regex.compile("|".join(regex.escape(t) for t in matched)) if matched else None
+        self._scanner = _scanner_for(pattern)
         self._reset_cache()
 
     # --- construction
@@ -151,25 +152,67 @@ class BPEEncoder:
             0,
         )
 
-    def _split(self, texts):
-        """Pieces of the batch: (utf-8 buffer, piece starts, ends, fixed id or -1, piece index where each text starts).
-
-        FALLBACK pre-tokenizer: the `regex` package in Python, until the numba scanners take over."""
-        chunks: list[bytes] = []
-        fixed_at: list[tuple[int, int]] = []
-        text_pieces = np.zeros(len(texts) + 1, np.int64)
+    def _segments(self, texts):
+        """Normalised texts cut at added tokens: (segments, fixed id per segment or -1, segment index of each text)."""
+        segs: list[str] = []
+        fixed: list[int] = []
+        first = np.zeros(len(texts) + 1, np.int64)
         for t, text in enumerate(texts):
             if self.normalizer == "nfc":
                 text = unicodedata.normalize("NFC", text)
-            pos = 0
-            if self._added_re is not None:
+            if self._added_re is not None and self._added_re.search(text):
+                pos = 0
                 for m in self._added_re.finditer(text):
-                    self._split_text(text[pos : m.start()], chunks)
-                    fixed_at.append((len(chunks), self.added_tokens[m.group()][0]))
-                    chunks.append(b"")
+                    if m.start() > pos:
+                        segs.append(text[pos : m.start()])
+                        fixed.append(-1)
+                    segs.append("")
+                    fixed.append(self.added_tokens[m.group()][0])
                     pos = m.end()
-            self._split_text(text[pos:] if pos else text, chunks)
-            text_pieces[t + 1] = len(chunks)
+                text = text[pos:]
+            if text:
+                segs.append(text)
+                fixed.append(-1)
+            first[t + 1] = len(segs)
+        return segs, np.array(fixed, np.int32), first
+
+    def _split(self, texts):
+        """Pieces of the batch: (utf-8 buffer, piece starts, ends, fixed id or -1, piece index where each text starts)."""
+        segs, seg_fixed, seg_first = self._segments(texts)
+        if self._scanner is None:
+            return self._split_regex(segs, seg_fixed, seg_first)
+        kind, classes, self._split_lines = self._scanner
+        joined = "".join(segs)
+        cps = np.frombuffer(joined.encode("utf-32-le"), np.int32)
+        bounds = np.zeros(len(segs) + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, segs), np.int64, len(segs)), out=bounds[1:])
+        starts, ends = self._split_lines(cps, bounds, kind, classes)
+        # every segment's first piece; added tokens (empty segments) go in before the next segment's pieces
+        seg_piece = np.searchsorted(starts, bounds[:-1], "left") if len(segs) else np.zeros(0, np.int64)
+        where = np.flatnonzero(seg_fixed >= 0)
+        byte_pos = utf8_positions(cps)
+        starts = np.insert(byte_pos[starts], seg_piece[where], 0)
+        ends = np.insert(byte_pos[ends], seg_piece[where], 0)
+        fixed = np.insert(np.full(len(starts) - len(where), -1, np.int32), seg_piece[where], seg_fixed[where])
+        # piece index where each text starts: the first piece of its first segment, counting inserted added tokens
+        added_before = np.concatenate([[0], np.cumsum(seg_fixed >= 0)])
+        seg_piece_all = np.append(seg_piece, len(starts) - len(where))
+        text_pieces = seg_piece_all[seg_first] + added_before[seg_first]
+        buf = np.frombuffer(joined.encode("utf-8") or b"\0", np.uint8)
+        return buf, starts, ends, fixed, text_pieces
+
+    def _split_regex(self, segs, seg_fixed, seg_first):
+        """FALLBACK pre-tokenizer for split patterns the numba scanners do not cover: the `regex` package in Python."""
+        chunks: list[bytes] = []
+        fixed_at: list[tuple[int, int]] = []
+        seg_piece = np.zeros(len(segs) + 1, np.int64)
+        for j, seg in enumerate(segs):
+            if seg_fixed[j] >= 0:
+                fixed_at.append((len(chunks), int(seg_fixed[j])))
+                chunks.append(b"")
+            else:
+                self._split_text(seg, chunks)
+            seg_piece[j + 1] = len(chunks)
         lengths = np.fromiter(map(len, chunks), np.int64, len(chunks))
         ends = np.cumsum(lengths)
         starts = ends - lengths
@@ -177,7 +220,7 @@ class BPEEncoder:
         for i, tid in fixed_at:
             fixed[i] = tid
         buf = np.frombuffer(b"".join(chunks) or b"\0", np.uint8)
-        return buf, starts, ends, fixed, text_pieces
+        return buf, starts, ends, fixed, seg_piece[seg_first]
 
     def _split_text(self, text: str, out: list[bytes]) -> None:
         if not text:
@@ -220,3 +263,16 @@ def _split_pattern(pre, name: str) -> str:
             return steps[0]["pattern"]["Regex"]
     raise UsageError(f"{name}: fast encoder does not support pre-tokenizer {pre.get('type')}")
 
+
+
+def _scanner_for(pattern: str):
+    """(kind, class table, split_lines) of the numba scanner reproducing `pattern`, or None to use `regex`."""
+    try:
+        from tokbench import pretok
+        from tokbench.kernels.pretokenize import KINDS, PATTERNS, split_lines
+    except ImportError:  # the pre-tokenizer scanners are not in this tree yet: regex fallback
+        return None
+    for name, known in PATTERNS.items():
+        if known == pattern and name != "whitespace":  # whitespace drops text, unlike an isolated Split
+            return KINDS[name], pretok.class_table(), split_lines
+    return None

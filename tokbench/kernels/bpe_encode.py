@@ -187,3 +187,16 @@ def encode_pieces(
         else:
             c_slots[slot] = k
     return ids[:n_out], piece_offs, c_pool, c_offs, c_hashes, c_slots, c_ids, c_ids_offs, n_cached
+
+
+@njit(cache=True)
+def utf8_positions(cps):
+    """Byte offset in the UTF-8 encoding of each code point (length len(cps)+1), to turn code-point spans into bytes."""
+    pos = np.empty(len(cps) + 1, np.int64)
+    p = 0
+    for i in range(len(cps)):
+        pos[i] = p
+        c = cps[i]
+        p += 1 if c < 0x80 else (2 if c < 0x800 else (3 if c < 0x10000 else 4))
+    pos[len(cps)] = p
+    return pos
