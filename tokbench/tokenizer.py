@@ -266,6 +266,8 @@ class HFTokenizer(Tokenizer):
     def prepare(self, text: str) -> bytes:
         normalizer = self._tok.normalizer
         out = normalizer.normalize_str(text) if normalizer is not None else text
+        if self._wordpiece:  # WordPiece tokens carry no spaces: the words' bytes, run together
+            return "".join(out.split()).encode("utf-8")
         if self._metaspace:
             out = out.replace(SPIECE_UNDERLINE, " ")
             if self._prepends() and "Prepend" not in self._normalizer_kinds and out and not out.startswith(" "):
