@@ -179,10 +179,15 @@ class ByteLM:
         return q
 
     def _score(self, T: tuple[int, ...]) -> float:
-        """log P(T as a token prefix), reusing known prefix scores (used on resync only)."""
+        """log P(T as a token prefix), reusing known prefix scores (resyncs and warm starts)."""
         k = len(T)
         while k > 0 and T[:k] not in self._lp_of:
             k -= 1
+        if len(T) - k > 2 and hasattr(self.lm, "score"):
+            self.stats.lm_calls += 1
+            lp = float(self.lm.score(list(T)))
+            self._lp_of[T] = lp
+            return lp
         lp = self._lp_of.get(T[:k], 0.0)
         for i in range(k, len(T)):
             q = self._q(T[:i])
@@ -238,11 +243,40 @@ class ByteLM:
         return self._commit(y, cands[0][0], cands[0][1], tok, off, lp, base)
 
     # ----- public API -----
-    def state(self, prefix: bytes) -> ByteState:
+    def state(self, prefix: bytes, warm: bool = True) -> ByteState:
+        """The state after prefix. With warm=True the walk starts from the canonical encoding of an early part of
+        the prefix, far enough back that no token crossing the end of the prefix starts before it: the final state
+        (its covers and their probabilities) is the same, at one LM call for the early part instead of one per byte."""
         s = self.root()
-        for b in prefix:
+        y = self.dummy + prefix
+        k0 = self._warm_start(y) if warm else len(self.dummy)
+        if k0 > len(self.dummy):
+            T = tuple(self.encode_bytes(y[:k0]))
+            e = np.empty(0, np.int64)
+            s = self._commit(y[:k0], T, self._score(T), e, e, np.empty(0), e)
+        for b in y[max(k0, len(self.dummy)):]:
             s = s.advance(b)
         return s
+
+    def _warm_start(self, y: bytes) -> int:
+        """Earliest start k of a token that could cross the end of y (bytes y[k:] are a prefix of some token),
+        moved back to a character boundary; 0 when the walk must start at the beginning."""
+        import bisect
+
+        sb = self.tables.sorted_bytes
+        n = len(y)
+        first = n
+        for m in range(1, min(n, self.tables.max_len) + 1):
+            piece = y[n - m:]
+            i = bisect.bisect_left(sb, piece)
+            if i < len(sb) and sb[i].startswith(piece):
+                first = n - m
+        k = first - 1  # one more byte back so the state at k has the token starting at `first` opened from it
+        while k > 0 and (0x80 <= y[k] <= 0xBF):
+            k -= 1
+        if k <= len(self.dummy) + 1 or self.encode_bytes(y[:k]) is None:
+            return 0
+        return k
 
     def next_byte_logprobs(self, prefix: bytes) -> np.ndarray:
         return self.state(prefix).next_byte_logprobs()

@@ -72,6 +72,30 @@ class HFTokenLM:
         return lp
 
 
+    def score(self, ids: Sequence[int]) -> float:
+        """log P(ids as a token prefix) in one forward (the cache then holds ids)."""
+        torch = self.torch
+        ids = [int(i) for i in ids]
+        if not ids:
+            return 0.0
+        full = self._full(ids)
+        if self.bos_id is None:
+            raise ValueError("HFTokenLM.score needs a bos_id or eos_id to score the first token")
+        import time
+
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            out = self.model(input_ids=torch.tensor([full], dtype=torch.long), use_cache=True)
+            lp = torch.log_softmax(out.logits[0].double(), -1)
+            total = float(lp[torch.arange(len(ids)), torch.tensor(ids)].sum())
+            last = lp[-1].numpy()
+        self.forward_s += time.perf_counter() - t0
+        self.calls += 1
+        self._cache, self._ids = out.cache, full
+        self._last = last[: self.vocab_size] if self.vocab_size is not None else last
+        return total
+
+
 def tiny_random_llama(vocab_size: int, seed: int = 0, hidden: int = 16, layers: int = 1):
     """A tiny random LlamaForCausalLM with the given vocabulary (a fast stand-in for tests and dry runs)."""
     import torch

@@ -68,6 +68,7 @@ class VocabTables:
         firsts = np.array([token_bytes[t][0] for t in ids], np.int64)
         self.fb_start = np.searchsorted(firsts, np.arange(257)).astype(np.int64)
         self.sorted_bytes = [token_bytes[t] for t in ids]
+        self.max_len = max((len(b) for b in self.sorted_bytes), default=1)
         self.first_byte = np.full(V, -1, np.int64)
         self.first_byte[self.order] = firsts
         # UTF-8 consistency: a token may follow a text that owes p continuation bytes iff it starts with exactly p
