@@ -115,6 +115,11 @@ def demo(out: Annotated[Path, typer.Option("--out", "-o")] = Path("reports/demo"
     run_demo(out)
 
 
+from tokbench.byteprob.cli import app as _bytes_app  # noqa: E402
+
+app.add_typer(_bytes_app, name="bytes")
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: runs the app, mapping errors to one line on stderr and an exit code."""
     from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer 0.29 vendors click

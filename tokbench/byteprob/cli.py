@@ -1,0 +1,96 @@
+"""`tokbench bytes ...`: exact byte-level probabilities from tokenized LMs (thin typer wrappers)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from tokbench.errors import UsageError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Exact byte-level probabilities from tokenized LMs.")
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="smollm2, a Hugging Face model folder, or random:TOKENIZER")]
+FormatOpt = Annotated[str, typer.Option("--format", help="json, jsonl, csv or md")]
+
+
+def _text(arg: str) -> str:
+    return sys.stdin.read() if arg == "-" else arg
+
+
+def _docs(corpus: list[str], limit: int):
+    from tokbench.corpus import Corpus
+
+    c = Corpus(corpus)
+    for i, doc in enumerate(c.documents()):
+        if i >= limit:
+            break
+        yield f"{c.name}#{i}", doc
+
+
+def _emit(records, fmt: str) -> None:
+    from tokbench.io import write_records
+
+    write_records(records if isinstance(records, list) else [records], fmt)
+
+
+@app.command()
+def logprob(model: ModelOpt, text: Annotated[str, typer.Argument(help="text, or - for stdin")],
+            eos: Annotated[bool, typer.Option("--eos", help="the text ends here")] = False,
+            fmt: FormatOpt = "json") -> None:
+    """Byte-level log-probability and bits per byte of a text (next to the token-level figure)."""
+    from tokbench.byteprob.commands import logprob_record, open_model
+
+    _emit(logprob_record(open_model(model), _text(text), eos=eos), fmt)
+
+
+@app.command("next")
+def next_(model: ModelOpt, prefix: Annotated[str, typer.Option("--prefix", help="prompt (may end mid-token)")],
+          top: Annotated[int, typer.Option("--top", help="how many bytes to show")] = 10,
+          fmt: FormatOpt = "md") -> None:
+    """The next-byte distribution after a prefix, as characters where printable."""
+    from tokbench.byteprob.commands import next_records, open_model
+
+    if top < 1:
+        raise UsageError("--top must be at least 1")
+    _emit(next_records(open_model(model), prefix, top), fmt)
+
+
+@app.command()
+def bpb(model: ModelOpt, corpus: Annotated[list[str], typer.Option("--corpus", help="files, folders, globs")],
+        max_bytes: Annotated[int, typer.Option("--max-bytes", help="bytes scored per document")] = 256,
+        docs: Annotated[int, typer.Option("--docs", help="documents scored")] = 8,
+        fmt: FormatOpt = "jsonl") -> None:
+    """Exact byte-level bits per byte next to token-level bits per byte, per document."""
+    from tokbench.byteprob.commands import bpb_records, open_model
+
+    _emit(bpb_records(open_model(model), _docs(corpus, docs), max_bytes), fmt)
+
+
+@app.command()
+def complete(model: ModelOpt, prefix: Annotated[str, typer.Option("--prefix")],
+             suffix: Annotated[Optional[str], typer.Option("--suffix", help="score this continuation too")] = None,
+             max_bytes: Annotated[int, typer.Option("--max-bytes")] = 32,
+             sample: Annotated[bool, typer.Option("--sample", help="sample instead of greedy")] = False,
+             seed: Annotated[int, typer.Option("--seed")] = 0, fmt: FormatOpt = "json") -> None:
+    """Complete a prompt that may end mid-token: exact byte-level vs naive token-level vs token healing."""
+    from tokbench.byteprob.commands import complete_record, open_model
+
+    if max_bytes < 1:
+        raise UsageError("--max-bytes must be at least 1")
+    _emit(complete_record(open_model(model), prefix, suffix, max_bytes, sample, seed), fmt)
+
+
+@app.command()
+def ensemble(model: Annotated[list[str], typer.Option("--model", "-m", help="two or more models")],
+             corpus: Annotated[list[str], typer.Option("--corpus")],
+             max_bytes: Annotated[int, typer.Option("--max-bytes")] = 128,
+             docs: Annotated[int, typer.Option("--docs")] = 4, fmt: FormatOpt = "jsonl") -> None:
+    """Mix next-byte distributions of models with different tokenizers; bits per byte of the mixture and members."""
+    from tokbench.byteprob.commands import ensemble_records, open_model
+
+    if len(model) < 2:
+        raise UsageError("ensemble needs at least two --model")
+    _emit(ensemble_records([open_model(m) for m in model], model, _docs(corpus, docs), max_bytes), fmt)
