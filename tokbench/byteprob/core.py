@@ -42,17 +42,22 @@ class Stats:
     resyncs: int = 0  # committed state taken from the tokenizer because the covers disagreed with it
     dropped: int = 0  # extra empty-residual covers (ambiguous inside an unfinished character)
     bytes: int = 0  # bytes advanced
+    alt_states: int = 0  # extra committed states (LM calls) for whitespace runs cut differently before a non-space
+    warm_resyncs: int = 0  # expected resyncs while walking from a warm start (covers from before it are not kept)
 
 
 class ByteState:
     """Distribution over the next byte after a prefix; immutable, ``advance`` returns a new state."""
 
-    __slots__ = ("blm", "y", "T", "t_id", "lpT", "q", "valid", "tok", "off", "lp", "base", "_dist")
+    __slots__ = ("blm", "y", "T", "t_id", "lpT", "q", "valid", "tok", "off", "lp", "base", "alts", "_dist")
 
-    def __init__(self, blm, y, T, t_id, lpT, q, valid, tok, off, lp, base):
+    def __init__(self, blm, y, T, t_id, lpT, q, valid, tok, off, lp, base, alts=()):
         self.blm, self.y, self.T, self.t_id, self.lpT = blm, y, T, t_id, lpT
         self.q, self.valid = q, valid
         self.tok, self.off, self.lp, self.base = tok, off, lp, base
+        # other canonical prefixes with exactly these bytes that are not enc(prefix) itself: a pre-tokenizer with
+        # lookahead (`\s+(?!\S)`) cuts a whitespace run differently once a non-space follows. (T, id, lp, q, valid)
+        self.alts = list(alts)
         self._dist = None
 
     @property
@@ -69,6 +74,7 @@ class ByteState:
         out = []
         if self.T is not None:
             out.append((self.T, self.lpT))
+        out.extend((a[0], a[2]) for a in self.alts)
         hist = self.blm._history
         for t, b, lp in zip(self.tok, self.base, self.lp):
             out.append((hist[b] + (int(t),), float(lp)))
@@ -76,7 +82,7 @@ class ByteState:
 
     def log_mass(self) -> float:
         """log P(prefix) as logsumexp over covers (the lemma), up to the dummy prefix's own mass."""
-        parts = [self.lpT] if self.T is not None else []
+        parts = ([self.lpT] if self.T is not None else []) + [a[2] for a in self.alts]
         return _logsumexp(np.concatenate([np.array(parts, float), self.lp]))
 
     def unnormalized(self) -> np.ndarray:
@@ -91,6 +97,8 @@ class ByteState:
             acc[:256] = np.logaddexp(acc[:256], fb)
             if blm.eos_id is not None and blm.at_char_boundary(self.y):
                 acc[EOT] = self.lpT + self.q[blm.eos_id]
+        for _, _, lpa, qa, va in self.alts:
+            acc[:256] = np.logaddexp(acc[:256], K.first_byte_mass(qa, va, tb.fb_start, tb.order) + lpa)
         return acc
 
     def next_byte_logprobs(self) -> np.ndarray:
@@ -135,6 +143,7 @@ class ByteLM:
         self._hist_index: dict[tuple[int, ...], int] = {}
         self._lp_of: dict[tuple[int, ...], float] = {}
         self._root = None
+        self._warming = False
 
     # ----- tokenizer glue -----
     def _dummy_prefix(self) -> bytes:
@@ -195,11 +204,39 @@ class ByteLM:
             self._lp_of[T[: i + 1]] = lp
         return lp
 
-    def _commit(self, y: bytes, T: tuple[int, ...], lpT: float, tok, off, lp, base) -> ByteState:
+    def _commit(self, y: bytes, T: tuple[int, ...], lpT: float, tok, off, lp, base, cands=None) -> ByteState:
         self._lp_of[T] = lpT
         q = self._q(T)
         valid = self.validity.mask(T, y)
-        return ByteState(self, y, T, self._hid(T), lpT, q, valid, tok, off, lp, base)
+        alts = []
+        for A in self._alternatives(y, T):
+            lpa = (cands or {}).get(A)
+            lpa = self._score(A) if lpa is None else lpa
+            self._lp_of[A] = lpa
+            self.stats.alt_states += 1
+            alts.append((A, self._hid(A), lpa, self._q(A), self.validity.mask(A, y)))
+        return ByteState(self, y, T, self._hid(T), lpT, q, valid, tok, off, lp, base, alts)
+
+    _PROBES = [b"x", b"0", b"!", b" x", b"\n", b"'", b"\t"]
+
+    def _alternatives(self, y: bytes, T: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """Canonical prefixes other than T with exactly the bytes y: the encodings of y + probe cut at |y|."""
+        if not getattr(self.validity, "pre_tokenize", None) or not y or y[-1:] not in (b" ", b"\t", b"\n", b"\r"):
+            return []
+        tb = self.tables.token_bytes
+        out = []
+        for p in self._PROBES:
+            e = self.encode_bytes(y + p)
+            if e is None:
+                continue
+            n, k = 0, 0
+            while k < len(e) and n < len(y):
+                n += len(tb[e[k]])
+                k += 1
+            A = tuple(e[:k])
+            if n == len(y) and A != T and A not in out:
+                out.append(A)
+        return out
 
     def root(self) -> ByteState:
         """The state after the tokenizer's dummy prefix (if any)."""
@@ -220,6 +257,13 @@ class ByteLM:
         tok, off, lp, base, dtok, dlp, dbase = K.advance_covers(
             s.tok, s.off, s.lp, s.base, b, tb.tb_flat, tb.tb_start, tb.tb_len,
             has_t, s.lpT if has_t else 0.0, q, valid, tb.fb_start, tb.order, s.t_id if has_t else -1)
+        for A, aid, lpa, qa, va in s.alts:
+            e = np.empty(0, np.int64)
+            t2, o2, l2, b2, dt2, dl2, db2 = K.advance_covers(
+                e, e, np.empty(0), e, b, tb.tb_flat, tb.tb_start, tb.tb_len,
+                True, lpa, qa, va, tb.fb_start, tb.order, aid)
+            tok, off, lp, base = (np.concatenate([x, x2]) for x, x2 in ((tok, t2), (off, o2), (lp, l2), (base, b2)))
+            dtok, dlp, dbase = (np.concatenate([x, x2]) for x, x2 in ((dtok, dt2), (dlp, dl2), (dbase, db2)))
         y = s.y + bytes([b])
         cands = [(self._history[int(h)] + (int(t),), float(v)) for t, h, v in zip(dtok, dbase, dlp)]
         at_dummy = len(y) <= len(self.dummy)  # inside the dummy prefix no text has been encoded yet
@@ -227,14 +271,19 @@ class ByteLM:
         if truth is not None:
             truth = tuple(truth)
             match = [c for c in cands if c[0] == truth]
-            if len(cands) != 1 or not match:
-                self.stats.resyncs += 1
-                self.stats.dropped += len(cands) - len(match)
+            if not match:
+                if self._warming:
+                    self.stats.warm_resyncs += 1
+                else:
+                    self.stats.resyncs += 1
+            if len(cands) > 1:  # candidates that are alternatives are kept by _commit; count the rest
+                alts = set(self._alternatives(y, truth))
+                self.stats.dropped += sum(1 for c in cands if c[0] != truth and c[0] not in alts)
             if match:
                 T, lpT = match[0]
             else:
                 T, lpT = truth, self._score(truth)
-            return self._commit(y, T, lpT, tok, off, lp, base)
+            return self._commit(y, T, lpT, tok, off, lp, base, dict(cands))
         if not cands:
             e = np.empty(0)
             return ByteState(self, y, None, -1, -np.inf, e, np.empty(0, bool), tok, off, lp, base)
@@ -254,8 +303,12 @@ class ByteLM:
             T = tuple(self.encode_bytes(y[:k0]))
             e = np.empty(0, np.int64)
             s = self._commit(y[:k0], T, self._score(T), e, e, np.empty(0), e)
-        for b in y[max(k0, len(self.dummy)):]:
-            s = s.advance(b)
+        self._warming = k0 > len(self.dummy)
+        try:
+            for b in y[max(k0, len(self.dummy)):]:
+                s = s.advance(b)
+        finally:
+            self._warming = False
         return s
 
     def _warm_start(self, y: bytes) -> int:
