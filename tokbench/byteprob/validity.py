@@ -93,6 +93,8 @@ def _cap_runs(s: str, cap: int = 4, digits_mod3_at_end: bool = False) -> str:
         k = j - i
         if s[i] == "0" and digits_mod3_at_end and j == n:
             k = (k - 1) % 3 + 1
+        elif s[i] in "x!":  # letters and symbols: the regexes only see "one or more"
+            k = min(k, 2)
         else:
             k = min(k, cap)
         out.append(s[i] * k)
@@ -270,6 +272,30 @@ class BPEValidity:
             ok[i] = enc is not None and list(enc) == want + [int(t)]
         return ok
 
+    def _feasible(self, T, y, window, ids) -> np.ndarray:
+        """Drop signature groups whose joined last pre-token would start inside one of T's tokens (T cannot survive);
+        one representative per group locates that start with the real pre-tokenizer."""
+        window, k = self._window_tokens(T, y, window)
+        tb = self.tables.token_bytes
+        bounds = {0}
+        n = 0
+        for t in T[k:]:
+            n += len(tb[t])
+            bounds.add(n)
+        keep = []
+        for g in np.unique(self.sig_of[ids]):
+            members = ids[self.sig_of[ids] == g]
+            try:
+                text = (window + tb[members[0]]).decode("utf-8")
+            except UnicodeDecodeError:
+                keep.append(members)
+                continue
+            spans = self.pre_tokenize(text)
+            start = len(text[: spans[-1][0]].encode("utf-8")) if spans else 0
+            if start in bounds:
+                keep.append(members)
+        return np.concatenate(keep) if keep else np.empty(0, np.int64)
+
     def _rechunk_ok(self, T: tuple[int, ...], y: bytes, window: bytes, g: int) -> bool:
         """When t starts a new pre-token but T's last pre-tokens are cut anew, T survives iff re-encoding gives it
         back; one representative token of the signature class decides for the class (the rest of t is one pre-token)."""
@@ -312,7 +338,9 @@ class BPEValidity:
             split = outc == SPLIT
             redo = np.nonzero((outc == RECHECK) & utf8)[0]
             if redo.size and self.encode_bytes is not None:
-                split[redo[self._recheck(T, y, window, redo)]] = True  # exact answer, whatever the reason
+                redo = self._feasible(T, y, window, redo)
+                if redo.size:
+                    split[redo[self._recheck(T, y, window, redo)]] = True  # exact answer, whatever the reason
         valid = join & self.pair_mask(T[-1])
         if self.ignore_merges and last:
             # a whole pre-token found in the vocabulary is emitted as that one token
