@@ -53,7 +53,7 @@ def build_class_table() -> np.ndarray:
 # --- scanners: each returns the end of the pre-token starting at i (line is cps[i:hi]) -------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _run(cps, i, hi, cls, bits):
     """End of the run of code points at i whose class has any of `bits`."""
     while i < hi and cls[cps[i]] & bits:
@@ -61,7 +61,7 @@ def _run(cps, i, hi, cls, bits):
     return i
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _run_punct(cps, i, hi, cls):
     """End of the run of [^\\s\\p{L}\\p{N}] at i."""
     while i < hi and not (cls[cps[i]] & (LETTER | NUMBER | SPACE)):
@@ -69,7 +69,7 @@ def _run_punct(cps, i, hi, cls):
     return i
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _space_tail(cps, i, hi, cls):
     """`\\s+(?!\\S)|\\s+` at a whitespace code point i: the run, less its last char when a non-space follows."""
     e = _run(cps, i, hi, cls, SPACE)

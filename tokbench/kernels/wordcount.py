@@ -15,7 +15,7 @@ _FNV_OFFSET = -3750763034362895579  # 0xcbf29ce484222325 as int64
 _FNV_PRIME = 1099511628211
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _hash(cps, a, b):
     h = _FNV_OFFSET
     for q in range(a, b):
@@ -56,7 +56,8 @@ def count_spans(cps, starts, ends, p0, slots, whash, woff, wlen, wcount, store, 
             state[0] = nw
             state[1] = su
             return p
-        store[su : su + ln] = cps[a : a + ln]
+        for q in range(ln):
+            store[su + q] = cps[a + q]
         whash[nw] = h
         woff[nw] = su
         wlen[nw] = ln
