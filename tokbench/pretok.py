@@ -53,7 +53,7 @@ def class_table() -> np.ndarray:
 
     from tokbench.io import atomic_write, cache_dir
 
-    path = cache_dir("pretokenize") / f"classes-regex{regex.__version__}-v1.npy"
+    path = cache_dir("pretokenize") / f"classes-regex{regex.__version__}-v{K.TABLE_VERSION}.npy"
     try:
         table = np.load(path)
         if table.shape == (K.N_CODEPOINTS,) and table.dtype == np.uint16:

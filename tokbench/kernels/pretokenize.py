@@ -20,18 +20,33 @@ SPACE = 4  # \s
 WORD = 8  # \w
 # letters as `(?i)` matches them (e.g. U+017F LONG S matches `(?i)s`), for the case-insensitive contractions
 CI_S, CI_D, CI_M, CI_T, CI_L, CI_V, CI_E, CI_R = 16, 32, 64, 128, 256, 512, 1024, 2048
+UPPERISH = 4096  # [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] (o200k)
+LOWERISH = 8192  # [\p{Ll}\p{Lm}\p{Lo}\p{M}] (o200k)
 _CI_LETTERS = {"s": CI_S, "d": CI_D, "m": CI_M, "t": CI_T, "l": CI_L, "v": CI_V, "e": CI_E, "r": CI_R}
 
 # --- patterns (kernel ids and the regexes they reproduce) -----------------------------------------------------------
-GPT2, CL100K, LLAMA3, WHITESPACE = 0, 1, 2, 3
+GPT2, CL100K, LLAMA3, WHITESPACE, QWEN2, O200K = 0, 1, 2, 3, 4, 5
 PATTERNS = {
     "gpt2": r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
     "cl100k": r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""",
     "llama3": r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
     "whitespace": r"""\w+|[^\w\s]+""",
+    "qwen2": r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
+    "o200k": "|".join(
+        [
+            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+            r"""\p{N}{1,3}""",
+            r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+            r"""\s*[\r\n]+""",
+            r"""\s+(?!\S)""",
+            r"""\s+""",
+        ]
+    ),
 }
-KINDS = {"gpt2": GPT2, "cl100k": CL100K, "llama3": LLAMA3, "whitespace": WHITESPACE}
+KINDS = {"gpt2": GPT2, "cl100k": CL100K, "llama3": LLAMA3, "whitespace": WHITESPACE, "qwen2": QWEN2, "o200k": O200K}
 N_CODEPOINTS = 0x110000
+TABLE_VERSION = 2  # bump whenever the class bits change (names the on-disk cache)
 
 
 def build_class_table() -> np.ndarray:
@@ -42,6 +57,7 @@ def build_class_table() -> np.ndarray:
     table = np.zeros(N_CODEPOINTS, np.uint16)
     classes = [(r"\p{L}+", LETTER), (r"\p{N}+", NUMBER), (r"\s+", SPACE), (r"\w+", WORD)]
     classes += [(f"(?i:{c})+", bit) for c, bit in _CI_LETTERS.items()]
+    classes += [(r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+", UPPERISH), (r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]+", LOWERISH)]
     for pattern, bit in classes:
         for m in regex.finditer(pattern, every):
             table[m.start() : m.end()] |= bit
@@ -103,10 +119,9 @@ def _gpt2_piece(cps, i, hi, cls):
 
 
 @njit(cache=True)
-def _cl100k_piece(cps, i, hi, cls):
-    """cl100k and llama3 behave the same: their possessive and plain quantifiers meet disjoint classes."""
-    c = cps[i]
-    if c == 39 and i + 1 < hi:  # '(?i:[sdmt]|ll|ve|re)
+def _contraction_end(cps, i, hi, cls):
+    """End of `(?i:'s|'t|'re|'ve|'m|'ll|'d)` at i, or i when there is none."""
+    if cps[i] == 39 and i + 1 < hi:
         d = cls[cps[i + 1]]
         if d & (CI_S | CI_D | CI_M | CI_T):
             return i + 2
@@ -114,28 +129,93 @@ def _cl100k_piece(cps, i, hi, cls):
             e = cls[cps[i + 2]]
             if (d & CI_L and e & CI_L) or (d & (CI_V | CI_R) and e & CI_E):
                 return i + 3
+    return i
+
+
+@njit(cache=True)
+def _space_newline_tail(cps, i, hi, cls):
+    r"""`\s*[\r\n]+|\s+(?!\S)|\s+` at a whitespace code point i (`\s*[\r\n]` ends the same way)."""
+    e = _run(cps, i, hi, cls, SPACE)
+    for k in range(e - 1, i - 1, -1):  # up to the last \r or \n of the run
+        if cps[k] == 10 or cps[k] == 13:
+            return k + 1
+    if e < hi and e - 1 > i:
+        return e - 1
+    return e
+
+
+@njit(cache=True)
+def _punct_newlines(cps, i, hi, cls):
+    r"""` ?[^\s\p{L}\p{N}]+[\r\n]*` at i, or -1 (a `/` after the run cannot occur, so o200k's [\r\n/]* is the same)."""
+    j = i
+    if cps[i] == 32 and i + 1 < hi and not (cls[cps[i + 1]] & (LETTER | NUMBER | SPACE)):
+        j = i + 1
+    if cls[cps[j]] & (LETTER | NUMBER | SPACE):
+        return -1
+    e = _run_punct(cps, j, hi, cls)
+    while e < hi and (cps[e] == 10 or cps[e] == 13):
+        e += 1
+    return e
+
+
+@njit(cache=True)
+def _cl100k_piece(cps, i, hi, cls, max_digits):
+    r"""cl100k, llama3 (max_digits 3) and qwen2 (1) behave alike: possessive or not, their quantifiers meet disjoint
+    classes, and `\s*[\r\n]` ends where `\s*[\r\n]+` does."""
+    c = cps[i]
+    e = _contraction_end(cps, i, hi, cls)
+    if e > i:
+        return e
     k = cls[c]
     if k & LETTER:  # [^\r\n\p{L}\p{N}]?\p{L}+
         return _run(cps, i, hi, cls, LETTER)
     if not (k & NUMBER) and c != 10 and c != 13 and i + 1 < hi and cls[cps[i + 1]] & LETTER:
         return _run(cps, i + 1, hi, cls, LETTER)
     if k & NUMBER:  # \p{N}{1,3}
-        return min(_run(cps, i, hi, cls, NUMBER), i + 3)
-    j = i  # ' ?[^\s\p{L}\p{N}]+[\r\n]*'
-    if c == 32 and i + 1 < hi and not (cls[cps[i + 1]] & (LETTER | NUMBER | SPACE)):
-        j = i + 1
-    if not (cls[cps[j]] & SPACE):
-        e = _run_punct(cps, j, hi, cls)
-        while e < hi and (cps[e] == 10 or cps[e] == 13):
-            e += 1
+        return min(_run(cps, i, hi, cls, NUMBER), i + max_digits)
+    e = _punct_newlines(cps, i, hi, cls)
+    if e >= 0:
         return e
-    e = _run(cps, i, hi, cls, SPACE)  # \s*[\r\n]: up to the last \r or \n of the run
-    for k2 in range(e - 1, i - 1, -1):
-        if cps[k2] == 10 or cps[k2] == 13:
-            return k2 + 1
-    if e < hi and e - 1 > i:
-        return e - 1
-    return e
+    return _space_newline_tail(cps, i, hi, cls)
+
+
+@njit(cache=True)
+def _o200k_lower_first(cps, j, hi, cls):
+    """`[Lu Lt Lm Lo M]*[Ll Lm Lo M]+(?i:'s|...)?` at j (as the backtracking regex resolves it), or -1."""
+    u = _run(cps, j, hi, cls, UPPERISH)
+    if u < hi and cls[cps[u]] & LOWERISH:
+        return _contraction_end(cps, _run(cps, u, hi, cls, LOWERISH), hi, cls)
+    for k in range(u - 1, j - 1, -1):  # give back upper-ish chars until one that is also lower-ish
+        if cls[cps[k]] & LOWERISH:
+            return _contraction_end(cps, k + 1, hi, cls)
+    return -1
+
+
+@njit(cache=True)
+def _o200k_upper_first(cps, j, hi, cls):
+    """`[Lu Lt Lm Lo M]+[Ll Lm Lo M]*(?i:'s|...)?` at j, or -1."""
+    u = _run(cps, j, hi, cls, UPPERISH)
+    if u == j:
+        return -1
+    return _contraction_end(cps, _run(cps, u, hi, cls, LOWERISH), hi, cls)
+
+
+@njit(cache=True)
+def _o200k_piece(cps, i, hi, cls):
+    c = cps[i]
+    k = cls[c]
+    prefix = not (k & (LETTER | NUMBER)) and c != 10 and c != 13 and i + 1 < hi  # [^\r\n\p{L}\p{N}]?
+    for alt in range(2):  # each alternative tries with the prefix char first, then without
+        for j in range(i + 1 if prefix else i, i - 1, -1):
+            e = _o200k_lower_first(cps, j, hi, cls) if alt == 0 else _o200k_upper_first(cps, j, hi, cls)
+            if e >= 0:
+                return e
+    if k & NUMBER:
+        return min(_run(cps, i, hi, cls, NUMBER), i + 3)
+    e = _punct_newlines(cps, i, hi, cls)
+    if e >= 0:
+        return e
+    return _space_newline_tail(cps, i, hi, cls)
 
 
 @njit(cache=True)
@@ -162,8 +242,10 @@ def _split_range(cps, lo, hi, kind, cls, starts, ends, n):
     while i < hi:
         if kind == GPT2:
             e = _gpt2_piece(cps, i, hi, cls)
+        elif kind == O200K:
+            e = _o200k_piece(cps, i, hi, cls)
         else:
-            e = _cl100k_piece(cps, i, hi, cls)
+            e = _cl100k_piece(cps, i, hi, cls, 1 if kind == QWEN2 else 3)
         starts[n] = i
         ends[n] = e
         n += 1
