@@ -218,50 +218,87 @@ def _o200k_piece(cps, i, hi, cls):
     return _space_newline_tail(cps, i, hi, cls)
 
 
-@njit(cache=True)
-def _split_range(cps, lo, hi, kind, cls, starts, ends, n):
-    """Append the spans of the pre-tokens of cps[lo:hi] (one string for the regex) at starts/ends[n:]; new n."""
-    i = lo
-    if kind == WHITESPACE:  # \w+|[^\w\s]+ ; whitespace between matches is dropped
-        while i < hi:
-            k = cls[cps[i]]
-            if k & WORD:
-                e = _run(cps, i, hi, cls, WORD)
-            elif k & SPACE:
-                i += 1
-                continue
-            else:
-                e = i + 1
-                while e < hi and not (cls[cps[e]] & (WORD | SPACE)):
-                    e += 1
-            starts[n] = i
-            ends[n] = e
-            n += 1
-            i = e
-        return n
-    while i < hi:
-        if kind == GPT2:
-            e = _gpt2_piece(cps, i, hi, cls)
-        elif kind == O200K:
-            e = _o200k_piece(cps, i, hi, cls)
-        else:
-            e = _cl100k_piece(cps, i, hi, cls, 1 if kind == QWEN2 else 3)
-        starts[n] = i
-        ends[n] = e
-        n += 1
-        i = e
-    return n
+# --- per-line drivers: one compiled function per scanner, so a run compiles (and caches) only the one it uses -------
 
 
 @njit(cache=True)
-def split_lines(cps, bounds, kind, cls):
-    """Pre-token spans of every line cps[bounds[j]:bounds[j+1]], each line scanned as its own string."""
-    starts = np.empty(len(cps), np.int32)
-    ends = np.empty(len(cps), np.int32)
+def split_gpt2(cps, bounds, cls):
+    """Pre-token spans of every line cps[bounds[j]:bounds[j+1]] (each line is its own string for the regex)."""
+    starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
     n = 0
     for j in range(len(bounds) - 1):
-        n = _split_range(cps, bounds[j], bounds[j + 1], kind, cls, starts, ends, n)
+        i, hi = bounds[j], bounds[j + 1]
+        while i < hi:
+            starts[n] = i
+            i = _gpt2_piece(cps, i, hi, cls)
+            ends[n] = i
+            n += 1
     return starts[:n], ends[:n]
+
+
+@njit(cache=True)
+def split_cl100k(cps, bounds, cls, max_digits):
+    """As split_gpt2 for cl100k / llama3 (max_digits 3) and qwen2 (max_digits 1)."""
+    starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
+    n = 0
+    for j in range(len(bounds) - 1):
+        i, hi = bounds[j], bounds[j + 1]
+        while i < hi:
+            starts[n] = i
+            i = _cl100k_piece(cps, i, hi, cls, max_digits)
+            ends[n] = i
+            n += 1
+    return starts[:n], ends[:n]
+
+
+@njit(cache=True)
+def split_o200k(cps, bounds, cls):
+    """As split_gpt2 for o200k."""
+    starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
+    n = 0
+    for j in range(len(bounds) - 1):
+        i, hi = bounds[j], bounds[j + 1]
+        while i < hi:
+            starts[n] = i
+            i = _o200k_piece(cps, i, hi, cls)
+            ends[n] = i
+            n += 1
+    return starts[:n], ends[:n]
+
+
+@njit(cache=True)
+def split_whitespace(cps, bounds, cls):
+    """`\\w+|[^\\w\\s]+` per line; the whitespace between matches belongs to no span."""
+    starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
+    n = 0
+    for j in range(len(bounds) - 1):
+        i, hi = bounds[j], bounds[j + 1]
+        while i < hi:
+            k = cls[cps[i]]
+            if k & SPACE and not (k & WORD):
+                i += 1
+                continue
+            starts[n] = i
+            if k & WORD:
+                i = _run(cps, i, hi, cls, WORD)
+            else:
+                i += 1
+                while i < hi and not (cls[cps[i]] & (WORD | SPACE)):
+                    i += 1
+            ends[n] = i
+            n += 1
+    return starts[:n], ends[:n]
+
+
+def split_lines(cps: np.ndarray, bounds: np.ndarray, kind: int, cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int32 (starts, ends) of the pre-tokens of each line cps[bounds[j]:bounds[j+1]] (bounds: int64, ascending)."""
+    if kind == GPT2:
+        return split_gpt2(cps, bounds, cls)
+    if kind == O200K:
+        return split_o200k(cps, bounds, cls)
+    if kind == WHITESPACE:
+        return split_whitespace(cps, bounds, cls)
+    return split_cl100k(cps, bounds, cls, 1 if kind == QWEN2 else 3)
 
 
 def codepoints(text: str) -> np.ndarray:
