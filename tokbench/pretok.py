@@ -79,3 +79,23 @@ def split(text: str, name: str) -> list[str]:
     """Pre-tokens of `text` as strings; equals `regex.findall(pattern(name), text)`."""
     starts, ends = spans(text, name)
     return [text[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
+
+
+def hf_pretokenizer(name: str, byte_level: bool = True):
+    """The `tokenizers` pre-tokenizer that splits like the preset (its trainer then counts the same words).
+
+    gpt2 is HF's own ByteLevel regex; the others are Split(pattern, "isolated") (as in Llama-3/Qwen tokenizer.json
+    files) followed by a regex-free ByteLevel when `byte_level`; whitespace is HF's Whitespace."""
+    from tokenizers import Regex, pre_tokenizers
+
+    kind(name)
+    if name == "gpt2":
+        return pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=byte_level)
+    first = (
+        pre_tokenizers.Whitespace()
+        if name == "whitespace"
+        else pre_tokenizers.Split(Regex(K.PATTERNS[name]), behavior="isolated", invert=False)
+    )
+    if not byte_level:
+        return first
+    return pre_tokenizers.Sequence([first, pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])

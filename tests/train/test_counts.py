@@ -62,25 +62,14 @@ def test_lines_are_pretokenized_one_at_a_time():
     assert regex.findall(pretok.pattern("gpt2"), "x\n\n  y\n") == ["x", "\n\n ", " y", "\n"]
 
 
-def test_matches_hf_bytelevel_pretokenizer():
-    """gpt2 counts equal those from HF's own ByteLevel pre-tokenizer (the trainer's reference), bytes mapped back."""
-    from tokenizers import pre_tokenizers
-
-    bl = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+@pytest.mark.parametrize("name", pretok.PRETOKENIZERS)
+def test_matches_hf_pretokenizer(name):
+    """Counts equal those from the HF pre-tokenizer the trainer would use (bytes mapped back from ByteLevel chars)."""
+    hf = pretok.hf_pretokenizer(name)
     byte_of = {ch: b for b, ch in _bytes_to_unicode().items()}
     lines = corpus_lines()
-    ref = Counter(bytes(byte_of[c] for c in piece) for ln in lines for piece, _ in bl.pre_tokenize_str(ln))
-    assert count_words(lines, "gpt2").to_dict() == dict(ref)
-
-
-def test_matches_hf_split_llama3():
-    """llama3 counts equal HF's Split(llama3 regex, isolated), the pre-tokenizer of the Llama-3 tokenizer.json."""
-    from tokenizers import Regex, pre_tokenizers
-
-    split = pre_tokenizers.Split(Regex(pretok.pattern("llama3")), behavior="isolated")
-    lines = corpus_lines()
-    ref = Counter(piece.encode() for ln in lines for piece, _ in split.pre_tokenize_str(ln))
-    assert count_words(lines, "llama3").to_dict() == dict(ref)
+    ref = Counter(bytes(byte_of[c] for c in piece) for ln in lines for piece, _ in hf.pre_tokenize_str(ln))
+    assert count_words(lines, name).to_dict() == dict(ref)
 
 
 def _bytes_to_unicode() -> dict[int, str]:
