@@ -148,3 +148,11 @@ def test_load_errors(tmp_path):
     assert len(WordCounts.load(nothing, allow_empty=True)) == 0
     with pytest.raises(UsageError):
         WordCounts.load([])
+
+
+def test_lone_surrogates_pass_through():
+    """Text decoded with surrogateescape still counts like regex does (words keep the surrogate's 3 bytes)."""
+    lines = ["ab\udc80cd 'x\udcff\n", "\udc80\n"]
+    pat = regex.compile(pretok.pattern("gpt2"))
+    ref = Counter(w.encode("utf-8", "surrogatepass") for ln in lines for w in pat.findall(ln))
+    assert count_words(lines, "gpt2").to_dict() == dict(ref)

@@ -302,5 +302,5 @@ def split_lines(cps: np.ndarray, bounds: np.ndarray, kind: int, cls: np.ndarray)
 
 
 def codepoints(text: str) -> np.ndarray:
-    """int32 code points of a str (no copy beyond the UTF-32 encoding)."""
-    return np.frombuffer(text.encode("utf-32-le"), np.int32)
+    """int32 code points of a str (lone surrogates, e.g. from surrogateescape decoding, pass through)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.int32)
