@@ -14,7 +14,7 @@ import numpy as np
 from tokbench.errors import UsageError
 from tokbench.kernels import pretokenize as K
 
-PRETOKENIZERS = tuple(K.PATTERNS)  # gpt2, cl100k, llama3, whitespace
+PRETOKENIZERS = tuple(K.PATTERNS)  # gpt2, cl100k, llama3, whitespace, whitespace-kept, none, qwen2, o200k
 NORMALIZERS = ("none", "nfc", "nfkc", "nfd", "nfkd")
 
 
@@ -84,13 +84,16 @@ def split(text: str, name: str) -> list[str]:
 def hf_pretokenizer(name: str, byte_level: bool = True):
     """The `tokenizers` pre-tokenizer that splits like the preset (its trainer then counts the same words).
 
-    gpt2 is HF's own ByteLevel regex; the others are Split(pattern, "isolated") (as in Llama-3/Qwen tokenizer.json
-    files) followed by a regex-free ByteLevel when `byte_level`; whitespace is HF's Whitespace."""
+    gpt2 is HF's own ByteLevel regex; none is a regex-free ByteLevel alone; the others are Split(pattern, "isolated")
+    (as in Llama-3/Qwen tokenizer.json files), whitespace is HF's Whitespace, each followed by a regex-free ByteLevel
+    when `byte_level`."""
     from tokenizers import Regex, pre_tokenizers
 
     kind(name)
     if name == "gpt2":
         return pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=byte_level)
+    if name == "none" and byte_level:
+        return pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     first = (
         pre_tokenizers.Whitespace()
         if name == "whitespace"

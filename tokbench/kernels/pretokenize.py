@@ -25,12 +25,14 @@ LOWERISH = 8192  # [\p{Ll}\p{Lm}\p{Lo}\p{M}] (o200k)
 _CI_LETTERS = {"s": CI_S, "d": CI_D, "m": CI_M, "t": CI_T, "l": CI_L, "v": CI_V, "e": CI_E, "r": CI_R}
 
 # --- patterns (kernel ids and the regexes they reproduce) -----------------------------------------------------------
-GPT2, CL100K, LLAMA3, WHITESPACE, QWEN2, O200K = 0, 1, 2, 3, 4, 5
+GPT2, CL100K, LLAMA3, WHITESPACE, QWEN2, O200K, WHITESPACE_KEPT, NONE = 0, 1, 2, 3, 4, 5, 6, 7
 PATTERNS = {
     "gpt2": r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
     "cl100k": r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""",
     "llama3": r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
-    "whitespace": r"""\w+|[^\w\s]+""",
+    "whitespace": r"""\w+|[^\w\s]+""",  # HF pre_tokenizers.Whitespace: the whitespace between matches is dropped
+    "whitespace-kept": r"""\w+|[^\w\s]+|\s+""",  # the same cuts, whitespace runs kept as pieces (lossless)
+    "none": r"""[\s\S]+""",  # the whole line is one piece
     "qwen2": r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
     "o200k": "|".join(
         [
@@ -44,7 +46,16 @@ PATTERNS = {
         ]
     ),
 }
-KINDS = {"gpt2": GPT2, "cl100k": CL100K, "llama3": LLAMA3, "whitespace": WHITESPACE, "qwen2": QWEN2, "o200k": O200K}
+KINDS = {
+    "gpt2": GPT2,
+    "cl100k": CL100K,
+    "llama3": LLAMA3,
+    "whitespace": WHITESPACE,
+    "whitespace-kept": WHITESPACE_KEPT,
+    "none": NONE,
+    "qwen2": QWEN2,
+    "o200k": O200K,
+}
 N_CODEPOINTS = 0x110000
 TABLE_VERSION = 2  # bump whenever the class bits change (names the on-disk cache)
 
@@ -63,6 +74,7 @@ def build_class_table() -> np.ndarray:
             table[m.start() : m.end()] |= bit
     basic = table & (LETTER | NUMBER | SPACE)
     assert not np.any((basic != 0) & (basic & (basic - 1) != 0)), "L, N and \\s must be disjoint"
+    assert not np.any((table & WORD != 0) & (table & SPACE != 0)), "\\w and \\s must be disjoint"
     return table
 
 
@@ -267,20 +279,22 @@ def split_o200k(cps, bounds, cls):
 
 
 @njit(cache=True)
-def split_whitespace(cps, bounds, cls):
-    """`\\w+|[^\\w\\s]+` per line; the whitespace between matches belongs to no span."""
+def split_whitespace(cps, bounds, cls, keep_space):
+    """`\\w+|[^\\w\\s]+` per line; whitespace runs are pieces too when keep_space (`...|\\s+`), else dropped."""
     starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
     n = 0
     for j in range(len(bounds) - 1):
         i, hi = bounds[j], bounds[j + 1]
         while i < hi:
             k = cls[cps[i]]
-            if k & SPACE and not (k & WORD):
+            if k & SPACE and not keep_space:  # \w and \s are disjoint
                 i += 1
                 continue
             starts[n] = i
             if k & WORD:
                 i = _run(cps, i, hi, cls, WORD)
+            elif k & SPACE:
+                i = _run(cps, i, hi, cls, SPACE)
             else:
                 i += 1
                 while i < hi and not (cls[cps[i]] & (WORD | SPACE)):
@@ -296,8 +310,11 @@ def split_lines(cps: np.ndarray, bounds: np.ndarray, kind: int, cls: np.ndarray)
         return split_gpt2(cps, bounds, cls)
     if kind == O200K:
         return split_o200k(cps, bounds, cls)
-    if kind == WHITESPACE:
-        return split_whitespace(cps, bounds, cls)
+    if kind == WHITESPACE or kind == WHITESPACE_KEPT:
+        return split_whitespace(cps, bounds, cls, kind == WHITESPACE_KEPT)
+    if kind == NONE:
+        keep = np.flatnonzero(bounds[1:] > bounds[:-1])
+        return bounds[keep].astype(np.int32), bounds[keep + 1].astype(np.int32)
     return split_cl100k(cps, bounds, cls, 1 if kind == QWEN2 else 3)
 
 
