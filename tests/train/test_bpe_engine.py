@@ -94,6 +94,7 @@ CASES = [
     ("turkish", 32000, 0, [], "gpt2"),
     ("code", 8000, 0, ["<s>"], "cl100k"),
     ("turkish", 8000, 2, [], "llama3"),
+    ("english", 4000, 0, [], "whitespace"),
 ]
 
 

@@ -13,16 +13,17 @@ from tokbench.bytelevel import byte_to_char, to_bytes
 from tokbench.errors import InputError, UsageError
 from tokbench.kernels.bpe_train import train_merges
 
-GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-# cl100k's split in the form HF (Oniguruma) reads as tiktoken does: tiktoken's own pattern uses possessive quantifiers,
-# and Oniguruma reads `\p{N}{1,3}+` as "one or more runs of 1-3 digits", which splits numbers differently.
-# Llama-3 ships this very pattern in its tokenizer.json.
-CL100K_PATTERN = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-)
-LLAMA3_PATTERN = CL100K_PATTERN
-# preset -> regex the words were split with (gpt2 is ByteLevel's built-in regex)
-PRETOKENIZER_PATTERNS = {"gpt2": GPT2_PATTERN, "cl100k": CL100K_PATTERN, "llama3": LLAMA3_PATTERN}
+try:  # the presets of the numba scanners (pre-tokenizer module), so counts and the saved file agree
+    from tokbench.kernels.pretokenize import PATTERNS as PRETOKENIZER_PATTERNS
+except ImportError:  # not merged into this tree yet: the same strings
+    PRETOKENIZER_PATTERNS = {
+        "gpt2": r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
+        # tiktoken's cl100k without `\p{N}{1,3}+` (Oniguruma reads that as "runs of 1-3 digits, repeated")
+        "cl100k": r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""",
+        "llama3": r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
+        "whitespace": r"""\w+|[^\w\s]+""",
+    }
+GPT2_PATTERN = PRETOKENIZER_PATTERNS["gpt2"]
 
 
 def hf_pre_tokenizer(pretokenizer: str):
@@ -31,12 +32,11 @@ def hf_pre_tokenizer(pretokenizer: str):
         return pre_tokenizers.ByteLevel(add_prefix_space=False)
     if pretokenizer not in PRETOKENIZER_PATTERNS:
         raise UsageError(f"unknown pre-tokenizer {pretokenizer!r}; choose one of {', '.join(PRETOKENIZER_PATTERNS)}")
-    return pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(PRETOKENIZER_PATTERNS[pretokenizer]), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
+    if pretokenizer == "whitespace":  # \w+|[^\w\s]+ dropping the whitespace: HF's Whitespace
+        split = pre_tokenizers.Whitespace()
+    else:
+        split = pre_tokenizers.Split(Regex(PRETOKENIZER_PATTERNS[pretokenizer]), behavior="isolated")
+    return pre_tokenizers.Sequence([split, pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
 
 
 def initial_tokens(special_tokens) -> list[str]:
