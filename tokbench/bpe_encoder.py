@@ -2,7 +2,7 @@
 
 What it matches: HF `Tokenizer.encode(text, add_special_tokens=False)` for a tokenizer.json whose model is BPE over the
 256 ByteLevel chars, whose pre-tokenizer is ByteLevel (regex) or Sequence[Split(Regex, isolated), ByteLevel(no regex)],
-and whose normalizer is none or NFC. Added tokens (special or not) found in the text are emitted as their ids, exactly
+and whose normalizer is none, NFC or NFKC. Added tokens (special or not) found in the text are emitted as their ids, exactly
 as HF does; `encode_special_tokens=True` treats special ones as plain text (HF's flag of the same name).
 Anything else raises UsageError from `from_tokenizer_json`, so callers can fall back to `tokenizers`.
 """
@@ -19,9 +19,10 @@ import regex
 from tokbench.bytelevel import to_bytes
 from tokbench.errors import InputError, UsageError
 from tokbench.kernels.bpe_encode import build_bytes_table, build_merge_table, encode_pieces, utf8_positions
-from tokbench.train.bpe import GPT2_PATTERN, PRETOKENIZER_PATTERNS
+from tokbench.train.presets import PATTERNS
 
-WHITESPACE_PATTERN = PRETOKENIZER_PATTERNS["whitespace"]  # HF's Whitespace pre-tokenizer
+GPT2_PATTERN = PATTERNS["gpt2"]  # ByteLevel's built-in split
+WHITESPACE_PATTERN = r"""\w+|[^\w\s]+"""  # HF's Whitespace pre-tokenizer (drops the whitespace)
 
 CACHE_WORDS = 1_000_000  # the word cache starts over past this many distinct pre-tokens
 
@@ -91,7 +92,7 @@ class BPEEncoder:
         if model.get("byte_fallback"):
             raise UsageError(f"{name}: fast encoder does not support byte_fallback")
         normalizer = spec.get("normalizer")
-        if normalizer is not None and normalizer.get("type") != "NFC":
+        if normalizer is not None and normalizer.get("type") not in ("NFC", "NFKC"):
             raise UsageError(f"{name}: fast encoder does not support normalizer {normalizer.get('type')}")
         pattern, isolated = _split_pattern(spec.get("pre_tokenizer"), name)
         for tok in spec.get("added_tokens") or []:
@@ -122,7 +123,7 @@ class BPEEncoder:
             merges,
             pattern,
             added,
-            "nfc" if normalizer is not None else None,
+            normalizer["type"] if normalizer is not None else None,
             bool(model.get("ignore_merges")),
             encode_special_tokens,
             isolated,
@@ -164,8 +165,8 @@ class BPEEncoder:
         fixed: list[int] = []
         first = np.zeros(len(texts) + 1, np.int64)
         for t, text in enumerate(texts):
-            if self.normalizer == "nfc":
-                text = unicodedata.normalize("NFC", text)
+            if self.normalizer:
+                text = unicodedata.normalize(self.normalizer, text)
             if self._added_re is not None and self._added_re.search(text):
                 pos = 0
                 for m in self._added_re.finditer(text):

@@ -13,7 +13,8 @@ from tokenizers import Tokenizer
 
 from tokbench.bpe_encoder import BPEEncoder
 from tokbench.errors import UsageError
-from tokbench.train.bpe import PRETOKENIZER_PATTERNS, train_bpe
+from tokbench.train.bpe import train_bpe
+from tokbench.train.presets import PATTERNS
 
 REPO = Path(__file__).resolve().parents[2]
 FLORES = Path("/work/shared/corpora/flores200")
@@ -122,11 +123,11 @@ def _word_counts(files, pattern):
     return words, np.array([counter[w] for w in words], np.int64)
 
 
-@pytest.mark.parametrize("pretokenizer", sorted(PRETOKENIZER_PATTERNS))
-def test_trained_tokenizer_ids_equal_hf(pretokenizer, lines, tmp_path):
+@pytest.mark.parametrize("pretokenizer,normalizer", [(p, "none") for p in sorted(PATTERNS)] + [("gpt2", "nfkc")])
+def test_trained_tokenizer_ids_equal_hf(pretokenizer, normalizer, lines, tmp_path):
     files = sorted(FLORES.glob("*.devtest")) or sorted((Path(sysconfig.get_paths()["stdlib"]) / "json").glob("*.py"))
-    words, counts = _word_counts(files, PRETOKENIZER_PATTERNS[pretokenizer])
-    tok = train_bpe(words, counts, 3000, special_tokens=["<|endoftext|>", "<pad>"], pretokenizer=pretokenizer)
+    words, counts = _word_counts(files, PATTERNS[pretokenizer])
+    tok = train_bpe(words, counts, 3000, 0, ["<|endoftext|>", "<pad>"], pretokenizer, normalizer)
     path = tmp_path / "tokenizer.json"
     tok.save(str(path))
     enc = BPEEncoder.from_tokenizer_json(path)
