@@ -69,20 +69,29 @@ def _sift_up(heap, i, cnt, left, right):
 
 
 @njit(cache=True)
-def _pair_slot(pslots, pkeys, pcnt, n_pairs, key):
-    """Index of pair key, adding it with count 0 if new; returns the (possibly grown) table too."""
-    k, slot = int_find(pslots, pkeys, key)
-    if k == EMPTY:
-        k = n_pairs
-        n_pairs += 1
-        pkeys = grow(pkeys, n_pairs)
-        pcnt = grow(pcnt, n_pairs)
-        pkeys[k] = key
-        pcnt[k] = 0
-        pslots[slot] = k
-        if 2 * n_pairs + 2 > len(pslots):
-            pslots = int_rehash(pkeys, n_pairs, table_capacity(2 * n_pairs))
-    return k, pslots, pkeys, pcnt, n_pairs
+def _count_pairs(w, syms, word_offs, wlen, word_counts, at, pslots, pkeys, pcnt, pocc, plast, n_pairs):
+    """Count the pairs of words w.. (overlapping, times the word count) and how many words hold each, until the
+    table could overflow. Returns (next word, n_pairs)."""
+    n_words = len(word_counts)
+    while w < n_words:
+        n = wlen[w]
+        if n_pairs + n > len(pkeys) or 2 * (n_pairs + n) + 2 > len(pslots):
+            break
+        base = word_offs[w]
+        f = word_counts[w]
+        for i in range(n - 1):
+            before = n_pairs
+            k, n_pairs = _insert_pair(pslots, pkeys, pcnt, n_pairs, _pair_key(syms[base + i], syms[base + i + 1]))
+            if n_pairs != before:
+                pocc[k] = 0
+                plast[k] = -1
+            at[base + i] = k
+            pcnt[k] += f
+            if plast[k] != w:
+                plast[k] = w
+                pocc[k] += 1
+        w += 1
+    return w, n_pairs
 
 
 @njit(cache=True)
@@ -211,22 +220,16 @@ def train_merges(word_syms, word_offs, word_counts, tok_pool, tok_offs, vocab_si
     # pair index of (syms[t], syms[t+1]) at every position t, kept in step with syms, so that a merge finds the pairs
     # it breaks without hashing
     at = np.empty(len(syms), np.int32)
-    for w in range(n_words):
-        base = word_offs[w]
-        f = word_counts[w]
-        for i in range(wlen[w] - 1):
-            key = _pair_key(syms[base + i], syms[base + i + 1])
-            k, pslots, pkeys, pcnt, n_pairs = _pair_slot(pslots, pkeys, pcnt, n_pairs, key)
-            at[base + i] = k
-            if k >= len(pocc):
-                pocc = grow(pocc, k + 1)
-                plast = grow(plast, k + 1)
-                pocc[k:] = 0
-                plast[k:] = -1
-            pcnt[k] += f
-            if plast[k] != w:
-                plast[k] = w
-                pocc[k] += 1
+    w = 0
+    while w < n_words:
+        w, n_pairs = _count_pairs(w, syms, word_offs, wlen, word_counts, at, pslots, pkeys, pcnt, pocc, plast, n_pairs)
+        if w < n_words:  # out of room: grow the table and go on
+            cap = 2 * len(pkeys)
+            pkeys = grow(pkeys, cap)
+            pcnt = grow(pcnt, cap)
+            pocc = grow(pocc, cap)
+            plast = grow(plast, cap)
+            pslots = int_rehash(pkeys, n_pairs, table_capacity(cap))
 
     # --- heap entries: count, pair, positions (a range of the pos pool)
     n_entries = n_pairs
