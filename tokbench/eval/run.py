@@ -308,6 +308,12 @@ def _unique_names(names: list[str], specs: list[str]) -> list[str]:
     return out
 
 
+def _short(name: str) -> str:
+    from tokbench.eval.report import short_name
+
+    return short_name(name)
+
+
 def evaluate(tokenizers: Sequence, corpora: Sequence = (), **kwargs) -> list[dict]:
     """One metrics record per (tokenizer, corpus); see `Evaluation` for the keyword options."""
     return Evaluation(tokenizers, corpora, **kwargs).records
@@ -330,6 +336,6 @@ def byte_budget(records: list[dict], budget: int) -> list[dict]:
         held = budget * bpt
         row = {"tokenizer": r["tokenizer"], "corpus": r["corpus"], "budget_tokens": budget, "bytes": round(held, 1)}
         for other, obpt in by_corpus[r["corpus"]].items():
-            row[f"tokens:{other}"] = round(held / obpt, 1)
+            row[f"tokens:{_short(other)}"] = round(held / obpt, 1)
         rows.append(row)
     return rows
