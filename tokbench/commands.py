@@ -1,0 +1,97 @@
+"""What `tokenize` and `train` do, below the CLI: streaming input, atomic output, progress on stderr."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from tokbench.corpus import Corpus
+from tokbench.errors import UsageError
+from tokbench.io import atomic_dir, atomic_write
+from tokbench.report_console import console, progress
+from tokbench.tokenizer import load_tokenizer
+from tokbench.train import backends, presets
+
+BATCH = 256
+
+
+def tokenize_stream(spec: str, path: str, fmt: str, lines: bool, text_field: str, errors: str, out: TextIO) -> None:
+    """Write ids/tokens/jsonl/count for each document (or line), streaming in batches."""
+    tok = load_tokenizer(spec)
+    corpus = Corpus([path], text_field=text_field, errors=errors)
+    units = (line.rstrip("\n") for line in corpus.lines()) if lines else corpus.documents()
+    total = 0
+    batch: list[str] = []
+
+    def flush() -> None:
+        nonlocal total
+        for text, ids in zip(batch, tok.encode_batch(batch)):
+            total += len(ids)
+            if fmt == "ids":
+                out.write(" ".join(map(str, ids)) + "\n")
+            elif fmt == "tokens":
+                out.write(" ".join(json.dumps(tok.token_bytes(i).decode("utf-8", "backslashreplace"),
+                                              ensure_ascii=False) for i in ids) + "\n")
+            elif fmt == "jsonl":
+                out.write(json.dumps({"text": text, "ids": ids, "tokens": [tok.id_to_token(i) for i in ids]},
+                                     ensure_ascii=False) + "\n")
+            elif fmt == "count" and lines:
+                out.write(f"{len(ids)}\n")
+        batch.clear()
+
+    for text in units:
+        batch.append(text)
+        if len(batch) >= BATCH:
+            flush()
+    flush()
+    if fmt == "count" and not lines:
+        out.write(f"{total}\n")
+
+
+def train_command(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size: int, min_frequency: int,
+                  special_tokens: Sequence[str], pretokenizer: str, normalizer: str, text_field: str,
+                  errors: str) -> Path:
+    """Train with the chosen algorithm and write tokenizer.json (and the .model for SentencePiece) atomically."""
+    if algo not in backends.ALGOS:
+        raise UsageError(f"--algo must be one of {', '.join(backends.ALGOS)}, not {algo!r}")
+    presets.check(pretokenizer, normalizer)
+    if len(set(special_tokens)) != len(special_tokens):
+        raise UsageError("--special-tokens has duplicates")
+    alphabet = 256 + len(special_tokens) + (2 if algo.startswith("sp-") else 0)
+    if vocab_size < alphabet:
+        raise UsageError(f"--vocab-size {vocab_size} is smaller than the byte alphabet plus special tokens ({alphabet})")
+    if min_frequency < 0:
+        raise UsageError("--min-frequency must be >= 0")
+    corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
+    lines = progress(corpus.lines(), f"reading {corpus.name}", unit_of=lambda line: len(line))
+    started = time.perf_counter()
+    model_bytes = None
+    if algo.startswith("sp-") or algo == "unigram":
+        model_bytes, hf = backends.train_sentencepiece(lines, algo, vocab_size, special_tokens, normalizer)
+    else:
+        hf = backends.train_hf(lines, algo, vocab_size, min_frequency, special_tokens, pretokenizer, normalizer,
+                               show_progress=False)
+    target = _write_tokenizer(hf, out, model_bytes)
+    console().print(f"trained {algo} ({hf.get_vocab_size()} tokens) in {time.perf_counter() - started:.1f}s "
+                    f"-> {target}")
+    return target
+
+
+def _write_tokenizer(hf, out: Path, model_bytes: bytes | None) -> Path:
+    """A path ending in .json is the tokenizer file itself; anything else is a folder to hold it."""
+    text = hf.to_str(pretty=True)
+    if out.suffix == ".json":
+        if model_bytes is not None:
+            with atomic_write(out.with_suffix(".model"), "wb") as handle:
+                handle.write(model_bytes)
+        with atomic_write(out) as handle:
+            handle.write(text)
+        return out
+    with atomic_dir(out, force=True) as tmp:
+        (tmp / "tokenizer.json").write_text(text, encoding="utf-8")
+        if model_bytes is not None:
+            (tmp / "tokenizer.model").write_bytes(model_bytes)
+    return out / "tokenizer.json"
