@@ -120,6 +120,7 @@ class TurkishAnalyser:
         logging.getLogger("zeyrek").setLevel(logging.ERROR)
         import zeyrek
 
+        _fix_zeyrek_cache()
         self._m = zeyrek.MorphAnalyzer()
         self._cache: dict[str, list[list[str]]] = {}
 
@@ -147,12 +148,30 @@ class TurkishAnalyser:
 
     def boundaries(self, word: str) -> tuple[int, ...] | None:
         """Internal morpheme boundaries (character offsets) of the analysis with the shortest root among those whose
-        surfaces spell the word (ışık+lar over ışıkla+r); ties keep zeyrek's order."""
+        surfaces spell the word (ışık+lar over ışıkla+r); ties go to the finer, then the lexicographically first
+        segmentation (zeyrek's own order of analyses varies with Python's hash seed)."""
         spelled = [segs for segs in self.morphs(word) if "".join(segs) == word]
         if not spelled:
             return None
-        segs = min(spelled, key=lambda x: len(x[0]))
+        segs = min(spelled, key=lambda x: (len(x[0]), -len(x), x))
         return tuple(itertools.accumulate(len(s) for s in segs[:-1]))
+
+
+def _fix_zeyrek_cache() -> None:
+    """zeyrek 0.1.3 lru-caches `calculate_phonetic_attributes`, which returns a set its callers then mutate, so one
+    word's analysis leaks into the next and results change with the order of words and the hash seed (e.g. "adı"
+    sometimes gets no analysis). Hand each caller a fresh copy instead."""
+    import zeyrek.morphotactics as mt
+
+    orig = mt.calculate_phonetic_attributes
+    if getattr(orig, "_tokbench_copy", False):
+        return
+
+    def fresh(word, predecessor_attrs=None):
+        return set(orig(word, predecessor_attrs))
+
+    fresh._tokbench_copy = True
+    mt.calculate_phonetic_attributes = fresh
 
 
 @functools.lru_cache(maxsize=1)
