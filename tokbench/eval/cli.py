@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from tokbench.errors import UsageError
+from tokbench.errors import UsageError, WorkError
 
 FORMAT_HELP = "machine output to stdout: json, jsonl, csv or md"
 
@@ -100,8 +100,8 @@ def _gate(rows: list[dict]) -> None:
     if bad:
         for r in bad:
             typer.echo(f"REGRESSED {gate.describe(r)}", err=True)
-        typer.echo(f"{len(bad)} metric(s) regressed beyond tolerance", err=True)
-        raise typer.Exit(1)
+        # an error, not typer.Exit: click's standalone_mode=False returns Exit codes instead of raising them
+        raise WorkError(f"gate: {len(bad)} metric(s) regressed beyond tolerance (listed above)")
     typer.echo("gate: no metric regressed beyond tolerance", err=True)
 
 
