@@ -63,6 +63,16 @@ def test_special_tokens_and_roles():
     assert gpt2.token_bytes(220) == b" " and gpt2.token_bytes(198) == b"\n"
 
 
+def test_special_token_text_is_plain_text_everywhere():
+    text = "a<|endoftext|>b"
+    for spec in ("gpt2", "cl100k_base", "qwen2.5"):
+        tok = load_tokenizer(spec)
+        ids = tok.encode(text)
+        assert not set(ids) & tok.special_ids
+        assert tok.decode_bytes(ids) == text.encode()
+    assert load_tokenizer("cl100k_base").roles["bos"] is None  # the descriptor says it has none
+
+
 def test_bpe_merges_reproduce_vocab():
     tok = load_tokenizer(NPM_FILES["gpt2"])
     merges = tok.bpe_merges()

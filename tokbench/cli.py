@@ -41,7 +41,8 @@ def zoo(fmt: Annotated[str, typer.Option("--format", help="table or json")] = "t
     elif fmt == "table":
         from tokbench.report_console import print_table
 
-        print_table([{"name": n} for n in names], title="tokbench zoo")
+        print_table([{k: r[k] for k in ("name", "summary", "built")} for r in zoo_mod.records()],
+                    title="tokbench zoo")
     else:
         raise UsageError(f"--format must be table or json, not {fmt!r}")
 

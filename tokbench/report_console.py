@@ -33,6 +33,8 @@ def print_table(records: list[dict[str, Any]], title: str = "", digits: int = 3)
 def _cell(value: Any, digits: int) -> str:
     if value is None:
         return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:,.{digits}f}"
     if isinstance(value, int):

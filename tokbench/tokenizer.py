@@ -134,7 +134,7 @@ class Tokenizer:
 
 
 def _roles(specials: dict[str, int], **known: str | None) -> dict[str, int | None]:
-    """Map bos/eos/pad/unk to ids from explicit names or well-known spellings."""
+    """Map bos/eos/pad/unk to ids: a role given explicitly (even as None) wins over well-known spellings."""
     guesses = {
         "bos": ["<s>", "<|begin_of_text|>", "<|endoftext|>", "[CLS]", "<bos>", "<|im_start|>"],
         "eos": ["</s>", "<|end_of_text|>", "<|endoftext|>", "[SEP]", "<eos>", "<|im_end|>"],
@@ -143,6 +143,9 @@ def _roles(specials: dict[str, int], **known: str | None) -> dict[str, int | Non
     }
     roles: dict[str, int | None] = {}
     for role, names in guesses.items():
+        if role in known and known[role] is None and known.get("_explicit"):
+            roles[role] = None
+            continue
         name = known.get(role)
         candidates = [name] if name else names
         roles[role] = next((specials[c] for c in candidates if c in specials), None)
@@ -156,6 +159,7 @@ class HFTokenizer(Tokenizer):
     """A `tokenizers.Tokenizer` (tokenizer.json): BPE, Unigram, WordPiece, WordLevel."""
 
     def __init__(self, hf, name: str = "", config: dict | None = None):
+        hf.encode_special_tokens = True  # special-token text in the input is plain text, as with tiktoken
         self._tok = hf
         self.name = name or "tokenizer"
         spec = json.loads(hf.to_str())
@@ -367,7 +371,8 @@ class TiktokenTokenizer(Tokenizer):
         self._normalizer = descriptor.get("normalizer")
         self.special_tokens = specials
         self._special_by_id = {v: k for k, v in specials.items()}
-        self.roles = _roles(specials, **(descriptor.get("roles") or {}))
+        self._normalizer = self._normalizer.lower() if self._normalizer else None
+        self.roles = _roles(specials, _explicit="roles" in descriptor, **(descriptor.get("roles") or {}))
         self.byte_level = self._normalizer in (None, "nfc")
         self.lossless = self.byte_level
         self._n = max([self._enc.max_token_value + 1 + self._offset] + [v + 1 for v in specials.values()])
