@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,29 @@ class TurkishAnalyser:
         _fix_zeyrek_cache()
         self._m = zeyrek.MorphAnalyzer()
         self._cache: dict[str, list[list[str]]] = {}
+        self._new = 0
+        self._path = None
+        try:
+            from tokbench.io import cache_dir
+
+            self._path = cache_dir("eval") / f"zeyrek-{_version('zeyrek')}-analyses.json"
+            if self._path.is_file():
+                self._cache.update(json.loads(self._path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):  # an unreadable cache is only a slower run
+            self._cache = {}
+
+    def save(self) -> None:
+        """Persist analyses of new words (zeyrek costs milliseconds per word; CI reruns see the same words)."""
+        if not self._new or self._path is None:
+            return
+        from tokbench.io import atomic_write
+
+        try:
+            with atomic_write(self._path) as f:
+                json.dump(self._cache, f, ensure_ascii=False, sort_keys=True)
+            self._new = 0
+        except Exception:  # noqa: BLE001 - a cache that cannot be written is not an error
+            pass
 
     def morphs(self, word: str) -> list[list[str]]:
         """Surface segmentations (stem first, empty morphemes dropped) of every analysis of a lowercased word."""
@@ -138,6 +162,7 @@ class TurkishAnalyser:
                 if segs and segs not in r:
                     r.append(segs)
             self._cache[word] = r
+            self._new += 1
         return r
 
     def is_word(self, word: str) -> bool:
@@ -172,6 +197,18 @@ def _fix_zeyrek_cache() -> None:
 
     fresh._tokbench_copy = True
     mt.calculate_phonetic_attributes = fresh
+    # Its search logs every path with f-strings (evaluated even when logging is off): SearchPath.__str__ was half of
+    # the analysis time. Only those log lines use it.
+    mt.SearchPath.__str__ = lambda self: "<path>"
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "unknown"
 
 
 @functools.lru_cache(maxsize=1)

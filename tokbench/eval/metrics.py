@@ -115,14 +115,16 @@ class TokenTable:
         words = np.zeros(n, dtype=np.int64)
         fallback = np.zeros(n, dtype=bool)
         special = np.zeros(n, dtype=bool)
+        scan_fallback = getattr(tok, "byte_fallback", True) is not False  # the adapter says when there are none
         for i in range(n):
             b = raw[i] if i < len(raw) else b""
             lengths[i] = len(b)
             s = b.decode("utf-8", errors="replace")
             cross[i] = bool(_CROSS_WS.search(s))
             words[i] = len(WORD_RE.findall(s))
-            piece = tok.id_to_token(i)
-            fallback[i] = bool(piece) and bool(_BYTE_FALLBACK.fullmatch(piece))
+            if scan_fallback:
+                piece = tok.id_to_token(i)
+                fallback[i] = bool(piece) and bool(_BYTE_FALLBACK.fullmatch(piece))
         for i in tok.special_ids:
             if 0 <= i < n:
                 special[i] = True

@@ -243,6 +243,12 @@ class Evaluation:
                     table.lengths[:n], weights=st.counts[:n]).astype(np.int64)
             self.stats += stats
         self._premiums()
+        for lex in self._lex.values():
+            if lex is not None and lex.analyser is not None:
+                lex.analyser.save()
+        for gold in self._gold.values():
+            if gold is not None and gold.analyser is not None:
+                gold.analyser.save()
 
     def _encode_batch(self, tok, table: TokenTable, st: Stats, batch, encoded, spans, gold, first_doc) -> None:
         t0 = time.perf_counter()
