@@ -115,6 +115,16 @@ def demo(out: Annotated[Path, typer.Option("--out", "-o")] = Path("reports/demo"
     run_demo(out)
 
 
+def _mount_eval() -> None:
+    """`tokbench eval` and `tokbench compare` live in tokbench/eval/cli.py (thin wrappers over tokbench.eval)."""
+    from tokbench.eval.cli import register
+
+    register(app)
+
+
+_mount_eval()
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: runs the app, mapping errors to one line on stderr and an exit code."""
     from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer 0.29 vendors click
