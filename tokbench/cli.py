@@ -134,7 +134,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     if debug:
         args.remove("--debug")
     try:
-        app(args=args, prog_name="tokbench", standalone_mode=False)
+        code = app(args=args, prog_name="tokbench", standalone_mode=False)
+        if isinstance(code, int) and code:  # without standalone mode, click returns typer.Exit's code
+            sys.exit(code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):

@@ -110,30 +110,3 @@ def register(app: typer.Typer) -> None:
     app.command("eval")(eval_command)
     app.command("compare")(compare_command)
 
-
-app = typer.Typer(add_completion=False, help="tokbench eval (standalone until mounted on tokbench.cli)")
-register(app)
-
-
-def main() -> None:
-    """Standalone entry with the project's error contract: one line, exit 2 for usage, 1 for input/work errors."""
-    from tokbench.errors import TokbenchError
-
-    try:
-        app(standalone_mode=False)
-    except TokbenchError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise SystemExit(e.exit_code) from None
-    except typer.Exit as e:
-        raise SystemExit(e.exit_code) from None
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            raise SystemExit(e.exit_code) from None
-        raise
-
-
-if __name__ == "__main__":
-    main()
