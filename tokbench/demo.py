@@ -37,5 +37,5 @@ def run_demo(out: Path) -> list[dict]:
     records = evaluation.records
     report.print_table(report.rich_table(records, title="tokbench demo"))
     report.write_report(out / "report", records, evaluation.length_hist, force=True)
-    console().print(f"wrote {out / "report"}/index.html (+ metrics.json, .csv, .md)")
+    console().print(f"wrote {out / 'report'}/index.html (+ metrics.json, .csv, .md)")
     return records
