@@ -3,7 +3,9 @@
 Each scanner is a hand-written matcher for one regex: at every position it takes the first alternative that matches,
 with the same greedy/backtracking outcome `regex` would produce. Character classes come from a uint16 table over all
 0x110000 code points (bit flags below) built from `regex` itself, so Unicode versions and the odd corners of `\\s`
-(U+001C..U+001F are not `\\s` in `regex`, unlike str.isspace) agree by construction.
+(U+001C..U+001F are not `\\s` in `regex`, unlike str.isspace) agree by construction. Hugging Face's Oniguruma splits
+the same way on every code point assigned in Python's Unicode database; it differs only on the ~17.5k code points
+assigned in later Unicode versions (which `regex` knows) and, for `\\w`, on ²³¹¼½¾ and ZWJ/ZWNJ.
 
 Pure functions on arrays: no I/O, no tokbench imports. Code points are int32; spans are int32 [start, end) indices.
 """
