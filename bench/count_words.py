@@ -99,12 +99,15 @@ def timed(fn, path, repeat):
 
 
 def fresh_process(path: Path, empty_cache: bool) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB) of a fresh interpreter counting the file, import (and compile) included."""
+    """(wall seconds, peak RSS MB) of a fresh interpreter counting the file, import (and compile) included.
+
+    Peak RSS is VmHWM: ru_maxrss would carry over the parent's peak across fork + exec."""
     code = (
-        "import time, resource; t = time.perf_counter(); from pathlib import Path; "
+        "import time; t = time.perf_counter(); from pathlib import Path; "
         "from bench.count_words import run_tokbench; "
         f"run_tokbench(Path({str(path)!r})); "
-        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+        "hwm = [ln for ln in open('/proc/self/status') if ln.startswith('VmHWM')][0].split()[1]; "
+        "print(time.perf_counter() - t, int(hwm) / 1024)"
     )
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
