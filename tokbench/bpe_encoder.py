@@ -287,3 +287,14 @@ def _scanner_for(pattern: str, isolated: bool):
         if known == pattern and (name == "whitespace") != isolated:  # the whitespace scanner drops spaces
             return KINDS[name], pretok.class_table(), split_lines
     return None
+
+
+def fast_encoder(spec, encode_special_tokens: bool = True) -> BPEEncoder | None:
+    """The numba encoder for a tokenizer.json (path, dict or `tokenizers.Tokenizer`) when it applies, else None.
+
+    For the adapter: special-token text is plain text by default there (HF's `encode_special_tokens = True`), so that
+    is the default here too; ids then equal the adapter's HF path exactly."""
+    try:
+        return BPEEncoder.from_tokenizer_json(spec, encode_special_tokens=encode_special_tokens)
+    except UsageError:
+        return None

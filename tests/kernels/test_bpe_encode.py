@@ -160,3 +160,17 @@ def test_not_byte_level_bpe_is_a_usage_error(tmp_path):
     no_bytes = Tokenizer(models.BPE({"a": 0, "b": 1, "ab": 2}, [("a", "b")]))
     with pytest.raises(UsageError):
         BPEEncoder.from_tokenizer_json(no_bytes)
+
+
+def test_fast_encoder_matches_the_adapter_policy():
+    """fast_encoder: special-token text is plain text (as the adapter sets it up), None where it does not apply."""
+    from tokenizers import models
+
+    from tokbench.bpe_encoder import fast_encoder
+
+    path = _npm("gpt2")
+    hf = Tokenizer.from_file(str(path))
+    hf.encode_special_tokens = True
+    texts = ["plain <|endoftext|> text", "x<|endoftext|>"]
+    assert _split(*fast_encoder(str(path)).encode_batch(texts)) == _hf_ids(hf, texts)
+    assert fast_encoder(Tokenizer(models.WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]"))) is None
