@@ -129,6 +129,36 @@ class BPEEncoder:
             isolated,
         )
 
+    @classmethod
+    def from_ranks(
+        cls, ranks: dict[bytes, int], pattern: str, normalizer: str | None = None, id_offset: int = 0
+    ) -> "BPEEncoder":
+        """From tiktoken mergeable ranks (ids = rank + id_offset), matching `Encoding.encode_ordinary`.
+
+        tiktoken merges any adjacent pair whose bytes form a token, at that token's rank; so every split of a token
+        into two tokens becomes a merge with the token's rank (not only the pair a trainer recorded)."""
+        size = max(ranks.values(), default=-1) + 1 + id_offset
+        token_bytes: list[bytes | None] = [None] * size
+        for token, rank in ranks.items():
+            token_bytes[rank + id_offset] = token
+        merges = []
+        for token, rank in sorted(ranks.items(), key=lambda kv: kv[1]):
+            for k in range(1, len(token)):
+                left, right = ranks.get(token[:k]), ranks.get(token[k:])
+                if left is not None and right is not None:
+                    merges.append((left + id_offset, right + id_offset, rank + id_offset))
+        return cls(token_bytes, merges, pattern, normalizer=normalizer.upper() if normalizer else None)
+
+    @classmethod
+    def from_descriptor(cls, path) -> "BPEEncoder":
+        """From a zoo tiktoken descriptor (.json naming a ranks file, the pattern, specials, normaliser, id offset)."""
+        from tokbench.zoo import read_descriptor, read_tiktoken_ranks
+
+        desc = read_descriptor(path)
+        if desc.get("normalizer") not in (None, "NFC", "NFKC"):
+            raise UsageError(f"{path}: fast encoder does not support normalizer {desc['normalizer']}")
+        return cls.from_ranks(read_tiktoken_ranks(desc["ranks"]), desc["pattern"], desc["normalizer"], desc["id_offset"])
+
     # --- encoding
 
     def encode_batch(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -174,3 +174,19 @@ def test_fast_encoder_matches_the_adapter_policy():
     texts = ["plain <|endoftext|> text", "x<|endoftext|>"]
     assert _split(*fast_encoder(str(path)).encode_batch(texts)) == _hf_ids(hf, texts)
     assert fast_encoder(Tokenizer(models.WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]"))) is None
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_ids_equal_tiktoken(name, lines):
+    """tiktoken encodings from the zoo: ids equal `Encoding.encode_ordinary` (special-token text is plain text)."""
+    from tokbench import zoo
+
+    try:
+        path = zoo.resolve(name)
+    except Exception as exc:  # the zoo needs its registry packages
+        pytest.skip(f"{name} not available: {exc}")
+    encoding, normalize = zoo.descriptor_encoding(path)
+    enc = BPEEncoder.from_descriptor(path)
+    texts = lines[:3000]
+    ref = [encoding.encode_ordinary(normalize(t)) for t in texts]
+    assert _split(*enc.encode_batch(texts)) == ref
