@@ -25,6 +25,7 @@ GPT2_PATTERN = PATTERNS["gpt2"]  # ByteLevel's built-in split
 WHITESPACE_PATTERN = r"""\w+|[^\w\s]+"""  # HF's Whitespace pre-tokenizer (drops the whitespace)
 
 CACHE_WORDS = 1_000_000  # the word cache starts over past this many distinct pre-tokens
+CHUNK_CHARS = 1 << 20  # characters per kernel call in encode_batch
 
 
 class BPEEncoder:
@@ -162,7 +163,24 @@ class BPEEncoder:
     # --- encoding
 
     def encode_batch(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Ids of all texts as one int32 array, and int64 offsets: text i is ids[offsets[i]:offsets[i+1]]."""
+        """Ids of all texts as one int32 array, and int64 offsets: text i is ids[offsets[i]:offsets[i+1]].
+
+        Texts go through in chunks of about CHUNK_CHARS characters, so working memory stays small for big batches."""
+        texts = list(texts)
+        id_parts, offset_parts, done = [], [np.zeros(1, np.int64)], 0
+        chunk_start, size = 0, 0
+        for i, text in enumerate(texts):
+            size += len(text)
+            if size >= CHUNK_CHARS or i == len(texts) - 1:
+                ids, offsets = self._encode_chunk(texts[chunk_start : i + 1])
+                id_parts.append(ids)
+                offset_parts.append(offsets[1:] + done)
+                done += len(ids)
+                chunk_start, size = i + 1, 0
+        ids = np.concatenate(id_parts) if id_parts else np.zeros(0, np.int32)
+        return ids, np.concatenate(offset_parts)
+
+    def _encode_chunk(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         buf, starts, ends, fixed, text_pieces = self._split(texts)
         (pool, offs, v_slots, v_hashes) = self._vocab
         ids, piece_offs, *cache = encode_pieces(

@@ -190,3 +190,16 @@ def test_ids_equal_tiktoken(name, lines):
     texts = lines[:3000]
     ref = [encoding.encode_ordinary(normalize(t)) for t in texts]
     assert _split(*enc.encode_batch(texts)) == ref
+
+
+def test_chunked_batches_equal_one_by_one(monkeypatch, lines):
+    """Big batches go through in chunks; the ids and offsets must not depend on where the chunks fall."""
+    import tokbench.bpe_encoder as be
+
+    path = _npm("gpt2")
+    whole = BPEEncoder.from_tokenizer_json(path).encode_batch(lines)
+    monkeypatch.setattr(be, "CHUNK_CHARS", 997)
+    chunked = BPEEncoder.from_tokenizer_json(path).encode_batch(lines)
+    assert np.array_equal(whole[0], chunked[0]) and np.array_equal(whole[1], chunked[1])
+    ids, offsets = BPEEncoder.from_tokenizer_json(path).encode_batch([])
+    assert len(ids) == 0 and offsets.tolist() == [0]
