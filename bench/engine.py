@@ -57,6 +57,18 @@ def worker_train_tokbench(path: str, vocab: int, out: str) -> dict:
     return {"import_s": t1 - t0, "count_s": t2 - t1, "merge_s": t3 - t2, "words": len(counts)}
 
 
+def worker_train_stream(path: str, vocab: int, out: str, repeat: int) -> dict:
+    """The `train` path fed the same file `repeat` times in a row: memory must follow distinct words, not input size."""
+    from tokbench.train.bpe import train_bpe_lines
+
+    def lines():
+        for _ in range(repeat):
+            yield from _lines(path)
+
+    train_bpe_lines(lines(), vocab).save(out)
+    return {"input_bytes": repeat * os.path.getsize(path)}
+
+
 def worker_train_hf(path: str, vocab: int, out: str) -> dict:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -155,6 +167,7 @@ def worker_encode_tiktoken(tokjson: str, path: str, threads: int) -> dict:
 
 WORKERS = {
     "train-tokbench": worker_train_tokbench,
+    "train-stream": worker_train_stream,
     "train-hf": worker_train_hf,
     "train-spm": worker_train_spm,
     "encode-tokbench": worker_encode_tokbench,
@@ -253,7 +266,7 @@ def main(argv=None) -> None:
     report = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg_start": os.getloadavg()},
         "note": "shared machine (other jobs running): numbers are noisy; one run per cell unless repeats says more",
-        "texts": {}, "train": [], "encode": [], "cold": [],
+        "texts": {}, "train": [], "encode": [], "cold": [], "streaming": [],
     }
     warm_cache = TMP / "numba-warm"
     warm_env = {"NUMBA_CACHE_DIR": str(warm_cache)}
@@ -332,6 +345,15 @@ def main(argv=None) -> None:
                                "warm_wall_s": warm["wall_s"], "added_s": r["wall_s"] - warm["wall_s"],
                                "cold_cpu_s": r["cpu_s"], "warm_cpu_s": warm["cpu_s"],
                                "added_cpu_s": r["cpu_s"] - warm["cpu_s"]})
+    # streaming: the smallest text once and five times over (same distinct words, 5x the bytes)
+    for repeat in (1, 5):
+        log(f"streaming x{repeat}")
+        out = TMP / f"stream-x{repeat}.json"
+        r = run_child("train-stream", [texts[min(args.sizes)], vocab, out, repeat], warm_env)
+        r["repeat"] = repeat
+        report["streaming"].append(r)
+    a, b = (json.loads((TMP / f"stream-x{k}.json").read_text())["model"] for k in (1, 5))
+    report["streaming_same_merges"] = a["merges"] == b["merges"]
     report["machine"]["load_avg_end"] = os.getloadavg()
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -371,6 +393,12 @@ def markdown(report: dict) -> str:
     for c in report["cold"]:
         lines.append(f"| {c['task']} {c['size_mb']} MB | {c['cold_wall_s']:.1f} | {c['warm_wall_s']:.1f} | "
                      f"{c['added_s']:.1f} | {c['added_cpu_s']:.1f} |")
+    if report.get("streaming"):
+        lines += ["", "## Streaming (train path on the same text repeated: memory follows distinct words)", "",
+                  "| input MB | wall s | peak RSS MB |", "|---|---|---|"]
+        for r in report["streaming"]:
+            lines.append(f"| {r['input_bytes'] / MB:.0f} | {r['wall_s']:.1f} | {r['peak_rss_mb']:.0f} |")
+        lines.append(f"\nSame merges: {report['streaming_same_merges']}")
     return "\n".join(lines) + "\n"
 
 

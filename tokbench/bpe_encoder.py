@@ -25,7 +25,7 @@ GPT2_PATTERN = PATTERNS["gpt2"]  # ByteLevel's built-in split
 WHITESPACE_PATTERN = r"""\w+|[^\w\s]+"""  # HF's Whitespace pre-tokenizer (drops the whitespace)
 
 CACHE_WORDS = 1_000_000  # the word cache starts over past this many distinct pre-tokens
-CHUNK_CHARS = 1 << 20  # characters per kernel call in encode_batch
+CHUNK_CHARS = 1 << 18  # characters per kernel call in encode_batch (bounds working memory)
 
 
 class BPEEncoder:
