@@ -159,7 +159,8 @@ def worker_encode_tiktoken(tokjson: str, path: str, threads: int) -> dict:
 
     enc, rank_to_id = tiktoken_from_tokenizer_json(tokjson)
     t1 = time.perf_counter()
-    out = enc.encode_ordinary_batch(texts, num_threads=threads)
+    # one thread: a plain loop (encode_ordinary_batch's thread pool costs tens of microseconds per text)
+    out = [enc.encode_ordinary(t) for t in texts] if threads == 1 else enc.encode_ordinary_batch(texts, num_threads=threads)
     t2 = time.perf_counter()
     flat = np.asarray(rank_to_id, np.int64)[np.fromiter((i for ids in out for i in ids), np.int64)]
     return {"load_s": t1 - t0, "encode_s": t2 - t1, "tokens": len(flat), "digest": _digest(flat)}
@@ -243,6 +244,8 @@ def main(argv=None) -> None:
     parser.add_argument("--encode-mb", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--skip-spm", action="store_true")
+    parser.add_argument("--parts", default="train,encode,cold,streaming",
+                        help="sections to run; the others are kept from the existing engine.json")
     args = parser.parse_args(argv)
     if args.worker:
         kind, *rest = args.worker
@@ -282,7 +285,12 @@ def main(argv=None) -> None:
     run_child("train-tokbench", [small, 1000, TMP / "warmup.json"], warm_env)
     run_child("encode-tokbench", [TMP / "warmup.json", small], warm_env)
 
-    for size in args.sizes:
+    parts = set(args.parts.split(","))
+    previous = json.loads((OUT / "engine.json").read_text()) if (OUT / "engine.json").exists() else {}
+    for key in ("train", "encode", "cold", "streaming", "streaming_same_merges"):
+        if key.split("_")[0] not in parts and key in previous:
+            report[key] = previous[key]
+    for size in args.sizes if "train" in parts else []:
         for vocab in args.vocabs:
             files = {}
             row = {"size_mb": size, "vocab": vocab}
@@ -323,19 +331,22 @@ def main(argv=None) -> None:
         ("tiktoken_1thread", "encode-tiktoken", [tokjson, enc_text, 1], None),
         ("tiktoken", "encode-tiktoken", [tokjson, enc_text, os.cpu_count() or 1], None),
     ]
-    for name, kind, cargs, env in contenders:
+    for name, kind, cargs, env in contenders if "encode" in parts else []:
         log(f"encode {name}")
         r = median_run(kind, cargs, args.repeats, env)
         r["mb_per_s"] = nbytes / MB / r["encode_s"]
         enc[name] = r
-    enc["identical_ids"] = len({enc[n]["digest"] for n, *_ in contenders}) == 1
-    for name in ("hf_1thread", "hf", "tiktoken_1thread", "tiktoken"):
-        enc[f"throughput_ratio_vs_{name}"] = enc["tokbench"]["mb_per_s"] / enc[name]["mb_per_s"]
-    report["encode"].append(enc)
+    if "encode" in parts:
+        enc["identical_ids"] = len({enc[n]["digest"] for n, *_ in contenders}) == 1
+        for name in ("hf_1thread", "hf", "tiktoken_1thread", "tiktoken"):
+            enc[f"throughput_ratio_vs_{name}"] = enc["tokbench"]["mb_per_s"] / enc[name]["mb_per_s"]
+        report["encode"] = [enc]
+    enc = report["encode"][0]
 
     # cold numba cache: an empty cache folder (and an empty tokbench cache for the class table)
-    for kind, cargs in [("train-tokbench", [texts[min(args.sizes)], vocab, TMP / "cold.json"]),
-                        ("encode-tokbench", [tokjson, enc_text])]:
+    cold_runs = [("train-tokbench", [texts[min(args.sizes)], vocab, TMP / "cold.json"]),
+                 ("encode-tokbench", [tokjson, enc_text])]
+    for kind, cargs in cold_runs if "cold" in parts else []:
         with tempfile.TemporaryDirectory() as cold:
             log(f"cold {kind}")
             r = run_child(kind, cargs, {"NUMBA_CACHE_DIR": cold + "/numba", "TOKBENCH_CACHE": cold + "/tb"})
@@ -346,14 +357,15 @@ def main(argv=None) -> None:
                                "cold_cpu_s": r["cpu_s"], "warm_cpu_s": warm["cpu_s"],
                                "added_cpu_s": r["cpu_s"] - warm["cpu_s"]})
     # streaming: the smallest text once and five times over (same distinct words, 5x the bytes)
-    for repeat in (1, 5):
+    for repeat in (1, 5) if "streaming" in parts else []:
         log(f"streaming x{repeat}")
         out = TMP / f"stream-x{repeat}.json"
         r = run_child("train-stream", [texts[min(args.sizes)], vocab, out, repeat], warm_env)
         r["repeat"] = repeat
         report["streaming"].append(r)
-    a, b = (json.loads((TMP / f"stream-x{k}.json").read_text())["model"] for k in (1, 5))
-    report["streaming_same_merges"] = a["merges"] == b["merges"]
+    if "streaming" in parts:
+        a, b = (json.loads((TMP / f"stream-x{k}.json").read_text())["model"] for k in (1, 5))
+        report["streaming_same_merges"] = a["merges"] == b["merges"]
     report["machine"]["load_avg_end"] = os.getloadavg()
 
     OUT.mkdir(parents=True, exist_ok=True)

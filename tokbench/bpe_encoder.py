@@ -167,16 +167,17 @@ class BPEEncoder:
 
         Texts go through in chunks of about CHUNK_CHARS characters, so working memory stays small for big batches."""
         texts = list(texts)
+        sizes = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)))
         id_parts, offset_parts, done = [], [np.zeros(1, np.int64)], 0
-        chunk_start, size = 0, 0
-        for i, text in enumerate(texts):
-            size += len(text)
-            if size >= CHUNK_CHARS or i == len(texts) - 1:
-                ids, offsets = self._encode_chunk(texts[chunk_start : i + 1])
-                id_parts.append(ids)
-                offset_parts.append(offsets[1:] + done)
-                done += len(ids)
-                chunk_start, size = i + 1, 0
+        start = 0
+        while start < len(texts):
+            before = sizes[start - 1] if start else 0
+            stop = min(int(np.searchsorted(sizes, before + CHUNK_CHARS, "left")) + 1, len(texts))
+            ids, offsets = self._encode_chunk(texts[start:stop])
+            id_parts.append(ids)
+            offset_parts.append(offsets[1:] + done)
+            done += len(ids)
+            start = stop
         ids = np.concatenate(id_parts) if id_parts else np.zeros(0, np.int32)
         return ids, np.concatenate(offset_parts)
 
@@ -209,6 +210,8 @@ class BPEEncoder:
 
     def _segments(self, texts):
         """Normalised texts cut at added tokens: (segments, fixed id per segment or -1, segment index of each text)."""
+        if not self.normalizer and self._added_re is None:  # nothing to do: every text is one segment
+            return texts, np.full(len(texts), -1, np.int32), np.arange(len(texts) + 1)
         segs: list[str] = []
         fixed: list[int] = []
         first = np.zeros(len(texts) + 1, np.int64)
@@ -246,6 +249,10 @@ class BPEEncoder:
         seg_piece = np.searchsorted(starts, bounds[:-1], "left") if len(segs) else np.zeros(0, np.int64)
         where = np.flatnonzero(seg_fixed >= 0)
         byte_pos = utf8_positions(cps)
+        buf = np.frombuffer(joined.encode("utf-8") or b"\0", np.uint8)
+        if not len(where):
+            seg_piece_all = np.append(seg_piece, len(starts))
+            return buf, byte_pos[starts], byte_pos[ends], np.full(len(starts), -1, np.int32), seg_piece_all[seg_first]
         starts = np.insert(byte_pos[starts], seg_piece[where], 0)
         ends = np.insert(byte_pos[ends], seg_piece[where], 0)
         fixed = np.insert(np.full(len(starts) - len(where), -1, np.int32), seg_piece[where], seg_fixed[where])
@@ -253,7 +260,6 @@ class BPEEncoder:
         added_before = np.concatenate([[0], np.cumsum(seg_fixed >= 0)])
         seg_piece_all = np.append(seg_piece, len(starts) - len(where))
         text_pieces = seg_piece_all[seg_first] + added_before[seg_first]
-        buf = np.frombuffer(joined.encode("utf-8") or b"\0", np.uint8)
         return buf, starts, ends, fixed, text_pieces
 
     def _split_regex(self, segs, seg_fixed, seg_first):

@@ -20,7 +20,6 @@ from tokbench.kernels.tables import (
     hash_bytes,
     int_find,
     int_rehash,
-    rehash,
     table_capacity,
 )
 
