@@ -88,21 +88,34 @@ def run_regex(path: Path):
 
 
 def timed(fn, path, repeat):
-    times, result = [], None
+    """(best wall seconds, CPU seconds of that run, result); CPU time sums threads and is less hurt by a busy machine."""
+    best, result = None, None
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         result = fn(path)
-        times.append(time.perf_counter() - t)
-    return min(times), result
+        run = (time.perf_counter() - t, time.process_time() - c)
+        best = run if best is None or run[0] < best[0] else best
+    return best[0], best[1], result
 
 
-def cold_start_seconds(path: Path) -> float:
-    """Wall time of a fresh interpreter counting the file with an empty numba cache (compile included)."""
-    code = f"import time;t=time.perf_counter();from bench.count_words import run_tokbench as r;from pathlib import Path;r(Path({str(path)!r}));print(time.perf_counter()-t)"
+def fresh_process(path: Path, empty_cache: bool) -> tuple[float, float]:
+    """(wall seconds, peak RSS MB) of a fresh interpreter counting the file, import (and compile) included.
+
+    Peak RSS is VmHWM: ru_maxrss would carry over the parent's peak across fork + exec."""
+    code = (
+        "import time; t = time.perf_counter(); from pathlib import Path; "
+        "from bench.count_words import run_tokbench; "
+        f"run_tokbench(Path({str(path)!r})); "
+        "hwm = [ln for ln in open('/proc/self/status') if ln.startswith('VmHWM')][0].split()[1]; "
+        "print(time.perf_counter() - t, int(hwm) / 1024)"
+    )
     with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=str(ROOT))
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        if empty_cache:
+            env["NUMBA_CACHE_DIR"] = cache
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    secs, rss = out.stdout.split()[-2:]
+    return float(secs), float(rss)
 
 
 def main(argv=None):
@@ -121,23 +134,32 @@ def main(argv=None):
         if not args.skip_slow:
             rows["hf_pretokenizer_counter"] = timed(run_hf_pretok, path, 1)
             rows["regex_counter"] = timed(run_regex, path, 1)
-        totals = {k: r for k, (_, r) in rows.items() if r is not None}
+        totals = {k: r for k, (_, _, r) in rows.items() if r is not None}
         if len(set(totals.values())) > 1:
             raise SystemExit(f"contenders disagree on the number of pre-tokens: {totals}")
-        cold = cold_start_seconds(path)
-    ours = rows["tokbench"][0]
+        cold = fresh_process(path, empty_cache=True)
+        warm = fresh_process(path, empty_cache=False)
+        big = Path(tmp) / "input5x.txt"  # same text five times: 5x the bytes, the same distinct words
+        big.write_bytes(path.read_bytes() * 5)
+        warm5 = fresh_process(big, empty_cache=False)
+    ours, ours_cpu = rows["tokbench"][:2]
     report = {
         "task": "count gpt2 pre-tokens line by line",
         "input_mb": round(mb, 2),
         "inputs": [str(f) for f in files],
         "cpus": os.cpu_count(),
         "pre_tokens": totals.get("tokbench"),
-        "seconds": {k: round(s, 3) for k, (s, _) in rows.items()},
-        "mb_per_s": {k: round(mb / s, 2) for k, (s, _) in rows.items()},
-        "peer_over_tokbench": {k: round(s / ours, 2) for k, (s, _) in rows.items() if k != "tokbench"},
-        "tokbench_cold_process_seconds": round(cold, 2),
+        "seconds": {k: round(s, 3) for k, (s, _, _) in rows.items()},
+        "cpu_seconds": {k: round(c, 3) for k, (_, c, _) in rows.items()},
+        "mb_per_s": {k: round(mb / s, 2) for k, (s, _, _) in rows.items()},
+        "peer_over_tokbench": {k: round(s / ours, 2) for k, (s, _, _) in rows.items() if k != "tokbench"},
+        "peer_over_tokbench_cpu": {k: round(c / ours_cpu, 2) for k, (_, c, _) in rows.items() if k != "tokbench"},
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "tokbench_process_seconds": {"cold_numba_cache": round(cold[0], 2), "warm_numba_cache": round(warm[0], 2)},
+        "tokbench_peak_rss_mb": {"input": round(warm[1]), "input_x5_same_words": round(warm5[1])},
         "notes": "warm numba cache; best of 3 (tokbench), 2 (HF trainer), 1 (per-line Python peers); the HF trainer "
-        "uses all cores (RAYON), the rest one; cold = fresh interpreter + empty NUMBA_CACHE_DIR, import included",
+        "uses all cores (RAYON), the rest one; process seconds = fresh interpreter incl. imports (cold: empty "
+        "NUMBA_CACHE_DIR); peak RSS of that process, on the input and on the input repeated 5 times",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     from tokbench.io import atomic_write
@@ -145,8 +167,8 @@ def main(argv=None):
     with atomic_write(args.out) as f:
         json.dump(report, f, indent=2)
         f.write("\n")
-    for k, (s, _) in rows.items():
-        print(f"{k:26s} {s:7.3f} s  {mb / s:7.2f} MB/s  x{s / ours:6.2f}", file=sys.stderr)
+    for k, (s, c, _) in rows.items():
+        print(f"{k:24s} {s:7.3f} s wall {c:7.3f} s cpu {mb / s:7.2f} MB/s  x{s / ours:6.2f}", file=sys.stderr)
     print(json.dumps(report))
 
 

@@ -2,7 +2,7 @@
 
 What it matches: HF `Tokenizer.encode(text, add_special_tokens=False)` for a tokenizer.json whose model is BPE over the
 256 ByteLevel chars, whose pre-tokenizer is ByteLevel (regex) or Sequence[Split(Regex, isolated), ByteLevel(no regex)],
-and whose normalizer is none or NFC. Added tokens (special or not) found in the text are emitted as their ids, exactly
+and whose normalizer is none, NFC or NFKC. Added tokens (special or not) found in the text are emitted as their ids, exactly
 as HF does; `encode_special_tokens=True` treats special ones as plain text (HF's flag of the same name).
 Anything else raises UsageError from `from_tokenizer_json`, so callers can fall back to `tokenizers`.
 """
@@ -19,9 +19,13 @@ import regex
 from tokbench.bytelevel import to_bytes
 from tokbench.errors import InputError, UsageError
 from tokbench.kernels.bpe_encode import build_bytes_table, build_merge_table, encode_pieces, utf8_positions
-from tokbench.train.bpe import GPT2_PATTERN
+from tokbench.train.presets import PATTERNS
+
+GPT2_PATTERN = PATTERNS["gpt2"]  # ByteLevel's built-in split
+WHITESPACE_PATTERN = r"""\w+|[^\w\s]+"""  # HF's Whitespace pre-tokenizer (drops the whitespace)
 
 CACHE_WORDS = 1_000_000  # the word cache starts over past this many distinct pre-tokens
+CHUNK_CHARS = 1 << 18  # characters per kernel call in encode_batch (bounds working memory)
 
 
 class BPEEncoder:
@@ -36,11 +40,14 @@ class BPEEncoder:
         normalizer: str | None = None,
         ignore_merges: bool = False,
         encode_special_tokens: bool = False,
+        isolated: bool = True,
     ):
+        """isolated: text the pattern does not match is kept as pieces (HF Split "isolated"); False drops it (Whitespace)."""
         self.token_bytes = token_bytes
         self.pattern = regex.compile(pattern)
         self.normalizer = normalizer
         self.ignore_merges = ignore_merges
+        self.isolated = isolated
         index = {b: i for i, b in enumerate(token_bytes) if b is not None}
         try:
             self.byte_ids = np.array([index[bytes([b])] for b in range(256)], np.int32)
@@ -60,7 +67,7 @@ class BPEEncoder:
         # leftmost-longest, as HF's added-vocabulary matcher
         matched.sort(key=lambda t: (-len(t), t))
         self._added_re = regex.compile("|".join(regex.escape(t) for t in matched)) if matched else None
-        self._scanner = _scanner_for(pattern)
+        self._scanner = _scanner_for(pattern, isolated)
         self._reset_cache()
 
     # --- construction
@@ -86,9 +93,9 @@ class BPEEncoder:
         if model.get("byte_fallback"):
             raise UsageError(f"{name}: fast encoder does not support byte_fallback")
         normalizer = spec.get("normalizer")
-        if normalizer is not None and normalizer.get("type") != "NFC":
+        if normalizer is not None and normalizer.get("type") not in ("NFC", "NFKC"):
             raise UsageError(f"{name}: fast encoder does not support normalizer {normalizer.get('type')}")
-        pattern = _split_pattern(spec.get("pre_tokenizer"), name)
+        pattern, isolated = _split_pattern(spec.get("pre_tokenizer"), name)
         for tok in spec.get("added_tokens") or []:
             if tok.get("single_word") or tok.get("lstrip") or tok.get("rstrip"):
                 raise UsageError(f"{name}: fast encoder does not support added token options of {tok['content']!r}")
@@ -117,15 +124,64 @@ class BPEEncoder:
             merges,
             pattern,
             added,
-            "nfc" if normalizer is not None else None,
+            normalizer["type"] if normalizer is not None else None,
             bool(model.get("ignore_merges")),
             encode_special_tokens,
+            isolated,
         )
+
+    @classmethod
+    def from_ranks(
+        cls, ranks: dict[bytes, int], pattern: str, normalizer: str | None = None, id_offset: int = 0
+    ) -> "BPEEncoder":
+        """From tiktoken mergeable ranks (ids = rank + id_offset), matching `Encoding.encode_ordinary`.
+
+        tiktoken merges any adjacent pair whose bytes form a token, at that token's rank; so every split of a token
+        into two tokens becomes a merge with the token's rank (not only the pair a trainer recorded)."""
+        size = max(ranks.values(), default=-1) + 1 + id_offset
+        token_bytes: list[bytes | None] = [None] * size
+        for token, rank in ranks.items():
+            token_bytes[rank + id_offset] = token
+        merges = []
+        for token, rank in sorted(ranks.items(), key=lambda kv: kv[1]):
+            for k in range(1, len(token)):
+                left, right = ranks.get(token[:k]), ranks.get(token[k:])
+                if left is not None and right is not None:
+                    merges.append((left + id_offset, right + id_offset, rank + id_offset))
+        return cls(token_bytes, merges, pattern, normalizer=normalizer.upper() if normalizer else None)
+
+    @classmethod
+    def from_descriptor(cls, path) -> "BPEEncoder":
+        """From a zoo tiktoken descriptor (.json naming a ranks file, the pattern, specials, normaliser, id offset)."""
+        from tokbench.zoo import read_descriptor, read_tiktoken_ranks
+
+        desc = read_descriptor(path)
+        if desc.get("normalizer") not in (None, "NFC", "NFKC"):
+            raise UsageError(f"{path}: fast encoder does not support normalizer {desc['normalizer']}")
+        return cls.from_ranks(read_tiktoken_ranks(desc["ranks"]), desc["pattern"], desc["normalizer"], desc["id_offset"])
 
     # --- encoding
 
     def encode_batch(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Ids of all texts as one int32 array, and int64 offsets: text i is ids[offsets[i]:offsets[i+1]]."""
+        """Ids of all texts as one int32 array, and int64 offsets: text i is ids[offsets[i]:offsets[i+1]].
+
+        Texts go through in chunks of about CHUNK_CHARS characters, so working memory stays small for big batches."""
+        texts = list(texts)
+        sizes = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)))
+        id_parts, offset_parts, done = [], [np.zeros(1, np.int64)], 0
+        start = 0
+        while start < len(texts):
+            before = sizes[start - 1] if start else 0
+            stop = min(int(np.searchsorted(sizes, before + CHUNK_CHARS, "left")) + 1, len(texts))
+            ids, offsets = self._encode_chunk(texts[start:stop])
+            id_parts.append(ids)
+            offset_parts.append(offsets[1:] + done)
+            done += len(ids)
+            start = stop
+        ids = np.concatenate(id_parts) if id_parts else np.zeros(0, np.int32)
+        return ids, np.concatenate(offset_parts)
+
+    def _encode_chunk(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         buf, starts, ends, fixed, text_pieces = self._split(texts)
         (pool, offs, v_slots, v_hashes) = self._vocab
         ids, piece_offs, *cache = encode_pieces(
@@ -154,12 +210,14 @@ class BPEEncoder:
 
     def _segments(self, texts):
         """Normalised texts cut at added tokens: (segments, fixed id per segment or -1, segment index of each text)."""
+        if not self.normalizer and self._added_re is None:  # nothing to do: every text is one segment
+            return texts, np.full(len(texts), -1, np.int32), np.arange(len(texts) + 1)
         segs: list[str] = []
         fixed: list[int] = []
         first = np.zeros(len(texts) + 1, np.int64)
         for t, text in enumerate(texts):
-            if self.normalizer == "nfc":
-                text = unicodedata.normalize("NFC", text)
+            if self.normalizer:
+                text = unicodedata.normalize(self.normalizer, text)
             if self._added_re is not None and self._added_re.search(text):
                 pos = 0
                 for m in self._added_re.finditer(text):
@@ -191,6 +249,10 @@ class BPEEncoder:
         seg_piece = np.searchsorted(starts, bounds[:-1], "left") if len(segs) else np.zeros(0, np.int64)
         where = np.flatnonzero(seg_fixed >= 0)
         byte_pos = utf8_positions(cps)
+        buf = np.frombuffer(joined.encode("utf-8") or b"\0", np.uint8)
+        if not len(where):
+            seg_piece_all = np.append(seg_piece, len(starts))
+            return buf, byte_pos[starts], byte_pos[ends], np.full(len(starts), -1, np.int32), seg_piece_all[seg_first]
         starts = np.insert(byte_pos[starts], seg_piece[where], 0)
         ends = np.insert(byte_pos[ends], seg_piece[where], 0)
         fixed = np.insert(np.full(len(starts) - len(where), -1, np.int32), seg_piece[where], seg_fixed[where])
@@ -198,7 +260,6 @@ class BPEEncoder:
         added_before = np.concatenate([[0], np.cumsum(seg_fixed >= 0)])
         seg_piece_all = np.append(seg_piece, len(starts) - len(where))
         text_pieces = seg_piece_all[seg_first] + added_before[seg_first]
-        buf = np.frombuffer(joined.encode("utf-8") or b"\0", np.uint8)
         return buf, starts, ends, fixed, text_pieces
 
     def _split_regex(self, segs, seg_fixed, seg_first):
@@ -226,7 +287,7 @@ class BPEEncoder:
         if not text:
             return
         pieces = self.pattern.findall(text)
-        if sum(map(len, pieces)) != len(text):  # the pattern skipped characters: keep the gaps as pieces too
+        if self.isolated and sum(map(len, pieces)) != len(text):  # keep what the pattern skipped as pieces too
             pieces, pos = [], 0
             for m in self.pattern.finditer(text):
                 if m.start() > pos:
@@ -238,34 +299,38 @@ class BPEEncoder:
         out.extend(p.encode() for p in pieces)
 
 
-def _split_pattern(pre, name: str) -> str:
-    """The split regex of a byte-level pre-tokenizer, or UsageError."""
+def _split_pattern(pre, name: str) -> tuple[str, bool]:
+    """(split regex, isolated) of a byte-level pre-tokenizer, or UsageError."""
     if pre is None:
         raise UsageError(f"{name}: fast encoder needs a ByteLevel pre-tokenizer")
     if pre.get("type") == "ByteLevel":
         if pre.get("add_prefix_space"):
             raise UsageError(f"{name}: fast encoder does not support add_prefix_space")
         if pre.get("use_regex", True):
-            return GPT2_PATTERN
+            return GPT2_PATTERN, True
         raise UsageError(f"{name}: ByteLevel without a split regex is not supported by the fast encoder")
     if pre.get("type") == "Sequence":
         steps = pre.get("pretokenizers") or []
         if (
             len(steps) == 2
-            and steps[0].get("type") == "Split"
-            and "Regex" in (steps[0].get("pattern") or {})
-            and steps[0].get("behavior") == "Isolated"
-            and not steps[0].get("invert")
             and steps[1].get("type") == "ByteLevel"
             and not steps[1].get("add_prefix_space")
             and not steps[1].get("use_regex", True)
         ):
-            return steps[0]["pattern"]["Regex"]
+            if steps[0].get("type") == "Whitespace":
+                return WHITESPACE_PATTERN, False
+            if (
+                steps[0].get("type") == "Split"
+                and "Regex" in (steps[0].get("pattern") or {})
+                and steps[0].get("behavior") == "Isolated"
+                and not steps[0].get("invert")
+            ):
+                return steps[0]["pattern"]["Regex"], True
     raise UsageError(f"{name}: fast encoder does not support pre-tokenizer {pre.get('type')}")
 
 
 
-def _scanner_for(pattern: str):
+def _scanner_for(pattern: str, isolated: bool):
     """(kind, class table, split_lines) of the numba scanner reproducing `pattern`, or None to use `regex`."""
     try:
         from tokbench import pretok
@@ -273,6 +338,17 @@ def _scanner_for(pattern: str):
     except ImportError:  # the pre-tokenizer scanners are not in this tree yet: regex fallback
         return None
     for name, known in PATTERNS.items():
-        if known == pattern and name != "whitespace":  # whitespace drops text, unlike an isolated Split
+        if known == pattern and (name == "whitespace") != isolated:  # the whitespace scanner drops spaces
             return KINDS[name], pretok.class_table(), split_lines
     return None
+
+
+def fast_encoder(spec, encode_special_tokens: bool = True) -> BPEEncoder | None:
+    """The numba encoder for a tokenizer.json (path, dict or `tokenizers.Tokenizer`) when it applies, else None.
+
+    For the adapter: special-token text is plain text by default there (HF's `encode_special_tokens = True`), so that
+    is the default here too; ids then equal the adapter's HF path exactly."""
+    try:
+        return BPEEncoder.from_tokenizer_json(spec, encode_special_tokens=encode_special_tokens)
+    except UsageError:
+        return None

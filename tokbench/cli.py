@@ -115,6 +115,15 @@ def demo(out: Annotated[Path, typer.Option("--out", "-o")] = Path("reports/demo"
     run_demo(out)
 
 
+def _mount_eval() -> None:
+    """`tokbench eval` and `tokbench compare` live in tokbench/eval/cli.py (thin wrappers over tokbench.eval)."""
+    from tokbench.eval.cli import register
+
+    register(app)
+
+
+_mount_eval()
+
 from tokbench.byteprob.cli import app as _bytes_app  # noqa: E402
 
 app.add_typer(_bytes_app, name="bytes")
@@ -129,7 +138,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     if debug:
         args.remove("--debug")
     try:
-        app(args=args, prog_name="tokbench", standalone_mode=False)
+        code = app(args=args, prog_name="tokbench", standalone_mode=False)
+        if isinstance(code, int) and code:  # without standalone mode, click returns typer.Exit's code
+            sys.exit(code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):

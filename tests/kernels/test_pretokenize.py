@@ -21,6 +21,7 @@ EXAMPLES = int(os.environ.get("TOKBENCH_HYPOTHESIS_EXAMPLES", "600"))  # raise f
 SPECIAL = list("'sStTrReEvVmMlLdDſK ") + list("\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2028\u2029\u202f\u3000")
 SPECIAL += list("abcXYZéßİıçğşÀ") + ["e\u0301", "\u0301", "\u0903", "\u093f"] + list("0123456789٣۵१²½Ⅻ")
 SPECIAL += list(".,;:!?-_()[]{}\"/\\@#$%^&*+=<>|~`’‘“”…—–") + ["😀", "👍🏽", "🇹🇷", "\u200d", "\ufe0f", "€", "©"]
+SPECIAL += ["\u0301\u0301", "A\u0301", "\u02b0", "ǅ", "ʰa", "Aʰ"] + list("ABCǅΣ")
 SPECIAL += list("中文字日本語한국어ภาษาไทยالعربيةעברית") + ["'s", "'ll", "'VE", "'Re", "'m", "'D", "'t", "n't", "  ", "\r\n", " \n "]
 
 texts = st.lists(
@@ -33,6 +34,18 @@ texts = st.lists(
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=texts)
 def test_scanner_equals_regex(name, text):
+    assert pretok.split(text, name) == regex.findall(pretok.pattern(name), text)
+
+
+# A small alphabet that makes the tricky interactions frequent: case classes (Lu, Ll, Lt, Lm, Lo, marks) around
+# apostrophes and contraction letters (o200k backtracks between them), digits, punctuation, \r \n and spaces.
+DENSE = st.text(alphabet=list("aAǅʰ中\u0301\u0903'sSlLeEvVrRdDmMtTſ1٣!/. \t\r\n\u3000\x1c"), max_size=30)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=DENSE)
+def test_scanner_equals_regex_dense(name, text):
     assert pretok.split(text, name) == regex.findall(pretok.pattern(name), text)
 
 
@@ -53,6 +66,7 @@ FIXED = [
     "",
     "...!!!??? ,,, ;;; (x) [y] {z}",
     "code: def f(x): return x**2 + 1  # comment\n",
+    "HELLO'S World'll McDonald's ǅemal ʰaʰ A\u0301B\u0301c \u0301x path/to/ !/\n",
 ]
 
 
@@ -67,6 +81,8 @@ def test_known_splits():
     assert pretok.split("I'm  here 12345\n", "gpt2") == ["I", "'m", " ", " here", " 12345", "\n"]
     assert pretok.split("I'M  here 12345\n", "cl100k") == ["I", "'M", " ", " here", " ", "123", "45", "\n"]
     assert pretok.split("don't stop", "whitespace") == ["don", "'", "t", "stop"]
+    assert pretok.split("x 2024", "qwen2") == ["x", " ", "2", "0", "2", "4"]
+    assert pretok.split("Hello WORLD's CamelCase", "o200k") == ["Hello", " WORLD's", " Camel", "Case"]
 
 
 def test_flores_lines_equal_regex():
