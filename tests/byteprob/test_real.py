@@ -88,7 +88,11 @@ def test_fast_mask_equals_reencode_check(blm, prefix):
         except UnicodeDecodeError:
             pass
     encs = blm.tok.encode_batch(texts)
-    truth = np.array([list(e) == [*T, t] for t, e in zip(cand, encs)])
+    # the re-encode check, extended to canonical *prefixes*: a token ending in whitespace is also valid when
+    # T + [t] survives re-encoding with a non-space after it (pre-tokenizers cut `\s+(?!\S)` differently there)
+    probe = blm.tok.encode_batch([x + "x" for x in texts])
+    truth = np.array([list(e) == [*T, t] or (tb[t][-1:] in (b" ", b"\t", b"\n", b"\r") and list(p[: len(T) + 1]) == [*T, t])
+                      for t, e, p in zip(cand, encs, probe)])
     got = mask[np.array(cand)]
     wrong = [tb[t] for t, a, b in zip(cand, got, truth) if a != b]
     assert truth.sum() > 200

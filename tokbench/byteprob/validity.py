@@ -173,6 +173,8 @@ class BPEValidity:
         else:
             pure = np.array([self._one_chunk(s) for s in self.sig_strings])[self.sig_of]
         self.split_ok = tables.usable & pure & (self.reach | ignore_merges)
+        self.ws_end = np.array([t for t in range(V) if tables.usable[t] and tb[t][-1:] in (b" ", b"\t", b"\n", b"\r")],
+                               np.int64)
 
     def _one_chunk(self, s: str) -> bool:
         return len(self.pre_tokenize(s.lstrip("\x00"))) <= 1
@@ -338,7 +340,8 @@ class BPEValidity:
             split = outc == SPLIT
             redo = np.nonzero((outc == RECHECK) & utf8)[0]
             if redo.size and self.encode_bytes is not None:
-                redo = self._feasible(T, y, window, redo)
+                if not getattr(self.pre_tokenize, "approximate", False):
+                    redo = self._feasible(T, y, window, redo)
                 if redo.size:
                     split[redo[self._recheck(T, y, window, redo)]] = True  # exact answer, whatever the reason
         valid = join & self.pair_mask(T[-1])
@@ -350,7 +353,22 @@ class BPEValidity:
                 if t is not None:
                     valid[t] = False
         valid |= split & (self.split_ok | (outc == RECHECK) if self.pre_tokenize is not None else False)
-        return valid & utf8
+        valid &= utf8
+        if self.pre_tokenize is not None and self.encode_bytes is not None:
+            # a token ending in whitespace may be cut differently at the end of the text than before a non-space
+            # (`\s+(?!\S)`): T + [t] is a canonical prefix if it survives re-encoding with a non-space after it
+            ws = self.ws_end[~valid[self.ws_end] & utf8[self.ws_end]]
+            if ws.size:
+                win, k = self._window_tokens(T, y, window)
+                want = list(T[k:])
+                tb = tables.token_bytes
+                for t in ws:
+                    for probe in (b"x",):
+                        enc = self.encode_bytes(win + tb[t] + probe)
+                        if enc is not None and list(enc[: len(want) + 1]) == want + [int(t)]:
+                            valid[t] = True
+                            break
+        return valid
 
 
 def _hf_parts(tokenizer):
@@ -384,6 +402,8 @@ def _hf_parts(tokenizer):
 
         def sp_pre_tokenize(text: str):
             return [m.span() for m in pat.finditer(text)]
+
+        sp_pre_tokenize.approximate = True  # sentencepiece also splits at script changes: re-encode, never prune
 
         return sp_pre_tokenize, bool(model.get("ignore_merges")), merges
     if pre is None:
