@@ -202,8 +202,7 @@ class BPEValidity:
         window = y[-96:]
         lead = utf8_shape(window)[0]
         window = window[lead:]
-        lead_b, ok, owed = utf8_shape(window)
-        body = window[: len(window) - (len(window) - self._complete_len(window))]
+        body = window[: self._complete_len(window)]  # an unfinished last character is classed separately
         text = body.decode("utf-8", errors="replace")
         spans = self.pre_tokenize(text) if text else []
         if len(y) > 96 and len(spans) > 1:
