@@ -45,14 +45,19 @@ def timing(blm: ByteLM, text: str, n_bytes: int) -> dict:
     f0, c0 = lm.forward_s, blm.stats.lm_calls
     t0 = time.perf_counter()
     s = blm.root()
+    lp = 0.0
     for b in data:
-        s.next_byte_logprobs()
+        lp += float(s.next_byte_logprobs()[b])
         s = s.advance(b)
     s.next_byte_logprobs()
     wall = time.perf_counter() - t0
     fwd = lm.forward_s - f0
     calls = blm.stats.lm_calls - c0
-    return {"bytes": len(data), "lm_calls": calls, "lm_calls_per_byte": calls / len(data),
+    from tokbench.byteprob.commands import token_logprob
+
+    tlp, _ = token_logprob(blm, data.decode("utf-8", errors="ignore"))
+    return {"exact_bits_per_byte": -lp / math.log(2) / len(data), "token_bits_per_byte": -tlp / math.log(2) / len(data),
+            "bytes": len(data), "lm_calls": calls, "lm_calls_per_byte": calls / len(data),
             "wall_s": wall, "lm_forward_s": fwd, "byte_layer_s": wall - fwd,
             "lm_forward_ms_per_byte": 1000 * fwd / len(data), "byte_layer_ms_per_byte": 1000 * (wall - fwd) / len(data),
             "byte_layer_over_lm": (wall - fwd) / fwd, "exact_bytes_per_s": len(data) / wall}
@@ -122,6 +127,8 @@ def main(argv=None) -> None:
     recs = ensemble_records([blm, other], ["smollm2", "random-gpt2"], ens_docs, max_bytes=nbytes, weights=[0.9, 0.1])
     report["ensemble"] = {"weights": [0.9, 0.1], "documents": recs,
                           "mean": {k: float(np.mean([r[k] for r in recs])) for k in recs[0] if k.endswith("per_byte")}}
+    report["quick"] = bool(args.quick)
+    report["load_average"] = list(__import__("os").getloadavg())
     report["stats"] = {"resyncs": blm.stats.resyncs, "dropped": blm.stats.dropped, "alt_states": blm.stats.alt_states}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
