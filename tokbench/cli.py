@@ -62,7 +62,7 @@ def tokenize(
     tokenize_stream(tokenizer, path, fmt.value, lines=lines, text_field=text_field, errors=errors, out=sys.stdout)
 
 
-PretokOpt = Annotated[str, typer.Option("--pretokenizer", help="gpt2, cl100k, llama3, whitespace, none")]
+PretokOpt = Annotated[str, typer.Option("--pretokenizer", help="gpt2, cl100k, llama3, qwen2, o200k, whitespace, whitespace-kept, none")]
 NormOpt = Annotated[str, typer.Option("--normalizer", help="nfc, nfkc, none")]
 
 
