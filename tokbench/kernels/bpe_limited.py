@@ -18,12 +18,16 @@ from tokbench.kernels.tables import EMPTY, bytes_find, grow, hash_bytes, int_fin
 
 LIMIT_NONE, LIMIT_WORDS, LIMIT_CHARS = 0, 1, 2
 
-# The stage-2 split: words joined by single spaces form one piece (a space before a word joins it, as in GPT-2), with
-# apostrophes inside words kept; digits go in groups of 1-3; runs of punctuation (with trailing newlines) and of
-# whitespace are their own pieces, as in GPT-2. `split_super` reproduces exactly what `regex` finds with it.
+# The stage-2 split. A piece is a run of letters and single punctuation marks joined by single spaces (a space before
+# it joins it, as in GPT-2): "Hello, world." is one piece. Digits go in groups of 1-3 (with a space before them);
+# runs of 2+ punctuation marks (with trailing newlines) are pieces of their own, and so are whitespace runs (newlines,
+# tabs, several spaces), as in GPT-2. `split_super` reproduces exactly what `regex` finds with it, line by line.
 SUPER_PATTERN = (
-    r""" ?\p{L}+(?:['’]\p{L}+)*(?: \p{L}+(?:['’]\p{L}+)*)*| ?\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s+(?!\S)|\s+"""
+    r""" ?\p{N}{1,3}| ?[^\s\p{L}\p{N}]{2,}[\r\n]*"""
+    r"""| ?(?:\p{L}+|[^\s\p{L}\p{N}](?![^\s\p{L}\p{N}]))(?: ?(?:\p{L}+|[^\s\p{L}\p{N}](?![^\s\p{L}\p{N}])))*"""
+    r"""|\s+(?!\S)|\s+"""
 )
+_ANY = LETTER | NUMBER | SPACE
 
 
 # --- stage-2 scanner ------------------------------------------------------------------------------------------------
@@ -37,34 +41,42 @@ def _run(cps, i, hi, cls, bits):
 
 
 @njit(cache=True, inline="always")
-def _word(cps, i, hi, cls):
-    """End of `\\p{L}+(?:['’]\\p{L}+)*` at letter i."""
-    e = _run(cps, i, hi, cls, LETTER)
-    while e + 1 < hi and (cps[e] == 39 or cps[e] == 0x2019) and cls[cps[e + 1]] & LETTER:
-        e = _run(cps, e + 1, hi, cls, LETTER)
-    return e
+def _punct(cps, i, hi, cls):
+    return i < hi and not (cls[cps[i]] & _ANY)
+
+
+@njit(cache=True, inline="always")
+def _unit(cps, i, hi, cls):
+    """End of `\\p{L}+|P(?!P)` at i (P: punctuation), or -1."""
+    if i >= hi:
+        return -1
+    if cls[cps[i]] & LETTER:
+        return _run(cps, i, hi, cls, LETTER)
+    if _punct(cps, i, hi, cls) and not _punct(cps, i + 1, hi, cls):
+        return i + 1
+    return -1
 
 
 @njit(cache=True)
 def _super_piece(cps, i, hi, cls):
     c = cps[i]
-    j = i
-    if c == 32 and i + 1 < hi and not (cls[cps[i + 1]] & SPACE):
-        j = i + 1  # ` ?` joins whatever non-space class follows
-    k = cls[cps[j]]
-    if k & LETTER:
-        e = _word(cps, j, hi, cls)
-        while e + 1 < hi and cps[e] == 32 and cls[cps[e + 1]] & LETTER:
-            e = _word(cps, e + 1, hi, cls)
-        return e
-    if k & NUMBER:
+    j = i + 1 if c == 32 else i  # ` ?`: a leading space joins the piece when the rest matches
+    if j < hi and cls[cps[j]] & NUMBER:
         return min(_run(cps, j, hi, cls, NUMBER), j + 3)
-    if not (k & SPACE):
+    if _punct(cps, j, hi, cls) and _punct(cps, j + 1, hi, cls):
         e = j
-        while e < hi and not (cls[cps[e]] & (LETTER | NUMBER | SPACE)):
+        while _punct(cps, e, hi, cls):
             e += 1
         while e < hi and (cps[e] == 10 or cps[e] == 13):
             e += 1
+        return e
+    e = _unit(cps, j, hi, cls)
+    if e > 0:
+        while e < hi:
+            u = _unit(cps, e + 1, hi, cls) if cps[e] == 32 else _unit(cps, e, hi, cls)
+            if u < 0:
+                break
+            e = u
         return e
     e = _run(cps, i, hi, cls, SPACE)  # \s+(?!\S)|\s+
     if e < hi and e - 1 > i:
@@ -125,16 +137,29 @@ def _is_space(b):
     return b == 32 or (9 <= b <= 13)
 
 
+@njit(cache=True, inline="always")
+def _is_wordy(b):
+    return (48 <= b <= 57) or (65 <= b <= 90) or (97 <= b <= 122) or b >= 0x80
+
+
 @njit(cache=True)
 def count_words(buf, start, end):
-    """Words in buf[start:end]: maximal runs of non-whitespace bytes (" of the" has 2)."""
+    """Words in buf[start:end]: maximal runs of non-whitespace bytes holding a letter or digit (any byte >= 0x80
+    counts as one), so ", and the" has 2 and "Hello, world." has 2."""
     n = 0
-    prev_space = True
+    in_run = False
+    counted = False
     for i in range(start, end):
-        s = _is_space(buf[i])
-        if prev_space and not s:
+        b = buf[i]
+        if _is_space(b):
+            in_run = False
+            continue
+        if not in_run:
+            in_run = True
+            counted = False
+        if not counted and _is_wordy(b):
             n += 1
-        prev_space = s
+            counted = True
     return n
 
 
