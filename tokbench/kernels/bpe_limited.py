@@ -14,7 +14,7 @@ from numba import njit
 
 from tokbench.kernels.bpe_train import _pair_key, _pair_slot, _sift_down, _sift_up
 from tokbench.kernels.pretokenize import LETTER, NUMBER, SPACE
-from tokbench.kernels.tables import EMPTY, bytes_find, grow, hash_bytes, int_find, table_capacity
+from tokbench.kernels.tables import EMPTY, bytes_find, grow, hash_bytes, int_find, int_rehash, table_capacity
 
 LIMIT_NONE, LIMIT_WORDS, LIMIT_CHARS = 0, 1, 2
 
@@ -410,3 +410,324 @@ def train_merges_limited(word_syms, word_offs, word_counts, tok_pool, tok_offs, 
             g = g_end
 
     return m_left[:n_merges].copy(), m_right[:n_merges].copy(), m_new[:n_merges].copy(), refused
+
+
+# --- the merge loop over pair positions (long words) ----------------------------------------------------------------
+
+
+@njit(cache=True)
+def _add_block(pk, positions, n_new, phead, bstart, blen, bnext, n_blocks, ppos, n_ppos):
+    """Append positions[:n_new] to pair pk's list of position blocks; returns the grown arrays and counters."""
+    bstart = grow(bstart, n_blocks + 1)
+    blen = grow(blen, n_blocks + 1)
+    bnext = grow(bnext, n_blocks + 1)
+    ppos = grow(ppos, n_ppos + n_new)
+    ppos[n_ppos : n_ppos + n_new] = positions[:n_new]
+    bstart[n_blocks] = n_ppos
+    blen[n_blocks] = n_new
+    bnext[n_blocks] = phead[pk]
+    phead[pk] = n_blocks
+    return bstart, blen, bnext, n_blocks + 1, ppos, n_ppos + n_new
+
+
+@njit(cache=True, inline="always")
+def _find_or_add(pslots, pkeys, pcnt, n_pairs, key):
+    """Index of pair key, added with count 0 if new; the caller guarantees room (arrays and load factor)."""
+    k, slot = int_find(pslots, pkeys, key)
+    if k == EMPTY:
+        k = n_pairs
+        pkeys[k] = key
+        pcnt[k] = 0
+        pslots[slot] = k
+        n_pairs += 1
+    return k, n_pairs
+
+
+@njit(cache=True)
+def _room(pslots, pkeys, pcnt, n_pairs, extra):
+    """Arrays with room for `extra` more pairs at load factor <= 1/2."""
+    need = n_pairs + extra
+    if need > len(pkeys):
+        pkeys = grow(pkeys, need)
+        pcnt = grow(pcnt, need)
+    if 2 * need + 2 > len(pslots):
+        pslots = int_rehash(pkeys, n_pairs, table_capacity(2 * need))
+    return pslots, pkeys, pcnt
+
+
+@njit(cache=True)
+def train_merges_resume(word_syms, word_offs, word_counts, tok_pool, tok_offs, forced_left, forced_right, forced_new,
+                        vocab_size, min_frequency, limit_kind, limit):
+    """Replay the merges `forced_*` (rank order, new ids < n_init) on the words, then keep merging greedily.
+
+    For words of many symbols (SuperBPE's stage 2, where a word is a whole phrase): each pair keeps the positions where
+    it occurs, so a merge costs its occurrences, not the length of the words holding it. Replaying merges in rank
+    order over all words equals encoding each word with them (lowest rank first, leftmost first): a merge only makes
+    pairs holding its new token, whose merges rank later. The greedy phase takes the pair of highest count, ties to
+    the smallest (left, right) id pair, merges it everywhere left to right without overlaps, and refuses pairs that
+    break the limit (LIMIT_WORDS / LIMIT_CHARS). Word syms may be any ids < n_init (tok_pool / tok_offs: their bytes).
+    Returns (left, right, new_id, refused) of the greedy merges, as `train_merges_limited`."""
+    n_words = len(word_counts)
+    n_init = len(tok_offs) - 1
+    n_sym = len(word_syms)
+    sym = word_syms.copy()
+    nxt = np.empty(n_sym, np.int32)
+    prv = np.empty(n_sym, np.int32)
+    wid = np.empty(n_sym, np.int32)
+    for w in range(n_words):
+        for p in range(word_offs[w], word_offs[w + 1]):
+            wid[p] = w
+            prv[p] = p - 1 if p > word_offs[w] else -1
+            nxt[p] = p + 1 if p + 1 < word_offs[w + 1] else -1
+
+    # --- token bytes, to reuse the id of an existing concatenation
+    max_tokens = max(vocab_size, n_init) + 1
+    pool = grow(tok_pool.copy(), len(tok_pool) + 64)
+    poffs = np.empty(max_tokens + 1, np.int64)
+    poffs[: n_init + 1] = tok_offs
+    thash = np.empty(max_tokens, np.int64)
+    for k in range(n_init):
+        thash[k] = hash_bytes(pool, poffs[k], poffs[k + 1])
+    tslots = np.full(table_capacity(max_tokens), EMPTY, np.int64)
+    for k in range(n_init):
+        if poffs[k + 1] > poffs[k]:
+            found, slot = bytes_find(tslots, thash, pool, poffs, pool, poffs[k], poffs[k + 1], thash[k])
+            if found == EMPTY:
+                tslots[slot] = k
+    n_tokens = n_init
+
+    # --- pairs: index, count, and a linked list of position blocks
+    n_pairs = 0
+    pkeys = np.empty(1024, np.int64)
+    pcnt = np.zeros(1024, np.int64)
+    pslots = np.full(table_capacity(1024), EMPTY, np.int64)
+    at_pair = np.empty(n_sym, np.int32)
+    for p in range(n_sym):
+        if nxt[p] >= 0:
+            if 2 * n_pairs + 4 > len(pslots) or n_pairs + 1 > len(pkeys):
+                pslots, pkeys, pcnt = _room(pslots, pkeys, pcnt, n_pairs, n_pairs + 1)
+            k, n_pairs = _find_or_add(pslots, pkeys, pcnt, n_pairs, _pair_key(sym[p], sym[nxt[p]]))
+            at_pair[p] = k
+            pcnt[k] += word_counts[wid[p]]
+    ppos = np.empty(max(n_sym, 1024), np.int32)
+    bstart = np.empty(max(n_pairs, 1024), np.int64)
+    blen = np.zeros(max(n_pairs, 1024), np.int64)
+    bnext = np.full(max(n_pairs, 1024), -1, np.int64)
+    phead = np.full(max(n_pairs, 1024), -1, np.int64)
+    for p in range(n_sym):
+        if nxt[p] >= 0:
+            blen[at_pair[p]] += 1
+    n_ppos = 0
+    for k in range(n_pairs):
+        bstart[k] = n_ppos
+        n_ppos += blen[k]
+        blen[k] = 0
+        phead[k] = k
+    n_blocks = n_pairs
+    for p in range(n_sym):
+        if nxt[p] >= 0:
+            k = at_pair[p]
+            ppos[bstart[k] + blen[k]] = p
+            blen[k] += 1
+    at_pair = at_pair[:0]
+
+    n_forced = len(forced_left)
+    m_left = np.empty(1024, np.int32)
+    m_right = np.empty(1024, np.int32)
+    m_new = np.empty(1024, np.int32)
+    n_merges = 0
+    refused_n = 0
+    refused = np.zeros(1024, np.bool_)
+    ch_keys = np.empty(1024, np.int64)
+    ch_pos = np.empty(1024, np.int32)
+    gather = np.empty(1024, np.int32)
+    heap = np.empty(1024, np.int64)
+    heap_n = 0
+    ecnt = np.empty(1024, np.int64)
+    eleft = np.empty(1024, np.int32)
+    eright = np.empty(1024, np.int32)
+    n_entries = 0
+
+    step = 0
+    while True:
+        # --- choose the next merge
+        if step < n_forced:
+            a = forced_left[step]
+            b = forced_right[step]
+            new = forced_new[step]
+            step += 1
+            pk, slot = int_find(pslots, pkeys, _pair_key(a, b))
+            if pk == EMPTY:
+                continue
+        else:
+            if step == n_forced:  # replay done: count the pairs now present, fill the heap
+                step += 1
+                if n_forced > 0:  # counts were not kept while replaying
+                    pcnt[:n_pairs] = 0
+                    for p in range(n_sym):
+                        if sym[p] >= 0 and nxt[p] >= 0:
+                            k, slot = int_find(pslots, pkeys, _pair_key(sym[p], sym[nxt[p]]))
+                            pcnt[k] += word_counts[wid[p]]
+                refused = np.zeros(len(pcnt), np.bool_)
+                heap = np.empty(max(n_pairs, 1024), np.int64)
+                ecnt = np.empty(max(n_pairs, 1024), np.int64)
+                eleft = np.empty(max(n_pairs, 1024), np.int32)
+                eright = np.empty(max(n_pairs, 1024), np.int32)
+                for k in range(n_pairs):
+                    if pcnt[k] > 0:
+                        ecnt[n_entries] = pcnt[k]
+                        eleft[n_entries] = np.int32(pkeys[k] >> 32)
+                        eright[n_entries] = np.int32(pkeys[k] & 0xFFFFFFFF)
+                        heap[n_entries] = n_entries
+                        n_entries += 1
+                heap_n = n_entries
+                for i in range(heap_n // 2 - 1, -1, -1):
+                    _sift_down(heap, heap_n, i, ecnt, eleft, eright)
+            if n_tokens >= vocab_size or heap_n == 0:
+                break
+            e = heap[0]
+            heap_n -= 1
+            if heap_n > 0:
+                heap[0] = heap[heap_n]
+                _sift_down(heap, heap_n, 0, ecnt, eleft, eright)
+            a = eleft[e]
+            b = eright[e]
+            pk, slot = int_find(pslots, pkeys, _pair_key(a, b))
+            if refused[pk]:
+                continue
+            cur = pcnt[pk]
+            if ecnt[e] != cur:
+                if cur > 0:
+                    ecnt[e] = cur
+                    heap[heap_n] = e
+                    heap_n += 1
+                    _sift_up(heap, heap_n - 1, ecnt, eleft, eright)
+                continue
+            if cur < 1 or min_frequency > cur:
+                break
+            la = poffs[a + 1] - poffs[a]
+            lb = poffs[b + 1] - poffs[b]
+            p0 = poffs[n_tokens]
+            pool = grow(pool, p0 + la + lb)
+            pool[p0 : p0 + la] = pool[poffs[a] : poffs[a + 1]]
+            pool[p0 + la : p0 + la + lb] = pool[poffs[b] : poffs[b + 1]]
+            if _breaks_limit(pool, p0, p0 + la + lb, limit_kind, limit):
+                refused[pk] = True
+                refused_n += 1
+                continue
+            poffs[n_tokens + 1] = p0 + la + lb
+            h = hash_bytes(pool, p0, p0 + la + lb)
+            thash[n_tokens] = h
+            found, tslot = bytes_find(tslots, thash, pool, poffs, pool, p0, p0 + la + lb, h)
+            if found != EMPTY:
+                new = np.int32(found)
+            else:
+                new = np.int32(n_tokens)
+                tslots[tslot] = n_tokens
+                n_tokens += 1
+            if n_merges >= len(m_left):
+                m_left = grow(m_left, n_merges + 1)
+                m_right = grow(m_right, n_merges + 1)
+                m_new = grow(m_new, n_merges + 1)
+            m_left[n_merges] = a
+            m_right[n_merges] = b
+            m_new[n_merges] = new
+            n_merges += 1
+        counting = step > n_forced
+
+        # --- the pair's positions, in order (lists may hold stale or repeated positions)
+        n_g = 0
+        blk = phead[pk]
+        while blk >= 0:
+            gather = grow(gather, n_g + blen[blk])
+            gather[n_g : n_g + blen[blk]] = ppos[bstart[blk] : bstart[blk] + blen[blk]]
+            n_g += blen[blk]
+            blk = bnext[blk]
+        phead[pk] = -1
+        order = np.sort(gather[:n_g])
+
+        # --- merge left to right, logging the pairs made
+        pslots, pkeys, pcnt = _room(pslots, pkeys, pcnt, n_pairs, 2 * n_g)
+        ch_keys = grow(ch_keys, 2 * n_g)
+        ch_pos = grow(ch_pos, 2 * n_g)
+        n_ch = 0
+        last = -1
+        for t in range(n_g):
+            p = order[t]
+            if p == last:
+                continue
+            last = p
+            q = nxt[p]
+            if sym[p] != a or q < 0 or sym[q] != b:
+                continue
+            f = word_counts[wid[p]]
+            pp = prv[p]
+            nn = nxt[q]
+            if pp >= 0:
+                key = _pair_key(sym[pp], new)
+                if counting:
+                    k, slot = int_find(pslots, pkeys, _pair_key(sym[pp], a))
+                    pcnt[k] -= f
+                k, n_pairs = _find_or_add(pslots, pkeys, pcnt, n_pairs, key)
+                if counting:
+                    pcnt[k] += f
+                ch_keys[n_ch] = key
+                ch_pos[n_ch] = pp
+                n_ch += 1
+            if nn >= 0:
+                key = _pair_key(new, sym[nn])
+                if counting:
+                    k, slot = int_find(pslots, pkeys, _pair_key(b, sym[nn]))
+                    pcnt[k] -= f
+                k, n_pairs = _find_or_add(pslots, pkeys, pcnt, n_pairs, key)
+                if counting:
+                    pcnt[k] += f
+                ch_keys[n_ch] = key
+                ch_pos[n_ch] = p
+                n_ch += 1
+            sym[p] = new
+            sym[q] = -1
+            nxt[p] = nn
+            if nn >= 0:
+                prv[nn] = p
+        pcnt[pk] = 0
+
+        # --- new positions go to their pairs' lists; pairs that rose go on the heap
+        if n_pairs > len(phead):
+            old = len(phead)
+            phead = grow(phead, n_pairs)
+            phead[old:] = -1
+        if n_pairs > len(refused):
+            old = len(refused)
+            refused = grow(refused, n_pairs)
+            refused[old:] = False
+        if n_ch == 0:
+            continue
+        order = np.argsort(ch_keys[:n_ch], kind="mergesort")
+        g = 0
+        while g < n_ch:
+            key = ch_keys[order[g]]
+            g_end = g
+            while g_end < n_ch and ch_keys[order[g_end]] == key:
+                g_end += 1
+            k, slot = int_find(pslots, pkeys, key)
+            gather = grow(gather, g_end - g)
+            for t in range(g, g_end):
+                gather[t - g] = ch_pos[order[t]]
+            bstart, blen, bnext, n_blocks, ppos, n_ppos = _add_block(
+                k, gather, g_end - g, phead, bstart, blen, bnext, n_blocks, ppos, n_ppos)
+            if counting and pcnt[k] > 0 and not refused[k]:
+                ecnt = grow(ecnt, n_entries + 1)
+                eleft = grow(eleft, n_entries + 1)
+                eright = grow(eright, n_entries + 1)
+                ecnt[n_entries] = pcnt[k]
+                eleft[n_entries] = np.int32(key >> 32)
+                eright[n_entries] = np.int32(key & 0xFFFFFFFF)
+                heap = grow(heap, heap_n + 1)
+                heap[heap_n] = n_entries
+                heap_n += 1
+                _sift_up(heap, heap_n - 1, ecnt, eleft, eright)
+                n_entries += 1
+            g = g_end
+
+    return m_left[:n_merges].copy(), m_right[:n_merges].copy(), m_new[:n_merges].copy(), refused_n

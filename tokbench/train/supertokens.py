@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -155,21 +156,30 @@ def _limited(tokens: list[str], syms, offs, counts, vocab_size, min_frequency, l
     return _extend(tokens, left, right, new), int(refused)
 
 
-def _encode_with(tokens: list[str], merges: Sequence[tuple[str, str]], flat, offs):
-    """Encode each word flat[offs[i]:offs[i+1]] with the merges in rank order (the BPE encoding kernel)."""
+def encode_phrases(tokens: list[str], merges: Sequence[tuple[str, str]], flat, offs):
+    """Encode each piece flat[offs[i]:offs[i+1]] with the merges, lowest rank first (as `tokenizers` would).
+
+    Pieces are cut before each space first, and the cut pieces encoded once each (the encoder's cache): exact as long
+    as no token holds a non-space byte followed by a space, so no merge can join across such a cut. Stage 1's
+    presets (gpt2, cl100k, llama3) never make one; otherwise the pieces are encoded whole. Returns (ids, offsets)."""
     ids = {t: i for i, t in enumerate(tokens)}
     rows = np.array([(ids[a], ids[b], ids[a + b]) for a, b in merges], np.int32).reshape(-1, 3)
     m_table = build_merge_table(rows[:, 0].copy(), rows[:, 1].copy(), rows[:, 2].copy())
     pool, tok_offs = _token_table(tokens)
     v_slots, v_hashes = build_bytes_table(pool, tok_offs)
-    n = len(offs) - 1
+    safe = not any(re.search(rb"[^\s] ", to_bytes(t) or b"") for t in tokens)
+    cut = flat == 32 if safe else np.zeros(len(flat), np.bool_)
+    cut[offs[:-1][offs[:-1] < len(flat)]] = True
+    starts = np.flatnonzero(cut)
+    ends = np.append(starts[1:], offs[-1])
     cache = (np.empty(1024, np.uint8), np.zeros(1, np.int64), np.empty(16, np.int64), np.full(16, -1, np.int64),
              np.empty(1024, np.int32), np.zeros(1, np.int64), 0)
-    out, piece_offs, *_ = encode_pieces(
-        np.ascontiguousarray(flat, np.uint8) if len(flat) else np.zeros(1, np.uint8), offs[:-1].copy(),
-        offs[1:].copy(), np.full(n, -1, np.int32), _byte_ids(tokens), *m_table, False, pool, tok_offs, v_slots,
-        v_hashes, *cache)
-    return out, piece_offs
+    buf = np.ascontiguousarray(flat, np.uint8) if len(flat) else np.zeros(1, np.uint8)
+    out, piece_offs, *_ = encode_pieces(buf, starts.astype(np.int64), ends.astype(np.int64),
+                                        np.full(len(starts), -1, np.int32), _byte_ids(tokens), *m_table, False, pool,
+                                        tok_offs, v_slots, v_hashes, *cache)
+    first = np.searchsorted(starts, offs)  # the cut piece where each phrase piece starts (and the end)
+    return out, piece_offs[first]
 
 
 def _checks(vocab_size: int, special_tokens: Sequence[str], min_frequency: int) -> list[str]:
@@ -234,28 +244,34 @@ def train_superbpe(lines: Iterable[str], vocab_size: int, transition: float = 0.
     if max_words < 1:
         raise UsageError(f"--max-words must be >= 1, got {max_words}")
     t_size = transition_size(transition, vocab_size, len(initial_tokens(specials)))
-    started = time.perf_counter()
+    started = time.process_time()
     words1, words2 = _count(lines, [_stage1_splitter(pretokenizer), _super_splitter()], normalizer)
     _empty_check(words1, "superbpe")
-    counted = time.perf_counter()
+    counted = time.process_time()
 
     tokens, merges1 = learn_merges(words1.words, words1.counts, t_size, min_frequency, specials)
     n1 = len(tokens)
-    stage1 = time.perf_counter()
+    stage1 = time.process_time()
 
+    # stage 2: encode the phrase pieces with stage 1's merges, then keep merging over word boundaries
     flat, offs, counts = words2.arrays()
-    syms, sym_offs = _encode_with(tokens, merges1, flat, offs)
     ids = {t: i for i, t in enumerate(tokens)}
-    pairs1 = [(ids[a], ids[b]) for a, b in merges1]
-    pairs2, refused = _limited(tokens, syms, sym_offs, counts, vocab_size, min_frequency, KL.LIMIT_WORDS, max_words)
+    pairs1 = [(ids[x], ids[y]) for x, y in merges1]
+    syms, sym_offs = encode_phrases(tokens, merges1, flat, offs)
+    pool, tok_offs = _token_table(tokens)
+    e = np.zeros(0, np.int32)
+    left, right, new, refused = KL.train_merges_resume(
+        syms, sym_offs, np.ascontiguousarray(counts, np.int64), pool, tok_offs, e, e, e, vocab_size, min_frequency,
+        KL.LIMIT_WORDS, max_words)
+    pairs2 = _extend(tokens, left, right, new)
     merges = _hf_merges(tokens, pairs1 + pairs2)
     hf = _split_tokenizer(build_tokenizer(tokens, merges, specials, pretokenizer), SUPER_PATTERN)
-    done = time.perf_counter()
+    done = time.process_time()
     return Trained(_normalized(hf, normalizer), {
         "algo": "superbpe", "vocab_size": len(tokens), "transition_vocab": t_size, "stage1_vocab": n1,
         "stage1_merges": len(merges1), "stage2_merges": len(merges) - len(merges1), "refused_merges": refused,
         "max_words": max_words, "pretokenizer": pretokenizer, "stage1_words": len(words1),
-        "stage2_pieces": len(words2), "seconds": {"count": counted - started, "stage1": stage1 - counted,
+        "stage2_pieces": len(words2), "cpu_seconds": {"count": counted - started, "stage1": stage1 - counted,
                                                  "stage2": done - stage1, "total": done - started}})
 
 
@@ -265,7 +281,7 @@ def train_supertoken(lines: Iterable[str], vocab_size: int, chunk_min: int = 4, 
     specials = _checks(vocab_size, special_tokens, min_frequency)
     if not 1 <= chunk_min <= chunk_max:
         raise UsageError(f"--chunk-min/--chunk-max must satisfy 1 <= min <= max, got {chunk_min} and {chunk_max}")
-    started = time.perf_counter()
+    started = time.process_time()
     (pieces,) = _count(lines, [_Chunker(chunk_min, chunk_max, seed)], normalizer)
     _empty_check(pieces, "supertoken")
     tokens, merges = learn_merges(pieces.words, pieces.counts, vocab_size, min_frequency, specials)
@@ -273,7 +289,7 @@ def train_supertoken(lines: Iterable[str], vocab_size: int, chunk_min: int = 4, 
     return Trained(_normalized(hf, normalizer), {
         "algo": "supertoken", "vocab_size": len(tokens), "merges": len(merges), "chunk_min": chunk_min,
         "chunk_max": chunk_max, "seed": seed, "pieces": len(pieces),
-        "seconds": {"total": time.perf_counter() - started}})
+        "cpu_seconds": {"total": time.process_time() - started}})
 
 
 def train_char_bpe(lines: Iterable[str], vocab_size: int, max_token_chars: int = 4, pad_vocab_pow2: bool = False,
@@ -285,7 +301,7 @@ def train_char_bpe(lines: Iterable[str], vocab_size: int, max_token_chars: int =
         raise UsageError(f"--pretokenizer for char-bpe must be one of {', '.join(STAGE1_PRETOKENIZERS)}")
     if max_token_chars < 1:
         raise UsageError(f"--max-token-chars must be >= 1, got {max_token_chars}")
-    started = time.perf_counter()
+    started = time.process_time()
     (words,) = _count(lines, [_stage1_splitter(pretokenizer)], normalizer)
     _empty_check(words, "char-bpe")
     tokens = initial_tokens(specials)
@@ -299,7 +315,7 @@ def train_char_bpe(lines: Iterable[str], vocab_size: int, max_token_chars: int =
     return Trained(hf, {
         "algo": "char-bpe", "vocab_size": trained + padded, "trained_vocab": trained, "padding_tokens": padded,
         "merges": len(merges), "refused_merges": refused, "max_token_chars": max_token_chars,
-        "pretokenizer": pretokenizer, "seconds": {"total": time.perf_counter() - started}})
+        "pretokenizer": pretokenizer, "cpu_seconds": {"total": time.process_time() - started}})
 
 
 def pad_to_pow2(hf: Tokenizer) -> int:
