@@ -1,10 +1,6 @@
-"""Kernels for the supertoken trainers: the stage-2 (SuperBPE) pre-tokenizer scanner, and a BPE merge loop that refuses
-merges whose token would hold too many words or characters.
-
-`train_merges_limited` is the merge loop of `bpe_train.train_merges` (HF BpeTrainer's order and tie-breaking) plus one
-rule: when the best pair comes off the heap and its concatenation breaks the limit, the pair is dropped, not merged;
-it is dropped again each time it would come back. With LIMIT_NONE it makes the same merges as `train_merges`. Words
-may start as any token ids (not only bytes), which is how SuperBPE's stage 2 resumes from stage 1's merges.
+"""Kernels for the supertoken trainers: the stage-2 (SuperBPE) pre-tokenizer scanner, random-length chunking
+(TokenAdapt), and a BPE merge loop that can resume from given merges and refuses merges whose token would hold too
+many words or characters.
 
 Pure functions on arrays: no I/O, no tokbench imports.
 """
@@ -12,7 +8,7 @@ Pure functions on arrays: no I/O, no tokbench imports.
 import numpy as np
 from numba import njit
 
-from tokbench.kernels.bpe_train import _pair_key, _pair_slot, _sift_down, _sift_up
+from tokbench.kernels.bpe_train import _pair_key, _sift_down, _sift_up
 from tokbench.kernels.pretokenize import LETTER, NUMBER, SPACE
 from tokbench.kernels.tables import EMPTY, bytes_find, grow, hash_bytes, int_find, int_rehash, table_capacity
 
@@ -184,234 +180,6 @@ def _breaks_limit(pool, start, end, limit_kind, limit):
     return False
 
 
-# --- the merge loop -------------------------------------------------------------------------------------------------
-
-
-@njit(cache=True)
-def train_merges_limited(word_syms, word_offs, word_counts, tok_pool, tok_offs, vocab_size, min_frequency, limit_kind,
-                         limit):
-    """`bpe_train.train_merges` with a limit on the new token's words (LIMIT_WORDS) or characters (LIMIT_CHARS).
-
-    word_syms (int32) / word_offs (int64): each distinct word as token ids < n_init; word_counts (int64);
-    tok_pool / tok_offs: bytes of the initial tokens. Returns (left, right, new_id, refused) where refused counts the
-    pairs dropped for the limit (a pair dropped twice counts twice)."""
-    n_words = len(word_counts)
-    n_init = len(tok_offs) - 1
-    syms = word_syms.copy()
-    wlen = np.empty(n_words, np.int64)
-    for w in range(n_words):
-        wlen[w] = word_offs[w + 1] - word_offs[w]
-
-    max_tokens = max(vocab_size, n_init) + 1
-    pool = grow(tok_pool.copy(), len(tok_pool) + 64)
-    poffs = np.empty(max_tokens + 1, np.int64)
-    poffs[: n_init + 1] = tok_offs
-    thash = np.empty(max_tokens, np.int64)
-    for k in range(n_init):
-        thash[k] = hash_bytes(pool, poffs[k], poffs[k + 1])
-    tslots = np.full(table_capacity(max_tokens), EMPTY, np.int64)
-    for k in range(n_init):
-        if poffs[k + 1] > poffs[k]:
-            found, slot = bytes_find(tslots, thash, pool, poffs, pool, poffs[k], poffs[k + 1], thash[k])
-            if found == EMPTY:
-                tslots[slot] = k
-    n_tokens = n_init
-
-    n_pairs = 0
-    pkeys = np.empty(1024, np.int64)
-    pcnt = np.zeros(1024, np.int64)
-    pslots = np.full(table_capacity(1024), EMPTY, np.int64)
-    pocc = np.zeros(1024, np.int64)
-    plast = np.full(1024, -1, np.int64)
-    for w in range(n_words):
-        base = word_offs[w]
-        f = word_counts[w]
-        for i in range(wlen[w] - 1):
-            key = _pair_key(syms[base + i], syms[base + i + 1])
-            k, pslots, pkeys, pcnt, n_pairs = _pair_slot(pslots, pkeys, pcnt, n_pairs, key)
-            if k >= len(pocc):
-                pocc = grow(pocc, k + 1)
-                plast = grow(plast, k + 1)
-                pocc[k:] = 0
-                plast[k:] = -1
-            pcnt[k] += f
-            if plast[k] != w:
-                plast[k] = w
-                pocc[k] += 1
-
-    n_entries = n_pairs
-    cap_e = max(n_pairs * 2, 1024)
-    ecnt = np.empty(cap_e, np.int64)
-    eleft = np.empty(cap_e, np.int32)
-    eright = np.empty(cap_e, np.int32)
-    estart = np.empty(cap_e, np.int64)
-    elen = np.empty(cap_e, np.int64)
-    pos_n = 0
-    for k in range(n_pairs):
-        ecnt[k] = pcnt[k]
-        eleft[k] = np.int32(pkeys[k] >> 32)
-        eright[k] = np.int32(pkeys[k] & 0xFFFFFFFF)
-        estart[k] = pos_n
-        elen[k] = 0
-        pos_n += pocc[k]
-    pos = np.empty(max(pos_n * 2, 1024), np.int32)
-    for k in range(n_pairs):
-        plast[k] = -1
-    for w in range(n_words):
-        base = word_offs[w]
-        for i in range(wlen[w] - 1):
-            key = _pair_key(syms[base + i], syms[base + i + 1])
-            k, slot = int_find(pslots, pkeys, key)
-            if plast[k] != w:
-                plast[k] = w
-                pos[estart[k] + elen[k]] = w
-                elen[k] += 1
-    pocc = pocc[:0]
-    plast = plast[:0]
-
-    heap = np.empty(cap_e, np.int64)
-    heap_n = n_entries
-    for k in range(n_entries):
-        heap[k] = k
-    for i in range(heap_n // 2 - 1, -1, -1):
-        _sift_down(heap, heap_n, i, ecnt, eleft, eright)
-
-    m_left = np.empty(1024, np.int32)
-    m_right = np.empty(1024, np.int32)
-    m_new = np.empty(1024, np.int32)
-    n_merges = 0
-    refused = 0
-    ch_keys = np.empty(1024, np.int64)
-    ch_words = np.empty(1024, np.int32)
-    while n_tokens < vocab_size and heap_n > 0:
-        e = heap[0]
-        heap_n -= 1
-        if heap_n > 0:
-            heap[0] = heap[heap_n]
-            _sift_down(heap, heap_n, 0, ecnt, eleft, eright)
-        a = eleft[e]
-        b = eright[e]
-        pk, slot = int_find(pslots, pkeys, _pair_key(a, b))
-        cur = pcnt[pk]
-        if ecnt[e] != cur:
-            ecnt[e] = cur
-            heap[heap_n] = e
-            heap_n += 1
-            _sift_up(heap, heap_n - 1, ecnt, eleft, eright)
-            continue
-        if cur < 1 or min_frequency > cur:
-            break
-
-        la = poffs[a + 1] - poffs[a]
-        lb = poffs[b + 1] - poffs[b]
-        p0 = poffs[n_tokens]
-        pool = grow(pool, p0 + la + lb)
-        pool[p0 : p0 + la] = pool[poffs[a] : poffs[a + 1]]
-        pool[p0 + la : p0 + la + lb] = pool[poffs[b] : poffs[b + 1]]
-        if _breaks_limit(pool, p0, p0 + la + lb, limit_kind, limit):
-            refused += 1  # the entry is gone; if the pair's count rises it comes back and is dropped again
-            continue
-        poffs[n_tokens + 1] = p0 + la + lb
-        h = hash_bytes(pool, p0, p0 + la + lb)
-        thash[n_tokens] = h
-        found, tslot = bytes_find(tslots, thash, pool, poffs, pool, p0, p0 + la + lb, h)
-        if found != EMPTY:
-            new = np.int32(found)
-        else:
-            new = np.int32(n_tokens)
-            tslots[tslot] = n_tokens
-            n_tokens += 1
-        if n_merges >= len(m_left):
-            m_left = grow(m_left, n_merges + 1)
-            m_right = grow(m_right, n_merges + 1)
-            m_new = grow(m_new, n_merges + 1)
-        m_left[n_merges] = a
-        m_right[n_merges] = b
-        m_new[n_merges] = new
-        n_merges += 1
-
-        n_ch = 0
-        for q in range(estart[e], estart[e] + elen[e]):
-            w = pos[q]
-            f = word_counts[w]
-            base = word_offs[w]
-            n = wlen[w]
-            i = 0
-            j = 0
-            while i < n:
-                if i + 1 < n and syms[base + i] == a and syms[base + i + 1] == b:
-                    if n_ch + 2 > len(ch_keys):
-                        ch_keys = grow(ch_keys, n_ch + 2)
-                        ch_words = grow(ch_words, n_ch + 2)
-                    if j > 0:
-                        prev = syms[base + j - 1]
-                        k, slot = int_find(pslots, pkeys, _pair_key(prev, a))
-                        pcnt[k] -= f
-                        key = _pair_key(prev, new)
-                        k, pslots, pkeys, pcnt, n_pairs = _pair_slot(pslots, pkeys, pcnt, n_pairs, key)
-                        pcnt[k] += f
-                        ch_keys[n_ch] = key
-                        ch_words[n_ch] = w
-                        n_ch += 1
-                    if i + 2 < n:
-                        nxt = syms[base + i + 2]
-                        k, slot = int_find(pslots, pkeys, _pair_key(b, nxt))
-                        pcnt[k] -= f
-                        key = _pair_key(new, nxt)
-                        k, pslots, pkeys, pcnt, n_pairs = _pair_slot(pslots, pkeys, pcnt, n_pairs, key)
-                        pcnt[k] += f
-                        ch_keys[n_ch] = key
-                        ch_words[n_ch] = w
-                        n_ch += 1
-                    syms[base + j] = new
-                    i += 2
-                else:
-                    syms[base + j] = syms[base + i]
-                    i += 1
-                j += 1
-            wlen[w] = j
-
-        if n_ch == 0:
-            continue
-        order = np.argsort(ch_keys[:n_ch], kind="mergesort")
-        g = 0
-        while g < n_ch:
-            key = ch_keys[order[g]]
-            g_end = g
-            while g_end < n_ch and ch_keys[order[g_end]] == key:
-                g_end += 1
-            k, slot = int_find(pslots, pkeys, key)
-            if pcnt[k] > 0:
-                if n_entries >= len(ecnt):
-                    ecnt = grow(ecnt, n_entries + 1)
-                    eleft = grow(eleft, n_entries + 1)
-                    eright = grow(eright, n_entries + 1)
-                    estart = grow(estart, n_entries + 1)
-                    elen = grow(elen, n_entries + 1)
-                pos = grow(pos, pos_n + (g_end - g))
-                start = pos_n
-                last = -1
-                for t in range(g, g_end):
-                    w = ch_words[order[t]]
-                    if w != last:
-                        pos[pos_n] = w
-                        pos_n += 1
-                        last = w
-                ecnt[n_entries] = pcnt[k]
-                eleft[n_entries] = np.int32(key >> 32)
-                eright[n_entries] = np.int32(key & 0xFFFFFFFF)
-                estart[n_entries] = start
-                elen[n_entries] = pos_n - start
-                heap = grow(heap, heap_n + 1)
-                heap[heap_n] = n_entries
-                heap_n += 1
-                _sift_up(heap, heap_n - 1, ecnt, eleft, eright)
-                n_entries += 1
-            g = g_end
-
-    return m_left[:n_merges].copy(), m_right[:n_merges].copy(), m_new[:n_merges].copy(), refused
-
-
 # --- the merge loop over pair positions (long words) ----------------------------------------------------------------
 
 
@@ -466,7 +234,8 @@ def train_merges_resume(word_syms, word_offs, word_counts, tok_pool, tok_offs, f
     pairs holding its new token, whose merges rank later. The greedy phase takes the pair of highest count, ties to
     the smallest (left, right) id pair, merges it everywhere left to right without overlaps, and refuses pairs that
     break the limit (LIMIT_WORDS / LIMIT_CHARS). Word syms may be any ids < n_init (tok_pool / tok_offs: their bytes).
-    Returns (left, right, new_id, refused) of the greedy merges, as `train_merges_limited`."""
+    Returns (left, right, new_id, refused): the greedy merges in order made (int32), and how many times a pair was
+    refused for the limit."""
     n_words = len(word_counts)
     n_init = len(tok_offs) - 1
     n_sym = len(word_syms)

@@ -147,12 +147,14 @@ def _byte_ids(tokens: list[str]) -> np.ndarray:
     return np.array([ids[c] for c in byte_to_char()], dtype=np.int32)
 
 
-def _limited(tokens: list[str], syms, offs, counts, vocab_size, min_frequency, limit_kind, limit):
-    """Run the limited merge loop from `tokens` (extended in place); returns (id pairs merged, refused)."""
+def _resume(tokens: list[str], syms, offs, counts, vocab_size, min_frequency, limit_kind, limit, forced=None):
+    """The position merge loop from `tokens` (extended in place); returns (id pairs merged, times refused)."""
     pool, tok_offs = _token_table(tokens)
-    left, right, new, refused = KL.train_merges_limited(
+    forced = np.zeros((0, 3), np.int32) if forced is None else forced
+    left, right, new, refused = KL.train_merges_resume(
         np.ascontiguousarray(syms, np.int32), np.ascontiguousarray(offs, np.int64),
-        np.ascontiguousarray(counts, np.int64), pool, tok_offs, vocab_size, min_frequency, limit_kind, limit)
+        np.ascontiguousarray(counts, np.int64), pool, tok_offs, forced[:, 0].copy(), forced[:, 1].copy(),
+        forced[:, 2].copy(), vocab_size, min_frequency, limit_kind, limit)
     return _extend(tokens, left, right, new), int(refused)
 
 
@@ -258,12 +260,7 @@ def train_superbpe(lines: Iterable[str], vocab_size: int, transition: float = 0.
     ids = {t: i for i, t in enumerate(tokens)}
     pairs1 = [(ids[x], ids[y]) for x, y in merges1]
     syms, sym_offs = encode_phrases(tokens, merges1, flat, offs)
-    pool, tok_offs = _token_table(tokens)
-    e = np.zeros(0, np.int32)
-    left, right, new, refused = KL.train_merges_resume(
-        syms, sym_offs, np.ascontiguousarray(counts, np.int64), pool, tok_offs, e, e, e, vocab_size, min_frequency,
-        KL.LIMIT_WORDS, max_words)
-    pairs2 = _extend(tokens, left, right, new)
+    pairs2, refused = _resume(tokens, syms, sym_offs, counts, vocab_size, min_frequency, KL.LIMIT_WORDS, max_words)
     merges = _hf_merges(tokens, pairs1 + pairs2)
     hf = _split_tokenizer(build_tokenizer(tokens, merges, specials, pretokenizer), SUPER_PATTERN)
     done = time.process_time()
@@ -307,7 +304,7 @@ def train_char_bpe(lines: Iterable[str], vocab_size: int, max_token_chars: int =
     tokens = initial_tokens(specials)
     flat, offs, counts = words.arrays()
     syms = _byte_ids(tokens)[flat]
-    pairs, refused = _limited(tokens, syms, offs, counts, vocab_size, min_frequency, KL.LIMIT_CHARS, max_token_chars)
+    pairs, refused = _resume(tokens, syms, offs, counts, vocab_size, min_frequency, KL.LIMIT_CHARS, max_token_chars)
     merges = _hf_merges(tokens, pairs)
     hf = _normalized(build_tokenizer(tokens, merges, specials, pretokenizer), normalizer)
     trained = len(tokens)
