@@ -114,29 +114,38 @@ def _same_ids_and_round_trip(path, texts):
 # --- the stage-2 split ----------------------------------------------------------------------------------------------
 
 
-def _scan(text: str) -> list[str]:
+def _scan(text: str, digits3: bool) -> list[str]:
     from tokbench import pretok
     from tokbench.kernels.pretokenize import codepoints
 
-    starts, ends = KL.split_super(codepoints(text), np.array([0, len(text)], np.int64), pretok.class_table())
+    starts, ends = KL.split_super(codepoints(text), np.array([0, len(text)], np.int64), pretok.class_table(), digits3)
     return [text[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
 
 
-def test_split_super_equals_regex_on_corpora(corpora):
-    pattern = regex.compile(S.SUPER_PATTERN)
+PATTERNS = [(True, KL.SUPER_PATTERN_DIGITS3), (False, KL.SUPER_PATTERN_DIGITS)]
+
+
+@pytest.mark.parametrize("digits3, pattern", PATTERNS)
+def test_split_super_equals_regex_on_corpora(corpora, digits3, pattern):
+    pattern = regex.compile(pattern)
     for name, docs in corpora.items():
         for doc in docs:
-            for line in doc.splitlines(keepends=True)[:2000]:
-                assert _scan(line) == pattern.findall(line), (name, line)
+            for line in doc.splitlines(keepends=True)[:1000]:
+                assert _scan(line, digits3) == pattern.findall(line), (name, line)
     for text in STRESS:
-        assert _scan(text) == pattern.findall(text)
-    assert _scan("Hello, world. Then  x1") == ["Hello, world. Then", " ", " x", "1"]
+        assert _scan(text, digits3) == pattern.findall(text)
+
+
+def test_split_super_pieces():
+    assert _scan("Hello, world. Then  x1 2024", True) == ["Hello, world. Then", " ", " x", "1", " ", "202", "4"]
+    assert _scan("Hello, world. Then  x1 2024", False) == ["Hello, world. Then", " ", " x", "1", " 2024"]
+    assert _scan("a::b (c) -- d\n", True) == ["a", "::", "b (c)", " --", " d", "\n"]
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("ab Z,.;'’-(\n\r\t09ı中\u0301\u00a0!")), max_size=40))
-def test_split_super_equals_regex_random(text):
-    assert _scan(text) == regex.findall(S.SUPER_PATTERN, text)
+@given(st.text(alphabet=st.sampled_from(list("ab Z,.;'’-(\n\r\t09ı中\u0301\u00a0!")), max_size=40), st.booleans())
+def test_split_super_equals_regex_random(text, digits3):
+    assert _scan(text, digits3) == regex.findall(dict(PATTERNS)[digits3], text)
 
 
 # --- superbpe ---------------------------------------------------------------------------------------------------------
@@ -144,8 +153,8 @@ def test_split_super_equals_regex_random(text):
 
 def test_stage1_equals_plain_bpe(english, superbpe):
     trained, path = superbpe
-    counts = count_words(iter(english), "gpt2")
-    plain = json.loads(train_bpe(counts.words, counts.counts, 3000).to_str())["model"]["merges"]
+    counts = count_words(iter(english), "llama3")
+    plain = json.loads(train_bpe(counts.words, counts.counts, 3000, pretokenizer="llama3").to_str())["model"]["merges"]
     merges = json.loads(Path(path).read_text(encoding="utf-8"))["model"]["merges"]
     n1 = trained.info["stage1_merges"]
     assert n1 == 1500 - 256 and trained.info["stage2_merges"] > 0
@@ -158,6 +167,15 @@ def test_superbpe_tokenizers_ids_and_round_trip_on_every_corpus(superbpe, corpor
     for docs in corpora.values():
         _same_ids_and_round_trip(path, docs)
     _same_ids_and_round_trip(path, STRESS)
+
+
+def test_superbpe_after_gpt2_keeps_number_runs(english, corpora, tmp_path):
+    trained = S.train_superbpe(iter(english), 1500, transition=0.5, pretokenizer="gpt2")
+    path = tmp_path / "tokenizer.json"
+    trained.hf.save(str(path))
+    assert json.loads(path.read_text())["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] == \
+        KL.SUPER_PATTERN_DIGITS
+    _same_ids_and_round_trip(path, [d for docs in corpora.values() for d in docs[:1]] + STRESS)
 
 
 def _words(data: bytes) -> int:

@@ -15,14 +15,14 @@ from tokbench.kernels.tables import EMPTY, bytes_find, grow, hash_bytes, int_fin
 LIMIT_NONE, LIMIT_WORDS, LIMIT_CHARS = 0, 1, 2
 
 # The stage-2 split. A piece is a run of letters and single punctuation marks joined by single spaces (a space before
-# it joins it, as in GPT-2): "Hello, world." is one piece. Digits go in groups of 1-3 (with a space before them);
-# runs of 2+ punctuation marks (with trailing newlines) are pieces of their own, and so are whitespace runs (newlines,
-# tabs, several spaces), as in GPT-2. `split_super` reproduces exactly what `regex` finds with it, line by line.
-SUPER_PATTERN = (
-    r""" ?\p{N}{1,3}| ?[^\s\p{L}\p{N}]{2,}[\r\n]*"""
-    r"""| ?(?:\p{L}+|[^\s\p{L}\p{N}](?![^\s\p{L}\p{N}]))(?: ?(?:\p{L}+|[^\s\p{L}\p{N}](?![^\s\p{L}\p{N}])))*"""
-    r"""|\s+(?!\S)|\s+"""
-)
+# it joins it, as in GPT-2): "Hello, world." is one piece. Runs of 2+ punctuation marks (with trailing newlines) are
+# pieces of their own, and so are whitespace runs (newlines, tabs, several spaces), as in GPT-2. Digits keep stage 1's
+# rule: groups of 1-3 after cl100k/llama3 (DIGITS3), any run with an optional space before it after gpt2 (so stage 1's
+# number tokens stay usable). `split_super` reproduces exactly what `regex` finds with these, line by line.
+_UNIT = r"""(?:\p{L}+|[^\s\p{L}\p{N}](?![^\s\p{L}\p{N}]))"""
+_REST = r"""| ?[^\s\p{L}\p{N}]{2,}[\r\n]*| ?""" + _UNIT + "(?: ?" + _UNIT + r""")*|\s+(?!\S)|\s+"""
+SUPER_PATTERN_DIGITS3 = r"""\p{N}{1,3}""" + _REST
+SUPER_PATTERN_DIGITS = r""" ?\p{N}+""" + _REST
 _ANY = LETTER | NUMBER | SPACE
 
 
@@ -54,11 +54,14 @@ def _unit(cps, i, hi, cls):
 
 
 @njit(cache=True)
-def _super_piece(cps, i, hi, cls):
+def _super_piece(cps, i, hi, cls, digits3):
     c = cps[i]
     j = i + 1 if c == 32 else i  # ` ?`: a leading space joins the piece when the rest matches
-    if j < hi and cls[cps[j]] & NUMBER:
-        return min(_run(cps, j, hi, cls, NUMBER), j + 3)
+    if digits3:
+        if cls[c] & NUMBER:
+            return min(_run(cps, i, hi, cls, NUMBER), i + 3)
+    elif j < hi and cls[cps[j]] & NUMBER:
+        return _run(cps, j, hi, cls, NUMBER)
     if _punct(cps, j, hi, cls) and _punct(cps, j + 1, hi, cls):
         e = j
         while _punct(cps, e, hi, cls):
@@ -81,8 +84,9 @@ def _super_piece(cps, i, hi, cls):
 
 
 @njit(cache=True)
-def split_super(cps, bounds, cls):
-    """Spans of SUPER_PATTERN's pieces of every line cps[bounds[j]:bounds[j+1]] (class table of `pretokenize`)."""
+def split_super(cps, bounds, cls, digits3):
+    """Spans of the stage-2 pieces (SUPER_PATTERN_DIGITS3 if digits3 else SUPER_PATTERN_DIGITS) of every line
+    cps[bounds[j]:bounds[j+1]] (class table of `pretokenize`)."""
     starts = np.empty(len(cps), np.int32)
     ends = np.empty(len(cps), np.int32)
     n = 0
@@ -90,7 +94,7 @@ def split_super(cps, bounds, cls):
         i = bounds[j]
         hi = bounds[j + 1]
         while i < hi:
-            e = _super_piece(cps, i, hi, cls)
+            e = _super_piece(cps, i, hi, cls, digits3)
             starts[n] = i
             ends[n] = e
             n += 1
@@ -270,13 +274,13 @@ def train_merges_resume(word_syms, word_offs, word_counts, tok_pool, tok_offs, f
     pkeys = np.empty(1024, np.int64)
     pcnt = np.zeros(1024, np.int64)
     pslots = np.full(table_capacity(1024), EMPTY, np.int64)
-    at_pair = np.empty(n_sym, np.int32)
+    pidx = np.full(n_sym, -1, np.int32)  # the pair starting at each position (kept up to date)
     for p in range(n_sym):
         if nxt[p] >= 0:
             if 2 * n_pairs + 4 > len(pslots) or n_pairs + 1 > len(pkeys):
                 pslots, pkeys, pcnt = _room(pslots, pkeys, pcnt, n_pairs, n_pairs + 1)
             k, n_pairs = _find_or_add(pslots, pkeys, pcnt, n_pairs, _pair_key(sym[p], sym[nxt[p]]))
-            at_pair[p] = k
+            pidx[p] = k
             pcnt[k] += word_counts[wid[p]]
     ppos = np.empty(max(n_sym, 1024), np.int32)
     bstart = np.empty(max(n_pairs, 1024), np.int64)
@@ -285,7 +289,7 @@ def train_merges_resume(word_syms, word_offs, word_counts, tok_pool, tok_offs, f
     phead = np.full(max(n_pairs, 1024), -1, np.int64)
     for p in range(n_sym):
         if nxt[p] >= 0:
-            blen[at_pair[p]] += 1
+            blen[pidx[p]] += 1
     n_ppos = 0
     for k in range(n_pairs):
         bstart[k] = n_ppos
@@ -295,10 +299,9 @@ def train_merges_resume(word_syms, word_offs, word_counts, tok_pool, tok_offs, f
     n_blocks = n_pairs
     for p in range(n_sym):
         if nxt[p] >= 0:
-            k = at_pair[p]
+            k = pidx[p]
             ppos[bstart[k] + blen[k]] = p
             blen[k] += 1
-    at_pair = at_pair[:0]
 
     n_forced = len(forced_left)
     m_left = np.empty(1024, np.int32)
@@ -335,8 +338,7 @@ def train_merges_resume(word_syms, word_offs, word_counts, tok_pool, tok_offs, f
                     pcnt[:n_pairs] = 0
                     for p in range(n_sym):
                         if sym[p] >= 0 and nxt[p] >= 0:
-                            k, slot = int_find(pslots, pkeys, _pair_key(sym[p], sym[nxt[p]]))
-                            pcnt[k] += word_counts[wid[p]]
+                            pcnt[pidx[p]] += word_counts[wid[p]]
                 refused = np.zeros(len(pcnt), np.bool_)
                 heap = np.empty(max(n_pairs, 1024), np.int64)
                 ecnt = np.empty(max(n_pairs, 1024), np.int64)
@@ -434,26 +436,26 @@ def train_merges_resume(word_syms, word_offs, word_counts, tok_pool, tok_offs, f
             nn = nxt[q]
             if pp >= 0:
                 key = _pair_key(sym[pp], new)
-                if counting:
-                    k, slot = int_find(pslots, pkeys, _pair_key(sym[pp], a))
-                    pcnt[k] -= f
                 k, n_pairs = _find_or_add(pslots, pkeys, pcnt, n_pairs, key)
                 if counting:
+                    pcnt[pidx[pp]] -= f
                     pcnt[k] += f
+                pidx[pp] = k
                 ch_keys[n_ch] = key
                 ch_pos[n_ch] = pp
                 n_ch += 1
+            pidx[p] = -1
             if nn >= 0:
                 key = _pair_key(new, sym[nn])
-                if counting:
-                    k, slot = int_find(pslots, pkeys, _pair_key(b, sym[nn]))
-                    pcnt[k] -= f
                 k, n_pairs = _find_or_add(pslots, pkeys, pcnt, n_pairs, key)
                 if counting:
+                    pcnt[pidx[q]] -= f
                     pcnt[k] += f
+                pidx[p] = k
                 ch_keys[n_ch] = key
                 ch_pos[n_ch] = p
                 n_ch += 1
+            pidx[q] = -1
             sym[p] = new
             sym[q] = -1
             nxt[p] = nn

@@ -32,7 +32,8 @@ from tokbench.train.bpe import build_tokenizer, initial_tokens, learn_merges
 from tokbench.train.counts import WordCounts, _Counter
 
 ALGOS = ("superbpe", "supertoken", "char-bpe")
-SUPER_PATTERN = KL.SUPER_PATTERN
+SUPER_PATTERNS = {"gpt2": KL.SUPER_PATTERN_DIGITS, "cl100k": KL.SUPER_PATTERN_DIGITS3,
+                  "llama3": KL.SUPER_PATTERN_DIGITS3}
 LINES_PATTERN = r"\n|[^\n]+"  # supertoken's saved split: a newline is its own piece, nothing else is split
 BATCH_CHARS = 1 << 20
 STAGE1_PRETOKENIZERS = ("gpt2", "cl100k", "llama3")
@@ -86,9 +87,9 @@ def _stage1_splitter(pretokenizer: str):
     return lambda cps, bounds: KP.split_lines(cps, bounds, kind, cls)
 
 
-def _super_splitter():
-    cls = pretok.class_table()
-    return lambda cps, bounds: KL.split_super(cps, bounds, cls)
+def _super_splitter(pretokenizer: str):
+    cls, digits3 = pretok.class_table(), SUPER_PATTERNS[pretokenizer] == KL.SUPER_PATTERN_DIGITS3
+    return lambda cps, bounds: KL.split_super(cps, bounds, cls, digits3)
 
 
 class _Chunker:
@@ -236,8 +237,8 @@ def transition_size(transition: float, vocab_size: int, alphabet: int) -> int:
     return size
 
 
-def train_superbpe(lines: Iterable[str], vocab_size: int, transition: float = 0.8, max_words: int = 4,
-                   min_frequency: int = 0, special_tokens: Sequence[str] = (), pretokenizer: str = "gpt2",
+def train_superbpe(lines: Iterable[str], vocab_size: int, transition: float = 0.6, max_words: int = 4,
+                   min_frequency: int = 0, special_tokens: Sequence[str] = (), pretokenizer: str = "llama3",
                    normalizer: str = "none") -> Trained:
     """SuperBPE: plain BPE up to the transition vocabulary, then merges across single spaces (<= max_words words)."""
     specials = _checks(vocab_size, special_tokens, min_frequency)
@@ -247,7 +248,7 @@ def train_superbpe(lines: Iterable[str], vocab_size: int, transition: float = 0.
         raise UsageError(f"--max-words must be >= 1, got {max_words}")
     t_size = transition_size(transition, vocab_size, len(initial_tokens(specials)))
     started = time.process_time()
-    words1, words2 = _count(lines, [_stage1_splitter(pretokenizer), _super_splitter()], normalizer)
+    words1, words2 = _count(lines, [_stage1_splitter(pretokenizer), _super_splitter(pretokenizer)], normalizer)
     _empty_check(words1, "superbpe")
     counted = time.process_time()
 
@@ -262,7 +263,8 @@ def train_superbpe(lines: Iterable[str], vocab_size: int, transition: float = 0.
     syms, sym_offs = encode_phrases(tokens, merges1, flat, offs)
     pairs2, refused = _resume(tokens, syms, sym_offs, counts, vocab_size, min_frequency, KL.LIMIT_WORDS, max_words)
     merges = _hf_merges(tokens, pairs1 + pairs2)
-    hf = _split_tokenizer(build_tokenizer(tokens, merges, specials, pretokenizer), SUPER_PATTERN)
+    hf = _split_tokenizer(build_tokenizer(tokens, merges, specials, pretokenizer),
+                          SUPER_PATTERNS[pretokenizer])
     done = time.process_time()
     return Trained(_normalized(hf, normalizer), {
         "algo": "superbpe", "vocab_size": len(tokens), "transition_vocab": t_size, "stage1_vocab": n1,
