@@ -90,7 +90,7 @@ def english() -> list[str]:
 
 @pytest.fixture(scope="module")
 def superbpe(english, tmp_path_factory):
-    trained = S.train_superbpe(iter(english), 3000, transition=0.5, max_words=3)
+    trained = S.train_superbpe(iter(english), 3000, transition=0.5, max_words=3, pretokenizer="llama3")
     path = tmp_path_factory.mktemp("superbpe") / "tokenizer.json"
     trained.hf.save(str(path))
     return trained, path
@@ -139,7 +139,8 @@ def test_split_super_equals_regex_on_corpora(corpora, digits3, pattern):
 def test_split_super_pieces():
     assert _scan("Hello, world. Then  x1 2024", True) == ["Hello, world. Then", " ", " x", "1", " ", "202", "4"]
     assert _scan("Hello, world. Then  x1 2024", False) == ["Hello, world. Then", " ", " x", "1", " 2024"]
-    assert _scan("a::b (c) -- d\n", True) == ["a", "::", "b (c)", " --", " d", "\n"]
+    assert _scan("a::b (c) -- d\n", True) == ["a", "::", "b (c)", " --", " d\n"]
+    assert _scan("end.\r\n\n  x \n", True) == ["end.\r\n\n", " ", " x", " \n"]
 
 
 @settings(max_examples=300, deadline=None)
@@ -195,7 +196,7 @@ def test_superbpe_max_words_and_multiword_tokens(english, superbpe):
 
 def test_superbpe_deterministic_and_transition_checked(english, superbpe):
     trained, _ = superbpe
-    again = S.train_superbpe(iter(english), 3000, transition=0.5, max_words=3)
+    again = S.train_superbpe(iter(english), 3000, transition=0.5, max_words=3, pretokenizer="llama3")
     assert again.hf.to_str() == trained.hf.to_str()
     with pytest.raises(UsageError, match="transition"):
         S.train_superbpe(iter(english), 3000, transition=4000)

@@ -15,12 +15,12 @@ from tokbench.kernels.tables import EMPTY, bytes_find, grow, hash_bytes, int_fin
 LIMIT_NONE, LIMIT_WORDS, LIMIT_CHARS = 0, 1, 2
 
 # The stage-2 split. A piece is a run of letters and single punctuation marks joined by single spaces (a space before
-# it joins it, as in GPT-2): "Hello, world." is one piece. Runs of 2+ punctuation marks (with trailing newlines) are
+# it joins it, as in GPT-2), with the line end that follows it: "Hello, world.\n" is one piece. Runs of 2+ punctuation marks (with trailing newlines) are
 # pieces of their own, and so are whitespace runs (newlines, tabs, several spaces), as in GPT-2. Digits keep stage 1's
 # rule: groups of 1-3 after cl100k/llama3 (DIGITS3), any run with an optional space before it after gpt2 (so stage 1's
 # number tokens stay usable). `split_super` reproduces exactly what `regex` finds with these, line by line.
 _UNIT = r"""(?:\p{L}+|[^\s\p{L}\p{N}](?![^\s\p{L}\p{N}]))"""
-_REST = r"""| ?[^\s\p{L}\p{N}]{2,}[\r\n]*| ?""" + _UNIT + "(?: ?" + _UNIT + r""")*|\s+(?!\S)|\s+"""
+_REST = r"""| ?[^\s\p{L}\p{N}]{2,}[\r\n]*| ?""" + _UNIT + "(?: ?" + _UNIT + r""")*[\r\n]*|\s+(?!\S)|\s+"""
 SUPER_PATTERN_DIGITS3 = r"""\p{N}{1,3}""" + _REST
 SUPER_PATTERN_DIGITS = r""" ?\p{N}+""" + _REST
 _ANY = LETTER | NUMBER | SPACE
@@ -76,6 +76,8 @@ def _super_piece(cps, i, hi, cls, digits3):
             if u < 0:
                 break
             e = u
+        while e < hi and (cps[e] == 10 or cps[e] == 13):
+            e += 1
         return e
     e = _run(cps, i, hi, cls, SPACE)  # \s+(?!\S)|\s+
     if e < hi and e - 1 > i:

@@ -238,7 +238,7 @@ def transition_size(transition: float, vocab_size: int, alphabet: int) -> int:
 
 
 def train_superbpe(lines: Iterable[str], vocab_size: int, transition: float = 0.6, max_words: int = 4,
-                   min_frequency: int = 0, special_tokens: Sequence[str] = (), pretokenizer: str = "llama3",
+                   min_frequency: int = 0, special_tokens: Sequence[str] = (), pretokenizer: str = "gpt2",
                    normalizer: str = "none") -> Trained:
     """SuperBPE: plain BPE up to the transition vocabulary, then merges across single spaces (<= max_words words)."""
     specials = _checks(vocab_size, special_tokens, min_frequency)
@@ -283,7 +283,10 @@ def train_supertoken(lines: Iterable[str], vocab_size: int, chunk_min: int = 4, 
     started = time.process_time()
     (pieces,) = _count(lines, [_Chunker(chunk_min, chunk_max, seed)], normalizer)
     _empty_check(pieces, "supertoken")
-    tokens, merges = learn_merges(pieces.words, pieces.counts, vocab_size, min_frequency, specials)
+    tokens = initial_tokens(specials)
+    flat, offs, counts = pieces.arrays()
+    pairs, _ = _resume(tokens, _byte_ids(tokens)[flat], offs, counts, vocab_size, min_frequency, KL.LIMIT_NONE, 0)
+    merges = _hf_merges(tokens, pairs)
     hf = _split_tokenizer(build_tokenizer(tokens, merges, specials, "gpt2"), LINES_PATTERN)
     return Trained(_normalized(hf, normalizer), {
         "algo": "supertoken", "vocab_size": len(tokens), "merges": len(merges), "chunk_min": chunk_min,
