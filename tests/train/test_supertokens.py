@@ -170,6 +170,27 @@ def test_superbpe_tokenizers_ids_and_round_trip_on_every_corpus(superbpe, corpor
     _same_ids_and_round_trip(path, STRESS)
 
 
+def test_encode_phrases_equals_tokenizers_on_whole_pieces(english):
+    """Stage 2 starts from each piece encoded with stage 1's merges: `tokenizers` with no split gives the same ids."""
+    from tokenizers import decoders, models, pre_tokenizers
+
+    from tokbench.train.bpe import learn_merges
+
+    counts = count_words(iter(english), "llama3")
+    tokens, merges = learn_merges(counts.words, counts.counts, 1200)
+    hf = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=merges))
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    hf.decoder = decoders.ByteLevel()
+    pieces = [p for line in english[:300] + STRESS for p in regex.findall(KL.SUPER_PATTERN_DIGITS3, line)]
+    pieces += ["    x  y", "a  b   c", " \t x", "end.\n\n"]
+    data = [p.encode() for p in pieces if p]
+    offs = np.zeros(len(data) + 1, np.int64)
+    np.cumsum([len(d) for d in data], out=offs[1:])
+    ids, at = S.encode_phrases(tokens, merges, np.frombuffer(b"".join(data), np.uint8), offs)
+    for i, d in enumerate(data):
+        assert ids[at[i] : at[i + 1]].tolist() == hf.encode(d.decode()).ids, d
+
+
 def test_superbpe_after_gpt2_keeps_number_runs(english, corpora, tmp_path):
     trained = S.train_superbpe(iter(english), 1500, transition=0.5, pretokenizer="gpt2")
     path = tmp_path / "tokenizer.json"

@@ -24,7 +24,7 @@ from tokenizers import AddedToken, Regex, Tokenizer, pre_tokenizers
 
 from tokbench import pretok
 from tokbench.bytelevel import byte_to_char, to_bytes
-from tokbench.errors import InputError, UsageError
+from tokbench.errors import InputError, UsageError, WorkError
 from tokbench.kernels import bpe_limited as KL
 from tokbench.kernels import pretokenize as KP
 from tokbench.kernels.bpe_encode import build_bytes_table, build_merge_table, encode_pieces
@@ -162,8 +162,9 @@ def _resume(tokens: list[str], syms, offs, counts, vocab_size, min_frequency, li
 def encode_phrases(tokens: list[str], merges: Sequence[tuple[str, str]], flat, offs):
     """Encode each piece flat[offs[i]:offs[i+1]] with the merges, lowest rank first (as `tokenizers` would).
 
-    Pieces are cut before each space first, and the cut pieces encoded once each (the encoder's cache): exact as long
-    as no token holds a non-space byte followed by a space, so no merge can join across such a cut. Stage 1's
+    Pieces are cut before each space that follows a non-space byte, and the cut pieces encoded once each (the
+    encoder's cache): exact as long as no token holds a non-space byte followed by a space, so no merge can join
+    across such a cut. Stage 1's
     presets (gpt2, cl100k, llama3) never make one; otherwise the pieces are encoded whole. Returns (ids, offsets)."""
     ids = {t: i for i, t in enumerate(tokens)}
     rows = np.array([(ids[a], ids[b], ids[a + b]) for a, b in merges], np.int32).reshape(-1, 3)
@@ -171,7 +172,10 @@ def encode_phrases(tokens: list[str], merges: Sequence[tuple[str, str]], flat, o
     pool, tok_offs = _token_table(tokens)
     v_slots, v_hashes = build_bytes_table(pool, tok_offs)
     safe = not any(re.search(rb"[^\s] ", to_bytes(t) or b"") for t in tokens)
-    cut = flat == 32 if safe else np.zeros(len(flat), np.bool_)
+    cut = np.zeros(len(flat), np.bool_)
+    if safe and len(flat) > 1:  # a space right after a non-space byte
+        space = (flat == 32) | ((flat >= 9) & (flat <= 13))
+        cut[1:] = (flat[1:] == 32) & ~space[:-1]
     cut[offs[:-1][offs[:-1] < len(flat)]] = True
     starts = np.flatnonzero(cut)
     ends = np.append(starts[1:], offs[-1])
@@ -262,6 +266,8 @@ def train_superbpe(lines: Iterable[str], vocab_size: int, transition: float = 0.
     pairs1 = [(ids[x], ids[y]) for x, y in merges1]
     syms, sym_offs = encode_phrases(tokens, merges1, flat, offs)
     pairs2, refused = _resume(tokens, syms, sym_offs, counts, vocab_size, min_frequency, KL.LIMIT_WORDS, max_words)
+    if set(pairs1) & set(pairs2):  # stage-1 encoding leaves no stage-1 pair adjacent
+        raise WorkError("superbpe: stage 2 merged a pair of stage 1 again (stage-1 encoding of phrases is wrong)")
     merges = _hf_merges(tokens, pairs1 + pairs2)
     hf = _split_tokenizer(build_tokenizer(tokens, merges, specials, pretokenizer),
                           SUPER_PATTERNS[pretokenizer])
