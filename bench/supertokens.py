@@ -73,7 +73,8 @@ def main(argv=None) -> None:
     ap.add_argument("--corpus", type=Path, default=None)
     ap.add_argument("--mb", type=float, default=10.0, help="training text, MB")
     ap.add_argument("--vocab-size", type=int, default=32000)
-    ap.add_argument("--transitions", default="0.4,0.5,0.6,0.7,0.8,0.9")
+    ap.add_argument("--transitions", default="0.4,0.6,0.8")
+    ap.add_argument("--pretokenizers", default="gpt2,llama3", help="stage 1 / plain BPE pre-tokenizers")
     ap.add_argument("--max-words", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-hf", action="store_true", help="skip HF's BpeTrainer")
@@ -89,41 +90,52 @@ def main(argv=None) -> None:
     lines, held = split_documents(corpus, args.mb)
     V = args.vocab_size
     warm = lines[:2000]  # compile/load every kernel before timing
-    supertokens.train_superbpe(iter(warm), 600, transition=0.5)
+    for pre in args.pretokenizers.split(","):
+        supertokens.train_superbpe(iter(warm), 600, transition=0.5, pretokenizer=pre)
+        warm_counts = count_words(iter(warm), pre)
+        train_bpe(warm_counts.words, warm_counts.counts, 600, pretokenizer=pre)
     supertokens.train_char_bpe(iter(warm), 600)
     supertokens.train_supertoken(iter(warm), 600)
 
-    def plain():
-        counts = count_words(iter(lines), "gpt2")
-        return train_bpe(counts.words, counts.counts, V)
-
     rows = []
-    hf, cpu, wall = measure(plain, args.repeat)
-    base_bpt, base_cpu = bytes_per_token(hf, held), cpu
-    rows.append({"trainer": "bpe (engine)", "bytes_per_token": round(base_bpt, 4), "cpu_s": round(cpu, 3),
-                 "wall_s": round(wall, 3)})
+    base = {}
+    for pre in args.pretokenizers.split(","):
+        def plain(pre=pre):
+            counts = count_words(iter(lines), pre)
+            return train_bpe(counts.words, counts.counts, V, pretokenizer=pre)
+
+        hf, cpu, wall = measure(plain, args.repeat)
+        base[pre] = (bytes_per_token(hf, held), cpu)
+        rows.append({"trainer": f"bpe (engine, {pre})", "pretokenizer": pre, "bytes_per_token": round(base[pre][0], 4),
+                     "cpu_s": round(cpu, 3), "wall_s": round(wall, 3)})
+        for t in [float(x) for x in args.transitions.split(",")]:
+            trained, cpu, wall = measure(lambda t=t, pre=pre: supertokens.train_superbpe(
+                iter(lines), V, transition=t, max_words=args.max_words, pretokenizer=pre), args.repeat)
+            rows.append({"trainer": f"superbpe t={t:g} ({pre})", "pretokenizer": pre,
+                         "transition_vocab": trained.info["transition_vocab"],
+                         "bytes_per_token": round(bytes_per_token(trained.hf, held), 4), "cpu_s": round(cpu, 3),
+                         "wall_s": round(wall, 3),
+                         "stage_cpu_s": {k: round(v, 3) for k, v in trained.info["cpu_seconds"].items()},
+                         "refused_merges": trained.info["refused_merges"]})
+    first = args.pretokenizers.split(",")[0]
     if not args.no_hf:
         os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one thread: CPU seconds compare like with like
-        hf_ref, cpu, wall = measure(lambda: backends.train_hf(iter(lines), "bpe", V, show_progress=False), 1)
-        rows.append({"trainer": "bpe (HF BpeTrainer, 1 thread)", "bytes_per_token": round(bytes_per_token(hf_ref, held), 4),
-                     "cpu_s": round(cpu, 3), "wall_s": round(wall, 3)})
-    for t in [float(x) for x in args.transitions.split(",")]:
-        trained, cpu, wall = measure(
-            lambda t=t: supertokens.train_superbpe(iter(lines), V, transition=t, max_words=args.max_words), args.repeat)
-        rows.append({"trainer": f"superbpe t={t:g}", "transition_vocab": trained.info["transition_vocab"],
-                     "bytes_per_token": round(bytes_per_token(trained.hf, held), 4), "cpu_s": round(cpu, 3),
-                     "wall_s": round(wall, 3), "stage_cpu_s": {k: round(v, 3) for k, v in
-                                                               trained.info["cpu_seconds"].items()},
-                     "refused_merges": trained.info["refused_merges"]})
+        hf_ref, cpu, wall = measure(lambda: backends.train_hf(iter(lines), "bpe", V, pretokenizer=first,
+                                                              show_progress=False), 1)
+        rows.append({"trainer": f"bpe (HF BpeTrainer, 1 thread, {first})", "pretokenizer": first,
+                     "bytes_per_token": round(bytes_per_token(hf_ref, held), 4), "cpu_s": round(cpu, 3),
+                     "wall_s": round(wall, 3)})
     trained, cpu, wall = measure(lambda: supertokens.train_supertoken(iter(lines), V), args.repeat)
-    rows.append({"trainer": "supertoken (4-23 chars, seed 0)", "bytes_per_token": round(bytes_per_token(trained.hf, held), 4),
+    rows.append({"trainer": "supertoken (4-23 chars, seed 0)", "pretokenizer": first, "bytes_per_token": round(bytes_per_token(trained.hf, held), 4),
                  "cpu_s": round(cpu, 3), "wall_s": round(wall, 3)})
-    trained, cpu, wall = measure(lambda: supertokens.train_char_bpe(iter(lines), V, max_token_chars=4), args.repeat)
-    rows.append({"trainer": "char-bpe (<= 4 chars)", "bytes_per_token": round(bytes_per_token(trained.hf, held), 4),
+    trained, cpu, wall = measure(lambda: supertokens.train_char_bpe(iter(lines), V, max_token_chars=4,
+                                                                    pretokenizer=first), args.repeat)
+    rows.append({"trainer": f"char-bpe (<= 4 chars, {first})", "pretokenizer": first, "bytes_per_token": round(bytes_per_token(trained.hf, held), 4),
                  "cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "vocab_reached": trained.info["trained_vocab"]})
-    for r in rows:
-        r["bytes_per_token_vs_bpe"] = round(r["bytes_per_token"] / base_bpt, 4)
-        r["cpu_vs_bpe_engine"] = round(r["cpu_s"] / base_cpu, 3)
+    for r in rows:  # against plain BPE on the engine with the same pre-tokenizer
+        bpt, cpu = base[r["pretokenizer"]]
+        r["bytes_per_token_vs_bpe"] = round(r["bytes_per_token"] / bpt, 4)
+        r["cpu_vs_bpe_engine"] = round(r["cpu_s"] / cpu, 3)
 
     report = {
         "benchmark": "supertokens", "corpus": str(corpus), "training_mb": round(sum(len(x.encode()) for x in lines) / 1e6, 2),

@@ -373,6 +373,14 @@ def test_cli_train_and_sweep(cli, tmp_path, english):
     res = cli("train", corpus, "--algo", "superbpe", "--vocab-size", "1200", "--transition", "0.6", "-o", out)
     assert res.code == 0, res.err
     assert Tokenizer.from_file(str(out)).get_vocab_size() == 1200
+    res = cli("train", corpus, "--algo", "superbpe", "--vocab-size", "1200", "--special-tokens", "<|endoftext|>,<pad>",
+              "--normalizer", "nfc", "-o", out)
+    assert res.code == 0, res.err
+    saved = Tokenizer.from_file(str(out))
+    assert saved.token_to_id("<|endoftext|>") == 0 and saved.token_to_id("<pad>") == 1
+    assert saved.get_vocab_size() == 1200 and saved.normalizer is not None
+    res = cli("train", corpus, "--algo", "superbpe", "--normalizer", "nfkc", "-o", tmp_path / "x.json")
+    assert res.code == 2 and "--normalizer" in res.err
     res = cli("train", corpus, "--algo", "bpe", "--max-words", "2", "-o", tmp_path / "x.json")
     assert res.code == 2 and "--max-words" in res.err
     res = cli("train", corpus, "--algo", "char-bpe", "--seed", "2", "-o", tmp_path / "x.json")

@@ -189,7 +189,9 @@ def encode_phrases(tokens: list[str], merges: Sequence[tuple[str, str]], flat, o
     return out, piece_offs[first]
 
 
-def _checks(vocab_size: int, special_tokens: Sequence[str], min_frequency: int) -> list[str]:
+def _checks(vocab_size: int, special_tokens: Sequence[str], min_frequency: int, normalizer: str) -> list[str]:
+    if pretok.normalizer_name(normalizer) not in ("none", "nfc"):
+        raise UsageError(f"--normalizer {normalizer!r}: superbpe, supertoken and char-bpe support none or nfc")
     specials = list(special_tokens)
     if len(set(specials)) != len(specials):
         raise UsageError("--special-tokens has duplicates")
@@ -217,10 +219,7 @@ def _split_tokenizer(hf: Tokenizer, pattern: str) -> Tokenizer:
 def _normalized(hf: Tokenizer, normalizer: str) -> Tokenizer:
     from tokenizers import normalizers
 
-    norm = pretok.normalizer_name(normalizer)
-    if norm not in ("none", "nfc"):
-        raise UsageError(f"--normalizer {normalizer!r}: supertoken trainers support none or nfc")
-    if norm == "nfc":
+    if pretok.normalizer_name(normalizer) == "nfc":
         hf.normalizer = normalizers.NFC()
     return hf
 
@@ -245,7 +244,7 @@ def train_superbpe(lines: Iterable[str], vocab_size: int, transition: float = 0.
                    min_frequency: int = 0, special_tokens: Sequence[str] = (), pretokenizer: str = "gpt2",
                    normalizer: str = "none") -> Trained:
     """SuperBPE: plain BPE up to the transition vocabulary, then merges across single spaces (<= max_words words)."""
-    specials = _checks(vocab_size, special_tokens, min_frequency)
+    specials = _checks(vocab_size, special_tokens, min_frequency, normalizer)
     if pretokenizer not in STAGE1_PRETOKENIZERS:
         raise UsageError(f"--pretokenizer for superbpe must be one of {', '.join(STAGE1_PRETOKENIZERS)}")
     if max_words < 1:
@@ -283,7 +282,7 @@ def train_superbpe(lines: Iterable[str], vocab_size: int, transition: float = 0.
 def train_supertoken(lines: Iterable[str], vocab_size: int, chunk_min: int = 4, chunk_max: int = 23, seed: int = 0,
                      min_frequency: int = 0, special_tokens: Sequence[str] = (), normalizer: str = "none") -> Trained:
     """TokenAdapt supertokens: BPE over random-length pieces of each line; saved without the piece boundaries."""
-    specials = _checks(vocab_size, special_tokens, min_frequency)
+    specials = _checks(vocab_size, special_tokens, min_frequency, normalizer)
     if not 1 <= chunk_min <= chunk_max:
         raise UsageError(f"--chunk-min/--chunk-max must satisfy 1 <= min <= max, got {chunk_min} and {chunk_max}")
     started = time.process_time()
@@ -304,7 +303,7 @@ def train_char_bpe(lines: Iterable[str], vocab_size: int, max_token_chars: int =
                    min_frequency: int = 0, special_tokens: Sequence[str] = (), pretokenizer: str = "gpt2",
                    normalizer: str = "none") -> Trained:
     """KL3M-style character BPE: no token longer than max_token_chars characters; optional power-of-two padding."""
-    specials = _checks(vocab_size, special_tokens, min_frequency)
+    specials = _checks(vocab_size, special_tokens, min_frequency, normalizer)
     if pretokenizer not in STAGE1_PRETOKENIZERS:
         raise UsageError(f"--pretokenizer for char-bpe must be one of {', '.join(STAGE1_PRETOKENIZERS)}")
     if max_token_chars < 1:
