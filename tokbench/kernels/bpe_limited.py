@@ -312,8 +312,11 @@ def train_merges_resume(word_syms, word_offs, word_counts, tok_pool, tok_offs, f
     n_merges = 0
     refused_n = 0
     refused = np.zeros(1024, np.bool_)
-    ch_keys = np.empty(1024, np.int64)
+    ch_k = np.empty(1024, np.int32)  # per new pair occurrence: its pair index and position
     ch_pos = np.empty(1024, np.int32)
+    gcnt = np.zeros(1024, np.int64)  # scratch for grouping them (all zero between merges)
+    glist = np.empty(1024, np.int32)
+    gstart = np.empty(1024, np.int64)
     gather = np.empty(1024, np.int32)
     heap = np.empty(1024, np.int64)
     heap_n = 0
@@ -421,7 +424,7 @@ def train_merges_resume(word_syms, word_offs, word_counts, tok_pool, tok_offs, f
 
         # --- merge left to right, logging the pairs made
         pslots, pkeys, pcnt = _room(pslots, pkeys, pcnt, n_pairs, 2 * n_g)
-        ch_keys = grow(ch_keys, 2 * n_g)
+        ch_k = grow(ch_k, 2 * n_g)
         ch_pos = grow(ch_pos, 2 * n_g)
         n_ch = 0
         last = -1
@@ -443,7 +446,7 @@ def train_merges_resume(word_syms, word_offs, word_counts, tok_pool, tok_offs, f
                     pcnt[pidx[pp]] -= f
                     pcnt[k] += f
                 pidx[pp] = k
-                ch_keys[n_ch] = key
+                ch_k[n_ch] = k
                 ch_pos[n_ch] = pp
                 n_ch += 1
             pidx[p] = -1
@@ -454,7 +457,7 @@ def train_merges_resume(word_syms, word_offs, word_counts, tok_pool, tok_offs, f
                     pcnt[pidx[q]] -= f
                     pcnt[k] += f
                 pidx[p] = k
-                ch_keys[n_ch] = key
+                ch_k[n_ch] = k
                 ch_pos[n_ch] = p
                 n_ch += 1
             pidx[q] = -1
@@ -476,31 +479,50 @@ def train_merges_resume(word_syms, word_offs, word_counts, tok_pool, tok_offs, f
             refused[old:] = False
         if n_ch == 0:
             continue
-        order = np.argsort(ch_keys[:n_ch], kind="mergesort")
-        g = 0
-        while g < n_ch:
-            key = ch_keys[order[g]]
-            g_end = g
-            while g_end < n_ch and ch_keys[order[g_end]] == key:
-                g_end += 1
-            k, slot = int_find(pslots, pkeys, key)
-            gather = grow(gather, g_end - g)
-            for t in range(g, g_end):
-                gather[t - g] = ch_pos[order[t]]
+        # group the new positions by pair (counting sort: positions stay ascending within a pair)
+        if n_pairs > len(gcnt):
+            old = len(gcnt)
+            gcnt = grow(gcnt, n_pairs)
+            gcnt[old:] = 0
+        glist = grow(glist, n_ch)
+        gstart = grow(gstart, n_ch)
+        gather = grow(gather, n_ch)
+        n_grp = 0
+        for t in range(n_ch):
+            k = ch_k[t]
+            if gcnt[k] == 0:
+                glist[n_grp] = k
+                n_grp += 1
+            gcnt[k] += 1
+        at = 0
+        for g in range(n_grp):
+            k = glist[g]
+            c = gcnt[k]
+            gcnt[k] = at
+            gstart[g] = at
+            at += c
+        for t in range(n_ch):
+            k = ch_k[t]
+            gather[gcnt[k]] = ch_pos[t]
+            gcnt[k] += 1
+        for g in range(n_grp):
+            k = glist[g]
+            s0 = gstart[g]
+            e0 = gcnt[k]
+            gcnt[k] = 0
             bstart, blen, bnext, n_blocks, ppos, n_ppos = _add_block(
-                k, gather, g_end - g, phead, bstart, blen, bnext, n_blocks, ppos, n_ppos)
+                k, gather[s0:e0], e0 - s0, phead, bstart, blen, bnext, n_blocks, ppos, n_ppos)
             if counting and pcnt[k] > 0 and not refused[k]:
                 ecnt = grow(ecnt, n_entries + 1)
                 eleft = grow(eleft, n_entries + 1)
                 eright = grow(eright, n_entries + 1)
                 ecnt[n_entries] = pcnt[k]
-                eleft[n_entries] = np.int32(key >> 32)
-                eright[n_entries] = np.int32(key & 0xFFFFFFFF)
+                eleft[n_entries] = np.int32(pkeys[k] >> 32)
+                eright[n_entries] = np.int32(pkeys[k] & 0xFFFFFFFF)
                 heap = grow(heap, heap_n + 1)
                 heap[heap_n] = n_entries
                 heap_n += 1
                 _sift_up(heap, heap_n - 1, ecnt, eleft, eright)
                 n_entries += 1
-            g = g_end
 
     return m_left[:n_merges].copy(), m_right[:n_merges].copy(), m_new[:n_merges].copy(), refused_n
