@@ -126,11 +126,13 @@ def main(argv=None) -> None:
                      "bytes_per_token": round(bytes_per_token(hf_ref, held), 4), "cpu_s": round(cpu, 3),
                      "wall_s": round(wall, 3)})
     trained, cpu, wall = measure(lambda: supertokens.train_supertoken(iter(lines), V), args.repeat)
-    rows.append({"trainer": "supertoken (4-23 chars, seed 0)", "pretokenizer": first, "bytes_per_token": round(bytes_per_token(trained.hf, held), 4),
+    rows.append({"trainer": "supertoken (4-23 chars, seed 0)", "pretokenizer": first,
+                 "bytes_per_token": round(bytes_per_token(trained.hf, held), 4),
                  "cpu_s": round(cpu, 3), "wall_s": round(wall, 3)})
     trained, cpu, wall = measure(lambda: supertokens.train_char_bpe(iter(lines), V, max_token_chars=4,
                                                                     pretokenizer=first), args.repeat)
-    rows.append({"trainer": f"char-bpe (<= 4 chars, {first})", "pretokenizer": first, "bytes_per_token": round(bytes_per_token(trained.hf, held), 4),
+    rows.append({"trainer": f"char-bpe (<= 4 chars, {first})", "pretokenizer": first,
+                 "bytes_per_token": round(bytes_per_token(trained.hf, held), 4),
                  "cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "vocab_reached": trained.info["trained_vocab"]})
     for r in rows:  # against plain BPE on the engine with the same pre-tokenizer
         bpt, cpu = base[r["pretokenizer"]]
@@ -138,7 +140,8 @@ def main(argv=None) -> None:
         r["cpu_vs_bpe_engine"] = round(r["cpu_s"] / cpu, 3)
 
     report = {
-        "benchmark": "supertokens", "corpus": str(corpus), "training_mb": round(sum(len(x.encode()) for x in lines) / 1e6, 2),
+        "benchmark": "supertokens", "corpus": str(corpus),
+        "training_mb": round(sum(len(x.encode()) for x in lines) / 1e6, 2),
         "held_out_mb": round(sum(len(d.encode()) for d in held) / 1e6, 2), "vocab_size": V, "repeat": args.repeat,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "load_avg_1m": round(os.getloadavg()[0], 2)},

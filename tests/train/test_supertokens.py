@@ -316,7 +316,8 @@ def test_char_bpe_cap_padding_and_ids(english, corpora, tmp_path):
     trained = S.train_char_bpe(iter(english), 3000, max_token_chars=3, pad_vocab_pow2=True)
     path = tmp_path / "tokenizer.json"
     trained.hf.save(str(path))
-    assert trained.hf.get_vocab_size() == 4096 and trained.info["padding_tokens"] == 4096 - trained.info["trained_vocab"]
+    assert trained.hf.get_vocab_size() == 4096
+    assert trained.info["padding_tokens"] == 4096 - trained.info["trained_vocab"] > 0
     lengths = [_chars(b) for b in _token_bytes(path) if b is not None]
     assert max(lengths) == 3
     pads = [t for t in json.loads(path.read_text())["added_tokens"] if t["content"].startswith("<|pad_")]
@@ -361,7 +362,7 @@ def test_supertoken_crosses_words_and_matches_tokenizers(english, corpora, tmp_p
     assert other.hf.to_str() != trained.hf.to_str()
 
 
-# --- CLI ----------------------------------------------------------------------------------------------------------------
+# --- CLI ------------------------------------------------------------------------------------------------------------
 
 
 def test_cli_train_and_sweep(cli, tmp_path, english):

@@ -15,8 +15,9 @@ from tokbench.kernels.tables import EMPTY, bytes_find, grow, hash_bytes, int_fin
 LIMIT_NONE, LIMIT_WORDS, LIMIT_CHARS = 0, 1, 2
 
 # The stage-2 split. A piece is a run of letters and single punctuation marks joined by single spaces (a space before
-# it joins it, as in GPT-2), with the line end that follows it: "Hello, world.\n" is one piece. Runs of 2+ punctuation marks (with trailing newlines) are
-# pieces of their own, and so are whitespace runs (newlines, tabs, several spaces), as in GPT-2. Digits keep stage 1's
+# it joins it, as in GPT-2), with the line end that follows it: "Hello, world.\n" is one piece. Runs of 2+
+# punctuation marks (with trailing newlines) are pieces of their own, and so are whitespace runs (newlines, tabs,
+# several spaces), as in GPT-2. Digits keep stage 1's
 # rule: groups of 1-3 after cl100k/llama3 (DIGITS3), any run with an optional space before it after gpt2 (so stage 1's
 # number tokens stay usable). `split_super` reproduces exactly what `regex` finds with these, line by line.
 _UNIT = r"""(?:\p{L}+|[^\s\p{L}\p{N}](?![^\s\p{L}\p{N}]))"""

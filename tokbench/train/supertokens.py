@@ -2,14 +2,18 @@
 (KL3M-style char-BPE), all on tokbench's numba BPE engine and all saved as a standard byte-level tokenizer.json.
 
 - superbpe: stage 1 is plain byte-level BPE (the engine, merge for merge HF's trainer) up to the transition vocabulary;
-  stage 2 re-splits the corpus with SUPER_PATTERN (words joined by single spaces stay together), encodes each piece
-  with stage 1's merges (lowest rank first, as any BPE encoder would), and resumes merging, refusing tokens of more than
-  `max_words` words. The saved pre-tokenizer is SUPER_PATTERN itself: `tokenizers` then applies all merges in rank
-  order to those pieces, which is what tokbench's encoder does too (tested id for id).
+  stage 2 re-splits every line with the stage-2 pattern (SUPER_PATTERNS: letters and single punctuation marks joined
+  by single spaces stay together, with the line end; digits keep stage 1's rule; runs of punctuation and whitespace are
+  split), encodes each piece with stage 1's merges (lowest rank first, as any BPE encoder would), and resumes merging,
+  refusing tokens of more than `max_words` words. The saved pre-tokenizer is that pattern: `tokenizers` then applies
+  all merges in rank order to its pieces, which is what tokbench's encoder does too (tested id for id).
 - supertoken: each line is cut into pieces of random length (chunk_min..chunk_max characters, seeded), exactly as if
   a separator had been inserted there and BPE split on it; the saved tokenizer splits on newlines only.
 - char-bpe: BPE with the usual pre-tokenizer, refusing merges whose token has more than `max_token_chars` characters;
   the vocabulary can be padded to a power of two with unused special tokens.
+
+supertoken and char-bpe (and superbpe's stage 2) run `kernels.bpe_limited.train_merges_resume`: greedy BPE (highest
+count, ties to the smallest id pair) over pair positions, not HF's trainer, whose tie quirks only matter for stage 1.
 """
 
 from __future__ import annotations
@@ -96,7 +100,7 @@ class _Chunker:
     """TokenAdapt's augmentation: pieces of random length per line, as if a separator were inserted between them.
 
     A line's "\\n" is a piece of its own (the saved tokenizer splits there). One seeded stream of lengths runs over the
-    whole corpus, so the pieces depend on the seed and the text only."""
+    whole corpus in order, so the pieces depend on the seed and the text."""
 
     def __init__(self, chunk_min: int, chunk_max: int, seed: int):
         self.rng = np.random.default_rng(seed)
@@ -197,7 +201,8 @@ def _checks(vocab_size: int, special_tokens: Sequence[str], min_frequency: int, 
         raise UsageError("--special-tokens has duplicates")
     alphabet = len(initial_tokens(specials))
     if vocab_size < alphabet:
-        raise UsageError(f"--vocab-size {vocab_size} is smaller than the byte alphabet plus special tokens ({alphabet})")
+        raise UsageError(f"--vocab-size {vocab_size} is smaller than the byte alphabet plus special tokens "
+                         f"({alphabet})")
     if min_frequency < 0:
         raise UsageError("--min-frequency must be >= 0")
     return specials
