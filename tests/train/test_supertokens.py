@@ -222,6 +222,9 @@ def test_superbpe_deterministic_and_transition_checked(english, superbpe):
     with pytest.raises(UsageError, match="transition"):
         S.train_superbpe(iter(english), 3000, transition=4000)
     assert S.transition_size(0.6, 32000, 256) == 19200 and S.transition_size(800, 1000, 256) == 800
+    assert S.transition_size(0.5, 300, 256) == 256
+    with pytest.raises(UsageError, match="transition"):
+        S.transition_size(100, 1000, 256)
 
 
 # --- the merge loop against brute force -----------------------------------------------------------------------------

@@ -233,10 +233,12 @@ def _normalized(hf: Tokenizer, normalizer: str) -> Tokenizer:
 
 
 def transition_size(transition: float, vocab_size: int, alphabet: int) -> int:
-    """The vocabulary size where stage 2 starts: a fraction of vocab_size when < 1, else a size."""
+    """The vocabulary size where stage 2 starts: a fraction of vocab_size when < 1 (at least the alphabet), else a
+    size."""
     if transition <= 0:
         raise UsageError(f"--transition must be > 0, got {transition}")
-    size = int(round(transition * vocab_size)) if transition < 1 else int(transition)
+    # a fraction never asks for less than the alphabet (a small vocabulary then has no stage-1 merges)
+    size = max(int(round(transition * vocab_size)), alphabet) if transition < 1 else int(transition)
     if size != transition and transition >= 1:
         raise UsageError(f"--transition {transition}: give a fraction below 1 or a whole vocabulary size")
     if not alphabet <= size <= vocab_size:
