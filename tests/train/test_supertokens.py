@@ -198,6 +198,10 @@ def test_superbpe_after_gpt2_keeps_number_runs(english, corpora, tmp_path):
     assert json.loads(path.read_text())["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] == \
         KL.SUPER_PATTERN_DIGITS
     _same_ids_and_round_trip(path, [d for docs in corpora.values() for d in docs[:1]] + STRESS)
+    counts = count_words(iter(english), "gpt2")
+    plain = json.loads(train_bpe(counts.words, counts.counts, 1500).to_str())["model"]["merges"]
+    n1 = trained.info["stage1_merges"]
+    assert json.loads(path.read_text())["model"]["merges"][:n1] == plain[:n1] and n1 == 750 - 256
 
 
 def _words(data: bytes) -> int:
