@@ -69,10 +69,20 @@ def count_command(corpus_specs: Sequence[str], out: Path, pretokenizer: str, nor
 
 def train_command(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size: int, min_frequency: int,
                   special_tokens: Sequence[str], pretokenizer: str, normalizer: str, text_field: str,
-                  errors: str, engine: str = "numba", from_counts: Sequence[Path] = ()) -> Path:
+                  errors: str, engine: str = "numba", from_counts: Sequence[Path] = (),
+                  super_options: dict | None = None) -> Path:
     """Train with the chosen algorithm and write tokenizer.json (and the .model for SentencePiece) atomically."""
+    from tokbench.train import supertokens
+
+    given = {k: v for k, v in (super_options or {}).items() if v is not None}
+    if algo in supertokens.ALGOS:
+        return _train_super(corpus_specs, out, algo, vocab_size, min_frequency, special_tokens, pretokenizer,
+                            normalizer, text_field, errors, given)
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in sorted(given))
+        raise UsageError(f"{flags} only apply to --algo {', '.join(supertokens.ALGOS)}")
     if algo not in backends.ALGOS:
-        raise UsageError(f"--algo must be one of {', '.join(backends.ALGOS)}, not {algo!r}")
+        raise UsageError(f"--algo must be one of {', '.join(backends.ALGOS + supertokens.ALGOS)}, not {algo!r}")
     if engine not in ("numba", "hf"):
         raise UsageError(f"--engine must be numba or hf, not {engine!r}")
     presets.check(pretokenizer, normalizer)
@@ -115,6 +125,24 @@ def train_command(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size:
     target = _write_tokenizer(hf, out, model_bytes)
     console().print(f"trained {algo} ({hf.get_vocab_size()} tokens) in {time.perf_counter() - started:.1f}s "
                     f"-> {target}")
+    return target
+
+
+def _train_super(corpus_specs, out, algo, vocab_size, min_frequency, special_tokens, pretokenizer, normalizer,
+                 text_field, errors, options) -> Path:
+    """superbpe / supertoken / char-bpe on the numba engine (tokbench.train.supertokens)."""
+    from tokbench.train import supertokens
+
+    if algo != "supertoken":
+        options["pretokenizer"] = pretokenizer
+    corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
+    lines = progress(corpus.lines(), f"reading {corpus.name}", unit_of=lambda line: len(line))
+    started = time.perf_counter()
+    trained = supertokens.train(algo, lines, vocab_size, min_frequency=min_frequency,
+                                special_tokens=list(special_tokens), normalizer=normalizer, **options)
+    target = _write_tokenizer(trained.hf, out, None)
+    console().print(f"trained {algo} ({trained.hf.get_vocab_size()} tokens) in "
+                    f"{time.perf_counter() - started:.1f}s -> {target}")
     return target
 
 
