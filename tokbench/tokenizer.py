@@ -10,7 +10,6 @@ tokenizers and byte-level probabilities can be computed.
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import unicodedata
@@ -370,7 +369,9 @@ class TiktokenTokenizer(Tokenizer):
 
         self.name = name or descriptor.get("name") or "tiktoken"
         ranks_path = base / descriptor["ranks"]
-        ranks = load_tiktoken_ranks(ranks_path)
+        from tokbench.zoo import read_tiktoken_ranks
+
+        ranks = read_tiktoken_ranks(ranks_path)
         self._offset = int(descriptor.get("id_offset", 0))
         specials = {k: int(v) for k, v in (descriptor.get("special_tokens") or {}).items()}
         # tiktoken wants specials in its own id space; with an offset they live below it and are handled here.
@@ -461,22 +462,6 @@ def _bpe_split(token: bytes, ranks: dict[bytes, int], max_rank: int) -> list[byt
             break
         parts[best_i:best_i + 2] = [parts[best_i] + parts[best_i + 1]]
     return parts
-
-
-def load_tiktoken_ranks(path: Path) -> dict[bytes, int]:
-    ranks: dict[bytes, int] = {}
-    try:
-        with open(path, "rb") as handle:
-            for lineno, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                token, rank = line.split()
-                ranks[base64.b64decode(token)] = int(rank)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (ValueError, base64.binascii.Error):
-        raise InputError(f"{path}: line {lineno}: expected '<base64 token> <rank>'") from None
-    return ranks
 
 
 # ------------------------------------------------------------------------------------------------------------------

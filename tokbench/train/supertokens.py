@@ -33,7 +33,7 @@ from tokbench.kernels import bpe_limited as KL
 from tokbench.kernels import pretokenize as KP
 from tokbench.kernels.bpe_encode import build_bytes_table, build_merge_table, encode_pieces
 from tokbench.train.bpe import build_tokenizer, initial_tokens, learn_merges
-from tokbench.train.counts import WordCounts, _Counter
+from tokbench.train.counts import WordCounts, count_pieces
 
 ALGOS = ("superbpe", "supertoken", "char-bpe")
 SUPER_PATTERNS = {"gpt2": KL.SUPER_PATTERN_DIGITS, "cl100k": KL.SUPER_PATTERN_DIGITS3,
@@ -55,35 +55,8 @@ class Trained:
 
 
 def _count(lines: Iterable[str], splitters, normalizer: str = "none") -> list[WordCounts]:
-    """Count the pieces of each splitter over the same lines; a splitter maps (cps, line bounds) -> (starts, ends).
-
-    Lines are batched into one code-point array per ~1M characters; every line is its own string for the splitters."""
-    norm = pretok.normalizer_name(normalizer)
-    counters = [_Counter() for _ in splitters]
-    batch: list[str] = []
-    size = 0
-
-    def flush():
-        cps = KP.codepoints("".join(batch))
-        bounds = np.zeros(len(batch) + 1, np.int64)
-        np.cumsum(np.fromiter(map(len, batch), np.int64, len(batch)), out=bounds[1:])
-        for split, counter in zip(splitters, counters):
-            starts, ends = split(cps, bounds)
-            counter.add(cps, starts, ends)
-        batch.clear()
-
-    for line in lines:
-        if norm != "none":
-            line = pretok.normalize(line, norm)
-        batch.append(line)
-        size += len(line)
-        if size >= BATCH_CHARS:
-            flush()
-            size = 0
-    if batch:
-        flush()
-    # the tag only says how the table was made; these tables are never saved
-    return [c.result("gpt2", norm) for c in counters]
+    """Count the pieces of each splitter over the same lines (the tags say only how a table was made: never saved)."""
+    return count_pieces(lines, splitters, "gpt2", normalizer, batch_chars=BATCH_CHARS)
 
 
 def _stage1_splitter(pretokenizer: str):
