@@ -264,24 +264,26 @@ def _with_special_tokens(tok, strings: list[str]):
 # ------------------------------------------------------------------------------------------------------- transplant
 @dataclass
 class Result:
-    out: Path
+    out: Path | None
     counts: dict
     manifest: dict
     seconds: float
+    lm: object = None  # the transplanted model with its new tokenizer (an LM)
 
 
 def transplant(model: str, tokenizer: str, method: str = "tokenadapt", out: str | Path | None = None,
                keep_special: str = "old", pad_to_multiple_of: int | None = None, seed: int = 0, force: bool = False,
-               params: dict | None = None, lm=None, progress: bool = True) -> Result:
-    """Transplant `tokenizer` onto `model` with `method` and save a HF model folder at `out` (atomic)."""
-    from tokbench.lm import load_lm
+               params: dict | None = None, lm=None, save: bool = True) -> Result:
+    """Transplant `tokenizer` onto `model` with `method` and save a HF model folder at `out` (atomic). `lm` may pass
+    the already loaded model (it is changed in place); save=False keeps the result in memory only (Result.lm)."""
+    from tokbench.lm import LM, load_lm
     from tokbench.transplant.methods import get_method
 
     t0 = time.perf_counter()
-    if out is None:
+    if out is None and save:
         raise UsageError("missing --out folder")
-    out = Path(out)
-    if out.exists() and not force:
+    out = Path(out) if out is not None else None
+    if out is not None and out.exists() and not force:
         raise UsageError(f"{out}: already exists (use --force to replace it)")
     if pad_to_multiple_of is not None and pad_to_multiple_of < 1:
         raise UsageError(f"--pad-to-multiple-of must be >= 1 (got {pad_to_multiple_of})")
@@ -355,13 +357,15 @@ def transplant(model: str, tokenizer: str, method: str = "tokenadapt", out: str 
         "warnings": match.warnings,
         "tokens": _token_sources(new_tok, lm.tokenizer, match, targets, plan, special_unmatched),
     }
-    with atomic_dir(out, force=force) as tmp:
-        lm.model.save_pretrained(tmp)
-        _save_tokenizer(tmp, new_tok, lm, match, keep_special)
-        with open(tmp / "transplant.json", "w", encoding="utf-8") as fh:
-            json.dump(manifest, fh, ensure_ascii=False, indent=1)
-            fh.write("\n")
-    return Result(out, counts, manifest, time.perf_counter() - t0)
+    if save:
+        with atomic_dir(out, force=force) as tmp:
+            lm.model.save_pretrained(tmp)
+            _save_tokenizer(tmp, new_tok, lm, match, keep_special)
+            with open(tmp / "transplant.json", "w", encoding="utf-8") as fh:
+                json.dump(manifest, fh, ensure_ascii=False, indent=1)
+                fh.write("\n")
+    new_lm = LM(model=lm.model, tokenizer=new_tok, folder=out or lm.folder, name=f"{model}+{method}")
+    return Result(out, counts, manifest, time.perf_counter() - t0, new_lm)
 
 
 def _model_key(lm) -> str:
