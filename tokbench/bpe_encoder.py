@@ -1,0 +1,289 @@
+"""A fast encoder for byte-level BPE tokenizers (ids identical to `tokenizers`), built on the numba kernel.
+
+What it matches: HF `Tokenizer.encode(text, add_special_tokens=False)` for a tokenizer.json whose model is BPE over the
+256 ByteLevel chars, whose pre-tokenizer is ByteLevel (regex) or Sequence[Split(Regex, isolated), ByteLevel(no regex)],
+and whose normalizer is none, NFC or NFKC. Added tokens (special or not) found in the text are emitted as their ids, exactly
+as HF does; `encode_special_tokens=True` treats special ones as plain text (HF's flag of the same name).
+Anything else raises UsageError from `from_tokenizer_json`, so callers can fall back to `tokenizers`.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import regex
+
+from tokbench.bytelevel import to_bytes
+from tokbench.errors import InputError, UsageError
+from tokbench.kernels.bpe_encode import build_bytes_table, build_merge_table, encode_pieces, utf8_positions
+from tokbench.train.presets import PATTERNS
+
+GPT2_PATTERN = PATTERNS["gpt2"]  # ByteLevel's built-in split
+WHITESPACE_PATTERN = r"""\w+|[^\w\s]+"""  # HF's Whitespace pre-tokenizer (drops the whitespace)
+
+CACHE_WORDS = 1_000_000  # the word cache starts over past this many distinct pre-tokens
+
+
+class BPEEncoder:
+    """Byte-level BPE: token bytes per id, merges as (left_id, right_id, new_id) in rank order, a split regex."""
+
+    def __init__(
+        self,
+        token_bytes: list[bytes | None],
+        merges: list[tuple[int, int, int]],
+        pattern: str = GPT2_PATTERN,
+        added_tokens: dict[str, tuple[int, bool]] | None = None,
+        normalizer: str | None = None,
+        ignore_merges: bool = False,
+        encode_special_tokens: bool = False,
+        isolated: bool = True,
+    ):
+        """isolated: text the pattern does not match is kept as pieces (HF Split "isolated"); False drops it (Whitespace)."""
+        self.token_bytes = token_bytes
+        self.pattern = regex.compile(pattern)
+        self.normalizer = normalizer
+        self.ignore_merges = ignore_merges
+        self.isolated = isolated
+        index = {b: i for i, b in enumerate(token_bytes) if b is not None}
+        try:
+            self.byte_ids = np.array([index[bytes([b])] for b in range(256)], np.int32)
+        except KeyError as err:
+            raise UsageError(f"not a byte-level BPE vocabulary: no token for byte {err.args[0]!r}") from None
+        m = np.array(merges, np.int32).reshape(-1, 3)
+        self._merges = build_merge_table(m[:, 0].copy(), m[:, 1].copy(), m[:, 2].copy())
+        pieces = [b or b"" for b in token_bytes]
+        offs = np.zeros(len(pieces) + 1, np.int64)
+        np.cumsum([len(p) for p in pieces], out=offs[1:])
+        pool = np.frombuffer(b"".join(pieces) or b"\0", np.uint8)
+        slots, hashes = build_bytes_table(pool, offs)
+        self._vocab = (pool, offs, slots, hashes)
+        self.added_tokens = dict(added_tokens or {})
+        self.encode_special_tokens = encode_special_tokens
+        matched = [t for t, (_, special) in self.added_tokens.items() if not (special and encode_special_tokens)]
+        # leftmost-longest, as HF's added-vocabulary matcher
+        matched.sort(key=lambda t: (-len(t), t))
+        self._added_re = regex.compile("|".join(regex.escape(t) for t in matched)) if matched else None
+        self._scanner = _scanner_for(pattern, isolated)
+        self._reset_cache()
+
+    # --- construction
+
+    @classmethod
+    def from_tokenizer_json(cls, spec, encode_special_tokens: bool = False) -> "BPEEncoder":
+        """From a tokenizer.json path, its parsed dict, or a `tokenizers.Tokenizer`; UsageError if it does not apply."""
+        name = "tokenizer"
+        if isinstance(spec, (str, Path)):
+            name = str(spec)
+            try:
+                spec = json.loads(Path(spec).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as err:
+                raise InputError(f"{name}: cannot read tokenizer.json ({err})") from None
+        elif not isinstance(spec, dict):
+            spec = json.loads(spec.to_str())
+        model = spec.get("model") or {}
+        if model.get("type") != "BPE":
+            raise UsageError(f"{name}: fast encoder needs a BPE model, not {model.get('type')}")
+        for key in ("dropout", "continuing_subword_prefix", "end_of_word_suffix"):
+            if model.get(key):
+                raise UsageError(f"{name}: fast encoder does not support BPE {key}={model[key]!r}")
+        if model.get("byte_fallback"):
+            raise UsageError(f"{name}: fast encoder does not support byte_fallback")
+        normalizer = spec.get("normalizer")
+        if normalizer is not None and normalizer.get("type") not in ("NFC", "NFKC"):
+            raise UsageError(f"{name}: fast encoder does not support normalizer {normalizer.get('type')}")
+        pattern, isolated = _split_pattern(spec.get("pre_tokenizer"), name)
+        for tok in spec.get("added_tokens") or []:
+            if tok.get("single_word") or tok.get("lstrip") or tok.get("rstrip"):
+                raise UsageError(f"{name}: fast encoder does not support added token options of {tok['content']!r}")
+
+        vocab = model["vocab"]
+        size = max(vocab.values(), default=-1) + 1
+        for tok in spec.get("added_tokens") or []:
+            size = max(size, tok["id"] + 1)
+        token_bytes: list[bytes | None] = [None] * size
+        for token, i in vocab.items():
+            token_bytes[i] = to_bytes(token)
+        added = {}
+        for tok in spec.get("added_tokens") or []:
+            added[tok["content"]] = (tok["id"], bool(tok.get("special")))
+            if tok["content"] not in vocab:
+                token_bytes[tok["id"]] = None
+        merges = []
+        for m in model.get("merges") or []:
+            a, b = m.split(" ") if isinstance(m, str) else m
+            try:
+                merges.append((vocab[a], vocab[b], vocab[a + b]))
+            except KeyError:
+                raise InputError(f"{name}: merge {a!r} {b!r} names a token missing from the vocabulary") from None
+        return cls(
+            token_bytes,
+            merges,
+            pattern,
+            added,
+            normalizer["type"] if normalizer is not None else None,
+            bool(model.get("ignore_merges")),
+            encode_special_tokens,
+            isolated,
+        )
+
+    # --- encoding
+
+    def encode_batch(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Ids of all texts as one int32 array, and int64 offsets: text i is ids[offsets[i]:offsets[i+1]]."""
+        buf, starts, ends, fixed, text_pieces = self._split(texts)
+        (pool, offs, v_slots, v_hashes) = self._vocab
+        ids, piece_offs, *cache = encode_pieces(
+            buf, starts, ends, fixed, self.byte_ids, *self._merges, self.ignore_merges, pool, offs, v_slots, v_hashes,
+            *self._cache,
+        )
+        self._cache = tuple(cache)
+        if self._cache[-1] > CACHE_WORDS:
+            self._reset_cache()
+        return ids, piece_offs[text_pieces]
+
+    def encode(self, text: str) -> list[int]:
+        ids, _ = self.encode_batch([text])
+        return ids.tolist()
+
+    def _reset_cache(self):
+        self._cache = (
+            np.empty(1024, np.uint8),
+            np.zeros(1, np.int64),
+            np.empty(16, np.int64),
+            np.full(16, -1, np.int64),
+            np.empty(1024, np.int32),
+            np.zeros(1, np.int64),
+            0,
+        )
+
+    def _segments(self, texts):
+        """Normalised texts cut at added tokens: (segments, fixed id per segment or -1, segment index of each text)."""
+        segs: list[str] = []
+        fixed: list[int] = []
+        first = np.zeros(len(texts) + 1, np.int64)
+        for t, text in enumerate(texts):
+            if self.normalizer:
+                text = unicodedata.normalize(self.normalizer, text)
+            if self._added_re is not None and self._added_re.search(text):
+                pos = 0
+                for m in self._added_re.finditer(text):
+                    if m.start() > pos:
+                        segs.append(text[pos : m.start()])
+                        fixed.append(-1)
+                    segs.append("")
+                    fixed.append(self.added_tokens[m.group()][0])
+                    pos = m.end()
+                text = text[pos:]
+            if text:
+                segs.append(text)
+                fixed.append(-1)
+            first[t + 1] = len(segs)
+        return segs, np.array(fixed, np.int32), first
+
+    def _split(self, texts):
+        """Pieces of the batch: (utf-8 buffer, piece starts, ends, fixed id or -1, piece index where each text starts)."""
+        segs, seg_fixed, seg_first = self._segments(texts)
+        if self._scanner is None:
+            return self._split_regex(segs, seg_fixed, seg_first)
+        kind, classes, self._split_lines = self._scanner
+        joined = "".join(segs)
+        cps = np.frombuffer(joined.encode("utf-32-le"), np.int32)
+        bounds = np.zeros(len(segs) + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, segs), np.int64, len(segs)), out=bounds[1:])
+        starts, ends = self._split_lines(cps, bounds, kind, classes)
+        # every segment's first piece; added tokens (empty segments) go in before the next segment's pieces
+        seg_piece = np.searchsorted(starts, bounds[:-1], "left") if len(segs) else np.zeros(0, np.int64)
+        where = np.flatnonzero(seg_fixed >= 0)
+        byte_pos = utf8_positions(cps)
+        starts = np.insert(byte_pos[starts], seg_piece[where], 0)
+        ends = np.insert(byte_pos[ends], seg_piece[where], 0)
+        fixed = np.insert(np.full(len(starts) - len(where), -1, np.int32), seg_piece[where], seg_fixed[where])
+        # piece index where each text starts: the first piece of its first segment, counting inserted added tokens
+        added_before = np.concatenate([[0], np.cumsum(seg_fixed >= 0)])
+        seg_piece_all = np.append(seg_piece, len(starts) - len(where))
+        text_pieces = seg_piece_all[seg_first] + added_before[seg_first]
+        buf = np.frombuffer(joined.encode("utf-8") or b"\0", np.uint8)
+        return buf, starts, ends, fixed, text_pieces
+
+    def _split_regex(self, segs, seg_fixed, seg_first):
+        """FALLBACK pre-tokenizer for split patterns the numba scanners do not cover: the `regex` package in Python."""
+        chunks: list[bytes] = []
+        fixed_at: list[tuple[int, int]] = []
+        seg_piece = np.zeros(len(segs) + 1, np.int64)
+        for j, seg in enumerate(segs):
+            if seg_fixed[j] >= 0:
+                fixed_at.append((len(chunks), int(seg_fixed[j])))
+                chunks.append(b"")
+            else:
+                self._split_text(seg, chunks)
+            seg_piece[j + 1] = len(chunks)
+        lengths = np.fromiter(map(len, chunks), np.int64, len(chunks))
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        fixed = np.full(len(chunks), -1, np.int32)
+        for i, tid in fixed_at:
+            fixed[i] = tid
+        buf = np.frombuffer(b"".join(chunks) or b"\0", np.uint8)
+        return buf, starts, ends, fixed, seg_piece[seg_first]
+
+    def _split_text(self, text: str, out: list[bytes]) -> None:
+        if not text:
+            return
+        pieces = self.pattern.findall(text)
+        if self.isolated and sum(map(len, pieces)) != len(text):  # keep what the pattern skipped as pieces too
+            pieces, pos = [], 0
+            for m in self.pattern.finditer(text):
+                if m.start() > pos:
+                    pieces.append(text[pos : m.start()])
+                pieces.append(m.group())
+                pos = m.end()
+            if pos < len(text):
+                pieces.append(text[pos:])
+        out.extend(p.encode() for p in pieces)
+
+
+def _split_pattern(pre, name: str) -> tuple[str, bool]:
+    """(split regex, isolated) of a byte-level pre-tokenizer, or UsageError."""
+    if pre is None:
+        raise UsageError(f"{name}: fast encoder needs a ByteLevel pre-tokenizer")
+    if pre.get("type") == "ByteLevel":
+        if pre.get("add_prefix_space"):
+            raise UsageError(f"{name}: fast encoder does not support add_prefix_space")
+        if pre.get("use_regex", True):
+            return GPT2_PATTERN, True
+        raise UsageError(f"{name}: ByteLevel without a split regex is not supported by the fast encoder")
+    if pre.get("type") == "Sequence":
+        steps = pre.get("pretokenizers") or []
+        if (
+            len(steps) == 2
+            and steps[1].get("type") == "ByteLevel"
+            and not steps[1].get("add_prefix_space")
+            and not steps[1].get("use_regex", True)
+        ):
+            if steps[0].get("type") == "Whitespace":
+                return WHITESPACE_PATTERN, False
+            if (
+                steps[0].get("type") == "Split"
+                and "Regex" in (steps[0].get("pattern") or {})
+                and steps[0].get("behavior") == "Isolated"
+                and not steps[0].get("invert")
+            ):
+                return steps[0]["pattern"]["Regex"], True
+    raise UsageError(f"{name}: fast encoder does not support pre-tokenizer {pre.get('type')}")
+
+
+
+def _scanner_for(pattern: str, isolated: bool):
+    """(kind, class table, split_lines) of the numba scanner reproducing `pattern`, or None to use `regex`."""
+    try:
+        from tokbench import pretok
+        from tokbench.kernels.pretokenize import KINDS, PATTERNS, split_lines
+    except ImportError:  # the pre-tokenizer scanners are not in this tree yet: regex fallback
+        return None
+    for name, known in PATTERNS.items():
+        if known == pattern and (name == "whitespace") != isolated:  # the whitespace scanner drops spaces
+            return KINDS[name], pretok.class_table(), split_lines
+    return None

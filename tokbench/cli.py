@@ -1,0 +1,155 @@
+"""The `tokbench` command: thin wrappers that parse flags, call the library and format output.
+
+This is the one place that turns a TokbenchError into a one-line message and an exit code (2 usage, 1 failed work).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from tokbench.errors import TokbenchError, UsageError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Train, transplant and evaluate tokenizers.", rich_markup_mode=None)
+
+TokenizerOpt = Annotated[str, typer.Option("--tokenizer", "-t", help="tokenizer.json, folder, .model, or zoo name")]
+TextField = Annotated[str, typer.Option("--text-field", help="field holding the text in .jsonl inputs")]
+Errors = Annotated[str, typer.Option("--errors", help="invalid UTF-8: strict (fail) or replace")]
+
+
+class TokenizeFormat(str, Enum):
+    ids = "ids"
+    tokens = "tokens"
+    jsonl = "jsonl"
+    count = "count"
+
+
+@app.command()
+def zoo(fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table") -> None:
+    """List the named production tokenizers (built offline from registry packages)."""
+    from tokbench import zoo as zoo_mod
+
+    names = zoo_mod.names()
+    if fmt == "json":
+        print(json.dumps(names))
+    elif fmt == "table":
+        from tokbench.report_console import print_table
+
+        print_table([{k: r[k] for k in ("name", "summary", "built")} for r in zoo_mod.records()],
+                    title="tokbench zoo")
+    else:
+        raise UsageError(f"--format must be table or json, not {fmt!r}")
+
+
+@app.command()
+def tokenize(
+    tokenizer: TokenizerOpt,
+    path: Annotated[str, typer.Argument(help="input file, or - for stdin")] = "-",
+    fmt: Annotated[TokenizeFormat, typer.Option("--format", help="ids, tokens, jsonl or count")] = TokenizeFormat.ids,
+    lines: Annotated[bool, typer.Option("--lines", help="each line is its own document")] = False,
+    text_field: TextField = "text",
+    errors: Errors = "strict",
+) -> None:
+    """Tokenize a file or stdin (no special tokens added)."""
+    from tokbench.commands import tokenize_stream
+
+    tokenize_stream(tokenizer, path, fmt.value, lines=lines, text_field=text_field, errors=errors, out=sys.stdout)
+
+
+PretokOpt = Annotated[str, typer.Option("--pretokenizer", help="gpt2, cl100k, llama3, whitespace, none")]
+NormOpt = Annotated[str, typer.Option("--normalizer", help="nfc, nfkc, none")]
+
+
+@app.command()
+def count(
+    corpus: Annotated[list[str], typer.Argument(help="files, folders, globs, or - for stdin")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="counts.parquet")],
+    pretokenizer: PretokOpt = "gpt2",
+    normalizer: NormOpt = "none",
+    text_field: TextField = "text",
+    errors: Errors = "strict",
+) -> None:
+    """Count pre-tokenized words into a parquet table; sum shards with `train --from-counts`."""
+    from tokbench.commands import count_command
+
+    count_command(corpus, out, pretokenizer, normalizer, text_field, errors)
+
+
+@app.command()
+def train(
+    corpus: Annotated[Optional[list[str]], typer.Argument(help="files, folders, globs, or - for stdin")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="tokenizer.json path, or a folder")] = Path("tokenizer.json"),
+    algo: Annotated[str, typer.Option("--algo", help="bpe, unigram, wordpiece, sp-bpe, sp-unigram")] = "bpe",
+    vocab_size: Annotated[int, typer.Option("--vocab-size", help="size of the vocabulary, specials included")] = 8000,
+    min_frequency: Annotated[int, typer.Option("--min-frequency")] = 0,
+    special_tokens: Annotated[str, typer.Option("--special-tokens", help="comma-separated")] = "",
+    pretokenizer: PretokOpt = "gpt2",
+    normalizer: NormOpt = "none",
+    engine: Annotated[str, typer.Option("--engine", help="bpe engine: numba (tokbench's) or hf (tokenizers')")] = "numba",
+    from_counts: Annotated[Optional[list[Path]], typer.Option("--from-counts", help="train on count tables")] = None,
+    text_field: TextField = "text",
+    errors: Errors = "strict",
+) -> None:
+    """Train a tokenizer; writes a standard tokenizer.json."""
+    from tokbench.commands import train_command
+
+    specials = [s for s in special_tokens.split(",") if s]
+    if not corpus and not from_counts:
+        raise UsageError("give a corpus (or - for stdin), or --from-counts")
+    train_command(corpus or [], out, algo=algo, vocab_size=vocab_size, min_frequency=min_frequency,
+                  special_tokens=specials, pretokenizer=pretokenizer, normalizer=normalizer,
+                  text_field=text_field, errors=errors, engine=engine, from_counts=from_counts or ())
+
+
+@app.command()
+def demo(out: Annotated[Path, typer.Option("--out", "-o")] = Path("reports/demo")) -> None:
+    """Train BPE and unigram on bundled text and compare them with zoo tokenizers on bundled corpora."""
+    from tokbench.demo import run_demo
+
+    run_demo(out)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point: runs the app, mapping errors to one line on stderr and an exit code."""
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer 0.29 vendors click
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if debug:
+        args.remove("--debug")
+    try:
+        app(args=args, prog_name="tokbench", standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        print("tokbench: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(2)
+    except ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except TokbenchError as exc:
+        if debug:
+            raise
+        print(f"tokbench: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(1)
+    except Exception as exc:  # an internal error still gets one line unless --debug
+        if debug:
+            raise
+        print(f"tokbench: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

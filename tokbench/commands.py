@@ -1,0 +1,155 @@
+"""What `tokenize` and `train` do, below the CLI: streaming input, atomic output, progress on stderr."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from tokbench.corpus import Corpus
+from tokbench.errors import UsageError
+from tokbench.io import atomic_dir, atomic_write
+from tokbench.report_console import console, progress
+from tokbench.tokenizer import load_tokenizer
+from tokbench.train import backends, presets
+
+BATCH = 256
+
+
+def tokenize_stream(spec: str, path: str, fmt: str, lines: bool, text_field: str, errors: str, out: TextIO) -> None:
+    """Write ids/tokens/jsonl/count for each document (or line), streaming in batches."""
+    tok = load_tokenizer(spec)
+    corpus = Corpus([path], text_field=text_field, errors=errors)
+    units = (line.rstrip("\n") for line in corpus.lines()) if lines else corpus.documents()
+    total = 0
+    batch: list[str] = []
+
+    def flush() -> None:
+        nonlocal total
+        for text, ids in zip(batch, tok.encode_batch(batch)):
+            total += len(ids)
+            if fmt == "ids":
+                out.write(" ".join(map(str, ids)) + "\n")
+            elif fmt == "tokens":
+                out.write(" ".join(json.dumps(tok.token_bytes(i).decode("utf-8", "backslashreplace"),
+                                              ensure_ascii=False) for i in ids) + "\n")
+            elif fmt == "jsonl":
+                out.write(json.dumps({"text": text, "ids": ids, "tokens": [tok.id_to_token(i) for i in ids]},
+                                     ensure_ascii=False) + "\n")
+            elif fmt == "count" and lines:
+                out.write(f"{len(ids)}\n")
+        batch.clear()
+
+    for text in units:
+        batch.append(text)
+        if len(batch) >= BATCH:
+            flush()
+    flush()
+    if fmt == "count" and not lines:
+        out.write(f"{total}\n")
+
+
+ENGINE_PRESETS = ("gpt2", "cl100k", "llama3")  # what the numba scanners reproduce
+
+
+def count_command(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normalizer: str, text_field: str,
+                  errors: str) -> Path:
+    """Count pre-tokenized words into a parquet table (sum several with `train --from-counts`)."""
+    from tokbench.train.counts import count_words
+
+    presets.check(pretokenizer, normalizer)
+    _check_engine_preset(pretokenizer)
+    corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
+    lines = progress(corpus.lines(), f"counting {corpus.name}", unit_of=len)
+    counts = count_words(lines, pretokenizer, normalizer)
+    counts.save(out)
+    console().print(f"{len(counts):,} distinct words, {counts.total:,} in all -> {out}")
+    return out
+
+
+def _check_engine_preset(pretokenizer: str) -> None:
+    if pretokenizer not in ENGINE_PRESETS:
+        raise UsageError(f"--pretokenizer {pretokenizer} is not available in the numba engine "
+                         f"({', '.join(ENGINE_PRESETS)}); use --engine hf")
+
+
+def train_command(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size: int, min_frequency: int,
+                  special_tokens: Sequence[str], pretokenizer: str, normalizer: str, text_field: str,
+                  errors: str, engine: str = "numba", from_counts: Sequence[Path] = ()) -> Path:
+    """Train with the chosen algorithm and write tokenizer.json (and the .model for SentencePiece) atomically."""
+    if algo not in backends.ALGOS:
+        raise UsageError(f"--algo must be one of {', '.join(backends.ALGOS)}, not {algo!r}")
+    if engine not in ("numba", "hf"):
+        raise UsageError(f"--engine must be numba or hf, not {engine!r}")
+    presets.check(pretokenizer, normalizer)
+    use_engine = algo == "bpe" and engine == "numba"
+    if from_counts and not use_engine:
+        raise UsageError("--from-counts trains with the numba BPE engine: use --algo bpe --engine numba")
+    if from_counts and corpus_specs:
+        raise UsageError("give either a corpus or --from-counts, not both")
+    if use_engine:
+        _check_engine_preset(pretokenizer)
+    if len(set(special_tokens)) != len(special_tokens):
+        raise UsageError("--special-tokens has duplicates")
+    alphabet = 256 + len(special_tokens) + (2 if algo.startswith("sp-") else 0)
+    if vocab_size < alphabet:
+        raise UsageError(f"--vocab-size {vocab_size} is smaller than the byte alphabet plus special tokens ({alphabet})")
+    if min_frequency < 0:
+        raise UsageError("--min-frequency must be >= 0")
+    started = time.perf_counter()
+    model_bytes = None
+    if from_counts:
+        from tokbench.train.counts import WordCounts
+
+        counts = WordCounts.load([str(p) for p in from_counts])  # the counts' own pre-tokenizer and normalizer apply
+        hf = _train_engine(counts, vocab_size, min_frequency, special_tokens, counts.pretokenizer, counts.normalizer)
+        target = _write_tokenizer(hf, out, None)
+        console().print(f"trained bpe ({hf.get_vocab_size()} tokens) in {time.perf_counter() - started:.1f}s "
+                        f"-> {target}")
+        return target
+    corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
+    lines = progress(corpus.lines(), f"reading {corpus.name}", unit_of=len)
+    if use_engine:
+        from tokbench.train.counts import count_words
+
+        hf = _train_engine(count_words(lines, pretokenizer, normalizer), vocab_size, min_frequency, special_tokens,
+                           pretokenizer, normalizer)
+    elif algo.startswith("sp-") or algo == "unigram":
+        model_bytes, hf = backends.train_sentencepiece(lines, algo, vocab_size, special_tokens, normalizer)
+    else:
+        hf = backends.train_hf(lines, algo, vocab_size, min_frequency, special_tokens, pretokenizer, normalizer,
+                               show_progress=False)
+    target = _write_tokenizer(hf, out, model_bytes)
+    console().print(f"trained {algo} ({hf.get_vocab_size()} tokens) in {time.perf_counter() - started:.1f}s "
+                    f"-> {target}")
+    return target
+
+
+def _train_engine(counts, vocab_size: int, min_frequency: int, special_tokens: Sequence[str], pretokenizer: str,
+                  normalizer: str):
+    from tokbench.train.bpe import train_bpe
+
+    hf = train_bpe(counts.words, counts.counts, vocab_size, min_frequency, list(special_tokens), pretokenizer)
+    norm = presets.hf_normalizer(normalizer)
+    if norm is not None:
+        hf.normalizer = norm
+    return hf
+
+
+def _write_tokenizer(hf, out: Path, model_bytes: bytes | None) -> Path:
+    """A path ending in .json is the tokenizer file itself; anything else is a folder to hold it."""
+    text = hf.to_str(pretty=True)
+    if out.suffix == ".json":
+        if model_bytes is not None:
+            with atomic_write(out.with_suffix(".model"), "wb") as handle:
+                handle.write(model_bytes)
+        with atomic_write(out) as handle:
+            handle.write(text)
+        return out
+    with atomic_dir(out, force=True) as tmp:
+        (tmp / "tokenizer.json").write_text(text, encoding="utf-8")
+        if model_bytes is not None:
+            (tmp / "tokenizer.model").write_bytes(model_bytes)
+    return out / "tokenizer.json"

@@ -1,0 +1,115 @@
+"""Open-addressing hash tables on plain arrays, shared by the BPE kernels.
+
+numba's typed Dict is several times slower than a flat table and cannot key on byte strings without copies, so the BPE
+trainer and encoder keep their pair and byte-string lookups in these arrays. Keys are never deleted.
+"""
+
+import numpy as np
+from numba import njit
+
+EMPTY = -1
+
+
+@njit(cache=True, inline="always")
+def hash_bytes(buf, start, end):
+    """FNV-1a over buf[start:end], as a non-negative int64."""
+    h = np.uint64(14695981039346656037)
+    prime = np.uint64(1099511628211)
+    for i in range(start, end):
+        h = (h ^ np.uint64(buf[i])) * prime
+    return np.int64(h >> np.uint64(1))
+
+
+@njit(cache=True, inline="always")
+def hash_int(key):
+    """A 64-bit mix (splitmix64 finaliser) of an int64 key, as a non-negative int64."""
+    x = np.uint64(key)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x = x ^ (x >> np.uint64(31))
+    return np.int64(x >> np.uint64(1))
+
+
+@njit(cache=True)
+def table_capacity(n):
+    """A power of two holding n keys at load factor <= 1/2."""
+    cap = 16
+    while cap < 2 * n + 2:
+        cap *= 2
+    return cap
+
+
+@njit(cache=True)
+def bytes_equal(a, a0, a1, b, b0, b1):
+    if a1 - a0 != b1 - b0:
+        return False
+    for i in range(a1 - a0):
+        if a[a0 + i] != b[b0 + i]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def bytes_find(slots, hashes, pool, offs, buf, start, end, h):
+    """Slot of the key buf[start:end] with hash h: returns (key index or -1, slot where it is or would go).
+
+    Key k's bytes are pool[offs[k]:offs[k+1]] and its hash hashes[k]."""
+    mask = len(slots) - 1
+    i = h & mask
+    while True:
+        k = slots[i]
+        if k == EMPTY:
+            return -1, i
+        if hashes[k] == h and bytes_equal(pool, offs[k], offs[k + 1], buf, start, end):
+            return k, i
+        i = (i + 1) & mask
+
+
+@njit(cache=True)
+def rehash(hashes, n, cap):
+    """A fresh slot array of capacity cap holding keys 0..n-1 (by their stored hashes)."""
+    slots = np.full(cap, EMPTY, np.int64)
+    mask = cap - 1
+    for k in range(n):
+        i = hashes[k] & mask
+        while slots[i] != EMPTY:
+            i = (i + 1) & mask
+        slots[i] = k
+    return slots
+
+
+@njit(cache=True)
+def int_find(slots, keys, key):
+    """(index of key or -1, slot where it is or would go) in an int64-keyed table; keys[k] is key k."""
+    mask = len(slots) - 1
+    i = hash_int(key) & mask
+    while True:
+        k = slots[i]
+        if k == EMPTY:
+            return -1, i
+        if keys[k] == key:
+            return k, i
+        i = (i + 1) & mask
+
+
+@njit(cache=True)
+def int_rehash(keys, n, cap):
+    slots = np.full(cap, EMPTY, np.int64)
+    mask = cap - 1
+    for k in range(n):
+        i = hash_int(keys[k]) & mask
+        while slots[i] != EMPTY:
+            i = (i + 1) & mask
+        slots[i] = k
+    return slots
+
+
+@njit(cache=True)
+def grow(arr, need):
+    """arr, or a copy at least twice as long, so that index need-1 fits."""
+    if need <= len(arr):
+        return arr
+    cap = max(need, 2 * len(arr), 16)
+    out = np.empty(cap, arr.dtype)
+    out[: len(arr)] = arr
+    return out

@@ -1,0 +1,187 @@
+"""numba word counting: an open-addressing hash table of code-point sequences, persistent across batches.
+
+The table lives in caller-owned arrays so memory grows with the distinct words only: `slots` (int32, power-of-two
+size, -1 = empty) points at word ids; per word: hash, offset and length in `store` (its code points), count. Kernels
+stop early and return where they stopped when an array is full; the caller grows that array and calls again.
+Pure functions on arrays: no I/O, no tokbench imports.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_FNV_OFFSET = -3750763034362895579  # 0xcbf29ce484222325 as int64
+_FNV_PRIME = 1099511628211
+
+
+@njit(cache=True)
+def _hash(cps, a, b):
+    h = _FNV_OFFSET
+    for q in range(a, b):
+        h = (h ^ cps[q]) * _FNV_PRIME
+    return h ^ (h >> 29)
+
+
+@njit(cache=True)
+def count_spans(cps, starts, ends, p0, slots, whash, woff, wlen, wcount, store, state):
+    """Count the pieces cps[starts[p]:ends[p]] for p >= p0 into the table; `state` = [n_words, store_used].
+
+    Returns len(starts) when done, or the first piece it could not insert because an array (or the load factor,
+    kept <= 1/2) is full."""
+    mask = slots.size - 1
+    nw = state[0]
+    su = state[1]
+    for p in range(p0, starts.size):
+        a = starts[p]
+        ln = ends[p] - a
+        h = _hash(cps, a, a + ln)
+        pos = h & mask
+        while True:
+            w = slots[pos]
+            if w < 0:
+                break
+            if whash[w] == h and wlen[w] == ln:
+                o = woff[w]
+                q = 0
+                while q < ln and store[o + q] == cps[a + q]:
+                    q += 1
+                if q == ln:
+                    wcount[w] += 1
+                    break
+            pos = (pos + 1) & mask
+        if w >= 0:
+            continue
+        if nw >= whash.size or su + ln > store.size or 2 * (nw + 1) > slots.size:
+            state[0] = nw
+            state[1] = su
+            return p
+        for q in range(ln):
+            store[su + q] = cps[a + q]
+        whash[nw] = h
+        woff[nw] = su
+        wlen[nw] = ln
+        wcount[nw] = 1
+        slots[pos] = nw
+        nw += 1
+        su += ln
+    state[0] = nw
+    state[1] = su
+    return starts.size
+
+
+@njit(cache=True)
+def rehash(slots, whash, n_words):
+    """Fill a fresh (all -1) slot array with word ids 0..n_words-1."""
+    mask = slots.size - 1
+    for w in range(n_words):
+        pos = whash[w] & mask
+        while slots[pos] >= 0:
+            pos = (pos + 1) & mask
+        slots[pos] = w
+
+
+@njit(cache=True)
+def utf8_words(store, woff, wlen, n_words):
+    """UTF-8 bytes of words 0..n_words-1 as (flat uint8 data, int64 offsets of length n_words+1)."""
+    offsets = np.zeros(n_words + 1, np.int64)
+    for w in range(n_words):
+        nb = 0
+        for q in range(woff[w], woff[w] + wlen[w]):
+            c = store[q]
+            nb += 1 if c < 0x80 else (2 if c < 0x800 else (3 if c < 0x10000 else 4))
+        offsets[w + 1] = offsets[w] + nb
+    data = np.empty(offsets[n_words], np.uint8)
+    j = 0
+    for w in range(n_words):
+        for q in range(woff[w], woff[w] + wlen[w]):
+            c = store[q]
+            if c < 0x80:
+                data[j] = c
+                j += 1
+            elif c < 0x800:
+                data[j] = 0xC0 | (c >> 6)
+                data[j + 1] = 0x80 | (c & 0x3F)
+                j += 2
+            elif c < 0x10000:
+                data[j] = 0xE0 | (c >> 12)
+                data[j + 1] = 0x80 | ((c >> 6) & 0x3F)
+                data[j + 2] = 0x80 | (c & 0x3F)
+                j += 3
+            else:
+                data[j] = 0xF0 | (c >> 18)
+                data[j + 1] = 0x80 | ((c >> 12) & 0x3F)
+                data[j + 2] = 0x80 | ((c >> 6) & 0x3F)
+                data[j + 3] = 0x80 | (c & 0x3F)
+                j += 4
+    return data, offsets
+
+
+@njit(cache=True)
+def _compare(data, offsets, a, b):
+    """Byte-wise comparison of words a and b (<0, 0, >0), the order of Python bytes and of memcmp."""
+    i, ie = offsets[a], offsets[a + 1]
+    j, je = offsets[b], offsets[b + 1]
+    while i < ie and j < je:
+        if data[i] != data[j]:
+            return np.int64(data[i]) - np.int64(data[j])
+        i += 1
+        j += 1
+    return (ie - i) - (je - j)
+
+
+@njit(cache=True)
+def sort_words(data, offsets):
+    """Stable order of the words by their bytes (bottom-up merge sort on indices)."""
+    n = offsets.size - 1
+    idx = np.arange(n)
+    tmp = np.empty(n, np.int64)
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i, j, k = lo, mid, lo
+            while i < mid and j < hi:
+                if _compare(data, offsets, idx[j], idx[i]) < 0:
+                    tmp[k] = idx[j]
+                    j += 1
+                else:
+                    tmp[k] = idx[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                tmp[k] = idx[i]
+                i += 1
+                k += 1
+            while j < hi:
+                tmp[k] = idx[j]
+                j += 1
+                k += 1
+        idx, tmp = tmp, idx
+        width *= 2
+    return idx
+
+
+@njit(cache=True)
+def canonicalize(data, offsets, counts):
+    """The same counts as one row per word, sorted by bytes: (data, int64 offsets, int64 counts)."""
+    order = sort_words(data, offsets)
+    n = order.size
+    new_off = np.zeros(n + 1, np.int64)
+    new_cnt = np.zeros(n, np.int64)
+    new_data = np.empty(data.size, np.uint8)
+    m = 0
+    for r in range(n):
+        w = order[r]
+        if m > 0 and _compare(data, offsets, w, order[r - 1]) == 0:
+            new_cnt[m - 1] += counts[w]
+            continue
+        o = new_off[m]
+        for q in range(offsets[w], offsets[w + 1]):
+            new_data[o] = data[q]
+            o += 1
+        new_off[m + 1] = o
+        new_cnt[m] = counts[w]
+        m += 1
+    return new_data[: new_off[m]].copy(), new_off[: m + 1].copy(), new_cnt[:m].copy()

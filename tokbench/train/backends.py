@@ -1,0 +1,86 @@
+"""Training through Hugging Face `tokenizers` (bpe, wordpiece) and SentencePiece (unigram, sp-bpe, sp-unigram).
+
+`unigram` runs SentencePiece's unigram trainer: `tokenizers`' UnigramTrainer gives different scores from run to run
+(hash-map order), and tokbench promises byte-identical outputs. `wordpiece` uses `tokenizers`' WordPieceTrainer, whose
+alphabet order also varies between runs: its output is not reproducible (stated in the README).
+
+Every path ends in a standard tokenizer.json; SentencePiece runs also keep their `.model`. Inputs are streamed line by
+line (the way `tokenizers` reads files), so memory follows the vocabulary, not the corpus.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from tokbench.errors import UsageError, WorkError
+from tokbench.train import presets
+
+ALGOS = ("bpe", "unigram", "wordpiece", "sp-bpe", "sp-unigram")
+
+
+def train_hf(lines: Iterable[str], algo: str, vocab_size: int, min_frequency: int = 0,
+             special_tokens: Sequence[str] = (), pretokenizer: str = "gpt2", normalizer: str = "none",
+             show_progress: bool = True):
+    """Train with `tokenizers`' own trainers; returns a `tokenizers.Tokenizer`."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    presets.check(pretokenizer, normalizer)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    specials = list(special_tokens)
+    if algo == "bpe":
+        tok = Tokenizer(models.BPE())
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials,
+                                      initial_alphabet=alphabet, show_progress=show_progress)
+    elif algo == "wordpiece":
+        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+        specials = specials if "[UNK]" in specials else ["[UNK]", *specials]
+        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
+                                            special_tokens=specials, initial_alphabet=alphabet,
+                                            show_progress=show_progress)
+    else:
+        raise UsageError(f"--algo {algo!r} is not a tokenizers trainer")
+    tok.normalizer = presets.hf_normalizer(normalizer)
+    tok.pre_tokenizer = presets.hf_pretokenizer(pretokenizer)
+    tok.decoder = decoders.WordPiece() if algo == "wordpiece" else decoders.ByteLevel()
+    if algo == "wordpiece":  # WordPiece's "##" pieces only make sense over words, and its decoder is lossy by design
+        from tokenizers import normalizers
+
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tok.normalizer = normalizers.BertNormalizer(lowercase=False) if normalizer == "none" else tok.normalizer
+    tok.train_from_iterator(lines, trainer=trainer)
+    return tok
+
+
+def train_sentencepiece(lines: Iterable[str], algo: str, vocab_size: int, special_tokens: Sequence[str] = (),
+                        normalizer: str = "none", seed_sentencepiece_size: int = 1_000_000) -> tuple[bytes, object]:
+    """Train SentencePiece (byte fallback on, one thread for determinism); returns (.model bytes, HF tokenizer)."""
+    import sentencepiece as spm
+
+    from tokbench.tokenizer_convert import sentencepiece_to_hf
+
+    model_type = {"sp-bpe": "bpe", "sp-unigram": "unigram", "unigram": "unigram"}[algo]
+    rule = {"none": "identity", "nfc": "identity", "nfkc": "nfkc"}[normalizer]
+    buffer = io.BytesIO()
+    sentences = (line.rstrip("\n") for line in lines)
+    sentences = (s for s in sentences if s)
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=sentences, model_writer=buffer, vocab_size=vocab_size, model_type=model_type,
+            byte_fallback=True, character_coverage=0.9995, normalization_rule_name=rule, num_threads=1,
+            user_defined_symbols=list(special_tokens), bos_id=-1, eos_id=-1, unk_id=0, minloglevel=2,
+            remove_extra_whitespaces=False, split_digits=False, max_sentence_length=1 << 16,
+            input_sentence_size=0, shuffle_input_sentence=False, hard_vocab_limit=True,
+            seed_sentencepiece_size=seed_sentencepiece_size, allow_whitespace_only_pieces=True)
+    except RuntimeError as exc:
+        raise WorkError(f"sentencepiece training failed: {str(exc).splitlines()[-1]}") from None
+    data = buffer.getvalue()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "sp.model"
+        path.write_bytes(data)
+        hf = sentencepiece_to_hf(path)
+    return data, hf

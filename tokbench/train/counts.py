@@ -1,0 +1,272 @@
+"""Word-count tables: count pre-tokens of a corpus in numba, merge tables from shards, save/load them as parquet.
+
+A `WordCounts` is the whole input the BPE trainer needs: each word is the UTF-8 of one pre-token (as HF's trainer sees
+it after running the pre-tokenizer on one line at a time), with its int64 count. Tables are canonical (one row per
+word, sorted by word bytes), so equal counts give byte-identical files however they were sharded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tokbench import pretok
+from tokbench.errors import InputError, UsageError
+from tokbench.io import atomic_write
+from tokbench.kernels import pretokenize as KP
+from tokbench.kernels import wordcount as KW
+
+_META_PRETOK = b"tokbench.pretokenizer"
+_META_NORM = b"tokbench.normalizer"
+_META_FORMAT = b"tokbench.format"
+_FORMAT = b"word-counts/1"
+
+
+class WordCounts:
+    """Mergeable word -> count table, tagged with the pre-tokenizer and normalizer that produced it.
+
+    Held as numpy arrays (flat UTF-8 bytes, int64 offsets, int64 counts), one row per word sorted by bytes; pyarrow is
+    imported only to save or load, which keeps counting-then-training light on memory."""
+
+    def __init__(self, data, offsets, counts, pretokenizer: str, normalizer: str | None = "none", *, canonical=False):
+        pretok.kind(pretokenizer)
+        self.pretokenizer = pretokenizer
+        self.normalizer = pretok.normalizer_name(normalizer)
+        data = np.ascontiguousarray(data, np.uint8)
+        offsets = np.ascontiguousarray(offsets, np.int64)
+        counts = np.ascontiguousarray(counts, np.int64)
+        if not canonical:
+            data, offsets, counts = KW.canonicalize(data, offsets, counts)
+        self._data, self._offsets, self._counts = data, offsets, counts
+
+    # --- construction -------------------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, counts: dict[bytes, int], pretokenizer: str, normalizer: str | None = "none") -> WordCounts:
+        words = list(counts)
+        offsets = np.zeros(len(words) + 1, np.int64)
+        np.cumsum([len(w) for w in words], out=offsets[1:])
+        data = np.frombuffer(b"".join(words), np.uint8)
+        return cls(data, offsets, np.array(list(counts.values()), np.int64), pretokenizer, normalizer)
+
+    # --- views ----------------------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    @property
+    def words(self) -> list[bytes]:
+        raw, offs = self._data.tobytes(), self._offsets.tolist()
+        return [raw[a:b] for a, b in zip(offs, offs[1:])]
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self._counts
+
+    @property
+    def total(self) -> int:
+        """Number of pre-tokens counted (sum of counts)."""
+        return int(self._counts.sum())
+
+    def to_dict(self) -> dict[bytes, int]:
+        return dict(zip(self.words, self._counts.tolist()))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(flat uint8 word bytes, int64 offsets of length len+1, int64 counts), sorted by word bytes: numba-ready."""
+        return self._data, self._offsets, self._counts
+
+    # --- merging ----------------------------------------------------------------------------------------------------
+    def _check_compatible(self, other: WordCounts, where: str = "") -> None:
+        for attr in ("pretokenizer", "normalizer"):
+            a, b = getattr(self, attr), getattr(other, attr)
+            if a != b:
+                raise InputError(f"{where or 'word counts'}: {attr} {b!r} does not match {a!r} of the other counts")
+
+    def __add__(self, other: WordCounts) -> WordCounts:
+        if not isinstance(other, WordCounts):
+            return NotImplemented
+        self._check_compatible(other)
+        data = np.concatenate([self._data, other._data])
+        offsets = np.concatenate([self._offsets, other._offsets[1:] + self._offsets[-1]])
+        counts = np.concatenate([self._counts, other._counts])
+        return WordCounts(data, offsets, counts, self.pretokenizer, self.normalizer)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, WordCounts):
+            return NotImplemented
+        return (self.pretokenizer, self.normalizer) == (other.pretokenizer, other.normalizer) and all(
+            np.array_equal(a, b) for a, b in zip(self.arrays(), other.arrays())
+        )
+
+    def __repr__(self) -> str:
+        return f"WordCounts({len(self)} words, {self.total} tokens, {self.pretokenizer}, {self.normalizer})"
+
+    # --- persistence ------------------------------------------------------------------------------------------------
+    def to_arrow(self):
+        """A pyarrow Table (word: binary, count: int64) with the presets in its schema metadata."""
+        import pyarrow as pa
+
+        words = pa.LargeBinaryArray.from_buffers(
+            pa.large_binary(), len(self), [None, pa.py_buffer(self._offsets), pa.py_buffer(self._data)]
+        ).cast(pa.binary())
+        meta = {_META_FORMAT: _FORMAT, _META_PRETOK: self.pretokenizer.encode(), _META_NORM: self.normalizer.encode()}
+        return pa.table({"word": words, "count": pa.array(self._counts, pa.int64())}).replace_schema_metadata(meta)
+
+    def save(self, path) -> Path:
+        """Write parquet (word: binary, count: int64; pre-tokenizer and normalizer in the schema metadata) atomically."""
+        import pyarrow.parquet as pq
+
+        path = Path(path)
+        with atomic_write(path, "wb") as f:
+            pq.write_table(self.to_arrow(), f, compression="zstd")
+        return path
+
+    @classmethod
+    def load(cls, paths, *, allow_empty: bool = False) -> WordCounts:
+        """Sum one or more count files; they must share pre-tokenizer and normalizer. Errors name the file."""
+        paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        if not paths:
+            raise UsageError("no word-count files given")
+        total = None
+        for path in paths:
+            one = _read_one(Path(path))
+            if total is not None:
+                total._check_compatible(one, str(path))
+            total = one if total is None else total + one
+        if not allow_empty and len(total) == 0:
+            raise InputError(f"{', '.join(map(str, paths))}: word counts are empty (no words)")
+        return total
+
+
+def _read_one(path: Path) -> WordCounts:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        raise InputError(f"{path}: no such word-count file")
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(f"{path}: not a readable word-count parquet file ({first})") from None
+    meta = table.schema.metadata or {}
+    if meta.get(_META_FORMAT) != _FORMAT or _META_PRETOK not in meta:
+        raise InputError(f"{path}: not a tokbench word-count file (missing {_META_FORMAT.decode()} metadata)")
+    names = set(table.column_names)
+    if not {"word", "count"} <= names:
+        raise InputError(f"{path}: word-count file needs columns 'word' and 'count', has {sorted(names)}")
+    word_t, count_t = table.schema.field("word").type, table.schema.field("count").type
+    if not (pa.types.is_binary(word_t) or pa.types.is_large_binary(word_t)) or not pa.types.is_integer(count_t):
+        raise InputError(f"{path}: columns must be word: binary and count: integer, got {word_t} and {count_t}")
+    if table.column("word").null_count or table.column("count").null_count:
+        raise InputError(f"{path}: word-count file has missing values")
+    if table.num_rows and pc.min(table.column("count")).as_py() <= 0:
+        raise InputError(f"{path}: word-count file has counts below 1")
+    words = pa.concat_arrays(table.column("word").chunks).cast(pa.large_binary()) if table.num_rows else None
+    if words is None:
+        data, offsets = np.zeros(0, np.uint8), np.zeros(1, np.int64)
+    else:
+        _, offs, buf = words.buffers()
+        offsets = np.frombuffer(offs, np.int64, len(words) + 1, words.offset * 8)
+        data = np.frombuffer(buf, np.uint8, offsets[-1] - offsets[0], offsets[0]) if buf else np.zeros(0, np.uint8)
+        offsets = offsets - offsets[0]
+    counts = table.column("count").to_numpy().astype(np.int64)
+    try:
+        return WordCounts(data, offsets, counts, meta[_META_PRETOK].decode(), meta.get(_META_NORM, b"none").decode())
+    except UsageError as e:
+        raise InputError(f"{path}: {e}") from None
+
+
+class _Counter:
+    """Grows the numba hash table's arrays as distinct words arrive; memory ~ distinct words, not input."""
+
+    def __init__(self, words: int = 1 << 14):
+        self.slots = np.full(4 * words, -1, np.int32)
+        self.whash = np.empty(words, np.int64)
+        self.woff = np.empty(words, np.int64)
+        self.wlen = np.empty(words, np.int32)
+        self.wcount = np.empty(words, np.int64)
+        self.store = np.empty(8 * words, np.int32)
+        self.state = np.zeros(2, np.int64)
+
+    def add(self, cps, starts, ends) -> None:
+        p = 0
+        while True:
+            p = KW.count_spans(
+                cps, starts, ends, p, self.slots, self.whash, self.woff, self.wlen, self.wcount, self.store, self.state
+            )
+            if p == len(starts):
+                return
+            self._grow(int(ends[p] - starts[p]))
+
+    def _grow(self, need_chars: int) -> None:
+        nw, su = int(self.state[0]), int(self.state[1])
+        if nw >= len(self.whash):
+            n = 2 * len(self.whash)
+            for name in ("whash", "woff", "wlen", "wcount"):
+                old = getattr(self, name)
+                new = np.empty(n, old.dtype)
+                new[:nw] = old[:nw]
+                setattr(self, name, new)
+        if su + need_chars > len(self.store):
+            new = np.empty(max(2 * len(self.store), su + need_chars), np.int32)
+            new[:su] = self.store[:su]
+            self.store = new
+        if 2 * (nw + 1) > len(self.slots):
+            self.slots = np.full(2 * len(self.slots), -1, np.int32)
+            KW.rehash(self.slots, self.whash, nw)
+
+    def result(self, pretokenizer: str, normalizer: str) -> WordCounts:
+        nw = int(self.state[0])
+        data, offsets = KW.utf8_words(self.store, self.woff, self.wlen, nw)
+        return WordCounts(data, offsets, self.wcount[:nw], pretokenizer, normalizer)  # sorts; words are distinct
+
+
+def count_words(
+    lines: Iterable[str], pretokenizer: str, normalizer: str | None = None, *, batch_chars: int = 1 << 18
+) -> WordCounts:
+    """Count pre-tokens, running the pre-tokenizer on each line separately (as HF's train_from_files does).
+
+    Lines are normalized one by one, batched into one code-point array of about `batch_chars`, split and counted in
+    numba; only the table of distinct words is kept between batches."""
+    kind = pretok.kind(pretokenizer)
+    norm = pretok.normalizer_name(normalizer)
+    cls = pretok.class_table()
+    counter = _Counter()
+    batch: list[str] = []
+    size = 0
+
+    def flush():
+        cps = KP.codepoints("".join(batch))
+        bounds = np.zeros(len(batch) + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, batch), np.int64, len(batch)), out=bounds[1:])
+        starts, ends = KP.split_lines(cps, bounds, kind, cls)
+        counter.add(cps, starts, ends)
+        batch.clear()
+
+    for line in lines:
+        if norm != "none":
+            line = pretok.normalize(line, norm)
+        batch.append(line)
+        size += len(line)
+        if size >= batch_chars:
+            flush()
+            size = 0
+    if batch:
+        flush()
+    return counter.result(pretokenizer, norm)
+
+
+def count_texts(texts: Iterable[str], pretokenizer: str, normalizer: str | None = None) -> WordCounts:
+    """Count whole texts (documents) line by line: each is cut after every "\\n", as a file would be read."""
+    return count_words((ln for t in texts for ln in _lines(t)), pretokenizer, normalizer)
+
+
+def _lines(text: str) -> Iterable[str]:
+    """Lines of a text cut after "\\n" only (not str.splitlines' other breaks), each keeping its "\\n"."""
+    parts = text.split("\n")
+    for part in parts[:-1]:
+        yield part + "\n"
+    if parts[-1]:
+        yield parts[-1]
