@@ -4,8 +4,8 @@
    (target <= 120 s on 2 cores). Wall and CPU seconds are both reported: the shared machine's load inflates wall time.
 2. Hold-out reconstruction: 10% of SmolLM2's multi-byte tokens treated as new; cosine of each method's rows to the
    true rows, raw and about the mean row.
-3. Bits per byte on held-out English text (FLORES-200 devtest, not used to train the 32k BPE) of the original model
-   and of each method, for the 32k BPE and for mistral-v1.
+3. Bits per byte on held-out English text (every 10th document of the bundled en-tech corpus, never used to train
+   the 32k BPE) of the original model and of each method, for the 32k BPE and for mistral-v1.
 
 Writes reports/bench/transplant.json.  Run: python -m bench.transplant [--eval-bytes N] [--quick]
 """
@@ -13,12 +13,10 @@ Writes reports/bench/transplant.json.  Run: python -m bench.transplant [--eval-b
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import resource
 import sys
-import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +24,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-FLORES = Path(os.environ.get("TOKBENCH_FLORES", "/work/shared/corpora/flores200"))
 METHODS = ["tokenadapt", "tokenadapt-global", "subword-mean", "mean", "random", "hewitt"]
 
 
@@ -35,48 +32,46 @@ def cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def split_en_tech() -> tuple[list[Path], list[Path]]:
+    """Bundled en-tech documents: every 10th (by name) is held out for scoring, the rest may train tokenizers."""
+    from tokbench.corpus import bundled
+
+    docs = sorted(p for p in bundled("en-tech").iterdir() if p.is_file())
+    return [p for i, p in enumerate(docs) if i % 10 != 9], [p for i, p in enumerate(docs) if i % 10 == 9]
+
+
 def train_en32k(path: Path) -> dict:
-    """A 32k byte-level BPE on English (FLORES dev) plus Python standard-library source."""
+    """A 32k byte-level BPE trained on bundled English (en-dict, legal, en-tech without its held-out documents) and
+    bundled Python source (code-py)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    stdlib = sorted(glob.glob(str(Path(sysconfig.get_paths()["stdlib"]) / "**/*.py"), recursive=True))
-    files = [str(FLORES / "eng_Latn.dev")] + [f for f in stdlib if "site-packages" not in f and _utf8(f)]
+    from tokbench.corpus import Corpus, bundled
+
+    train_docs, _ = split_en_tech()
+    specs = [str(bundled("en-dict")), str(bundled("legal")), str(bundled("code-py"))] + [str(p) for p in train_docs]
+    texts = list(Corpus(specs).documents())
     if not path.exists():
         tok = Tokenizer(models.BPE())
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tok.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(vocab_size=32000, special_tokens=["<|endoftext|>"], show_progress=False,
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-        tok.train(files, trainer)
+        tok.train_from_iterator(texts, trainer)
         path.parent.mkdir(parents=True, exist_ok=True)
         tok.save(str(path))
-    return {"path": str(path), "training_files": len(files), "training_bytes": sum(os.path.getsize(f) for f in files),
-            "corpus": "FLORES-200 eng_Latn.dev + Python stdlib *.py"}
+    from tokenizers import Tokenizer as _T
+
+    return {"path": str(path), "vocab_size": _T.from_file(str(path)).get_vocab_size(),
+            "corpus": "bundled en-dict + legal + code-py + en-tech (minus held-out documents)",
+            "training_bytes": sum(len(t.encode()) for t in texts)}
 
 
-def _utf8(path: str) -> bool:
-    try:
-        Path(path).read_bytes().decode("utf-8")
-        return True
-    except (UnicodeDecodeError, OSError):
-        return False
+def heldout_texts(max_bytes: int) -> list[str]:
+    """The held-out en-tech documents, at most max_bytes in all (the last one cut at a character boundary)."""
+    from tokbench.transplant.evaluate import read_texts
 
-
-def heldout_texts(max_bytes: int, doc_bytes: int = 2000) -> list[str]:
-    """FLORES devtest English sentences, joined into ~2 KB documents, at most max_bytes in all."""
-    lines = (FLORES / "eng_Latn.devtest").read_text(encoding="utf-8").splitlines(keepends=True)
-    docs, cur, total = [], "", 0
-    for line in lines:
-        if total + len(line.encode()) > max_bytes:
-            break
-        cur += line
-        total += len(line.encode())
-        if len(cur.encode()) >= doc_bytes:
-            docs.append(cur)
-            cur = ""
-    if cur:
-        docs.append(cur)
-    return docs
+    _, held = split_en_tech()
+    return read_texts([str(p) for p in held], max_bytes)
 
 
 def cold_timing(tokenizer: str) -> dict:
@@ -177,7 +172,7 @@ def main(argv=None) -> None:
 
     en32k = train_en32k(cache_dir("bench") / "en32k.json")
     report = {"model": "SmolLM2-135M-Instruct (Q4_1 GGUF dequantised to fp32)", "tokenizer_en32k": en32k,
-              "heldout_text": f"FLORES-200 eng_Latn.devtest, first {args.eval_bytes} bytes", "cpus": os.cpu_count()}
+              "heldout_text": f"bundled en-tech, every 10th document, first {args.eval_bytes} bytes", "cpus": os.cpu_count()}
     if not args.quick:
         report["cold_transplant"] = cold_timing(en32k["path"])
         print(report["cold_transplant"], file=sys.stderr, flush=True)
