@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tokbench.transplant._compat import UsageError
+from tokbench.errors import UsageError
 
 lm_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Causal language models: score text.")
 
@@ -117,7 +117,7 @@ def transplant_command(
 
 
 def _standalone() -> None:  # until tokbench/cli.py mounts these: python -m tokbench.transplant.cli ...
-    from tokbench.transplant._compat import TokbenchError
+    from tokbench.errors import TokbenchError
 
     app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
     app.command("transplant")(transplant_command)
