@@ -163,6 +163,27 @@ def bpb_table(tokenizers: dict[str, str], methods: list[str], texts: list[str], 
     return rows
 
 
+def write_markdown(report: dict, path: Path) -> None:
+    """A human summary of the JSON report: timing, hold-out reconstruction, bits per byte."""
+    from tokbench.io import atomic_write, format_records
+
+    parts = [f"# Transplant benchmark\n\nModel: {report['model']}. Held-out text: {report['heldout_text']}.\n"]
+    cold = report.get("cold_transplant")
+    if cold:
+        parts.append(f"\nCold TokenAdapt transplant onto the {report['tokenizer_en32k']['vocab_size']}-token BPE: "
+                     f"{cold['wall_s']} s wall, {cold['cpu_s']} s CPU (load average {cold['loadavg_at_start']} on "
+                     f"{report['cpus']} cores; target {cold['target_s']} s).\n")
+    hold = [r for r in report.get("holdout_reconstruction", []) if "method" in r]
+    if hold:
+        parts.append("\n## Hold-out reconstruction (10% of SmolLM2 tokens)\n\n" + format_records(hold, "md"))
+    rows = report.get("bits_per_byte") or []
+    if rows:
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        parts.append("\n## Bits per byte\n\n" + format_records([{k: r.get(k, "") for k in keys} for r in rows], "md"))
+    with atomic_write(path) as fh:
+        fh.write("".join(parts))
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--eval-bytes", type=int, default=10_000)
@@ -182,6 +203,7 @@ def main(argv=None) -> None:
         if rows is not None:
             report["bits_per_byte"] = rows
         write_json(out, report)
+        write_markdown(report, out.with_suffix(".md"))
 
     if not args.quick:
         report["cold_transplant"] = cold_timing(en32k["path"])
