@@ -177,7 +177,7 @@ def test_unknown_method_and_bad_keep_special(tmp_path, models, toks):
     assert not any(tmp_path.iterdir())
 
 
-def test_sentencepiece_new_tokenizer_keeps_its_bytes_when_specials_are_appended(toks):
+def test_sentencepiece_new_tokenizer_keeps_its_bytes_when_specials_are_appended(toks, tmp_path):
     """mistral-v1 (a SentencePiece .model): appending the old model's specials must not lose its ▁ -> space bytes,
     so every token whose exact bytes exist in the old vocabulary is copied."""
     from tokbench.transplant.core import match_vocab
@@ -193,3 +193,11 @@ def test_sentencepiece_new_tokenizer_keeps_its_bytes_when_specials_are_appended(
     the = new.token_to_id("▁the")
     assert m.kind[the] == "copied" and old.all_token_bytes()[m.new_to_old[the]] == b" the"
     assert m.tokenizer.encode("the cat", add_special_tokens=True) == new.encode("the cat", add_special_tokens=True)
+    from tokenizers import Tokenizer
+
+    from tokbench.transplant.core import _save_tokenizer_json
+
+    _save_tokenizer_json(m.tokenizer, tmp_path / "tokenizer.json")  # the saved form still starts text with <s>
+    saved = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    assert saved.encode("the cat", add_special_tokens=True).ids == new.encode("the cat", add_special_tokens=True)
+    assert saved.token_to_id("<|endoftext|>") == new.vocab_size

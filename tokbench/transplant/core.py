@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tokbench.errors import InputError, UsageError, WorkError
-from tokbench.io import atomic_dir
+from tokbench.io import atomic_dir, atomic_write
 from tokbench.tokenizer import load_tokenizer
 
 ROLES = ("bos", "eos", "pad", "unk")
@@ -436,9 +436,29 @@ def _update_config(model, roles: dict, rows: int) -> None:
             setattr(gen, f"{r}_token_id", roles.get(r))
 
 
+def _save_tokenizer_json(tok, path: Path) -> None:
+    """Save the HF form; when the tokenizer puts a start token before text (SentencePiece's bos) and its HF form does
+    not, add that to the HF form's post-processor so the saved model keeps seeing it."""
+    from tokenizers import Tokenizer as HF
+    from tokenizers.processors import TemplateProcessing
+
+    hf = tok.hf()
+    if hf is None:
+        raise UsageError(f"{tok.name}: cannot be saved as tokenizer.json (use a tokenizer with a Hugging Face form)")
+    lead = tok.encode("a", add_special_tokens=True)[:-len(tok.encode("a"))] if tok.encode("a") else []
+    if lead and hf.encode("a", add_special_tokens=True).ids[: len(lead)] != lead:
+        hf = HF.from_str(hf.to_str())
+        names = [tok.id_to_token(i) for i in lead]
+        prefix = " ".join(names)
+        hf.post_processor = TemplateProcessing(single=f"{prefix} $A", pair=f"{prefix} $A {prefix} $B:1",
+                                               special_tokens=list(dict(zip(names, lead)).items()))
+    with atomic_write(path) as handle:
+        handle.write(hf.to_str(pretty=True))
+
+
 def _save_tokenizer(folder: Path, new_tok, lm, match: Match, keep_special: str) -> None:
     """tokenizer.json plus a tokenizer_config.json naming the roles, so AutoTokenizer loads the folder as is."""
-    new_tok.save(folder / "tokenizer.json")
+    _save_tokenizer_json(new_tok, folder / "tokenizer.json")
     cfg = {"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": False}
     for r in ROLES:
         i = match.roles.get(r)
