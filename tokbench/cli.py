@@ -160,6 +160,17 @@ def _mount_eval() -> None:
 _mount_eval()
 
 
+def _mount_transplant() -> None:
+    """`tokbench transplant` and `tokbench lm bpb` (logic in tokbench.transplant and tokbench.lm)."""
+    from tokbench.transplant.cli import lm_app, transplant_command
+
+    app.command("transplant")(transplant_command)
+    app.add_typer(lm_app, name="lm")
+
+
+_mount_transplant()
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: runs the app, mapping errors to one line on stderr and an exit code."""
     from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer 0.29 vendors click
