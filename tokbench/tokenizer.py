@@ -154,8 +154,8 @@ class HFTokenizer(Tokenizer):
         self._spec = spec
         kinds = _component_types(spec)
         self._bytelevel = "ByteLevel" in kinds
-        self._metaspace = "Metaspace" in kinds or SPIECE_UNDERLINE in json.dumps(spec.get("normalizer") or {}) or (
-            "Replace" in kinds and SPIECE_UNDERLINE in json.dumps(spec.get("decoder") or {}))
+        self._metaspace = "Metaspace" in kinds or SPIECE_UNDERLINE in _dumps(spec.get("normalizer")) or (
+            "Replace" in kinds and SPIECE_UNDERLINE in _dumps(spec.get("decoder")))
         self._wordpiece = self.model_type == "wordpiece"
         self._unk_token = model.get("unk_token")
         added = spec.get("added_tokens") or []
@@ -241,8 +241,8 @@ class HFTokenizer(Tokenizer):
         return token.encode("utf-8")
 
     def _prepends(self) -> bool:
-        pre = json.dumps(self._spec.get("pre_tokenizer") or {})
-        norm = json.dumps(self._spec.get("normalizer") or {})
+        pre = _dumps(self._spec.get("pre_tokenizer"))
+        norm = _dumps(self._spec.get("normalizer"))
         return '"Prepend"' in norm or ('"Metaspace"' in pre and '"never"' not in pre and '"add_prefix_space": false'
                                        not in pre)
 
@@ -266,6 +266,11 @@ class HFTokenizer(Tokenizer):
             left, right = merge.split(" ", 1) if isinstance(merge, str) else merge
             merges.append((vocab[left], vocab[right], vocab[left + right]))
         return merges
+
+
+def _dumps(component: Any) -> str:
+    """A tokenizer.json component as text, `▁` kept as itself."""
+    return json.dumps(component or {}, ensure_ascii=False)
 
 
 def _component_types(obj: Any) -> set[str]:
