@@ -136,3 +136,24 @@ def test_bad_tokenizer_files(tmp_path):
     junk.write_bytes(b"not a model")
     with pytest.raises(InputError, match="not a valid SentencePiece model"):
         load_tokenizer(junk)
+
+
+def test_converted_sentencepiece_keeps_bytes_and_bos(tmp_path):
+    """mistral-v1 written as tokenizer.json: same token bytes, <s> added when asked, same ids on plain prose."""
+    from tokbench.tokenizer_convert import sentencepiece_to_hf
+
+    original = load_tokenizer("mistral-v1")
+    path = tmp_path / "tokenizer.json"
+    path.write_text(sentencepiece_to_hf(zoo_path("mistral-v1")).to_str())
+    converted = load_tokenizer(path)
+    assert converted.all_token_bytes() == original.all_token_bytes()
+    text = "Hello world, this is plain prose with one space between words."
+    assert converted.encode(text) == original.encode(text)
+    assert converted.encode(text, add_special_tokens=True) == [original.roles["bos"], *original.encode(text)]
+    assert converted.prepare(text) == original.prepare(text)
+
+
+def zoo_path(name):
+    from tokbench import zoo
+
+    return zoo.resolve(name)

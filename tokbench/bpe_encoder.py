@@ -19,10 +19,10 @@ import regex
 from tokbench.bytelevel import to_bytes
 from tokbench.errors import InputError, UsageError
 from tokbench.kernels.bpe_encode import build_bytes_table, build_merge_table, encode_pieces, utf8_positions
-from tokbench.train.presets import PATTERNS
+from tokbench.kernels.pretokenize import PATTERNS
 
 GPT2_PATTERN = PATTERNS["gpt2"]  # ByteLevel's built-in split
-WHITESPACE_PATTERN = r"""\w+|[^\w\s]+"""  # HF's Whitespace pre-tokenizer (drops the whitespace)
+WHITESPACE_PATTERN = PATTERNS["whitespace"]  # HF's Whitespace pre-tokenizer (drops the whitespace)
 
 CACHE_WORDS = 1_000_000  # the word cache starts over past this many distinct pre-tokens
 CHUNK_CHARS = 1 << 18  # characters per kernel call in encode_batch (bounds working memory)

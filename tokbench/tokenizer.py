@@ -10,7 +10,6 @@ tokenizers and byte-level probabilities can be computed.
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import unicodedata
@@ -20,27 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from tokbench import bytelevel
 from tokbench.errors import InputError, UsageError
 
 SPIECE_UNDERLINE = "▁"
 # A bare `.tiktoken` ranks file carries no split pattern; cl100k's is the common choice.
 CL100K_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*|"""
                   r"""\s*[\r\n]|\s+(?!\S)|\s+""")
-
-
-@functools.cache
-def byte_decoder() -> dict[str, int]:
-    """GPT-2's printable remapping of the 256 bytes, inverted (char -> byte)."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(
-        range(ord("®"), ord("ÿ") + 1))
-    chars = printable[:]
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + extra)
-            extra += 1
-    return {chr(c): b for b, c in zip(printable, chars)}
 
 
 def _normalize(text: str, form: str | None) -> str:
@@ -169,8 +154,8 @@ class HFTokenizer(Tokenizer):
         self._spec = spec
         kinds = _component_types(spec)
         self._bytelevel = "ByteLevel" in kinds
-        self._metaspace = "Metaspace" in kinds or SPIECE_UNDERLINE in json.dumps(spec.get("normalizer") or {}) or (
-            "Replace" in kinds and SPIECE_UNDERLINE in json.dumps(spec.get("decoder") or {}))
+        self._metaspace = "Metaspace" in kinds or SPIECE_UNDERLINE in _dumps(spec.get("normalizer")) or (
+            "Replace" in kinds and SPIECE_UNDERLINE in _dumps(spec.get("decoder")))
         self._wordpiece = self.model_type == "wordpiece"
         self._unk_token = model.get("unk_token")
         added = spec.get("added_tokens") or []
@@ -244,10 +229,8 @@ class HFTokenizer(Tokenizer):
         if token is None:
             return b""
         if self._bytelevel and not self._wordpiece:
-            table = byte_decoder()
-            if all(ch in table for ch in token):
-                return bytes(table[ch] for ch in token)
-            return token.encode("utf-8")
+            raw = bytelevel.to_bytes(token)
+            return token.encode("utf-8") if raw is None else raw
         if self.byte_fallback and len(token) == 6 and token.startswith("<0x") and token.endswith(">"):
             return bytes([int(token[3:5], 16)])
         if self._metaspace:
@@ -258,8 +241,8 @@ class HFTokenizer(Tokenizer):
         return token.encode("utf-8")
 
     def _prepends(self) -> bool:
-        pre = json.dumps(self._spec.get("pre_tokenizer") or {})
-        norm = json.dumps(self._spec.get("normalizer") or {})
+        pre = _dumps(self._spec.get("pre_tokenizer"))
+        norm = _dumps(self._spec.get("normalizer"))
         return '"Prepend"' in norm or ('"Metaspace"' in pre and '"never"' not in pre and '"add_prefix_space": false'
                                        not in pre)
 
@@ -283,6 +266,11 @@ class HFTokenizer(Tokenizer):
             left, right = merge.split(" ", 1) if isinstance(merge, str) else merge
             merges.append((vocab[left], vocab[right], vocab[left + right]))
         return merges
+
+
+def _dumps(component: Any) -> str:
+    """A tokenizer.json component as text, `▁` kept as itself."""
+    return json.dumps(component or {}, ensure_ascii=False)
 
 
 def _component_types(obj: Any) -> set[str]:
@@ -386,7 +374,9 @@ class TiktokenTokenizer(Tokenizer):
 
         self.name = name or descriptor.get("name") or "tiktoken"
         ranks_path = base / descriptor["ranks"]
-        ranks = load_tiktoken_ranks(ranks_path)
+        from tokbench.zoo import read_tiktoken_ranks
+
+        ranks = read_tiktoken_ranks(ranks_path)
         self._offset = int(descriptor.get("id_offset", 0))
         specials = {k: int(v) for k, v in (descriptor.get("special_tokens") or {}).items()}
         # tiktoken wants specials in its own id space; with an offset they live below it and are handled here.
@@ -439,18 +429,13 @@ class TiktokenTokenizer(Tokenizer):
     def id_to_token(self, token_id: int) -> str:
         if token_id in self._special_by_id:
             return self._special_by_id[token_id]
-        data = self.token_bytes(token_id)
-        return "".join(_byte_encoder()[b] for b in data)
+        return bytelevel.to_chars(self.token_bytes(token_id))
 
     def token_to_id(self, token: str) -> int | None:
         if token in self.special_tokens:
             return self.special_tokens[token]
-        table = byte_decoder()
-        try:
-            raw = bytes(table[ch] for ch in token)
-        except KeyError:
-            raw = token.encode("utf-8")
-        rank = self._ranks.get(raw)
+        raw = bytelevel.to_bytes(token)
+        rank = self._ranks.get(token.encode("utf-8") if raw is None else raw)
         return None if rank is None else rank + self._offset
 
     def prepare(self, text: str) -> bytes:
@@ -470,11 +455,6 @@ class TiktokenTokenizer(Tokenizer):
         return merges
 
 
-@functools.cache
-def _byte_encoder() -> dict[int, str]:
-    return {b: ch for ch, b in byte_decoder().items()}
-
-
 def _bpe_split(token: bytes, ranks: dict[bytes, int], max_rank: int) -> list[bytes]:
     parts = [bytes([b]) for b in token]
     while len(parts) > 1:
@@ -487,22 +467,6 @@ def _bpe_split(token: bytes, ranks: dict[bytes, int], max_rank: int) -> list[byt
             break
         parts[best_i:best_i + 2] = [parts[best_i] + parts[best_i + 1]]
     return parts
-
-
-def load_tiktoken_ranks(path: Path) -> dict[bytes, int]:
-    ranks: dict[bytes, int] = {}
-    try:
-        with open(path, "rb") as handle:
-            for lineno, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                token, rank = line.split()
-                ranks[base64.b64decode(token)] = int(rank)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (ValueError, base64.binascii.Error):
-        raise InputError(f"{path}: line {lineno}: expected '<base64 token> <rank>'") from None
-    return ranks
 
 
 # ------------------------------------------------------------------------------------------------------------------

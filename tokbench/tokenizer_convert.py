@@ -16,7 +16,7 @@ SPIECE_UNDERLINE = "▁"
 
 def sentencepiece_to_hf(path: str | Path):
     from sentencepiece import sentencepiece_model_pb2 as pb
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers.convert_slow_tokenizer import SentencePieceExtractor
 
     path = Path(path)
@@ -57,12 +57,16 @@ def sentencepiece_to_hf(path: str | Path):
     strip = [decoders.Strip(content=" ", left=1, right=0)] if norm_spec.add_dummy_prefix else []
     tok.decoder = decoders.Sequence([decoders.Replace(SPIECE_UNDERLINE, " "), decoders.ByteFallback(),
                                      decoders.Fuse(), *strip])
-    added = [AddedToken(p.piece, special=p.type == 3, normalized=False) for p in proto.pieces if p.type in (2, 3, 4)
-             and p.piece != unk_piece]
+    added = [AddedToken(p.piece, special=p.type in (2, 3), normalized=False) for p in proto.pieces
+             if p.type in (2, 3, 4)]  # unknown and control pieces are special, user-defined ones plain text
     control = [a for a in added if a.special]
     user = [a for a in added if not a.special]
     if control:
         tok.add_special_tokens(control)
+    bos = proto.pieces[spec.bos_id].piece if 0 <= spec.bos_id < len(proto.pieces) else None
+    if bos is not None:  # as Llama/Mistral tokenizers do: <s> leads every encoding that asks for special tokens
+        tok.post_processor = processors.TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A {bos} $B",
+                                                           special_tokens=[(bos, spec.bos_id)])
     if user:
         tok.add_tokens(user)
     return tok

@@ -231,9 +231,18 @@ def count_words(
     Lines are normalized one by one, batched into one code-point array of about `batch_chars`, split and counted in
     numba; only the table of distinct words is kept between batches."""
     kind = pretok.kind(pretokenizer)
-    norm = pretok.normalizer_name(normalizer)
     cls = pretok.class_table()
-    counter = _Counter()
+    (counts,) = count_pieces(lines, [lambda cps, bounds: KP.split_lines(cps, bounds, kind, cls)], pretokenizer,
+                             normalizer, batch_chars=batch_chars)
+    return counts
+
+
+def count_pieces(lines: Iterable[str], splitters, pretokenizer: str, normalizer: str | None = None, *,
+                 batch_chars: int = 1 << 18) -> list[WordCounts]:
+    """Count the pieces of each splitter over the same lines; a splitter maps (code points, line bounds) to
+    (starts, ends). The tables are tagged with `pretokenizer`, the preset the splitters stand for."""
+    norm = pretok.normalizer_name(normalizer)
+    counters = [_Counter() for _ in splitters]
     batch: list[str] = []
     size = 0
 
@@ -241,8 +250,9 @@ def count_words(
         cps = KP.codepoints("".join(batch))
         bounds = np.zeros(len(batch) + 1, np.int64)
         np.cumsum(np.fromiter(map(len, batch), np.int64, len(batch)), out=bounds[1:])
-        starts, ends = KP.split_lines(cps, bounds, kind, cls)
-        counter.add(cps, starts, ends)
+        for split, counter in zip(splitters, counters):
+            starts, ends = split(cps, bounds)
+            counter.add(cps, starts, ends)
         batch.clear()
 
     for line in lines:
@@ -255,7 +265,7 @@ def count_words(
             size = 0
     if batch:
         flush()
-    return counter.result(pretokenizer, norm)
+    return [c.result(pretokenizer, norm) for c in counters]
 
 
 def count_texts(texts: Iterable[str], pretokenizer: str, normalizer: str | None = None) -> WordCounts:
