@@ -55,6 +55,6 @@ def test_bpb_and_ensemble(cli, tmp_path):
 
 def test_usage_errors(cli):
     r = cli("bytes", "next", "--model", "nosuch-model", "--prefix", "x")
-    assert r.code == 2 and "nosuch-model" in r.err and "Traceback" not in r.err
+    assert r.code == 1 and "nosuch-model" in r.err and "Traceback" not in r.err  # InputError, one line
     r = cli("bytes", "ensemble", "--model", M, "--corpus", "x")
     assert r.code == 2
