@@ -72,6 +72,18 @@ def bpb_records(blm: ByteLM, docs: Iterable[tuple[str, str]], max_bytes: int = 2
     return out
 
 
+def exact_bits_per_byte(blm: ByteLM, texts: Iterable[str], max_bytes: int = 256) -> dict:
+    """For `tokbench eval`: exact byte-level and token-level bits per byte pooled over the first max_bytes bytes of
+    each text (one incremental LM call per byte, so keep max_bytes small)."""
+    recs = bpb_records(blm, ((str(i), t) for i, t in enumerate(texts)), max_bytes)
+    n = sum(r["bytes"] for r in recs)
+    if not n:
+        return {"exact_bytes": 0, "exact_bits_per_byte": math.nan, "token_bits_per_byte_same_bytes": math.nan}
+    return {"exact_bytes": n,
+            "exact_bits_per_byte": sum(r["exact_bits_per_byte"] * r["bytes"] for r in recs) / n,
+            "token_bits_per_byte_same_bytes": sum(r["token_bits_per_byte"] * r["bytes"] for r in recs) / n}
+
+
 # ----- completion -----
 def _pick(d: np.ndarray, rng: np.random.Generator | None) -> int:
     if rng is None:
