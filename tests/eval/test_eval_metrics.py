@@ -28,12 +28,13 @@ def test_record_has_exactly_the_issue_keys(gpt2, texts):
             "vocab_utilization", "roundtrip_exact_rate", "unk_rate", "byte_fallback_rate", "cross_whitespace_share",
             "mean_words_per_token", "tr_percent_unique", "tr_percent_weighted", "pure_percent_unique",
             "pure_percent_weighted", "no_verdict_unique", "morph_precision", "morph_recall", "morph_f1", "premium",
-            "throughput_mb_s"]
+            "throughput_mb_s",
+            "bits_per_byte", "exact_bits_per_byte"]  # issue 6: model metrics, null without --model
     (rec,) = evaluate([gpt2], [str(texts)])
     assert list(rec) == keys
     # metrics that do not apply are null, never 0: no unk token, no byte fallback, no language, no parallel text
     for k in ("unk_rate", "byte_fallback_rate", "tr_percent_unique", "pure_percent_weighted", "no_verdict_unique",
-              "morph_f1", "premium"):
+              "morph_f1", "premium", "bits_per_byte", "exact_bits_per_byte"):
         assert rec[k] is None, k
 
 

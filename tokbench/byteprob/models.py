@@ -21,11 +21,19 @@ def load_model(spec: str, seed: int = 0):
         tok = load_tokenizer(spec[len("random:"):])
         model = tiny_random_llama(tok.vocab_size, seed=seed)
         start = tok.roles.get("bos")
-    else:
-        from tokbench.lm import load_lm
+        eos = _end_id(tok)
+        return tok, HFTokenLM(model, eos_id=eos, bos_id=start if start is not None else eos, vocab_size=tok.vocab_size)
+    from tokbench.lm import load_lm
 
-        lm = load_lm(spec)
-        tok, model = lm.tokenizer, lm.model
-        start = lm.start_ids[0] if lm.start_ids else None
+    lm = load_lm(spec)
+    return lm.tokenizer, token_lm(lm)
+
+
+def token_lm(lm):
+    """The TokenLM (KV-cached next-token log-probs) of a model loaded with `tokbench.lm.load_lm`."""
+    from tokbench.byteprob.hf import HFTokenLM
+
+    tok = lm.tokenizer
+    start = lm.start_ids[0] if lm.start_ids else None
     eos = _end_id(tok)
-    return tok, HFTokenLM(model, eos_id=eos, bos_id=start if start is not None else eos, vocab_size=tok.vocab_size)
+    return HFTokenLM(lm.model, eos_id=eos, bos_id=start if start is not None else eos, vocab_size=tok.vocab_size)

@@ -16,7 +16,7 @@ FORMAT_HELP = "machine output to stdout: json, jsonl, csv or md"
 
 
 def eval_command(
-    tokenizer: list[str] = typer.Option(..., "--tokenizer", "-t", help="tokenizer spec (file, folder, zoo name); repeat"),
+    tokenizer: Optional[list[str]] = typer.Option(None, "--tokenizer", "-t", help="tokenizer spec (file, folder, zoo name); repeat"),
     corpus: Optional[list[str]] = typer.Option(None, "--corpus", "-c", help="PATH[:LANG]; repeat"),
     parallel: Optional[list[Path]] = typer.Option(None, "--parallel", help="aligned text: DIR/<lang>/ or DIR/<code>.dev"),
     reference: str = typer.Option("en", "--reference", help="reference language of the premium"),
@@ -31,6 +31,11 @@ def eval_command(
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="records to gate against (exit 1 on regression)"),
     tolerance: Optional[list[str]] = typer.Option(None, "--tolerance", help="METRIC=X% allowed worsening; repeat"),
     roundtrip: bool = typer.Option(True, "--roundtrip/--no-roundtrip", help="check decode(encode(doc)) == doc"),
+    model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="LM spec (smollm2, HF folder, .gguf): "
+                                              "adds bits_per_byte and exact_bits_per_byte; repeat"),
+    max_bytes: int = typer.Option(100_000, "--max-bytes", help="--model: bytes per corpus scored at token level"),
+    exact_bytes: int = typer.Option(128, "--exact-bytes", help="--model: bytes per corpus scored exactly "
+                                    "(one LM call per byte; 0 = off)"),
 ) -> None:
     """Measure tokenizers on corpora: compression, fertility, %TR/%Pure, morphology, Rényi, parity, byte budgets."""
     from tokbench.eval import gate, report, run
@@ -45,8 +50,12 @@ def eval_command(
     if per_document is not None and str(per_document) == "-" and fmt:
         raise UsageError("--per-document - and --format both want stdout; give --per-document a file")
 
+    from tokbench.eval.models import ModelScorer
+
+    scorers = [ModelScorer(m, max_bytes=max_bytes, exact_bytes=exact_bytes) for m in model or []]
+
     def evaluate(stream):
-        return run.Evaluation(tokenizer, corpus or [], parallel=list(parallel or []) or None, reference_lang=reference,
+        return run.Evaluation(tokenizer or [], corpus or [], models=scorers, parallel=list(parallel or []) or None, reference_lang=reference,
                               lexicon_file=lexicon, morphemes_file=morphemes, gold_tsv=gold_seg,
                               per_document=stream, roundtrip=roundtrip)
 

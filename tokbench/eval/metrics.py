@@ -343,6 +343,10 @@ _M = [
     Metric("morph_f1", _morph(2), "higher", "F1 of morpheme-boundary alignment"),
     Metric("premium", premium, "lower", "tokens vs the same text in the reference language"),
     Metric("throughput_mb_s", throughput_mb_s, "higher", "encode MB/s"),
+    Metric("bits_per_byte", lambda s: s.extra.get("bits_per_byte"), "lower",
+           "model: token-level NLL / (ln 2 x bytes) (--model)"),
+    Metric("exact_bits_per_byte", lambda s: s.extra.get("exact_bits_per_byte"), "lower",
+           "model: exact byte-level bits per byte over the first --exact-bytes of each document (--model)"),
 ]
 METRICS: dict[str, Metric] = {m.key: m for m in _M}
 RECORD_KEYS: tuple[str, ...] = IDENTITY_KEYS + tuple(METRICS)

@@ -168,11 +168,14 @@ class Evaluation:
         max_doc_bytes: int = 8 << 20,
         roundtrip: bool = True,
         progress: Callable[[str, int], None] | None = None,
+        models: Sequence = (),
     ):
         from tokbench.tokenizer import load_tokenizer
 
-        if not tokenizers:
-            raise UsageError("give at least one --tokenizer")
+        if not tokenizers and not models:
+            raise UsageError("give at least one --tokenizer or --model")
+        self.models = list(models)  # ModelScorer objects: their tokenizers are evaluated too, and scored as LMs
+        tokenizers = [*tokenizers, *(m.tokenizer for m in self.models)]
         self.tokenizers = [t if hasattr(t, "encode_arrays") else load_tokenizer(t) for t in tokenizers]
         self.sources = [corpus_source(c) for c in corpora]
         if parallel:
@@ -181,6 +184,8 @@ class Evaluation:
         if not self.sources:
             raise UsageError("give at least one --corpus or --parallel DIR")
         self.names = _unique_names([t.name for t in self.tokenizers], [str(t) for t in tokenizers])
+        for k, model in enumerate(self.models):  # a model's records carry its spec as the tokenizer name
+            self.names[len(self.names) - len(self.models) + k] = model.spec
         if len({s.name for s in self.sources}) < len(self.sources):
             raise UsageError("two corpora have the same name; give distinct folders or files")
         self.reference_lang = lexicons.base_lang(reference_lang)
@@ -241,6 +246,8 @@ class Evaluation:
                 n = min(len(st.counts), len(table.lengths))
                 self.length_hist[(st.tokenizer, st.corpus)] = np.bincount(
                     table.lengths[:n], weights=st.counts[:n]).astype(np.int64)
+            for model, st in zip(self.models, stats[len(stats) - len(self.models):]):
+                st.extra.update(model.score(src.documents()))
             self.stats += stats
         self._premiums()
         for lex in self._lex.values():

@@ -1,0 +1,54 @@
+"""Model metrics for eval records, so the CI gate covers tokenized LMs as well as tokenizers.
+
+`bits_per_byte` is token-level (the model's own tokenizer, total NLL / (ln 2 x UTF-8 bytes), `tokbench.lm`) over the
+first `max_bytes` of a corpus; `exact_bits_per_byte` is byte-level (`tokbench.byteprob`, Phan et al.'s covers) over the
+first `exact_bytes` bytes of the corpus, which costs one incremental LM call per byte, hence the small default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+
+@dataclass
+class ModelScorer:
+    """One loaded LM: its tokenizer (evaluated like any other) and the two bits-per-byte measures."""
+
+    spec: str
+    max_bytes: int = 100_000
+    exact_bytes: int = 128
+    context: int = 1024
+
+    def __post_init__(self) -> None:
+        from tokbench.byteprob import ByteLM
+        from tokbench.byteprob.models import token_lm
+        from tokbench.lm import load_lm
+
+        self.lm = load_lm(self.spec)
+        self.tokenizer = self.lm.tokenizer
+        self.byte_lm = ByteLM(self.tokenizer, token_lm(self.lm))
+
+    def score(self, documents: Iterable[str]) -> dict:
+        from tokbench.byteprob.commands import exact_bits_per_byte
+
+        docs = list(_first_bytes(documents, self.max_bytes))
+        token_level = self.lm.bits_per_byte(docs, context=self.context, progress=False)
+        exact = {}
+        if self.exact_bytes:
+            head = list(_first_bytes(docs, self.exact_bytes))
+            exact = exact_bits_per_byte(self.byte_lm, head, max_bytes=self.exact_bytes)
+        return {"bits_per_byte": token_level["bits_per_byte"], "exact_bits_per_byte": exact.get("exact_bits_per_byte")}
+
+
+def _first_bytes(documents: Iterable[str], budget: int) -> Iterator[str]:
+    """Documents until `budget` UTF-8 bytes, the last one cut at a character boundary."""
+    for doc in documents:
+        if budget <= 0:
+            return
+        data = doc.encode("utf-8")
+        if len(data) > budget:
+            doc = data[:budget].decode("utf-8", errors="ignore")
+        budget -= len(data)
+        if doc:
+            yield doc
