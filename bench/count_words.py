@@ -96,13 +96,21 @@ def timed(fn, path, repeat):
     return min(times), result
 
 
-def cold_start_seconds(path: Path) -> float:
-    """Wall time of a fresh interpreter counting the file with an empty numba cache (compile included)."""
-    code = f"import time;t=time.perf_counter();from bench.count_words import run_tokbench as r;from pathlib import Path;r(Path({str(path)!r}));print(time.perf_counter()-t)"
+def fresh_process(path: Path, empty_cache: bool) -> tuple[float, float]:
+    """(wall seconds, peak RSS MB) of a fresh interpreter counting the file, import (and compile) included."""
+    code = (
+        "import time, resource; t = time.perf_counter(); from pathlib import Path; "
+        "from bench.count_words import run_tokbench; "
+        f"run_tokbench(Path({str(path)!r})); "
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
     with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=str(ROOT))
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        if empty_cache:
+            env["NUMBA_CACHE_DIR"] = cache
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    secs, rss = out.stdout.split()[-2:]
+    return float(secs), float(rss)
 
 
 def main(argv=None):
@@ -124,7 +132,11 @@ def main(argv=None):
         totals = {k: r for k, (_, r) in rows.items() if r is not None}
         if len(set(totals.values())) > 1:
             raise SystemExit(f"contenders disagree on the number of pre-tokens: {totals}")
-        cold = cold_start_seconds(path)
+        cold = fresh_process(path, empty_cache=True)
+        warm = fresh_process(path, empty_cache=False)
+        big = Path(tmp) / "input5x.txt"  # same text five times: 5x the bytes, the same distinct words
+        big.write_bytes(path.read_bytes() * 5)
+        warm5 = fresh_process(big, empty_cache=False)
     ours = rows["tokbench"][0]
     report = {
         "task": "count gpt2 pre-tokens line by line",
@@ -135,9 +147,11 @@ def main(argv=None):
         "seconds": {k: round(s, 3) for k, (s, _) in rows.items()},
         "mb_per_s": {k: round(mb / s, 2) for k, (s, _) in rows.items()},
         "peer_over_tokbench": {k: round(s / ours, 2) for k, (s, _) in rows.items() if k != "tokbench"},
-        "tokbench_cold_process_seconds": round(cold, 2),
+        "tokbench_process_seconds": {"cold_numba_cache": round(cold[0], 2), "warm_numba_cache": round(warm[0], 2)},
+        "tokbench_peak_rss_mb": {"input": round(warm[1]), "input_x5_same_words": round(warm5[1])},
         "notes": "warm numba cache; best of 3 (tokbench), 2 (HF trainer), 1 (per-line Python peers); the HF trainer "
-        "uses all cores (RAYON), the rest one; cold = fresh interpreter + empty NUMBA_CACHE_DIR, import included",
+        "uses all cores (RAYON), the rest one; process seconds = fresh interpreter incl. imports (cold: empty "
+        "NUMBA_CACHE_DIR); peak RSS of that process, on the input and on the input repeated 5 times",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     from tokbench.io import atomic_write

@@ -105,3 +105,34 @@ def test_failed_training_keeps_previous_output(cli, tmp_path, text_file):
     out.write_text("previous")
     res = cli("train", tmp_path / "missing.txt", "-o", out)
     assert res.code == 1 and out.read_text() == "previous"
+
+
+def test_count_shards_then_train_equals_engine_and_hf(cli, tmp_path, english_text):
+    """Counting per shard and training on the summed tables gives the same file as the numba engine and HF."""
+    lines = english_text.splitlines(keepends=True)
+    half = len(lines) // 2
+    (tmp_path / "a.txt").write_text("".join(lines[:half]), encoding="utf-8")
+    (tmp_path / "b.txt").write_text("".join(lines[half:]), encoding="utf-8")
+    (tmp_path / "all.txt").write_text("".join(lines), encoding="utf-8")
+    for shard in ("a", "b"):
+        assert cli("count", tmp_path / f"{shard}.txt", "-o", tmp_path / f"{shard}.parquet").code == 0
+    res = cli("train", "--from-counts", tmp_path / "a.parquet", "--from-counts", tmp_path / "b.parquet",
+              "--vocab-size", 1000, "-o", tmp_path / "counts.json", "--special-tokens", "<|endoftext|>")
+    assert res.code == 0, res.err
+    for engine in ("numba", "hf"):
+        res = cli("train", tmp_path / "all.txt", "--vocab-size", 1000, "-o", tmp_path / f"{engine}.json",
+                  "--engine", engine, "--special-tokens", "<|endoftext|>")
+        assert res.code == 0, res.err
+    assert (tmp_path / "counts.json").read_bytes() == (tmp_path / "numba.json").read_bytes()
+    assert (tmp_path / "numba.json").read_bytes() == (tmp_path / "hf.json").read_bytes()
+
+
+def test_count_and_engine_bad_input(cli, tmp_path, text_file):
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1 not really")
+    res = cli("train", "--from-counts", bad, "-o", tmp_path / "x.json")
+    assert res.code == 1 and "bad.parquet" in res.err and "Traceback" not in res.err
+    res = cli("train", text_file, "--pretokenizer", "none", "-o", tmp_path / "x.json")
+    assert res.code == 2 and "--engine hf" in res.err
+    res = cli("train", "-o", tmp_path / "x.json")
+    assert res.code == 2 and "give a corpus" in res.err

@@ -96,9 +96,18 @@ def test_sentencepiece_matches_library_and_conversion(trained, algo, english_tex
     sp = spm.SentencePieceProcessor(model_file=str(trained[algo]))
     tok = load_tokenizer(trained[algo])
     converted = load_tokenizer(trained[algo + "-json"])
-    sample = english_text[:4000]
-    assert tok.encode(sample) == sp.encode(sample)
-    assert converted.encode(sample) == sp.encode(sample)
+    for start in range(0, 40000, 4000):
+        sample = english_text[start:start + 4000]
+        expected = sp.encode(sample)
+        assert tok.encode(sample) == expected
+        got = converted.encode(sample)
+        if algo == "sp-bpe":
+            assert got == expected
+        elif got != expected:  # Viterbi ties (e.g. "=" * 41 as 15+16 or 16+15) are broken differently: same score
+            def score(ids):
+                return sum(sp.get_score(i) for i in ids)
+            assert score(got) == pytest.approx(score(expected), abs=1e-4)
+            assert converted.decode(got) == sp.decode(expected)
     assert tok.prepare("a b").startswith(b" ")  # the dummy prefix is reported
     assert not tok.byte_level and tok.byte_fallback
 

@@ -2,7 +2,7 @@
 
 What it matches: HF `Tokenizer.encode(text, add_special_tokens=False)` for a tokenizer.json whose model is BPE over the
 256 ByteLevel chars, whose pre-tokenizer is ByteLevel (regex) or Sequence[Split(Regex, isolated), ByteLevel(no regex)],
-and whose normalizer is none or NFC. Added tokens (special or not) found in the text are emitted as their ids, exactly
+and whose normalizer is none, NFC or NFKC. Added tokens (special or not) found in the text are emitted as their ids, exactly
 as HF does; `encode_special_tokens=True` treats special ones as plain text (HF's flag of the same name).
 Anything else raises UsageError from `from_tokenizer_json`, so callers can fall back to `tokenizers`.
 """
@@ -19,7 +19,10 @@ import regex
 from tokbench.bytelevel import to_bytes
 from tokbench.errors import InputError, UsageError
 from tokbench.kernels.bpe_encode import build_bytes_table, build_merge_table, encode_pieces, utf8_positions
-from tokbench.train.bpe import GPT2_PATTERN
+from tokbench.train.presets import PATTERNS
+
+GPT2_PATTERN = PATTERNS["gpt2"]  # ByteLevel's built-in split
+WHITESPACE_PATTERN = r"""\w+|[^\w\s]+"""  # HF's Whitespace pre-tokenizer (drops the whitespace)
 
 CACHE_WORDS = 1_000_000  # the word cache starts over past this many distinct pre-tokens
 
@@ -36,11 +39,14 @@ class BPEEncoder:
         normalizer: str | None = None,
         ignore_merges: bool = False,
         encode_special_tokens: bool = False,
+        isolated: bool = True,
     ):
+        """isolated: text the pattern does not match is kept as pieces (HF Split "isolated"); False drops it (Whitespace)."""
         self.token_bytes = token_bytes
         self.pattern = regex.compile(pattern)
         self.normalizer = normalizer
         self.ignore_merges = ignore_merges
+        self.isolated = isolated
         index = {b: i for i, b in enumerate(token_bytes) if b is not None}
         try:
             self.byte_ids = np.array([index[bytes([b])] for b in range(256)], np.int32)
@@ -60,7 +66,7 @@ class BPEEncoder:
         # leftmost-longest, as HF's added-vocabulary matcher
         matched.sort(key=lambda t: (-len(t), t))
         self._added_re = regex.compile("|".join(regex.escape(t) for t in matched)) if matched else None
-        self._scanner = _scanner_for(pattern)
+        self._scanner = _scanner_for(pattern, isolated)
         self._reset_cache()
 
     # --- construction
@@ -86,9 +92,9 @@ class BPEEncoder:
         if model.get("byte_fallback"):
             raise UsageError(f"{name}: fast encoder does not support byte_fallback")
         normalizer = spec.get("normalizer")
-        if normalizer is not None and normalizer.get("type") != "NFC":
+        if normalizer is not None and normalizer.get("type") not in ("NFC", "NFKC"):
             raise UsageError(f"{name}: fast encoder does not support normalizer {normalizer.get('type')}")
-        pattern = _split_pattern(spec.get("pre_tokenizer"), name)
+        pattern, isolated = _split_pattern(spec.get("pre_tokenizer"), name)
         for tok in spec.get("added_tokens") or []:
             if tok.get("single_word") or tok.get("lstrip") or tok.get("rstrip"):
                 raise UsageError(f"{name}: fast encoder does not support added token options of {tok['content']!r}")
@@ -117,9 +123,10 @@ class BPEEncoder:
             merges,
             pattern,
             added,
-            "nfc" if normalizer is not None else None,
+            normalizer["type"] if normalizer is not None else None,
             bool(model.get("ignore_merges")),
             encode_special_tokens,
+            isolated,
         )
 
     # --- encoding
@@ -158,8 +165,8 @@ class BPEEncoder:
         fixed: list[int] = []
         first = np.zeros(len(texts) + 1, np.int64)
         for t, text in enumerate(texts):
-            if self.normalizer == "nfc":
-                text = unicodedata.normalize("NFC", text)
+            if self.normalizer:
+                text = unicodedata.normalize(self.normalizer, text)
             if self._added_re is not None and self._added_re.search(text):
                 pos = 0
                 for m in self._added_re.finditer(text):
@@ -226,7 +233,7 @@ class BPEEncoder:
         if not text:
             return
         pieces = self.pattern.findall(text)
-        if sum(map(len, pieces)) != len(text):  # the pattern skipped characters: keep the gaps as pieces too
+        if self.isolated and sum(map(len, pieces)) != len(text):  # keep what the pattern skipped as pieces too
             pieces, pos = [], 0
             for m in self.pattern.finditer(text):
                 if m.start() > pos:
@@ -238,34 +245,38 @@ class BPEEncoder:
         out.extend(p.encode() for p in pieces)
 
 
-def _split_pattern(pre, name: str) -> str:
-    """The split regex of a byte-level pre-tokenizer, or UsageError."""
+def _split_pattern(pre, name: str) -> tuple[str, bool]:
+    """(split regex, isolated) of a byte-level pre-tokenizer, or UsageError."""
     if pre is None:
         raise UsageError(f"{name}: fast encoder needs a ByteLevel pre-tokenizer")
     if pre.get("type") == "ByteLevel":
         if pre.get("add_prefix_space"):
             raise UsageError(f"{name}: fast encoder does not support add_prefix_space")
         if pre.get("use_regex", True):
-            return GPT2_PATTERN
+            return GPT2_PATTERN, True
         raise UsageError(f"{name}: ByteLevel without a split regex is not supported by the fast encoder")
     if pre.get("type") == "Sequence":
         steps = pre.get("pretokenizers") or []
         if (
             len(steps) == 2
-            and steps[0].get("type") == "Split"
-            and "Regex" in (steps[0].get("pattern") or {})
-            and steps[0].get("behavior") == "Isolated"
-            and not steps[0].get("invert")
             and steps[1].get("type") == "ByteLevel"
             and not steps[1].get("add_prefix_space")
             and not steps[1].get("use_regex", True)
         ):
-            return steps[0]["pattern"]["Regex"]
+            if steps[0].get("type") == "Whitespace":
+                return WHITESPACE_PATTERN, False
+            if (
+                steps[0].get("type") == "Split"
+                and "Regex" in (steps[0].get("pattern") or {})
+                and steps[0].get("behavior") == "Isolated"
+                and not steps[0].get("invert")
+            ):
+                return steps[0]["pattern"]["Regex"], True
     raise UsageError(f"{name}: fast encoder does not support pre-tokenizer {pre.get('type')}")
 
 
 
-def _scanner_for(pattern: str):
+def _scanner_for(pattern: str, isolated: bool):
     """(kind, class table, split_lines) of the numba scanner reproducing `pattern`, or None to use `regex`."""
     try:
         from tokbench import pretok
@@ -273,6 +284,6 @@ def _scanner_for(pattern: str):
     except ImportError:  # the pre-tokenizer scanners are not in this tree yet: regex fallback
         return None
     for name, known in PATTERNS.items():
-        if known == pattern and name != "whitespace":  # whitespace drops text, unlike an isolated Split
+        if known == pattern and (name == "whitespace") != isolated:  # the whitespace scanner drops spaces
             return KINDS[name], pretok.class_table(), split_lines
     return None

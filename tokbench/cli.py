@@ -62,16 +62,37 @@ def tokenize(
     tokenize_stream(tokenizer, path, fmt.value, lines=lines, text_field=text_field, errors=errors, out=sys.stdout)
 
 
+PretokOpt = Annotated[str, typer.Option("--pretokenizer", help="gpt2, cl100k, llama3, whitespace, none")]
+NormOpt = Annotated[str, typer.Option("--normalizer", help="nfc, nfkc, none")]
+
+
+@app.command()
+def count(
+    corpus: Annotated[list[str], typer.Argument(help="files, folders, globs, or - for stdin")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="counts.parquet")],
+    pretokenizer: PretokOpt = "gpt2",
+    normalizer: NormOpt = "none",
+    text_field: TextField = "text",
+    errors: Errors = "strict",
+) -> None:
+    """Count pre-tokenized words into a parquet table; sum shards with `train --from-counts`."""
+    from tokbench.commands import count_command
+
+    count_command(corpus, out, pretokenizer, normalizer, text_field, errors)
+
+
 @app.command()
 def train(
-    corpus: Annotated[list[str], typer.Argument(help="files, folders, globs, or - for stdin")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="tokenizer.json path, or a folder")],
+    corpus: Annotated[Optional[list[str]], typer.Argument(help="files, folders, globs, or - for stdin")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="tokenizer.json path, or a folder")] = Path("tokenizer.json"),
     algo: Annotated[str, typer.Option("--algo", help="bpe, unigram, wordpiece, sp-bpe, sp-unigram")] = "bpe",
     vocab_size: Annotated[int, typer.Option("--vocab-size", help="size of the vocabulary, specials included")] = 8000,
     min_frequency: Annotated[int, typer.Option("--min-frequency")] = 0,
     special_tokens: Annotated[str, typer.Option("--special-tokens", help="comma-separated")] = "",
-    pretokenizer: Annotated[str, typer.Option("--pretokenizer", help="gpt2, cl100k, llama3, whitespace, none")] = "gpt2",
-    normalizer: Annotated[str, typer.Option("--normalizer", help="nfc, nfkc, none")] = "none",
+    pretokenizer: PretokOpt = "gpt2",
+    normalizer: NormOpt = "none",
+    engine: Annotated[str, typer.Option("--engine", help="bpe engine: numba (tokbench's) or hf (tokenizers')")] = "numba",
+    from_counts: Annotated[Optional[list[Path]], typer.Option("--from-counts", help="train on count tables")] = None,
     text_field: TextField = "text",
     errors: Errors = "strict",
 ) -> None:
@@ -79,9 +100,11 @@ def train(
     from tokbench.commands import train_command
 
     specials = [s for s in special_tokens.split(",") if s]
-    train_command(corpus, out, algo=algo, vocab_size=vocab_size, min_frequency=min_frequency,
+    if not corpus and not from_counts:
+        raise UsageError("give a corpus (or - for stdin), or --from-counts")
+    train_command(corpus or [], out, algo=algo, vocab_size=vocab_size, min_frequency=min_frequency,
                   special_tokens=specials, pretokenizer=pretokenizer, normalizer=normalizer,
-                  text_field=text_field, errors=errors)
+                  text_field=text_field, errors=errors, engine=engine, from_counts=from_counts or ())
 
 
 @app.command()
@@ -126,6 +149,17 @@ def hypernet_train(
                         save_every=save_every, time_limit=time_limit, seed=seed)
     summary = train_hypernet(model, corpus, out, opts, resume=resume, force=force, text_field=text_field)
     print(json.dumps(summary))
+
+
+def _mount_transplant() -> None:
+    """`tokbench transplant` and `tokbench lm bpb` (logic in tokbench.transplant and tokbench.lm)."""
+    from tokbench.transplant.cli import lm_app, transplant_command
+
+    app.command("transplant")(transplant_command)
+    app.add_typer(lm_app, name="lm")
+
+
+_mount_transplant()
 
 
 def main(argv: Optional[list[str]] = None) -> None:

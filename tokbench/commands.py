@@ -51,13 +51,46 @@ def tokenize_stream(spec: str, path: str, fmt: str, lines: bool, text_field: str
         out.write(f"{total}\n")
 
 
+ENGINE_PRESETS = ("gpt2", "cl100k", "llama3")  # what the numba scanners reproduce
+
+
+def count_command(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normalizer: str, text_field: str,
+                  errors: str) -> Path:
+    """Count pre-tokenized words into a parquet table (sum several with `train --from-counts`)."""
+    from tokbench.train.counts import count_words
+
+    presets.check(pretokenizer, normalizer)
+    _check_engine_preset(pretokenizer)
+    corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
+    lines = progress(corpus.lines(), f"counting {corpus.name}", unit_of=len)
+    counts = count_words(lines, pretokenizer, normalizer)
+    counts.save(out)
+    console().print(f"{len(counts):,} distinct words, {counts.total:,} in all -> {out}")
+    return out
+
+
+def _check_engine_preset(pretokenizer: str) -> None:
+    if pretokenizer not in ENGINE_PRESETS:
+        raise UsageError(f"--pretokenizer {pretokenizer} is not available in the numba engine "
+                         f"({', '.join(ENGINE_PRESETS)}); use --engine hf")
+
+
 def train_command(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size: int, min_frequency: int,
                   special_tokens: Sequence[str], pretokenizer: str, normalizer: str, text_field: str,
-                  errors: str) -> Path:
+                  errors: str, engine: str = "numba", from_counts: Sequence[Path] = ()) -> Path:
     """Train with the chosen algorithm and write tokenizer.json (and the .model for SentencePiece) atomically."""
     if algo not in backends.ALGOS:
         raise UsageError(f"--algo must be one of {', '.join(backends.ALGOS)}, not {algo!r}")
+    if engine not in ("numba", "hf"):
+        raise UsageError(f"--engine must be numba or hf, not {engine!r}")
     presets.check(pretokenizer, normalizer)
+    use_engine = algo == "bpe" and engine == "numba"
+    if from_counts and not use_engine:
+        raise UsageError("--from-counts trains with the numba BPE engine: use --algo bpe --engine numba")
+    if from_counts and corpus_specs:
+        raise UsageError("give either a corpus or --from-counts, not both")
+    if use_engine:
+        _check_engine_preset(pretokenizer)
     if len(set(special_tokens)) != len(special_tokens):
         raise UsageError("--special-tokens has duplicates")
     alphabet = 256 + len(special_tokens) + (2 if algo.startswith("sp-") else 0)
@@ -65,11 +98,25 @@ def train_command(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size:
         raise UsageError(f"--vocab-size {vocab_size} is smaller than the byte alphabet plus special tokens ({alphabet})")
     if min_frequency < 0:
         raise UsageError("--min-frequency must be >= 0")
-    corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
-    lines = progress(corpus.lines(), f"reading {corpus.name}", unit_of=lambda line: len(line))
     started = time.perf_counter()
     model_bytes = None
-    if algo.startswith("sp-") or algo == "unigram":
+    if from_counts:
+        from tokbench.train.counts import WordCounts
+
+        counts = WordCounts.load([str(p) for p in from_counts])  # the counts' own pre-tokenizer and normalizer apply
+        hf = _train_engine(counts, vocab_size, min_frequency, special_tokens, counts.pretokenizer, counts.normalizer)
+        target = _write_tokenizer(hf, out, None)
+        console().print(f"trained bpe ({hf.get_vocab_size()} tokens) in {time.perf_counter() - started:.1f}s "
+                        f"-> {target}")
+        return target
+    corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
+    lines = progress(corpus.lines(), f"reading {corpus.name}", unit_of=len)
+    if use_engine:
+        from tokbench.train.counts import count_words
+
+        hf = _train_engine(count_words(lines, pretokenizer, normalizer), vocab_size, min_frequency, special_tokens,
+                           pretokenizer, normalizer)
+    elif algo.startswith("sp-") or algo == "unigram":
         model_bytes, hf = backends.train_sentencepiece(lines, algo, vocab_size, special_tokens, normalizer)
     else:
         hf = backends.train_hf(lines, algo, vocab_size, min_frequency, special_tokens, pretokenizer, normalizer,
@@ -78,6 +125,17 @@ def train_command(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size:
     console().print(f"trained {algo} ({hf.get_vocab_size()} tokens) in {time.perf_counter() - started:.1f}s "
                     f"-> {target}")
     return target
+
+
+def _train_engine(counts, vocab_size: int, min_frequency: int, special_tokens: Sequence[str], pretokenizer: str,
+                  normalizer: str):
+    from tokbench.train.bpe import train_bpe
+
+    hf = train_bpe(counts.words, counts.counts, vocab_size, min_frequency, list(special_tokens), pretokenizer)
+    norm = presets.hf_normalizer(normalizer)
+    if norm is not None:
+        hf.normalizer = norm
+    return hf
 
 
 def _write_tokenizer(hf, out: Path, model_bytes: bytes | None) -> Path:

@@ -17,7 +17,7 @@ from tokbench.tokenizer import load_tokenizer
 TRAIN_CORPUS = "en-tech"
 EVAL_CORPORA = ("en-dict", "code-py", "legal", "multi/tr", "multi/de")
 ZOO = ("gpt2", "cl100k_base", "o200k_base", "llama3", "qwen2.5", "mistral-v1", "smollm2")
-VOCAB = 8000
+VOCAB = 4000
 
 
 def run_demo(out: Path) -> list[dict]:

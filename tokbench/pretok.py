@@ -14,7 +14,7 @@ import numpy as np
 from tokbench.errors import UsageError
 from tokbench.kernels import pretokenize as K
 
-PRETOKENIZERS = tuple(K.PATTERNS)  # gpt2, cl100k, llama3, whitespace
+PRETOKENIZERS = tuple(K.PATTERNS)  # gpt2, cl100k, llama3, whitespace, whitespace-kept, none, qwen2, o200k
 NORMALIZERS = ("none", "nfc", "nfkc", "nfd", "nfkd")
 
 
@@ -53,7 +53,7 @@ def class_table() -> np.ndarray:
 
     from tokbench.io import atomic_write, cache_dir
 
-    path = cache_dir("pretokenize") / f"classes-regex{regex.__version__}-v1.npy"
+    path = cache_dir("pretokenize") / f"classes-regex{regex.__version__}-v{K.TABLE_VERSION}.npy"
     try:
         table = np.load(path)
         if table.shape == (K.N_CODEPOINTS,) and table.dtype == np.uint16:
@@ -79,3 +79,26 @@ def split(text: str, name: str) -> list[str]:
     """Pre-tokens of `text` as strings; equals `regex.findall(pattern(name), text)`."""
     starts, ends = spans(text, name)
     return [text[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
+
+
+def hf_pretokenizer(name: str, byte_level: bool = True):
+    """The `tokenizers` pre-tokenizer that splits like the preset (its trainer then counts the same words).
+
+    gpt2 is HF's own ByteLevel regex; none is a regex-free ByteLevel alone; the others are Split(pattern, "isolated")
+    (as in Llama-3/Qwen tokenizer.json files), whitespace is HF's Whitespace, each followed by a regex-free ByteLevel
+    when `byte_level`."""
+    from tokenizers import Regex, pre_tokenizers
+
+    kind(name)
+    if name == "gpt2":
+        return pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=byte_level)
+    if name == "none" and byte_level:
+        return pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    first = (
+        pre_tokenizers.Whitespace()
+        if name == "whitespace"
+        else pre_tokenizers.Split(Regex(K.PATTERNS[name]), behavior="isolated", invert=False)
+    )
+    if not byte_level:
+        return first
+    return pre_tokenizers.Sequence([first, pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])

@@ -193,11 +193,34 @@ class HFTokenizer(Tokenizer):
     def hf(self):
         return self._tok
 
+    @functools.cached_property
+    def _fast(self):
+        """tokbench's numba encoder where it reproduces this tokenizer exactly (byte-level BPE), else None."""
+        if self.model_type != "bpe" or not self._bytelevel:
+            return None
+        from tokbench.bpe_encoder import BPEEncoder
+
+        try:
+            return BPEEncoder.from_tokenizer_json(self._spec, encode_special_tokens=True)
+        except UsageError:
+            return None
+
     def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        if self._fast is not None and not add_special_tokens:
+            return self._fast.encode(text)
         return self._tok.encode(text, add_special_tokens=add_special_tokens).ids
 
     def encode_batch(self, texts: Sequence[str], add_special_tokens: bool = False) -> list[list[int]]:
+        if self._fast is not None and not add_special_tokens:
+            ids, offsets = self._fast.encode_batch(list(texts))
+            flat = ids.tolist()
+            return [flat[offsets[i]:offsets[i + 1]] for i in range(len(texts))]
         return [e.ids for e in self._tok.encode_batch(list(texts), add_special_tokens=add_special_tokens)]
+
+    def encode_arrays(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        if self._fast is not None:
+            return self._fast.encode_batch(list(texts))
+        return super().encode_arrays(texts)
 
     def decode(self, ids: Sequence[int]) -> str:
         if self.byte_level:
@@ -243,6 +266,8 @@ class HFTokenizer(Tokenizer):
     def prepare(self, text: str) -> bytes:
         normalizer = self._tok.normalizer
         out = normalizer.normalize_str(text) if normalizer is not None else text
+        if self._wordpiece:  # WordPiece tokens carry no spaces: the words' bytes, run together
+            return "".join(out.split()).encode("utf-8")
         if self._metaspace:
             out = out.replace(SPIECE_UNDERLINE, " ")
             if self._prepends() and "Prepend" not in self._normalizer_kinds and out and not out.startswith(" "):

@@ -46,8 +46,12 @@ def sentencepiece_to_hf(path: str | Path):
     if norm_spec.add_dummy_prefix:
         steps.append(normalizers.Prepend(SPIECE_UNDERLINE))
     steps.append(normalizers.Replace(" ", SPIECE_UNDERLINE))
-    if spec.split_by_whitespace:  # SentencePiece cuts words before spaces; runs of spaces differ slightly
-        tok.pre_tokenizer = pre_tokenizers.Split(SPIECE_UNDERLINE, behavior="merged_with_next")
+    if spec.split_by_whitespace:  # SentencePiece's words start at a space ...
+        if spec.allow_whitespace_only_pieces:  # ... or at a run of spaces, which stays with the word after it
+            word = Regex(f"[^{SPIECE_UNDERLINE}]+|{SPIECE_UNDERLINE}+[^{SPIECE_UNDERLINE}]*")
+            tok.pre_tokenizer = pre_tokenizers.Split(word, behavior="isolated")
+        else:
+            tok.pre_tokenizer = pre_tokenizers.Split(SPIECE_UNDERLINE, behavior="merged_with_next")
     if steps:
         tok.normalizer = normalizers.Sequence(steps)
     strip = [decoders.Strip(content=" ", left=1, right=0)] if norm_spec.add_dummy_prefix else []

@@ -13,7 +13,8 @@ from tokenizers import Tokenizer
 
 from tokbench.bpe_encoder import BPEEncoder
 from tokbench.errors import UsageError
-from tokbench.train.bpe import GPT2_PATTERN, train_bpe
+from tokbench.train.bpe import train_bpe
+from tokbench.train.presets import PATTERNS
 
 REPO = Path(__file__).resolve().parents[2]
 FLORES = Path("/work/shared/corpora/flores200")
@@ -112,8 +113,8 @@ def test_special_tokens_as_text(lines):
     assert 50256 in BPEEncoder.from_tokenizer_json(path).encode("a<|endoftext|>b")
 
 
-def _word_counts(files):
-    pat = regex.compile(GPT2_PATTERN)
+def _word_counts(files, pattern):
+    pat = regex.compile(pattern)
     counter = collections.Counter()
     for f in files:
         for line in f.read_text().splitlines(keepends=True):
@@ -122,19 +123,15 @@ def _word_counts(files):
     return words, np.array([counter[w] for w in words], np.int64)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+@pytest.mark.parametrize("pretokenizer,normalizer", [(p, "none") for p in sorted(PATTERNS)] + [("gpt2", "nfkc")])
+def test_trained_tokenizer_ids_equal_hf(pretokenizer, normalizer, lines, tmp_path):
     files = sorted(FLORES.glob("*.devtest")) or sorted((Path(sysconfig.get_paths()["stdlib"]) / "json").glob("*.py"))
-    words, counts = _word_counts(files)
-    tok = train_bpe(words, counts, 3000, special_tokens=["<|endoftext|>", "<pad>"])
-    path = tmp_path_factory.mktemp("trained") / "tokenizer.json"
+    words, counts = _word_counts(files, PATTERNS[pretokenizer])
+    tok = train_bpe(words, counts, 3000, 0, ["<|endoftext|>", "<pad>"], pretokenizer, normalizer)
+    path = tmp_path / "tokenizer.json"
     tok.save(str(path))
-    return path
-
-
-def test_trained_tokenizer_ids_equal_hf(trained, lines):
-    enc = BPEEncoder.from_tokenizer_json(trained)
-    assert _split(*enc.encode_batch(lines)) == _hf_ids(Tokenizer.from_file(str(trained)), lines)
+    enc = BPEEncoder.from_tokenizer_json(path)
+    assert _split(*enc.encode_batch(lines)) == _hf_ids(Tokenizer.from_file(str(path)), lines)
 
 
 @settings(max_examples=150, deadline=None)

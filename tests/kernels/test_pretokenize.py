@@ -21,6 +21,7 @@ EXAMPLES = int(os.environ.get("TOKBENCH_HYPOTHESIS_EXAMPLES", "600"))  # raise f
 SPECIAL = list("'sStTrReEvVmMlLdDſK ") + list("\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2028\u2029\u202f\u3000")
 SPECIAL += list("abcXYZéßİıçğşÀ") + ["e\u0301", "\u0301", "\u0903", "\u093f"] + list("0123456789٣۵१²½Ⅻ")
 SPECIAL += list(".,;:!?-_()[]{}\"/\\@#$%^&*+=<>|~`’‘“”…—–") + ["😀", "👍🏽", "🇹🇷", "\u200d", "\ufe0f", "€", "©"]
+SPECIAL += ["\u0301\u0301", "A\u0301", "\u02b0", "ǅ", "ʰa", "Aʰ"] + list("ABCǅΣ")
 SPECIAL += list("中文字日本語한국어ภาษาไทยالعربيةעברית") + ["'s", "'ll", "'VE", "'Re", "'m", "'D", "'t", "n't", "  ", "\r\n", " \n "]
 
 texts = st.lists(
@@ -53,6 +54,7 @@ FIXED = [
     "",
     "...!!!??? ,,, ;;; (x) [y] {z}",
     "code: def f(x): return x**2 + 1  # comment\n",
+    "HELLO'S World'll McDonald's ǅemal ʰaʰ A\u0301B\u0301c \u0301x path/to/ !/\n",
 ]
 
 
@@ -67,6 +69,8 @@ def test_known_splits():
     assert pretok.split("I'm  here 12345\n", "gpt2") == ["I", "'m", " ", " here", " 12345", "\n"]
     assert pretok.split("I'M  here 12345\n", "cl100k") == ["I", "'M", " ", " here", " ", "123", "45", "\n"]
     assert pretok.split("don't stop", "whitespace") == ["don", "'", "t", "stop"]
+    assert pretok.split("x 2024", "qwen2") == ["x", " ", "2", "0", "2", "4"]
+    assert pretok.split("Hello WORLD's CamelCase", "o200k") == ["Hello", " WORLD's", " Camel", "Case"]
 
 
 def test_flores_lines_equal_regex():

@@ -11,7 +11,8 @@ import regex
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from tokbench.errors import UsageError
-from tokbench.train.bpe import PRETOKENIZER_PATTERNS, hf_pre_tokenizer, learn_merges, train_bpe
+from tokbench.train.bpe import learn_merges, train_bpe, train_bpe_lines
+from tokbench.train.presets import PATTERNS, hf_normalizer, hf_pretokenizer
 
 REPO = Path(__file__).resolve().parents[2]
 FLORES = Path("/work/shared/corpora/flores200")
@@ -67,9 +68,10 @@ def word_counts(files, pattern):
     return words, np.array([counter[w] for w in words], np.int64)
 
 
-def hf_train(files, vocab_size, min_frequency, specials, pretokenizer):
+def hf_train(files, vocab_size, min_frequency, specials, pretokenizer, normalizer="none"):
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = hf_pre_tokenizer(pretokenizer)
+    tok.normalizer = hf_normalizer(normalizer)
+    tok.pre_tokenizer = hf_pretokenizer(pretokenizer)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -94,6 +96,7 @@ CASES = [
     ("turkish", 32000, 0, [], "gpt2"),
     ("code", 8000, 0, ["<s>"], "cl100k"),
     ("turkish", 8000, 2, [], "llama3"),
+    ("english", 4000, 0, [], "whitespace"),
 ]
 
 
@@ -102,7 +105,7 @@ def test_merges_identical_to_hf(corpora, corpus, vocab_size, min_frequency, spec
     if corpus not in corpora:
         pytest.skip(f"no {corpus} corpus on this machine")
     files = corpora[corpus]
-    words, counts = word_counts(files, PRETOKENIZER_PATTERNS[pretokenizer])
+    words, counts = word_counts(files, PATTERNS[pretokenizer])
     ours = json.loads(train_bpe(words, counts, vocab_size, min_frequency, specials, pretokenizer).to_str())
     ref = json.loads(hf_train(files, vocab_size, min_frequency, specials, pretokenizer).to_str())
     assert len(ref["model"]["merges"]) > 200
@@ -112,8 +115,30 @@ def test_merges_identical_to_hf(corpora, corpus, vocab_size, min_frequency, spec
     assert ours == ref
 
 
+def _lines(files):
+    """Lines as HF's train_from_files reads them: cut after b"\\n" only, each keeping it."""
+    for f in files:
+        parts = Path(f).read_bytes().split(b"\n")
+        for i, part in enumerate(parts):
+            line = part + b"\n" if i < len(parts) - 1 else part
+            if line:
+                yield line.decode()
+
+
+@pytest.mark.parametrize(
+    "corpus,vocab_size,pretokenizer,normalizer",
+    [("english", 8000, "gpt2", "none"), ("turkish", 8000, "llama3", "nfkc"), ("code", 4000, "cl100k", "nfc")],
+)
+def test_numba_counts_pipeline_identical_to_hf(corpora, corpus, vocab_size, pretokenizer, normalizer):
+    """The `train` path: numba word counts (pre-tokenizer module) + engine, against HF reading the same files."""
+    files = corpora[corpus]
+    ours = train_bpe_lines(_lines(files), vocab_size, 0, ["<|endoftext|>"], pretokenizer, normalizer)
+    ref = hf_train(files, vocab_size, 0, ["<|endoftext|>"], pretokenizer, normalizer)
+    assert json.loads(ours.to_str()) == json.loads(ref.to_str())
+
+
 def test_min_frequency_stops_early(corpora):
-    words, counts = word_counts(corpora["english"], PRETOKENIZER_PATTERNS["gpt2"])
+    words, counts = word_counts(corpora["english"], PATTERNS["gpt2"])
     tokens_all, merges_all = learn_merges(words, counts, 50_000, 0)
     tokens_min, merges_min = learn_merges(words, counts, 50_000, 20)
     assert 0 < len(merges_min) < len(merges_all)
@@ -121,7 +146,7 @@ def test_min_frequency_stops_early(corpora):
 
 
 def test_save_is_deterministic(corpora, tmp_path):
-    words, counts = word_counts(corpora["english"], PRETOKENIZER_PATTERNS["gpt2"])
+    words, counts = word_counts(corpora["english"], PATTERNS["gpt2"])
     paths = []
     for i, order in enumerate([slice(None), slice(None, None, -1)]):  # word order must not matter either
         tok = train_bpe(words[order], counts[order], 2000, special_tokens=SPECIALS)
@@ -168,5 +193,5 @@ def test_vocab_smaller_than_alphabet_is_a_usage_error():
 
 
 def test_unknown_pretokenizer_is_a_usage_error():
-    with pytest.raises(UsageError, match="pre-tokenizer"):
+    with pytest.raises(UsageError, match="pretokenizer"):
         train_bpe([b"hello"], np.array([3], np.int64), 300, pretokenizer="nope")

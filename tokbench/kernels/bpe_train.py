@@ -69,20 +69,112 @@ def _sift_up(heap, i, cnt, left, right):
 
 
 @njit(cache=True)
-def _pair_slot(pslots, pkeys, pcnt, n_pairs, key):
-    """Index of pair key, adding it with count 0 if new; returns the (possibly grown) table too."""
+def _count_pairs(w, syms, word_offs, wlen, word_counts, at, pslots, pkeys, pcnt, pocc, plast, n_pairs):
+    """Count the pairs of words w.. (overlapping, times the word count) and how many words hold each, until the
+    table could overflow. Returns (next word, n_pairs)."""
+    n_words = len(word_counts)
+    while w < n_words:
+        n = wlen[w]
+        if n_pairs + n > len(pkeys) or 2 * (n_pairs + n) + 2 > len(pslots):
+            break
+        base = word_offs[w]
+        f = word_counts[w]
+        for i in range(n - 1):
+            before = n_pairs
+            k, n_pairs = _insert_pair(pslots, pkeys, pcnt, n_pairs, _pair_key(syms[base + i], syms[base + i + 1]))
+            if n_pairs != before:
+                pocc[k] = 0
+                plast[k] = -1
+            at[base + i] = k
+            pcnt[k] += f
+            if plast[k] != w:
+                plast[k] = w
+                pocc[k] += 1
+        w += 1
+    return w, n_pairs
+
+
+@njit(cache=True)
+def _insert_pair(pslots, pkeys, pcnt, n_pairs, key):
+    """Index of pair key, added with count 0 if new; the caller made room. Returns (index, n_pairs)."""
     k, slot = int_find(pslots, pkeys, key)
     if k == EMPTY:
         k = n_pairs
-        n_pairs += 1
-        pkeys = grow(pkeys, n_pairs)
-        pcnt = grow(pcnt, n_pairs)
         pkeys[k] = key
         pcnt[k] = 0
         pslots[slot] = k
-        if 2 * n_pairs + 2 > len(pslots):
-            pslots = int_rehash(pkeys, n_pairs, table_capacity(2 * n_pairs))
-    return k, pslots, pkeys, pcnt, n_pairs
+        n_pairs += 1
+    return k, n_pairs
+
+
+@njit(cache=True)
+def _apply_merge(
+    words, a, b, new, syms, at, wlen, word_offs, word_counts,
+    pslots, pkeys, pcnt, n_pairs, nb_left, nb_right, nb_seen, bcnt, blast, touched, ch_pair, ch_word,
+):
+    """Merge (a, b) -> new in the given words, left to right; update pair counts; record the +f changes.
+
+    Returns (changes recorded, pairs touched, n_pairs)."""
+    n_ch = 0
+    n_touched = 0
+    n_seen = 0
+    for w in words:
+        f = word_counts[w]
+        base = word_offs[w]
+        n = wlen[w]
+        i = 0
+        j = 0
+        while i < n:
+            if i + 1 < n and syms[base + i] == a and syms[base + i + 1] == b:
+                for side in range(2):
+                    if side == 0:  # (prev, a) -> (prev, new)
+                        if j == 0:
+                            continue
+                        t = base + j - 1
+                        other = syms[t]
+                        k = nb_left[other]
+                    else:  # (b, next) -> (new, next)
+                        if i + 2 >= n:
+                            continue
+                        t = base + i + 1
+                        other = syms[base + i + 2]
+                        k = nb_right[other]
+                    pcnt[at[t]] -= f
+                    if k == EMPTY:
+                        key = _pair_key(other, new) if side == 0 else _pair_key(new, other)
+                        k, n_pairs = _insert_pair(pslots, pkeys, pcnt, n_pairs, key)
+                        if side == 0:
+                            nb_left[other] = k
+                        else:
+                            nb_right[other] = k
+                        nb_seen[n_seen] = other
+                        n_seen += 1
+                    pcnt[k] += f
+                    if side == 0:
+                        at[t] = k
+                    else:
+                        at[base + j] = k
+                    if blast[k] != w:
+                        blast[k] = w
+                        if bcnt[k] == 0:
+                            touched[n_touched] = k
+                            n_touched += 1
+                        bcnt[k] += 1
+                        ch_pair[n_ch] = k
+                        ch_word[n_ch] = w
+                        n_ch += 1
+                syms[base + j] = new
+                i += 2
+            else:
+                syms[base + j] = syms[base + i]
+                at[base + j] = at[base + i]
+                i += 1
+            j += 1
+        wlen[w] = j
+    for t in range(n_seen):
+        nb_left[nb_seen[t]] = EMPTY
+        nb_right[nb_seen[t]] = EMPTY
+    return n_ch, n_touched, n_pairs
 
 
 @njit(cache=True)
@@ -125,21 +217,19 @@ def train_merges(word_syms, word_offs, word_counts, tok_pool, tok_offs, vocab_si
     # first pass: counts and, per pair, number of distinct words holding it
     pocc = np.zeros(1024, np.int64)
     plast = np.full(1024, -1, np.int64)
-    for w in range(n_words):
-        base = word_offs[w]
-        f = word_counts[w]
-        for i in range(wlen[w] - 1):
-            key = _pair_key(syms[base + i], syms[base + i + 1])
-            k, pslots, pkeys, pcnt, n_pairs = _pair_slot(pslots, pkeys, pcnt, n_pairs, key)
-            if k >= len(pocc):
-                pocc = grow(pocc, k + 1)
-                plast = grow(plast, k + 1)
-                pocc[k:] = 0
-                plast[k:] = -1
-            pcnt[k] += f
-            if plast[k] != w:
-                plast[k] = w
-                pocc[k] += 1
+    # pair index of (syms[t], syms[t+1]) at every position t, kept in step with syms, so that a merge finds the pairs
+    # it breaks without hashing
+    at = np.empty(len(syms), np.int32)
+    w = 0
+    while w < n_words:
+        w, n_pairs = _count_pairs(w, syms, word_offs, wlen, word_counts, at, pslots, pkeys, pcnt, pocc, plast, n_pairs)
+        if w < n_words:  # out of room: grow the table and go on
+            cap = 2 * len(pkeys)
+            pkeys = grow(pkeys, cap)
+            pcnt = grow(pcnt, cap)
+            pocc = grow(pocc, cap)
+            plast = grow(plast, cap)
+            pslots = int_rehash(pkeys, n_pairs, table_capacity(cap))
 
     # --- heap entries: count, pair, positions (a range of the pos pool)
     n_entries = n_pairs
@@ -163,8 +253,7 @@ def train_merges(word_syms, word_offs, word_counts, tok_pool, tok_offs, vocab_si
     for w in range(n_words):
         base = word_offs[w]
         for i in range(wlen[w] - 1):
-            key = _pair_key(syms[base + i], syms[base + i + 1])
-            k, slot = int_find(pslots, pkeys, key)
+            k = at[base + i]
             if plast[k] != w:
                 plast[k] = w
                 pos[estart[k] + elen[k]] = w
@@ -184,8 +273,17 @@ def train_merges(word_syms, word_offs, word_counts, tok_pool, tok_offs, vocab_si
     m_right = np.empty(1024, np.int32)
     m_new = np.empty(1024, np.int32)
     n_merges = 0
-    ch_keys = np.empty(1024, np.int64)
-    ch_words = np.empty(1024, np.int32)
+    # per merge: (pair index, word) of every +f change, one row per pair and word; per pair: rows so far, last word
+    ch_pair = np.empty(1024, np.int64)
+    ch_word = np.empty(1024, np.int32)
+    bcnt = np.zeros(len(pkeys), np.int64)
+    blast = np.full(len(pkeys), -1, np.int64)
+    bstart = np.empty(len(pkeys), np.int64)
+    touched = np.empty(1024, np.int64)
+    # within one merge: pair index of (other, new) / (new, other) by other's id, to skip the hash table
+    nb_left = np.full(max_tokens, EMPTY, np.int64)
+    nb_right = np.full(max_tokens, EMPTY, np.int64)
+    nb_seen = np.empty(2 * max_tokens + 2, np.int64)
     while n_tokens < vocab_size and heap_n > 0:
         e = heap[0]
         heap_n -= 1
@@ -232,84 +330,67 @@ def train_merges(word_syms, word_offs, word_counts, tok_pool, tok_offs, vocab_si
         n_merges += 1
 
         # apply the merge to the entry's words, collecting count changes
-        n_ch = 0
+        need = 0
         for q in range(estart[e], estart[e] + elen[e]):
-            w = pos[q]
-            f = word_counts[w]
-            base = word_offs[w]
-            n = wlen[w]
-            i = 0
-            j = 0
-            while i < n:
-                if i + 1 < n and syms[base + i] == a and syms[base + i + 1] == b:
-                    if n_ch + 2 > len(ch_keys):
-                        ch_keys = grow(ch_keys, n_ch + 2)
-                        ch_words = grow(ch_words, n_ch + 2)
-                    if j > 0:
-                        prev = syms[base + j - 1]
-                        k, slot = int_find(pslots, pkeys, _pair_key(prev, a))
-                        pcnt[k] -= f
-                        key = _pair_key(prev, new)
-                        k, pslots, pkeys, pcnt, n_pairs = _pair_slot(pslots, pkeys, pcnt, n_pairs, key)
-                        pcnt[k] += f
-                        ch_keys[n_ch] = key
-                        ch_words[n_ch] = w
-                        n_ch += 1
-                    if i + 2 < n:
-                        nxt = syms[base + i + 2]
-                        k, slot = int_find(pslots, pkeys, _pair_key(b, nxt))
-                        pcnt[k] -= f
-                        key = _pair_key(new, nxt)
-                        k, pslots, pkeys, pcnt, n_pairs = _pair_slot(pslots, pkeys, pcnt, n_pairs, key)
-                        pcnt[k] += f
-                        ch_keys[n_ch] = key
-                        ch_words[n_ch] = w
-                        n_ch += 1
-                    syms[base + j] = new
-                    i += 2
-                else:
-                    syms[base + j] = syms[base + i]
-                    i += 1
-                j += 1
-            wlen[w] = j
+            need += wlen[pos[q]]
+        if need > len(ch_pair):
+            ch_pair = grow(ch_pair, need)
+            ch_word = grow(ch_word, need)
+            touched = grow(touched, need)
+        # room for every pair this merge can create (at most two per distinct neighbour), so the pass never grows
+        room = n_pairs + 2 * n_tokens + 2
+        if room > len(pkeys):
+            pkeys = grow(pkeys, room)
+            pcnt = grow(pcnt, room)
+        if room > len(bcnt):
+            old = len(bcnt)
+            bcnt = grow(bcnt, room)
+            blast = grow(blast, room)
+            bstart = grow(bstart, room)
+            bcnt[old:] = 0
+            blast[old:] = -1
+        if 2 * room + 2 > len(pslots):
+            pslots = int_rehash(pkeys, n_pairs, table_capacity(2 * room))
+        n_ch, n_touched, n_pairs = _apply_merge(
+            pos[estart[e] : estart[e] + elen[e]], a, b, new, syms, at, wlen, word_offs, word_counts,
+            pslots, pkeys, pcnt, n_pairs, nb_left, nb_right, nb_seen, bcnt, blast, touched, ch_pair, ch_word,
+        )
 
-        if n_ch == 0:
-            continue
-        # pairs that rose go back on the heap with the words where they rose (words stay ascending: stable sort)
-        order = np.argsort(ch_keys[:n_ch], kind="mergesort")
-        g = 0
-        while g < n_ch:
-            key = ch_keys[order[g]]
-            g_end = g
-            while g_end < n_ch and ch_keys[order[g_end]] == key:
-                g_end += 1
-            k, slot = int_find(pslots, pkeys, key)
+        # pairs that rose go back on the heap (if their count is > 0) with the words where they rose
+        for t in range(n_touched):
+            k = touched[t]
             if pcnt[k] > 0:
+                bstart[k] = pos_n
+                pos_n += bcnt[k]
+            else:
+                bstart[k] = -1
+            bcnt[k] = 0
+        pos = grow(pos, pos_n)
+        for c in range(n_ch):
+            k = ch_pair[c]
+            if bstart[k] >= 0:
+                pos[bstart[k] + bcnt[k]] = ch_word[c]
+                bcnt[k] += 1
+        for t in range(n_touched):
+            k = touched[t]
+            if bstart[k] >= 0:
                 if n_entries >= len(ecnt):
                     ecnt = grow(ecnt, n_entries + 1)
                     eleft = grow(eleft, n_entries + 1)
                     eright = grow(eright, n_entries + 1)
                     estart = grow(estart, n_entries + 1)
                     elen = grow(elen, n_entries + 1)
-                pos = grow(pos, pos_n + (g_end - g))
-                start = pos_n
-                last = -1
-                for t in range(g, g_end):
-                    w = ch_words[order[t]]
-                    if w != last:
-                        pos[pos_n] = w
-                        pos_n += 1
-                        last = w
                 ecnt[n_entries] = pcnt[k]
-                eleft[n_entries] = np.int32(key >> 32)
-                eright[n_entries] = np.int32(key & 0xFFFFFFFF)
-                estart[n_entries] = start
-                elen[n_entries] = pos_n - start
+                eleft[n_entries] = np.int32(pkeys[k] >> 32)
+                eright[n_entries] = np.int32(pkeys[k] & 0xFFFFFFFF)
+                estart[n_entries] = bstart[k]
+                elen[n_entries] = bcnt[k]
                 heap = grow(heap, heap_n + 1)
                 heap[heap_n] = n_entries
                 heap_n += 1
                 _sift_up(heap, heap_n - 1, ecnt, eleft, eright)
                 n_entries += 1
-            g = g_end
+            bcnt[k] = 0
+            blast[k] = -1
 
     return m_left[:n_merges].copy(), m_right[:n_merges].copy(), m_new[:n_merges].copy()

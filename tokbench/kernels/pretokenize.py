@@ -20,18 +20,44 @@ SPACE = 4  # \s
 WORD = 8  # \w
 # letters as `(?i)` matches them (e.g. U+017F LONG S matches `(?i)s`), for the case-insensitive contractions
 CI_S, CI_D, CI_M, CI_T, CI_L, CI_V, CI_E, CI_R = 16, 32, 64, 128, 256, 512, 1024, 2048
+UPPERISH = 4096  # [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] (o200k)
+LOWERISH = 8192  # [\p{Ll}\p{Lm}\p{Lo}\p{M}] (o200k)
 _CI_LETTERS = {"s": CI_S, "d": CI_D, "m": CI_M, "t": CI_T, "l": CI_L, "v": CI_V, "e": CI_E, "r": CI_R}
 
 # --- patterns (kernel ids and the regexes they reproduce) -----------------------------------------------------------
-GPT2, CL100K, LLAMA3, WHITESPACE = 0, 1, 2, 3
+GPT2, CL100K, LLAMA3, WHITESPACE, QWEN2, O200K, WHITESPACE_KEPT, NONE = 0, 1, 2, 3, 4, 5, 6, 7
 PATTERNS = {
     "gpt2": r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
     "cl100k": r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""",
     "llama3": r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
-    "whitespace": r"""\w+|[^\w\s]+""",
+    "whitespace": r"""\w+|[^\w\s]+""",  # HF pre_tokenizers.Whitespace: the whitespace between matches is dropped
+    "whitespace-kept": r"""\w+|[^\w\s]+|\s+""",  # the same cuts, whitespace runs kept as pieces (lossless)
+    "none": r"""[\s\S]+""",  # the whole line is one piece
+    "qwen2": r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
+    "o200k": "|".join(
+        [
+            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+            r"""\p{N}{1,3}""",
+            r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+            r"""\s*[\r\n]+""",
+            r"""\s+(?!\S)""",
+            r"""\s+""",
+        ]
+    ),
 }
-KINDS = {"gpt2": GPT2, "cl100k": CL100K, "llama3": LLAMA3, "whitespace": WHITESPACE}
+KINDS = {
+    "gpt2": GPT2,
+    "cl100k": CL100K,
+    "llama3": LLAMA3,
+    "whitespace": WHITESPACE,
+    "whitespace-kept": WHITESPACE_KEPT,
+    "none": NONE,
+    "qwen2": QWEN2,
+    "o200k": O200K,
+}
 N_CODEPOINTS = 0x110000
+TABLE_VERSION = 2  # bump whenever the class bits change (names the on-disk cache)
 
 
 def build_class_table() -> np.ndarray:
@@ -42,18 +68,20 @@ def build_class_table() -> np.ndarray:
     table = np.zeros(N_CODEPOINTS, np.uint16)
     classes = [(r"\p{L}+", LETTER), (r"\p{N}+", NUMBER), (r"\s+", SPACE), (r"\w+", WORD)]
     classes += [(f"(?i:{c})+", bit) for c, bit in _CI_LETTERS.items()]
+    classes += [(r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+", UPPERISH), (r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]+", LOWERISH)]
     for pattern, bit in classes:
         for m in regex.finditer(pattern, every):
             table[m.start() : m.end()] |= bit
     basic = table & (LETTER | NUMBER | SPACE)
     assert not np.any((basic != 0) & (basic & (basic - 1) != 0)), "L, N and \\s must be disjoint"
+    assert not np.any((table & WORD != 0) & (table & SPACE != 0)), "\\w and \\s must be disjoint"
     return table
 
 
 # --- scanners: each returns the end of the pre-token starting at i (line is cps[i:hi]) -------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _run(cps, i, hi, cls, bits):
     """End of the run of code points at i whose class has any of `bits`."""
     while i < hi and cls[cps[i]] & bits:
@@ -61,7 +89,7 @@ def _run(cps, i, hi, cls, bits):
     return i
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _run_punct(cps, i, hi, cls):
     """End of the run of [^\\s\\p{L}\\p{N}] at i."""
     while i < hi and not (cls[cps[i]] & (LETTER | NUMBER | SPACE)):
@@ -69,7 +97,7 @@ def _run_punct(cps, i, hi, cls):
     return i
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _space_tail(cps, i, hi, cls):
     """`\\s+(?!\\S)|\\s+` at a whitespace code point i: the run, less its last char when a non-space follows."""
     e = _run(cps, i, hi, cls, SPACE)
@@ -103,10 +131,9 @@ def _gpt2_piece(cps, i, hi, cls):
 
 
 @njit(cache=True)
-def _cl100k_piece(cps, i, hi, cls):
-    """cl100k and llama3 behave the same: their possessive and plain quantifiers meet disjoint classes."""
-    c = cps[i]
-    if c == 39 and i + 1 < hi:  # '(?i:[sdmt]|ll|ve|re)
+def _contraction_end(cps, i, hi, cls):
+    """End of `(?i:'s|'t|'re|'ve|'m|'ll|'d)` at i, or i when there is none."""
+    if cps[i] == 39 and i + 1 < hi:
         d = cls[cps[i + 1]]
         if d & (CI_S | CI_D | CI_M | CI_T):
             return i + 2
@@ -114,74 +141,183 @@ def _cl100k_piece(cps, i, hi, cls):
             e = cls[cps[i + 2]]
             if (d & CI_L and e & CI_L) or (d & (CI_V | CI_R) and e & CI_E):
                 return i + 3
-    k = cls[c]
-    if k & LETTER:  # [^\r\n\p{L}\p{N}]?\p{L}+
-        return _run(cps, i, hi, cls, LETTER)
-    if not (k & NUMBER) and c != 10 and c != 13 and i + 1 < hi and cls[cps[i + 1]] & LETTER:
-        return _run(cps, i + 1, hi, cls, LETTER)
-    if k & NUMBER:  # \p{N}{1,3}
-        return min(_run(cps, i, hi, cls, NUMBER), i + 3)
-    j = i  # ' ?[^\s\p{L}\p{N}]+[\r\n]*'
-    if c == 32 and i + 1 < hi and not (cls[cps[i + 1]] & (LETTER | NUMBER | SPACE)):
-        j = i + 1
-    if not (cls[cps[j]] & SPACE):
-        e = _run_punct(cps, j, hi, cls)
-        while e < hi and (cps[e] == 10 or cps[e] == 13):
-            e += 1
-        return e
-    e = _run(cps, i, hi, cls, SPACE)  # \s*[\r\n]: up to the last \r or \n of the run
-    for k2 in range(e - 1, i - 1, -1):
-        if cps[k2] == 10 or cps[k2] == 13:
-            return k2 + 1
+    return i
+
+
+@njit(cache=True)
+def _space_newline_tail(cps, i, hi, cls):
+    r"""`\s*[\r\n]+|\s+(?!\S)|\s+` at a whitespace code point i (`\s*[\r\n]` ends the same way)."""
+    e = _run(cps, i, hi, cls, SPACE)
+    for k in range(e - 1, i - 1, -1):  # up to the last \r or \n of the run
+        if cps[k] == 10 or cps[k] == 13:
+            return k + 1
     if e < hi and e - 1 > i:
         return e - 1
     return e
 
 
 @njit(cache=True)
-def _split_range(cps, lo, hi, kind, cls, starts, ends, n):
-    """Append the spans of the pre-tokens of cps[lo:hi] (one string for the regex) at starts/ends[n:]; new n."""
-    i = lo
-    if kind == WHITESPACE:  # \w+|[^\w\s]+ ; whitespace between matches is dropped
-        while i < hi:
-            k = cls[cps[i]]
-            if k & WORD:
-                e = _run(cps, i, hi, cls, WORD)
-            elif k & SPACE:
-                i += 1
-                continue
-            else:
-                e = i + 1
-                while e < hi and not (cls[cps[e]] & (WORD | SPACE)):
-                    e += 1
-            starts[n] = i
-            ends[n] = e
-            n += 1
-            i = e
-        return n
-    while i < hi:
-        if kind == GPT2:
-            e = _gpt2_piece(cps, i, hi, cls)
-        else:
-            e = _cl100k_piece(cps, i, hi, cls)
-        starts[n] = i
-        ends[n] = e
-        n += 1
-        i = e
-    return n
+def _punct_newlines(cps, i, hi, cls):
+    r"""` ?[^\s\p{L}\p{N}]+[\r\n]*` at i, or -1 (a `/` after the run cannot occur, so o200k's [\r\n/]* is the same)."""
+    j = i
+    if cps[i] == 32 and i + 1 < hi and not (cls[cps[i + 1]] & (LETTER | NUMBER | SPACE)):
+        j = i + 1
+    if cls[cps[j]] & (LETTER | NUMBER | SPACE):
+        return -1
+    e = _run_punct(cps, j, hi, cls)
+    while e < hi and (cps[e] == 10 or cps[e] == 13):
+        e += 1
+    return e
 
 
 @njit(cache=True)
-def split_lines(cps, bounds, kind, cls):
-    """Pre-token spans of every line cps[bounds[j]:bounds[j+1]], each line scanned as its own string."""
-    starts = np.empty(len(cps), np.int32)
-    ends = np.empty(len(cps), np.int32)
+def _cl100k_piece(cps, i, hi, cls, max_digits):
+    r"""cl100k, llama3 (max_digits 3) and qwen2 (1) behave alike: possessive or not, their quantifiers meet disjoint
+    classes, and `\s*[\r\n]` ends where `\s*[\r\n]+` does."""
+    c = cps[i]
+    e = _contraction_end(cps, i, hi, cls)
+    if e > i:
+        return e
+    k = cls[c]
+    if k & LETTER:  # [^\r\n\p{L}\p{N}]?\p{L}+
+        return _run(cps, i, hi, cls, LETTER)
+    if not (k & NUMBER) and c != 10 and c != 13 and i + 1 < hi and cls[cps[i + 1]] & LETTER:
+        return _run(cps, i + 1, hi, cls, LETTER)
+    if k & NUMBER:  # \p{N}{1,3}
+        return min(_run(cps, i, hi, cls, NUMBER), i + max_digits)
+    e = _punct_newlines(cps, i, hi, cls)
+    if e >= 0:
+        return e
+    return _space_newline_tail(cps, i, hi, cls)
+
+
+@njit(cache=True)
+def _o200k_lower_first(cps, j, hi, cls):
+    """`[Lu Lt Lm Lo M]*[Ll Lm Lo M]+(?i:'s|...)?` at j (as the backtracking regex resolves it), or -1."""
+    u = _run(cps, j, hi, cls, UPPERISH)
+    if u < hi and cls[cps[u]] & LOWERISH:
+        return _contraction_end(cps, _run(cps, u, hi, cls, LOWERISH), hi, cls)
+    for k in range(u - 1, j - 1, -1):  # give back upper-ish chars until one that is also lower-ish
+        if cls[cps[k]] & LOWERISH:
+            return _contraction_end(cps, k + 1, hi, cls)
+    return -1
+
+
+@njit(cache=True)
+def _o200k_upper_first(cps, j, hi, cls):
+    """`[Lu Lt Lm Lo M]+[Ll Lm Lo M]*(?i:'s|...)?` at j, or -1."""
+    u = _run(cps, j, hi, cls, UPPERISH)
+    if u == j:
+        return -1
+    return _contraction_end(cps, _run(cps, u, hi, cls, LOWERISH), hi, cls)
+
+
+@njit(cache=True)
+def _o200k_piece(cps, i, hi, cls):
+    c = cps[i]
+    k = cls[c]
+    prefix = not (k & (LETTER | NUMBER)) and c != 10 and c != 13 and i + 1 < hi  # [^\r\n\p{L}\p{N}]?
+    for alt in range(2):  # each alternative tries with the prefix char first, then without
+        for j in range(i + 1 if prefix else i, i - 1, -1):
+            e = _o200k_lower_first(cps, j, hi, cls) if alt == 0 else _o200k_upper_first(cps, j, hi, cls)
+            if e >= 0:
+                return e
+    if k & NUMBER:
+        return min(_run(cps, i, hi, cls, NUMBER), i + 3)
+    e = _punct_newlines(cps, i, hi, cls)
+    if e >= 0:
+        return e
+    return _space_newline_tail(cps, i, hi, cls)
+
+
+# --- per-line drivers: one compiled function per scanner, so a run compiles (and caches) only the one it uses -------
+
+
+@njit(cache=True)
+def split_gpt2(cps, bounds, cls):
+    """Pre-token spans of every line cps[bounds[j]:bounds[j+1]] (each line is its own string for the regex)."""
+    starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
     n = 0
     for j in range(len(bounds) - 1):
-        n = _split_range(cps, bounds[j], bounds[j + 1], kind, cls, starts, ends, n)
+        i, hi = bounds[j], bounds[j + 1]
+        while i < hi:
+            starts[n] = i
+            i = _gpt2_piece(cps, i, hi, cls)
+            ends[n] = i
+            n += 1
     return starts[:n], ends[:n]
 
 
+@njit(cache=True)
+def split_cl100k(cps, bounds, cls, max_digits):
+    """As split_gpt2 for cl100k / llama3 (max_digits 3) and qwen2 (max_digits 1)."""
+    starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
+    n = 0
+    for j in range(len(bounds) - 1):
+        i, hi = bounds[j], bounds[j + 1]
+        while i < hi:
+            starts[n] = i
+            i = _cl100k_piece(cps, i, hi, cls, max_digits)
+            ends[n] = i
+            n += 1
+    return starts[:n], ends[:n]
+
+
+@njit(cache=True)
+def split_o200k(cps, bounds, cls):
+    """As split_gpt2 for o200k."""
+    starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
+    n = 0
+    for j in range(len(bounds) - 1):
+        i, hi = bounds[j], bounds[j + 1]
+        while i < hi:
+            starts[n] = i
+            i = _o200k_piece(cps, i, hi, cls)
+            ends[n] = i
+            n += 1
+    return starts[:n], ends[:n]
+
+
+@njit(cache=True)
+def split_whitespace(cps, bounds, cls, keep_space):
+    """`\\w+|[^\\w\\s]+` per line; whitespace runs are pieces too when keep_space (`...|\\s+`), else dropped."""
+    starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
+    n = 0
+    for j in range(len(bounds) - 1):
+        i, hi = bounds[j], bounds[j + 1]
+        while i < hi:
+            k = cls[cps[i]]
+            if k & SPACE and not keep_space:  # \w and \s are disjoint
+                i += 1
+                continue
+            starts[n] = i
+            if k & WORD:
+                i = _run(cps, i, hi, cls, WORD)
+            elif k & SPACE:
+                i = _run(cps, i, hi, cls, SPACE)
+            else:
+                i += 1
+                while i < hi and not (cls[cps[i]] & (WORD | SPACE)):
+                    i += 1
+            ends[n] = i
+            n += 1
+    return starts[:n], ends[:n]
+
+
+def split_lines(cps: np.ndarray, bounds: np.ndarray, kind: int, cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int32 (starts, ends) of the pre-tokens of each line cps[bounds[j]:bounds[j+1]] (bounds: int64, ascending)."""
+    if kind == GPT2:
+        return split_gpt2(cps, bounds, cls)
+    if kind == O200K:
+        return split_o200k(cps, bounds, cls)
+    if kind == WHITESPACE or kind == WHITESPACE_KEPT:
+        return split_whitespace(cps, bounds, cls, kind == WHITESPACE_KEPT)
+    if kind == NONE:
+        keep = np.flatnonzero(bounds[1:] > bounds[:-1])
+        return bounds[keep].astype(np.int32), bounds[keep + 1].astype(np.int32)
+    return split_cl100k(cps, bounds, cls, 1 if kind == QWEN2 else 3)
+
+
 def codepoints(text: str) -> np.ndarray:
-    """int32 code points of a str (no copy beyond the UTF-32 encoding)."""
-    return np.frombuffer(text.encode("utf-32-le"), np.int32)
+    """int32 code points of a str (lone surrogates, e.g. from surrogateescape decoding, pass through)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.int32)

@@ -15,7 +15,7 @@ _FNV_OFFSET = -3750763034362895579  # 0xcbf29ce484222325 as int64
 _FNV_PRIME = 1099511628211
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _hash(cps, a, b):
     h = _FNV_OFFSET
     for q in range(a, b):
@@ -56,7 +56,8 @@ def count_spans(cps, starts, ends, p0, slots, whash, woff, wlen, wcount, store, 
             state[0] = nw
             state[1] = su
             return p
-        store[su : su + ln] = cps[a : a + ln]
+        for q in range(ln):
+            store[su + q] = cps[a + q]
         whash[nw] = h
         woff[nw] = su
         wlen[nw] = ln
@@ -114,3 +115,73 @@ def utf8_words(store, woff, wlen, n_words):
                 data[j + 3] = 0x80 | (c & 0x3F)
                 j += 4
     return data, offsets
+
+
+@njit(cache=True)
+def _compare(data, offsets, a, b):
+    """Byte-wise comparison of words a and b (<0, 0, >0), the order of Python bytes and of memcmp."""
+    i, ie = offsets[a], offsets[a + 1]
+    j, je = offsets[b], offsets[b + 1]
+    while i < ie and j < je:
+        if data[i] != data[j]:
+            return np.int64(data[i]) - np.int64(data[j])
+        i += 1
+        j += 1
+    return (ie - i) - (je - j)
+
+
+@njit(cache=True)
+def sort_words(data, offsets):
+    """Stable order of the words by their bytes (bottom-up merge sort on indices)."""
+    n = offsets.size - 1
+    idx = np.arange(n)
+    tmp = np.empty(n, np.int64)
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i, j, k = lo, mid, lo
+            while i < mid and j < hi:
+                if _compare(data, offsets, idx[j], idx[i]) < 0:
+                    tmp[k] = idx[j]
+                    j += 1
+                else:
+                    tmp[k] = idx[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                tmp[k] = idx[i]
+                i += 1
+                k += 1
+            while j < hi:
+                tmp[k] = idx[j]
+                j += 1
+                k += 1
+        idx, tmp = tmp, idx
+        width *= 2
+    return idx
+
+
+@njit(cache=True)
+def canonicalize(data, offsets, counts):
+    """The same counts as one row per word, sorted by bytes: (data, int64 offsets, int64 counts)."""
+    order = sort_words(data, offsets)
+    n = order.size
+    new_off = np.zeros(n + 1, np.int64)
+    new_cnt = np.zeros(n, np.int64)
+    new_data = np.empty(data.size, np.uint8)
+    m = 0
+    for r in range(n):
+        w = order[r]
+        if m > 0 and _compare(data, offsets, w, order[r - 1]) == 0:
+            new_cnt[m - 1] += counts[w]
+            continue
+        o = new_off[m]
+        for q in range(offsets[w], offsets[w + 1]):
+            new_data[o] = data[q]
+            o += 1
+        new_off[m + 1] = o
+        new_cnt[m] = counts[w]
+        m += 1
+    return new_data[: new_off[m]].copy(), new_off[: m + 1].copy(), new_cnt[:m].copy()

@@ -7,37 +7,12 @@ merge loop itself is the numba kernel `tokbench.kernels.bpe_train.train_merges`.
 from __future__ import annotations
 
 import numpy as np
-from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
+from tokenizers import AddedToken, Tokenizer, decoders, models
 
 from tokbench.bytelevel import byte_to_char, to_bytes
 from tokbench.errors import InputError, UsageError
 from tokbench.kernels.bpe_train import train_merges
-
-GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-# cl100k's split in the form HF (Oniguruma) reads as tiktoken does: tiktoken's own pattern uses possessive quantifiers,
-# and Oniguruma reads `\p{N}{1,3}+` as "one or more runs of 1-3 digits", which splits numbers differently.
-# Llama-3 ships this very pattern in its tokenizer.json.
-CL100K_PATTERN = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-)
-LLAMA3_PATTERN = CL100K_PATTERN
-# preset -> regex the words were split with (gpt2 is ByteLevel's built-in regex)
-PRETOKENIZER_PATTERNS = {"gpt2": GPT2_PATTERN, "cl100k": CL100K_PATTERN, "llama3": LLAMA3_PATTERN}
-
-
-def hf_pre_tokenizer(pretokenizer: str):
-    """The HF pre-tokenizer a preset stands for (what HF trains with, and what the saved tokenizer.json holds)."""
-    if pretokenizer == "gpt2":
-        return pre_tokenizers.ByteLevel(add_prefix_space=False)
-    if pretokenizer not in PRETOKENIZER_PATTERNS:
-        raise UsageError(f"unknown pre-tokenizer {pretokenizer!r}; choose one of {', '.join(PRETOKENIZER_PATTERNS)}")
-    return pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(PRETOKENIZER_PATTERNS[pretokenizer]), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-
+from tokbench.train import presets
 
 def initial_tokens(special_tokens) -> list[str]:
     """Ids in HF's order: special tokens, then the ByteLevel alphabet sorted by code point (no string twice)."""
@@ -51,7 +26,16 @@ def initial_tokens(special_tokens) -> list[str]:
 
 
 def learn_merges(words: list[bytes], counts: np.ndarray, vocab_size: int, min_frequency: int = 0, special_tokens=()):
-    """Run the engine; returns (tokens: list[str] indexed by id, merges: list[(str, str)] in rank order)."""
+    """Run the engine on words (UTF-8 bytes) and counts; returns (tokens: list[str] by id, merges: [(str, str)])."""
+    lengths = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
+    offsets = np.zeros(len(words) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = np.frombuffer(b"".join(words) or b"\0", dtype=np.uint8)[: offsets[-1]]
+    return learn_merges_arrays(flat, offsets, counts, vocab_size, min_frequency, special_tokens)
+
+
+def learn_merges_arrays(flat, offsets, counts, vocab_size: int, min_frequency: int = 0, special_tokens=()):
+    """learn_merges on word bytes already packed: word i is flat[offsets[i]:offsets[i+1]] (WordCounts.arrays())."""
     tokens = initial_tokens(special_tokens)
     if vocab_size < len(tokens):
         raise UsageError(
@@ -59,22 +43,19 @@ def learn_merges(words: list[bytes], counts: np.ndarray, vocab_size: int, min_fr
             f" + {len(tokens) - 256} special)"
         )
     counts = np.ascontiguousarray(counts, dtype=np.int64)
-    if len(words) != len(counts):
-        raise InputError(f"word counts: {len(words)} words but {len(counts)} counts")
+    if len(offsets) != len(counts) + 1:
+        raise InputError(f"word counts: {len(offsets) - 1} words but {len(counts)} counts")
     ids = {t: i for i, t in enumerate(tokens)}
     byte_id = np.array([ids[c] for c in byte_to_char()], dtype=np.int32)
-
-    lengths = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
-    offs = np.zeros(len(words) + 1, np.int64)
-    np.cumsum(lengths, out=offs[1:])
-    flat = byte_id[np.frombuffer(b"".join(words), dtype=np.uint8)]
+    word_syms = byte_id[np.asarray(flat, dtype=np.uint8)]
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
 
     tok_bytes = [to_bytes(t) or b"" for t in tokens]
     tok_offs = np.zeros(len(tokens) + 1, np.int64)
     np.cumsum([len(b) for b in tok_bytes], out=tok_offs[1:])
     tok_pool = np.frombuffer(b"".join(tok_bytes) or b"\0", dtype=np.uint8)
 
-    left, right, new = train_merges(flat, offs, counts, tok_pool, tok_offs, vocab_size, min_frequency)
+    left, right, new = train_merges(word_syms, offsets, counts, tok_pool, tok_offs, vocab_size, min_frequency)
 
     for a, b, n in zip(left.tolist(), right.tolist(), new.tolist()):
         if n == len(tokens):
@@ -87,11 +68,14 @@ def learn_merges(words: list[bytes], counts: np.ndarray, vocab_size: int, min_fr
     return tokens, merges
 
 
-def build_tokenizer(tokens: list[str], merges, special_tokens=(), pretokenizer: str = "gpt2") -> Tokenizer:
-    """A byte-level BPE Tokenizer laid out as HF's trainer leaves it."""
+def build_tokenizer(
+    tokens: list[str], merges, special_tokens=(), pretokenizer: str = "gpt2", normalizer: str = "none"
+) -> Tokenizer:
+    """A byte-level BPE Tokenizer laid out as HF's trainer leaves it (same components as backends.train_hf)."""
     model = models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=list(merges))
     tok = Tokenizer(model)
-    tok.pre_tokenizer = hf_pre_tokenizer(pretokenizer)
+    tok.normalizer = presets.hf_normalizer(normalizer)
+    tok.pre_tokenizer = presets.hf_pretokenizer(pretokenizer)
     tok.decoder = decoders.ByteLevel()
     if special_tokens:
         tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in special_tokens])
@@ -105,9 +89,29 @@ def train_bpe(
     min_frequency: int = 0,
     special_tokens=(),
     pretokenizer: str = "gpt2",
+    normalizer: str = "none",
 ) -> Tokenizer:
     """Train byte-level BPE on word counts (words as UTF-8 bytes, split by the preset's pre-tokenizer, line by line)."""
-    hf_pre_tokenizer(pretokenizer)  # validate the preset before the work
+    presets.check(pretokenizer, normalizer)  # before the work
     special_tokens = list(special_tokens)
     tokens, merges = learn_merges(words, counts, vocab_size, min_frequency, special_tokens)
-    return build_tokenizer(tokens, merges, special_tokens, pretokenizer)
+    return build_tokenizer(tokens, merges, special_tokens, pretokenizer, normalizer)
+
+
+def train_bpe_counts(word_counts, vocab_size: int, min_frequency: int = 0, special_tokens=()) -> Tokenizer:
+    """Train on a `tokbench.train.counts.WordCounts` (its pre-tokenizer and normaliser go into the file)."""
+    presets.check(word_counts.pretokenizer, word_counts.normalizer)
+    special_tokens = list(special_tokens)
+    flat, offsets, counts = word_counts.arrays()
+    tokens, merges = learn_merges_arrays(flat, offsets, counts, vocab_size, min_frequency, special_tokens)
+    return build_tokenizer(tokens, merges, special_tokens, word_counts.pretokenizer, word_counts.normalizer)
+
+
+def train_bpe_lines(
+    lines, vocab_size: int, min_frequency: int = 0, special_tokens=(), pretokenizer: str = "gpt2", normalizer="none"
+) -> Tokenizer:
+    """Count words of lines (each keeping its "\n", as HF reads files) in numba, then train: the `train` path."""
+    from tokbench.train.counts import count_words
+
+    presets.check(pretokenizer, normalizer)
+    return train_bpe_counts(count_words(lines, pretokenizer, normalizer), vocab_size, min_frequency, special_tokens)

@@ -11,9 +11,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from tokbench import pretok
 from tokbench.errors import InputError, UsageError
@@ -28,55 +25,55 @@ _FORMAT = b"word-counts/1"
 
 
 class WordCounts:
-    """Mergeable word -> count table, tagged with the pre-tokenizer and normalizer that produced it."""
+    """Mergeable word -> count table, tagged with the pre-tokenizer and normalizer that produced it.
 
-    def __init__(self, table: pa.Table, pretokenizer: str, normalizer: str | None = "none", *, canonical=False):
+    Held as numpy arrays (flat UTF-8 bytes, int64 offsets, int64 counts), one row per word sorted by bytes; pyarrow is
+    imported only to save or load, which keeps counting-then-training light on memory."""
+
+    def __init__(self, data, offsets, counts, pretokenizer: str, normalizer: str | None = "none", *, canonical=False):
         pretok.kind(pretokenizer)
         self.pretokenizer = pretokenizer
         self.normalizer = pretok.normalizer_name(normalizer)
-        table = table.select(["word", "count"]).cast(pa.schema([("word", pa.binary()), ("count", pa.int64())]))
+        data = np.ascontiguousarray(data, np.uint8)
+        offsets = np.ascontiguousarray(offsets, np.int64)
+        counts = np.ascontiguousarray(counts, np.int64)
         if not canonical:
-            table = table.group_by("word").aggregate([("count", "sum")]).rename_columns(["word", "count"])
-        self._table = table.sort_by("word").combine_chunks().replace_schema_metadata(None)
+            data, offsets, counts = KW.canonicalize(data, offsets, counts)
+        self._data, self._offsets, self._counts = data, offsets, counts
 
     # --- construction -------------------------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, counts: dict[bytes, int], pretokenizer: str, normalizer: str | None = "none") -> WordCounts:
-        table = pa.table({"word": pa.array(list(counts), pa.binary()), "count": pa.array(list(counts.values()), pa.int64())})
-        return cls(table, pretokenizer, normalizer, canonical=True)
+        words = list(counts)
+        offsets = np.zeros(len(words) + 1, np.int64)
+        np.cumsum([len(w) for w in words], out=offsets[1:])
+        data = np.frombuffer(b"".join(words), np.uint8)
+        return cls(data, offsets, np.array(list(counts.values()), np.int64), pretokenizer, normalizer)
 
     # --- views ----------------------------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return self._table.num_rows
+        return len(self._counts)
 
     @property
     def words(self) -> list[bytes]:
-        return self._table.column("word").to_pylist()
+        raw, offs = self._data.tobytes(), self._offsets.tolist()
+        return [raw[a:b] for a, b in zip(offs, offs[1:])]
 
     @property
     def counts(self) -> np.ndarray:
-        return self._table.column("count").to_numpy()
+        return self._counts
 
     @property
     def total(self) -> int:
         """Number of pre-tokens counted (sum of counts)."""
-        return int(pc.sum(self._table.column("count")).as_py() or 0)
+        return int(self._counts.sum())
 
     def to_dict(self) -> dict[bytes, int]:
-        return dict(zip(self.words, self.counts.tolist()))
+        return dict(zip(self.words, self._counts.tolist()))
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(flat uint8 word bytes, int64 offsets of length len+1, int64 counts): numba-ready, no Python objects."""
-        col = self._table.column("word")
-        arr = col.chunk(0) if col.num_chunks == 1 else pa.concat_arrays(col.chunks)
-        arr = arr.cast(pa.large_binary())
-        _, offs, data = arr.buffers()
-        offsets = np.frombuffer(offs, np.int64, len(arr) + 1, arr.offset * 8)
-        flat = np.frombuffer(data, np.uint8, offsets[-1] - offsets[0], offsets[0]) if data else np.zeros(0, np.uint8)
-        return flat, offsets - offsets[0], self.counts
-
-    def table(self) -> pa.Table:
-        return self._table
+        """(flat uint8 word bytes, int64 offsets of length len+1, int64 counts), sorted by word bytes: numba-ready."""
+        return self._data, self._offsets, self._counts
 
     # --- merging ----------------------------------------------------------------------------------------------------
     def _check_compatible(self, other: WordCounts, where: str = "") -> None:
@@ -89,25 +86,39 @@ class WordCounts:
         if not isinstance(other, WordCounts):
             return NotImplemented
         self._check_compatible(other)
-        return WordCounts(pa.concat_tables([self._table, other._table]), self.pretokenizer, self.normalizer)
+        data = np.concatenate([self._data, other._data])
+        offsets = np.concatenate([self._offsets, other._offsets[1:] + self._offsets[-1]])
+        counts = np.concatenate([self._counts, other._counts])
+        return WordCounts(data, offsets, counts, self.pretokenizer, self.normalizer)
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, WordCounts):
             return NotImplemented
-        return (self.pretokenizer, self.normalizer) == (other.pretokenizer, other.normalizer) and self._table.equals(
-            other._table
+        return (self.pretokenizer, self.normalizer) == (other.pretokenizer, other.normalizer) and all(
+            np.array_equal(a, b) for a, b in zip(self.arrays(), other.arrays())
         )
 
     def __repr__(self) -> str:
         return f"WordCounts({len(self)} words, {self.total} tokens, {self.pretokenizer}, {self.normalizer})"
 
     # --- persistence ------------------------------------------------------------------------------------------------
+    def to_arrow(self):
+        """A pyarrow Table (word: binary, count: int64) with the presets in its schema metadata."""
+        import pyarrow as pa
+
+        words = pa.LargeBinaryArray.from_buffers(
+            pa.large_binary(), len(self), [None, pa.py_buffer(self._offsets), pa.py_buffer(self._data)]
+        ).cast(pa.binary())
+        meta = {_META_FORMAT: _FORMAT, _META_PRETOK: self.pretokenizer.encode(), _META_NORM: self.normalizer.encode()}
+        return pa.table({"word": words, "count": pa.array(self._counts, pa.int64())}).replace_schema_metadata(meta)
+
     def save(self, path) -> Path:
         """Write parquet (word: binary, count: int64; pre-tokenizer and normalizer in the schema metadata) atomically."""
+        import pyarrow.parquet as pq
+
         path = Path(path)
-        meta = {_META_FORMAT: _FORMAT, _META_PRETOK: self.pretokenizer.encode(), _META_NORM: self.normalizer.encode()}
         with atomic_write(path, "wb") as f:
-            pq.write_table(self._table.replace_schema_metadata(meta), f, compression="zstd")
+            pq.write_table(self.to_arrow(), f, compression="zstd")
         return path
 
     @classmethod
@@ -128,6 +139,10 @@ class WordCounts:
 
 
 def _read_one(path: Path) -> WordCounts:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
     if not path.is_file():
         raise InputError(f"{path}: no such word-count file")
     try:
@@ -148,8 +163,17 @@ def _read_one(path: Path) -> WordCounts:
         raise InputError(f"{path}: word-count file has missing values")
     if table.num_rows and pc.min(table.column("count")).as_py() <= 0:
         raise InputError(f"{path}: word-count file has counts below 1")
+    words = pa.concat_arrays(table.column("word").chunks).cast(pa.large_binary()) if table.num_rows else None
+    if words is None:
+        data, offsets = np.zeros(0, np.uint8), np.zeros(1, np.int64)
+    else:
+        _, offs, buf = words.buffers()
+        offsets = np.frombuffer(offs, np.int64, len(words) + 1, words.offset * 8)
+        data = np.frombuffer(buf, np.uint8, offsets[-1] - offsets[0], offsets[0]) if buf else np.zeros(0, np.uint8)
+        offsets = offsets - offsets[0]
+    counts = table.column("count").to_numpy().astype(np.int64)
     try:
-        return WordCounts(table, meta[_META_PRETOK].decode(), meta.get(_META_NORM, b"none").decode())
+        return WordCounts(data, offsets, counts, meta[_META_PRETOK].decode(), meta.get(_META_NORM, b"none").decode())
     except UsageError as e:
         raise InputError(f"{path}: {e}") from None
 
@@ -196,13 +220,11 @@ class _Counter:
     def result(self, pretokenizer: str, normalizer: str) -> WordCounts:
         nw = int(self.state[0])
         data, offsets = KW.utf8_words(self.store, self.woff, self.wlen, nw)
-        words = pa.LargeBinaryArray.from_buffers(pa.large_binary(), nw, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-        table = pa.table({"word": words, "count": pa.array(self.wcount[:nw].copy(), pa.int64())})
-        return WordCounts(table, pretokenizer, normalizer, canonical=True)
+        return WordCounts(data, offsets, self.wcount[:nw], pretokenizer, normalizer)  # sorts; words are distinct
 
 
 def count_words(
-    lines: Iterable[str], pretokenizer: str, normalizer: str | None = None, *, batch_chars: int = 1 << 20
+    lines: Iterable[str], pretokenizer: str, normalizer: str | None = None, *, batch_chars: int = 1 << 18
 ) -> WordCounts:
     """Count pre-tokens, running the pre-tokenizer on each line separately (as HF's train_from_files does).
 

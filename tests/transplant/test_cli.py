@@ -1,0 +1,59 @@
+"""The typer wrappers: `transplant` and `lm bpb` (mounted here the way tokbench/cli.py mounts them)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from tokbench.lm import load_lm
+from tokbench.transplant._compat import UsageError
+from tokbench.transplant.cli import lm_app, transplant_command
+
+
+@pytest.fixture(scope="module")
+def app():
+    app = typer.Typer()
+    app.command("transplant")(transplant_command)
+    app.add_typer(lm_app, name="lm")
+    return app
+
+
+def test_lm_bpb_json(app, models, sample_text, tmp_path):
+    corpus = tmp_path / "held.txt"
+    corpus.write_text(sample_text[:1500])
+    res = CliRunner().invoke(app, ["lm", "bpb", "--model", str(models["tied"]), "--corpus", str(corpus),
+                                   "--context", "64", "--stride", "32", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    ref = load_lm(models["tied"]).bits_per_byte([sample_text[:1500]], context=64, stride=32, progress=False)
+    assert out["bytes"] == len(sample_text[:1500].encode()) == ref["bytes"]
+    assert out["tokens"] == ref["tokens"] and out["bits_per_byte"] == pytest.approx(ref["bits_per_byte"], rel=1e-9)
+
+
+def test_transplant_with_evaluate(app, models, toks, sample_text, tmp_path):
+    corpus = tmp_path / "held.txt"
+    corpus.write_text(sample_text[:1200])
+    out = tmp_path / "m"
+    args = ["transplant", "--model", str(models["untied"]), "--tokenizer", str(toks["new"]), "--method",
+            "tokenadapt", "--aux", "self", "--top-k", "2", "--weight", "0.5", "--temperature", "0.5", "--threshold",
+            "0.1", "-o", str(out), "--evaluate", str(corpus), "--context", "128", "--format", "json"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    rec = json.loads(res.stdout.strip().splitlines()[-1])
+    manifest = json.loads((out / "transplant.json").read_text())
+    assert manifest["parameters"]["top_k"] == 2 and manifest["parameters"]["aux"] == "self"
+    assert rec["ratio"] == pytest.approx(rec["new_bits_per_byte"] / rec["original_bits_per_byte"])
+    ref = load_lm(models["untied"]).bits_per_byte([sample_text[:1200]], context=128, progress=False)
+    assert rec["original_bits_per_byte"] == pytest.approx(ref["bits_per_byte"], rel=1e-9)
+    again = CliRunner().invoke(app, args)  # out exists, no --force
+    assert isinstance(again.exception, UsageError) and "already exists" in str(again.exception)
+
+
+def test_bad_aux_is_a_usage_error(app, models, toks, tmp_path):
+    res = CliRunner().invoke(app, ["transplant", "--model", str(models["tied"]), "--tokenizer", str(toks["new"]),
+                                   "--aux", "word2vec", "-o", str(tmp_path / "x")])
+    assert isinstance(res.exception, UsageError)
+    assert not (tmp_path / "x").exists()

@@ -1,0 +1,133 @@
+"""Thin typer wrappers for `tokbench transplant` and `tokbench lm bpb`; the logic lives in core/evaluate/lm.
+
+Mount in tokbench/cli.py with:
+    from tokbench.transplant.cli import lm_app, transplant_command
+    app.command("transplant")(transplant_command)
+    app.add_typer(lm_app, name="lm")
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from tokbench.transplant._compat import UsageError
+
+lm_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Causal language models: score text.")
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="HF model folder, .gguf file, or zoo name (smollm2)")]
+ContextOpt = Annotated[int, typer.Option("--context", help="tokens per window")]
+StrideOpt = Annotated[Optional[int], typer.Option("--stride", help="new tokens scored per window (default: context)")]
+MaxBytesOpt = Annotated[Optional[int], typer.Option("--max-bytes", help="score at most this many bytes of the corpus")]
+FormatOpt = Annotated[str, typer.Option("--format", help="table or json")]
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in ("table", "json"):
+        raise UsageError(f"--format must be table or json, not {fmt!r}")
+
+
+def _table(rows: list[dict], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for key in rows[0]:
+        table.add_column(key)
+    for row in rows:
+        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()])
+    Console(stderr=True).print(table)
+
+
+@lm_app.command("bpb")
+def bpb_command(
+    model: ModelOpt,
+    corpus: Annotated[list[str], typer.Option("--corpus", "-c", help="files, folders or globs (repeatable)")],
+    context: ContextOpt = 1024,
+    stride: StrideOpt = None,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
+    max_bytes: MaxBytesOpt = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Bits per byte of a model on a corpus, with the model's own tokenizer."""
+    from tokbench.lm import load_lm
+    from tokbench.transplant.evaluate import read_texts
+
+    _check_format(fmt)
+    texts = read_texts(corpus, max_bytes)
+    result = load_lm(model).bits_per_byte(texts, context=context, stride=stride, batch_size=batch_size)
+    if fmt == "json":
+        print(json.dumps(result))
+    else:
+        _table([result], "bits per byte")
+
+
+def transplant_command(
+    model: ModelOpt,
+    tokenizer: Annotated[str, typer.Option("--tokenizer", "-t", help="the new tokenizer: file, folder or zoo name")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output model folder")],
+    method: Annotated[str, typer.Option("--method", help="tokenadapt, tokenadapt-local, tokenadapt-global, "
+                                                         "subword-mean, mean, random, hewitt")] = "tokenadapt",
+    evaluate: Annotated[Optional[list[str]], typer.Option("--evaluate", help="held-out corpus to score both models")] = None,
+    keep_special: Annotated[str, typer.Option("--keep-special", help="old: keep the model's special tokens and roles; "
+                                                                     "new: the new tokenizer's")] = "old",
+    pad_to_multiple_of: Annotated[Optional[int], typer.Option("--pad-to-multiple-of")] = None,
+    temperature: Annotated[Optional[float], typer.Option("--temperature", help="TokenAdapt T (0.3)")] = None,
+    top_k: Annotated[Optional[int], typer.Option("--top-k", help="TokenAdapt global neighbours (3)")] = None,
+    weight: Annotated[Optional[float], typer.Option("--weight", help="TokenAdapt lambda, global share (0.3)")] = None,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", help="TokenAdapt min global cosine (0.5)")] = None,
+    aux: Annotated[Optional[str], typer.Option("--aux", help="TokenAdapt space: minilm, glove, self")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="replace --out if it exists")] = False,
+    context: ContextOpt = 1024,
+    max_bytes: MaxBytesOpt = 200_000,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Give a pretrained causal LM a new tokenizer and save it as a Hugging Face model folder."""
+    from tokbench.transplant.core import transplant
+
+    _check_format(fmt)
+    if aux is not None and aux not in ("minilm", "glove", "self"):
+        raise UsageError(f"--aux must be minilm, glove or self, not {aux!r}")
+    params = {"temperature": temperature, "top_k": top_k, "weight": weight, "threshold": threshold, "aux": aux}
+    params = {k: v for k, v in params.items() if v is not None}
+    texts = None
+    if evaluate:
+        from tokbench.transplant.evaluate import read_texts
+
+        texts = read_texts(evaluate, max_bytes)  # read first: a bad corpus fails before any work
+    from tokbench.lm import load_lm
+
+    original = load_lm(model)
+    result = transplant(model, tokenizer, method=method, out=out, keep_special=keep_special,
+                        pad_to_multiple_of=pad_to_multiple_of, seed=seed, force=force, params=params, lm=original)
+    record = {"out": str(out), "method": method, **result.counts, "seconds": round(result.seconds, 2)}
+    if texts is not None:
+        from tokbench.transplant.evaluate import compare
+
+        record.update(compare(load_lm(model), load_lm(out), texts, context=context))
+    if fmt == "json":
+        print(json.dumps(record))
+    else:
+        _table([record], f"transplant -> {out}")
+
+
+def _standalone() -> None:  # until tokbench/cli.py mounts these: python -m tokbench.transplant.cli ...
+    from tokbench.transplant._compat import TokbenchError
+
+    app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
+    app.command("transplant")(transplant_command)
+    app.add_typer(lm_app, name="lm")
+    try:
+        app(standalone_mode=False)
+    except TokbenchError as exc:
+        print(f"tokbench: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    _standalone()
