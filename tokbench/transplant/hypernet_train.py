@@ -297,8 +297,9 @@ def save_checkpoint(trainer: Trainer, folder: Path, extra: dict) -> None:
 
 
 def train(model: str, corpus: list[str], out: str | Path, opts: TrainOptions, resume: bool = False,
-          force: bool = False, lm=None, progress: bool = True, text_field: str = "text") -> dict:
-    """Train (or resume) a hypernetwork into folder `out`; returns a summary record."""
+          force: bool = False, lm=None, progress: bool = True, text_field: str = "text", until: int | None = None) -> dict:
+    """Train (or resume) a hypernetwork into folder `out`; returns a summary record. `until` pauses the run after that
+    step (checkpointed, e.g. to keep a snapshot); resuming continues the same run."""
     import torch
 
     opts.check()
@@ -331,17 +332,20 @@ def train(model: str, corpus: list[str], out: str | Path, opts: TrainOptions, re
     first = trainer.step_done
     reporter = _Reporter(progress, opts.steps, first)
     stopped = "steps"
+    last = opts.steps if until is None else min(until, opts.steps)
     with reporter:
-        while trainer.step_done < opts.steps:
+        while trainer.step_done < last:
             rec = trainer.step()
             rec["seconds"] = round(time.perf_counter() - t0, 3)
             reporter.update(rec, (trainer.step_done - first) / max(rec["seconds"], 1e-9))
-            if trainer.step_done % opts.save_every == 0 or trainer.step_done == opts.steps:
+            if trainer.step_done % opts.save_every == 0 or trainer.step_done == last:
                 save_checkpoint(trainer, out, extra)
-            if opts.time_limit and time.perf_counter() - t0 > opts.time_limit * 60 and trainer.step_done < opts.steps:
+            if opts.time_limit and time.perf_counter() - t0 > opts.time_limit * 60 and trainer.step_done < last:
                 save_checkpoint(trainer, out, extra)
                 stopped = "time-limit"
                 break
+    if last < opts.steps and trainer.step_done == last:
+        stopped = "until"
     if trainer.step_done == first:  # nothing to do (already complete): still leave the exported files
         save_checkpoint(trainer, out, extra)
     seconds = time.perf_counter() - t0
