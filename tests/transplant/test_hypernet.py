@@ -232,3 +232,7 @@ def test_zett_transplant_untrained_equals_subword_mean(models, tmp_path):
     eb = b.lm.model.get_input_embeddings().weight.detach().numpy()
     np.testing.assert_allclose(ea, eb, rtol=0, atol=1e-6)
     assert a.manifest["method"] == "zett" and a.counts["approximated"] == b.counts["approximated"] > 0
+    with pytest.raises(UsageError, match="--hypernet"):
+        transplant(str(models["tied"]), str(new), "zett", save=False)
+    with pytest.raises(UsageError, match="untied"):  # a tied model's hypernetwork cannot fill an untied output matrix
+        transplant(str(models["untied"]), str(new), "zett", params={"hypernet": str(tmp_path)}, save=False)

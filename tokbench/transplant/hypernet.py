@@ -227,13 +227,7 @@ def load(folder: str | Path, old_in=None, old_out=None):
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{folder}: unreadable hypernetwork ({exc})") from None
     if old_in is not None:
-        tied = old_out is None
-        if tied != cfg.tied or len(old_in) != cfg.vocab_rows or np.shape(old_in)[1] != cfg.dim:
-            raise UsageError(f"{folder}: hypernetwork was trained for a model with {cfg.vocab_rows} x {cfg.dim} "
-                             f"{'tied' if cfg.tied else 'untied'} embeddings, not {len(old_in)} x {np.shape(old_in)[1]} "
-                             f"{'tied' if tied else 'untied'}")
-        if cfg.fingerprint and fingerprint(old_in, old_out) != cfg.fingerprint:
-            raise UsageError(f"{folder}: hypernetwork was trained for other embeddings ({cfg.model or 'another model'})")
+        check_matrices(cfg, folder, old_in, old_out)
     net = build(cfg, float(state["scale"]))
     try:
         net.load_state_dict(state)
@@ -241,6 +235,17 @@ def load(folder: str | Path, old_in=None, old_out=None):
         raise InputError(f"{folder}: weights do not match its config ({str(exc).splitlines()[0]})") from None
     net.eval()
     return net, meta
+
+
+def check_matrices(cfg: HyperNetConfig, folder, old_in, old_out=None) -> None:
+    """UsageError unless these are the embedding matrices the hypernetwork was trained on."""
+    tied = old_out is None
+    if tied != cfg.tied or len(old_in) != cfg.vocab_rows or np.shape(old_in)[1] != cfg.dim:
+        raise UsageError(f"{folder}: hypernetwork was trained for a model with {cfg.vocab_rows} x {cfg.dim} "
+                         f"{'tied' if cfg.tied else 'untied'} embeddings, not {len(old_in)} x {np.shape(old_in)[1]} "
+                         f"{'tied' if tied else 'untied'}")
+    if cfg.fingerprint and fingerprint(old_in, old_out) != cfg.fingerprint:
+        raise UsageError(f"{folder}: hypernetwork was trained for other embeddings ({cfg.model or 'another model'})")
 
 
 def predict_rows(net, old_tok, old_in, old_out, items: list[bytes], batch: int = 4096):

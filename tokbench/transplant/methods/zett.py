@@ -23,6 +23,9 @@ class DensePlan(Plan):
         for old, rows in self.dense:
             if matrix is old or (np.shape(matrix) == np.shape(old) and np.array_equal(matrix, old)):
                 return rows
+        if np.ndim(matrix) == 2 and self.dense and np.shape(matrix) == np.shape(self.dense[0][0]):
+            raise UsageError("zett: the model has untied output embeddings, but the hypernetwork was trained for a "
+                             "tied model (or the transplant passed no output matrix): its output rows cannot be predicted")
         return super().apply(matrix, rng)
 
 
@@ -33,10 +36,11 @@ def zett(ctx: Context) -> Plan:
     folder = ctx.params.get("hypernet")
     if not folder:
         raise UsageError("method zett needs a trained hypernetwork: --hypernet FOLDER (see `tokbench hypernet train`)")
-    old_out = getattr(ctx, "old_out", None)
-    net, _ = hn.load(folder, ctx.old_in, old_out)
+    old_out = getattr(ctx, "old_out", None)  # the untied output matrix, where the transplant core passes it
+    net, _ = hn.load(folder)
     if not net.cfg.tied and old_out is None:
         raise UsageError(f"{folder}: hypernetwork is for an untied model, but the transplant gave no output matrix")
+    hn.check_matrices(net.cfg, folder, ctx.old_in, old_out if not net.cfg.tied else None)
     rows_in, rows_out = hn.predict_rows(net, ctx.old_tok, ctx.old_in, old_out, list(ctx.target_bytes))
     rows, source = [], []
     for ids in ctx.pieces:  # the subword-mean weights: used for an output bias, and to name what each row came from
