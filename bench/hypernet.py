@@ -84,6 +84,7 @@ def plot(curve: list[dict], path: Path) -> dict:
     a.set_ylabel("next-token loss (nats)")
     a.legend()
     b.plot(df["step"], df["mse"], "-", label="reconstruction MSE / var (old tokens from their parts)")
+    b.set_title("warm-up: random old tokens; LM phase: old tokens in the sampled vocabulary", fontsize=8)
     b.set_xlabel("step")
     b.axvline(df[df["phase"] == "warmup"]["step"].max() if (df["phase"] == "warmup").any() else 0, color="grey", ls=":")
     b.legend()
@@ -154,7 +155,11 @@ def main(argv=None) -> None:
                     "hypernet": str(folder), "loadavg_at_start": round(os.getloadavg()[0], 2)}
     if not args.skip_train:
         report["training"] = train(folder, args)
+        with atomic_write(folder / "bench_training.json") as fh:
+            fh.write(json.dumps(report["training"], indent=1) + "\n")
         print(report["training"], file=sys.stderr, flush=True)
+    elif (folder / "bench_training.json").is_file():  # an evaluation-only rerun keeps the training record
+        report["training"] = json.loads((folder / "bench_training.json").read_text())
     curve = [json.loads(line) for line in (folder / ht.CURVE).read_text().splitlines()]
     report["training_total_s"] = curve[-1].get("seconds") if curve else None
     report["curve"] = plot(curve, REPO / "reports" / "bench" / "hypernet_curve.png")

@@ -204,6 +204,7 @@ def test_cli_train_and_errors(models, corpus, tmp_path, cli):
     assert res.code == 0, res.err
     summary = json.loads(res.out)
     assert summary["steps"] == 3 and (out / hn.WEIGHTS).is_file() and (out / ht.CHECKPOINT).is_file()
+    assert "hypernet step 3/3" in res.err and "steps/s" in res.err and "loss" in res.err  # plain progress off a tty
     again = cli(*args)
     assert again.code == 2 and "--resume" in again.err
     bad = cli(*args[:-4], "--vocab-min", "500", "--vocab-max", "400", "--force")

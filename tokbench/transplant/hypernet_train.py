@@ -357,20 +357,25 @@ def train(model: str, corpus: list[str], out: str | Path, opts: TrainOptions, re
 
 
 class _Reporter:
-    """Progress on stderr: a rich bar whose text carries the latest losses and steps per second."""
+    """Progress on stderr: a rich bar carrying the latest losses and steps per second on a terminal; otherwise (logs,
+    pipes) one plain line every 10 steps or 30 seconds."""
 
     def __init__(self, enabled: bool, total: int, done: int):
         self.enabled, self.total, self.done = enabled, total, done
+        self.bar = None
+        self.last_line = 0.0
 
     def __enter__(self):
         if self.enabled:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self.bar = Progress(TextColumn("hypernet"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                TextColumn("{task.fields[info]}"), console=Console(stderr=True))
-            self.bar.__enter__()
-            self.task = self.bar.add_task("train", total=self.total, completed=self.done, info="")
+            console = Console(stderr=True)
+            if console.is_terminal:
+                self.bar = Progress(TextColumn("hypernet"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                    TextColumn("{task.fields[info]}"), console=console)
+                self.bar.__enter__()
+                self.task = self.bar.add_task("train", total=self.total, completed=self.done, info="")
         return self
 
     def update(self, rec: dict, rate: float) -> None:
@@ -382,10 +387,14 @@ class _Reporter:
         if rec.get("mse") is not None:
             parts.append(f"mse {rec['mse']:.3f}")
         parts.append(f"{rate:.2f} steps/s")
-        self.bar.update(self.task, completed=rec["step"], info="  ".join(parts))
+        if self.bar is not None:
+            self.bar.update(self.task, completed=rec["step"], info="  ".join(parts))
+        elif rec["step"] % 10 == 0 or rec["step"] == self.total or time.monotonic() - self.last_line > 30:
+            self.last_line = time.monotonic()
+            log(f"hypernet step {rec['step']}/{self.total}  " + "  ".join(parts))
 
     def __exit__(self, *exc):
-        if self.enabled:
+        if self.bar is not None:
             self.bar.__exit__(*exc)
         return False
 
