@@ -311,15 +311,15 @@ def train(model: str, corpus: list[str], out: str | Path, opts: TrainOptions, re
         raise UsageError(f"{out}: already exists (use --resume to continue it or --force to start over)")
     if resume and not has_ckpt and out.exists() and any(out.iterdir()):
         raise UsageError(f"{out}: no {CHECKPOINT} to resume from")
-    if force and not resume:
-        for name in (CHECKPOINT, CURVE, hn.WEIGHTS, hn.CONFIG):
-            (out / name).unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
+    pool = TextPool(corpus, text_field=text_field)  # a bad corpus fails before the model loads or --out is made
     if lm is None:
         from tokbench.lm import load_lm
 
         lm = load_lm(model)
-    pool = TextPool(corpus, text_field=text_field)
+    if force and not resume:
+        for name in (CHECKPOINT, CURVE, hn.WEIGHTS, hn.CONFIG):
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(lm, pool, opts, model_spec=str(model))
     if resume and (out / CHECKPOINT).is_file():
         try:
