@@ -13,7 +13,6 @@ Writes reports/bench/transplant.json.  Run: python -m bench.transplant [--eval-b
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import sys
@@ -105,7 +104,7 @@ def holdout_cosines() -> list[dict]:
     from safetensors import safe_open
 
     from tokbench.lm import smollm2_folder
-    from tokbench.transplant._compat import load_tokenizer
+    from tokbench.tokenizer import load_tokenizer
     from tokbench.transplant.core import Context
     from tokbench.transplant.methods import get_method
 
@@ -139,7 +138,8 @@ def holdout_cosines() -> list[dict]:
     return [{"heldout_tokens": int(len(targets))}] + rows
 
 
-def bpb_table(tokenizers: dict[str, str], methods: list[str], texts: list[str], context: int) -> list[dict]:
+def bpb_table(tokenizers: dict[str, str], methods: list[str], texts: list[str], context: int,
+              on_row=lambda rows: None) -> list[dict]:
     from tokbench.lm import load_lm
     from tokbench.transplant.core import transplant
 
@@ -159,7 +159,29 @@ def bpb_table(tokenizers: dict[str, str], methods: list[str], texts: list[str], 
                          "copied": res.counts["copied"], "approximated": res.counts["approximated"],
                          "fallback": res.counts["fallback"]})
             print(rows[-1], file=sys.stderr, flush=True)
+            on_row(rows)
     return rows
+
+
+def write_markdown(report: dict, path: Path) -> None:
+    """A human summary of the JSON report: timing, hold-out reconstruction, bits per byte."""
+    from tokbench.io import atomic_write, format_records
+
+    parts = [f"# Transplant benchmark\n\nModel: {report['model']}. Held-out text: {report['heldout_text']}.\n"]
+    cold = report.get("cold_transplant")
+    if cold:
+        parts.append(f"\nCold TokenAdapt transplant onto the {report['tokenizer_en32k']['vocab_size']}-token BPE: "
+                     f"{cold['wall_s']} s wall, {cold['cpu_s']} s CPU (load average {cold['loadavg_at_start']} on "
+                     f"{report['cpus']} cores; target {cold['target_s']} s).\n")
+    hold = [r for r in report.get("holdout_reconstruction", []) if "method" in r]
+    if hold:
+        parts.append("\n## Hold-out reconstruction (10% of SmolLM2 tokens)\n\n" + format_records(hold, "md"))
+    rows = report.get("bits_per_byte") or []
+    if rows:
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        parts.append("\n## Bits per byte\n\n" + format_records([{k: r.get(k, "") for k in keys} for r in rows], "md"))
+    with atomic_write(path) as fh:
+        fh.write("".join(parts))
 
 
 def main(argv=None) -> None:
@@ -170,23 +192,27 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default=str(REPO / "reports" / "bench" / "transplant.json"))
     args = ap.parse_args(argv)
 
-    from tokbench.transplant._compat import cache_dir
+    from tokbench.io import cache_dir, write_json
 
     en32k = train_en32k(cache_dir("bench") / "en32k.json")
     report = {"model": "SmolLM2-135M-Instruct (Q4_1 GGUF dequantised to fp32)", "tokenizer_en32k": en32k,
               "heldout_text": f"bundled en-tech, every 10th document, first {args.eval_bytes} bytes", "cpus": os.cpu_count()}
+    out = Path(args.out)
+
+    def write(rows=None) -> None:
+        if rows is not None:
+            report["bits_per_byte"] = rows
+        write_json(out, report)
+        write_markdown(report, out.with_suffix(".md"))
+
     if not args.quick:
         report["cold_transplant"] = cold_timing(en32k["path"])
         print(report["cold_transplant"], file=sys.stderr, flush=True)
+        write()
         report["holdout_reconstruction"] = holdout_cosines()
+        write()
     texts = heldout_texts(args.eval_bytes)
-    report["bits_per_byte"] = bpb_table({"en32k": en32k["path"], "mistral-v1": "mistral-v1"}, METHODS, texts,
-                                        args.context)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
+    bpb_table({"en32k": en32k["path"], "mistral-v1": "mistral-v1"}, METHODS, texts, args.context, on_row=write)
     print(f"wrote {out}", file=sys.stderr)
 
 

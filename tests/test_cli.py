@@ -132,7 +132,18 @@ def test_count_and_engine_bad_input(cli, tmp_path, text_file):
     bad.write_bytes(b"PAR1 not really")
     res = cli("train", "--from-counts", bad, "-o", tmp_path / "x.json")
     assert res.code == 1 and "bad.parquet" in res.err and "Traceback" not in res.err
-    res = cli("train", text_file, "--pretokenizer", "none", "-o", tmp_path / "x.json")
-    assert res.code == 2 and "--engine hf" in res.err
+    res = cli("train", text_file, "--pretokenizer", "magic", "-o", tmp_path / "x.json")
+    assert res.code == 2 and "--pretokenizer must be one of" in res.err
     res = cli("train", "-o", tmp_path / "x.json")
     assert res.code == 2 and "give a corpus" in res.err
+
+
+@pytest.mark.parametrize("preset", ["cl100k", "whitespace", "whitespace-kept", "none", "qwen2", "o200k"])
+def test_every_preset_engine_equals_hf(cli, tmp_path, text_file, preset):
+    outs = []
+    for engine in ("numba", "hf"):
+        out = tmp_path / f"{engine}.json"
+        res = cli("train", text_file, "--vocab-size", 700, "--pretokenizer", preset, "--engine", engine, "-o", out)
+        assert res.code == 0, res.err
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent / "transplant"))
 from conftest import make_model, stdlib_text, train_bpe  # noqa: E402
 
 from tokbench.lm import load_lm  # noqa: E402
-from tokbench.transplant._compat import InputError, UsageError  # noqa: E402
+from tokbench.errors import InputError, UsageError  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -19,12 +19,13 @@ import regex
 from tokbench.bytelevel import to_bytes
 from tokbench.errors import InputError, UsageError
 from tokbench.kernels.bpe_encode import build_bytes_table, build_merge_table, encode_pieces, utf8_positions
-from tokbench.train.presets import PATTERNS
+from tokbench.kernels.pretokenize import PATTERNS
 
 GPT2_PATTERN = PATTERNS["gpt2"]  # ByteLevel's built-in split
-WHITESPACE_PATTERN = r"""\w+|[^\w\s]+"""  # HF's Whitespace pre-tokenizer (drops the whitespace)
+WHITESPACE_PATTERN = PATTERNS["whitespace"]  # HF's Whitespace pre-tokenizer (drops the whitespace)
 
 CACHE_WORDS = 1_000_000  # the word cache starts over past this many distinct pre-tokens
+CHUNK_CHARS = 1 << 18  # characters per kernel call in encode_batch (bounds working memory)
 
 
 class BPEEncoder:
@@ -129,10 +130,58 @@ class BPEEncoder:
             isolated,
         )
 
+    @classmethod
+    def from_ranks(
+        cls, ranks: dict[bytes, int], pattern: str, normalizer: str | None = None, id_offset: int = 0
+    ) -> "BPEEncoder":
+        """From tiktoken mergeable ranks (ids = rank + id_offset), matching `Encoding.encode_ordinary`.
+
+        tiktoken merges any adjacent pair whose bytes form a token, at that token's rank; so every split of a token
+        into two tokens becomes a merge with the token's rank (not only the pair a trainer recorded)."""
+        size = max(ranks.values(), default=-1) + 1 + id_offset
+        token_bytes: list[bytes | None] = [None] * size
+        for token, rank in ranks.items():
+            token_bytes[rank + id_offset] = token
+        merges = []
+        for token, rank in sorted(ranks.items(), key=lambda kv: kv[1]):
+            for k in range(1, len(token)):
+                left, right = ranks.get(token[:k]), ranks.get(token[k:])
+                if left is not None and right is not None:
+                    merges.append((left + id_offset, right + id_offset, rank + id_offset))
+        return cls(token_bytes, merges, pattern, normalizer=normalizer.upper() if normalizer else None)
+
+    @classmethod
+    def from_descriptor(cls, path) -> "BPEEncoder":
+        """From a zoo tiktoken descriptor (.json naming a ranks file, the pattern, specials, normaliser, id offset)."""
+        from tokbench.zoo import read_descriptor, read_tiktoken_ranks
+
+        desc = read_descriptor(path)
+        if desc.get("normalizer") not in (None, "NFC", "NFKC"):
+            raise UsageError(f"{path}: fast encoder does not support normalizer {desc['normalizer']}")
+        return cls.from_ranks(read_tiktoken_ranks(desc["ranks"]), desc["pattern"], desc["normalizer"], desc["id_offset"])
+
     # --- encoding
 
     def encode_batch(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Ids of all texts as one int32 array, and int64 offsets: text i is ids[offsets[i]:offsets[i+1]]."""
+        """Ids of all texts as one int32 array, and int64 offsets: text i is ids[offsets[i]:offsets[i+1]].
+
+        Texts go through in chunks of about CHUNK_CHARS characters, so working memory stays small for big batches."""
+        texts = list(texts)
+        sizes = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)))
+        id_parts, offset_parts, done = [], [np.zeros(1, np.int64)], 0
+        start = 0
+        while start < len(texts):
+            before = sizes[start - 1] if start else 0
+            stop = min(int(np.searchsorted(sizes, before + CHUNK_CHARS, "left")) + 1, len(texts))
+            ids, offsets = self._encode_chunk(texts[start:stop])
+            id_parts.append(ids)
+            offset_parts.append(offsets[1:] + done)
+            done += len(ids)
+            start = stop
+        ids = np.concatenate(id_parts) if id_parts else np.zeros(0, np.int32)
+        return ids, np.concatenate(offset_parts)
+
+    def _encode_chunk(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         buf, starts, ends, fixed, text_pieces = self._split(texts)
         (pool, offs, v_slots, v_hashes) = self._vocab
         ids, piece_offs, *cache = encode_pieces(
@@ -161,6 +210,8 @@ class BPEEncoder:
 
     def _segments(self, texts):
         """Normalised texts cut at added tokens: (segments, fixed id per segment or -1, segment index of each text)."""
+        if not self.normalizer and self._added_re is None:  # nothing to do: every text is one segment
+            return texts, np.full(len(texts), -1, np.int32), np.arange(len(texts) + 1)
         segs: list[str] = []
         fixed: list[int] = []
         first = np.zeros(len(texts) + 1, np.int64)
@@ -198,6 +249,10 @@ class BPEEncoder:
         seg_piece = np.searchsorted(starts, bounds[:-1], "left") if len(segs) else np.zeros(0, np.int64)
         where = np.flatnonzero(seg_fixed >= 0)
         byte_pos = utf8_positions(cps)
+        buf = np.frombuffer(joined.encode("utf-8") or b"\0", np.uint8)
+        if not len(where):
+            seg_piece_all = np.append(seg_piece, len(starts))
+            return buf, byte_pos[starts], byte_pos[ends], np.full(len(starts), -1, np.int32), seg_piece_all[seg_first]
         starts = np.insert(byte_pos[starts], seg_piece[where], 0)
         ends = np.insert(byte_pos[ends], seg_piece[where], 0)
         fixed = np.insert(np.full(len(starts) - len(where), -1, np.int32), seg_piece[where], seg_fixed[where])
@@ -205,7 +260,6 @@ class BPEEncoder:
         added_before = np.concatenate([[0], np.cumsum(seg_fixed >= 0)])
         seg_piece_all = np.append(seg_piece, len(starts) - len(where))
         text_pieces = seg_piece_all[seg_first] + added_before[seg_first]
-        buf = np.frombuffer(joined.encode("utf-8") or b"\0", np.uint8)
         return buf, starts, ends, fixed, text_pieces
 
     def _split_regex(self, segs, seg_fixed, seg_first):
@@ -287,3 +341,14 @@ def _scanner_for(pattern: str, isolated: bool):
         if known == pattern and (name == "whitespace") != isolated:  # the whitespace scanner drops spaces
             return KINDS[name], pretok.class_table(), split_lines
     return None
+
+
+def fast_encoder(spec, encode_special_tokens: bool = True) -> BPEEncoder | None:
+    """The numba encoder for a tokenizer.json (path, dict or `tokenizers.Tokenizer`) when it applies, else None.
+
+    For the adapter: special-token text is plain text by default there (HF's `encode_special_tokens = True`), so that
+    is the default here too; ids then equal the adapter's HF path exactly."""
+    try:
+        return BPEEncoder.from_tokenizer_json(spec, encode_special_tokens=encode_special_tokens)
+    except UsageError:
+        return None

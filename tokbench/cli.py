@@ -62,7 +62,7 @@ def tokenize(
     tokenize_stream(tokenizer, path, fmt.value, lines=lines, text_field=text_field, errors=errors, out=sys.stdout)
 
 
-PretokOpt = Annotated[str, typer.Option("--pretokenizer", help="gpt2, cl100k, llama3, whitespace, none")]
+PretokOpt = Annotated[str, typer.Option("--pretokenizer", help="gpt2, cl100k, llama3, qwen2, o200k, whitespace, whitespace-kept, none")]
 NormOpt = Annotated[str, typer.Option("--normalizer", help="nfc, nfkc, none")]
 
 
@@ -85,7 +85,8 @@ def count(
 def train(
     corpus: Annotated[Optional[list[str]], typer.Argument(help="files, folders, globs, or - for stdin")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="tokenizer.json path, or a folder")] = Path("tokenizer.json"),
-    algo: Annotated[str, typer.Option("--algo", help="bpe, unigram, wordpiece, sp-bpe, sp-unigram")] = "bpe",
+    algo: Annotated[str, typer.Option(
+        "--algo", help="bpe, unigram, wordpiece, sp-bpe, sp-unigram, superbpe, supertoken, char-bpe")] = "bpe",
     vocab_size: Annotated[int, typer.Option("--vocab-size", help="size of the vocabulary, specials included")] = 8000,
     min_frequency: Annotated[int, typer.Option("--min-frequency")] = 0,
     special_tokens: Annotated[str, typer.Option("--special-tokens", help="comma-separated")] = "",
@@ -95,8 +96,18 @@ def train(
     from_counts: Annotated[Optional[list[Path]], typer.Option("--from-counts", help="train on count tables")] = None,
     text_field: TextField = "text",
     errors: Errors = "strict",
+    transition: Annotated[Optional[float], typer.Option(
+        "--transition", help="superbpe: stage-2 start, a fraction of --vocab-size (<1) or a vocab size")] = None,
+    max_words: Annotated[Optional[int], typer.Option("--max-words", help="superbpe: words per token (4)")] = None,
+    chunk_min: Annotated[Optional[int], typer.Option("--chunk-min", help="supertoken: shortest piece (4)")] = None,
+    chunk_max: Annotated[Optional[int], typer.Option("--chunk-max", help="supertoken: longest piece (23)")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="supertoken: random seed (0)")] = None,
+    max_token_chars: Annotated[Optional[int], typer.Option(
+        "--max-token-chars", help="char-bpe: characters per token (4)")] = None,
+    pad_vocab_pow2: Annotated[Optional[bool], typer.Option(
+        "--pad-vocab-pow2", help="char-bpe: pad the vocabulary to a power of two")] = None,
 ) -> None:
-    """Train a tokenizer; writes a standard tokenizer.json."""
+    """Train a tokenizer; writes a standard tokenizer.json. Also --algo superbpe, supertoken, char-bpe."""
     from tokbench.commands import train_command
 
     specials = [s for s in special_tokens.split(",") if s]
@@ -104,7 +115,31 @@ def train(
         raise UsageError("give a corpus (or - for stdin), or --from-counts")
     train_command(corpus or [], out, algo=algo, vocab_size=vocab_size, min_frequency=min_frequency,
                   special_tokens=specials, pretokenizer=pretokenizer, normalizer=normalizer,
-                  text_field=text_field, errors=errors, engine=engine, from_counts=from_counts or ())
+                  text_field=text_field, errors=errors, engine=engine, from_counts=from_counts or (),
+                  super_options=dict(transition=transition, max_words=max_words, chunk_min=chunk_min,
+                                     chunk_max=chunk_max, seed=seed, max_token_chars=max_token_chars,
+                                     pad_vocab_pow2=pad_vocab_pow2))
+
+
+@app.command()
+def sweep(
+    corpus: Annotated[list[str], typer.Argument(help="training files, folders, globs")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for the tokenizers, sweep.json and the plot")],
+    eval_corpus: Annotated[list[str], typer.Option("--eval", help="held-out text for bytes/token")],
+    algo: Annotated[str, typer.Option("--algo", help="superbpe")] = "superbpe",
+    transition: Annotated[str, typer.Option("--transition", help="comma-separated transition points")] = "0.4,0.6,0.8",
+    vocab_size: Annotated[int, typer.Option("--vocab-size")] = 32000,
+    max_words: Annotated[int, typer.Option("--max-words")] = 4,
+    pretokenizer: Annotated[str, typer.Option("--pretokenizer", help="stage 1: gpt2, cl100k, llama3")] = "gpt2",
+    fmt: Annotated[str, typer.Option("--format", help="json, jsonl, csv or md (stdout)")] = "json",
+    text_field: TextField = "text",
+    errors: Errors = "strict",
+) -> None:
+    """Train superbpe at several transition points (and plain BPE) and report bytes/token on --eval, with a plot."""
+    from tokbench.train.sweep import sweep_command
+
+    sweep_command(corpus, out, eval_corpus, algo=algo, transitions=transition, vocab_size=vocab_size,
+                  max_words=max_words, pretokenizer=pretokenizer, fmt=fmt, text_field=text_field, errors=errors)
 
 
 @app.command()
@@ -151,6 +186,16 @@ def hypernet_train(
     print(json.dumps(summary))
 
 
+def _mount_eval() -> None:
+    """`tokbench eval` and `tokbench compare` live in tokbench/eval/cli.py (thin wrappers over tokbench.eval)."""
+    from tokbench.eval.cli import register
+
+    register(app)
+
+
+_mount_eval()
+
+
 def _mount_transplant() -> None:
     """`tokbench transplant` and `tokbench lm bpb` (logic in tokbench.transplant and tokbench.lm)."""
     from tokbench.transplant.cli import lm_app, transplant_command
@@ -171,7 +216,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     if debug:
         args.remove("--debug")
     try:
-        app(args=args, prog_name="tokbench", standalone_mode=False)
+        code = app(args=args, prog_name="tokbench", standalone_mode=False)
+        if isinstance(code, int) and code:  # without standalone mode, click returns typer.Exit's code
+            sys.exit(code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):

@@ -51,7 +51,6 @@ def tokenize_stream(spec: str, path: str, fmt: str, lines: bool, text_field: str
         out.write(f"{total}\n")
 
 
-ENGINE_PRESETS = ("gpt2", "cl100k", "llama3")  # what the numba scanners reproduce
 
 
 def count_command(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normalizer: str, text_field: str,
@@ -60,7 +59,6 @@ def count_command(corpus_specs: Sequence[str], out: Path, pretokenizer: str, nor
     from tokbench.train.counts import count_words
 
     presets.check(pretokenizer, normalizer)
-    _check_engine_preset(pretokenizer)
     corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
     lines = progress(corpus.lines(), f"counting {corpus.name}", unit_of=len)
     counts = count_words(lines, pretokenizer, normalizer)
@@ -69,18 +67,22 @@ def count_command(corpus_specs: Sequence[str], out: Path, pretokenizer: str, nor
     return out
 
 
-def _check_engine_preset(pretokenizer: str) -> None:
-    if pretokenizer not in ENGINE_PRESETS:
-        raise UsageError(f"--pretokenizer {pretokenizer} is not available in the numba engine "
-                         f"({', '.join(ENGINE_PRESETS)}); use --engine hf")
-
-
 def train_command(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size: int, min_frequency: int,
                   special_tokens: Sequence[str], pretokenizer: str, normalizer: str, text_field: str,
-                  errors: str, engine: str = "numba", from_counts: Sequence[Path] = ()) -> Path:
+                  errors: str, engine: str = "numba", from_counts: Sequence[Path] = (),
+                  super_options: dict | None = None) -> Path:
     """Train with the chosen algorithm and write tokenizer.json (and the .model for SentencePiece) atomically."""
+    from tokbench.train import supertokens
+
+    given = {k: v for k, v in (super_options or {}).items() if v is not None}
+    if algo in supertokens.ALGOS:
+        return _train_super(corpus_specs, out, algo, vocab_size, min_frequency, special_tokens, pretokenizer,
+                            normalizer, text_field, errors, given)
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in sorted(given))
+        raise UsageError(f"{flags} only apply to --algo {', '.join(supertokens.ALGOS)}")
     if algo not in backends.ALGOS:
-        raise UsageError(f"--algo must be one of {', '.join(backends.ALGOS)}, not {algo!r}")
+        raise UsageError(f"--algo must be one of {', '.join(backends.ALGOS + supertokens.ALGOS)}, not {algo!r}")
     if engine not in ("numba", "hf"):
         raise UsageError(f"--engine must be numba or hf, not {engine!r}")
     presets.check(pretokenizer, normalizer)
@@ -89,8 +91,6 @@ def train_command(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size:
         raise UsageError("--from-counts trains with the numba BPE engine: use --algo bpe --engine numba")
     if from_counts and corpus_specs:
         raise UsageError("give either a corpus or --from-counts, not both")
-    if use_engine:
-        _check_engine_preset(pretokenizer)
     if len(set(special_tokens)) != len(special_tokens):
         raise UsageError("--special-tokens has duplicates")
     alphabet = 256 + len(special_tokens) + (2 if algo.startswith("sp-") else 0)
@@ -103,8 +103,10 @@ def train_command(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size:
     if from_counts:
         from tokbench.train.counts import WordCounts
 
+        from tokbench.train.bpe import train_bpe_counts
+
         counts = WordCounts.load([str(p) for p in from_counts])  # the counts' own pre-tokenizer and normalizer apply
-        hf = _train_engine(counts, vocab_size, min_frequency, special_tokens, counts.pretokenizer, counts.normalizer)
+        hf = train_bpe_counts(counts, vocab_size, min_frequency, list(special_tokens))
         target = _write_tokenizer(hf, out, None)
         console().print(f"trained bpe ({hf.get_vocab_size()} tokens) in {time.perf_counter() - started:.1f}s "
                         f"-> {target}")
@@ -112,10 +114,9 @@ def train_command(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size:
     corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
     lines = progress(corpus.lines(), f"reading {corpus.name}", unit_of=len)
     if use_engine:
-        from tokbench.train.counts import count_words
+        from tokbench.train.bpe import train_bpe_lines
 
-        hf = _train_engine(count_words(lines, pretokenizer, normalizer), vocab_size, min_frequency, special_tokens,
-                           pretokenizer, normalizer)
+        hf = train_bpe_lines(lines, vocab_size, min_frequency, list(special_tokens), pretokenizer, normalizer)
     elif algo.startswith("sp-") or algo == "unigram":
         model_bytes, hf = backends.train_sentencepiece(lines, algo, vocab_size, special_tokens, normalizer)
     else:
@@ -127,15 +128,22 @@ def train_command(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size:
     return target
 
 
-def _train_engine(counts, vocab_size: int, min_frequency: int, special_tokens: Sequence[str], pretokenizer: str,
-                  normalizer: str):
-    from tokbench.train.bpe import train_bpe
+def _train_super(corpus_specs, out, algo, vocab_size, min_frequency, special_tokens, pretokenizer, normalizer,
+                 text_field, errors, options) -> Path:
+    """superbpe / supertoken / char-bpe on the numba engine (tokbench.train.supertokens)."""
+    from tokbench.train import supertokens
 
-    hf = train_bpe(counts.words, counts.counts, vocab_size, min_frequency, list(special_tokens), pretokenizer)
-    norm = presets.hf_normalizer(normalizer)
-    if norm is not None:
-        hf.normalizer = norm
-    return hf
+    if algo != "supertoken":
+        options["pretokenizer"] = pretokenizer
+    corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
+    lines = progress(corpus.lines(), f"reading {corpus.name}", unit_of=lambda line: len(line))
+    started = time.perf_counter()
+    trained = supertokens.train(algo, lines, vocab_size, min_frequency=min_frequency,
+                                special_tokens=list(special_tokens), normalizer=normalizer, **options)
+    target = _write_tokenizer(trained.hf, out, None)
+    console().print(f"trained {algo} ({trained.hf.get_vocab_size()} tokens) in "
+                    f"{time.perf_counter() - started:.1f}s -> {target}")
+    return target
 
 
 def _write_tokenizer(hf, out: Path, model_bytes: bytes | None) -> Path:

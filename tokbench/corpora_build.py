@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import concurrent.futures
 import gzip
 import hashlib
 import html
@@ -43,6 +44,7 @@ PINS = {
     "gnome-user-docs": "43.0-2",
     "base-files": "12.4+deb12u15",
 }
+LO_VERSION = "4:7.4.7-1+deb12u14"
 
 # Packages fetched only for their Debian copyright files (the `legal` corpus): common base packages.
 LEGAL_PINS = {
@@ -70,17 +72,20 @@ LEGAL_PINS = {
     "zlib1g": "1:1.2.13.dfsg-1",
 }
 
-# multi/<lang> and parallel/<lang>: our language code -> (debian-handbook locale, gnome-user-docs locale or None).
+# multi/<lang>, pairs, parallel: our language code -> locales of (debian-handbook, gnome-user-docs, LibreOffice help);
+# None where the package has no such translation. LibreOffice help comes one package per language.
 LANGS = {
-    "en": ("en-US", "C"),
-    "tr": ("tr-TR", "tr"),
-    "de": ("de-DE", "de"),
-    "fr": ("fr-FR", "fr"),
-    "ru": ("ru-RU", "ru"),
-    "ja": ("ja-JP", "ja"),
-    "ar": ("ar-MA", None),
-    "zh": ("zh-CN", "zh_CN"),
+    "en": ("en-US", "C", "en-US"),
+    "tr": ("tr-TR", "tr", "tr"),
+    "de": ("de-DE", "de", "de"),
+    "fr": ("fr-FR", "fr", "fr"),
+    "ru": ("ru-RU", "ru", "ru"),
+    "ja": ("ja-JP", "ja", "ja"),
+    "ar": ("ar-MA", None, None),
+    "zh": ("zh-CN", "zh_CN", "zh-CN"),
 }
+for _lo in filter(None, (v[2] for v in LANGS.values())):
+    PINS[f"libreoffice-help-{_lo.lower()}"] = LO_VERSION
 
 MAX_DOC_BYTES = 1_000_000  # no document above ~1 MB
 CHUNK_BYTES = 500_000  # long sources (the dictionary) are cut into documents of about this size
@@ -184,12 +189,18 @@ def fetch(name: str) -> Package:
 _WS = re.compile(r"[ \t\r\f\v\u00a0]+")
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # Unicode category Cc except tab and newline
+
+
+def rstrip_lines(text: str) -> str:
+    return "\n".join(ln.rstrip() for ln in text.split("\n"))
+
+
 def clean_text(text: str) -> str:
     """NFC, no control characters, no trailing spaces, at most one blank line in a row, one final newline."""
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc")
-    lines = [ln.rstrip() for ln in text.split("\n")]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+    text = _CONTROL.sub("", text)
+    text = re.sub(r"\n{3,}", "\n\n", rstrip_lines(text)).strip("\n")
     return text + "\n" if text else ""
 
 
@@ -278,25 +289,27 @@ def _gcide_char(m: re.Match) -> str:
     return m.group(0)  # a real bracketed word such as [Obs.] is kept
 
 
-_SOURCE_TAG = re.compile(r"^\s*\[(?:1913 Webster|PJC|WordNet[^\]]*|Webster 1913 Suppl\.|[A-Z][^\]]{0,30})\]\s*$")
-_SOURCE_INLINE = re.compile(r"[ \t]*\[(?:1913 Webster|Webster 1913|WordNet|PJC)[^\]\n]*\]")
+_SOURCE_TAG = re.compile(  # a line holding only a source tag: "[1913 Webster]", "[PJC]", "[WordNet 1.5]"...
+    r"^[ \t]*\[(?:1913 Webster|PJC|WordNet[^\]\n]*|Webster 1913 Suppl\.|[A-Z][^\]\n]{0,30})\][ \t]*(?:\n|\Z)", re.M)
+_SOURCE_INLINE = re.compile(r"\[(?:1913 Webster|Webster 1913|WordNet|PJC)[^\]\n]*\]")
 _PRON = re.compile(r"\\[^\\\n]*\\\s*(\([^()\n]*\))?,?\s*")
 
 
 def gcide_entries(raw: str) -> list[tuple[str, str]]:
     """Split the dictd data into (headword, readable text) entries, dropping the 00-database header entries."""
+    raw = _SOURCE_TAG.sub("", raw)
+    raw = _SOURCE_INLINE.sub("", raw)
+    raw = _GCIDE_CODE.sub(_gcide_char, raw).replace("{", "").replace("}", "")
+    raw = rstrip_lines(raw)
     entries = []
     for block in re.split(r"\n(?=\S)", raw):
         head = block.split("\n", 1)[0]
         if head.startswith("00-") or not block.strip():
             continue
-        lines = [_SOURCE_INLINE.sub("", ln) for ln in block.split("\n") if not _SOURCE_TAG.match(ln)]
-        text = "\n".join(ln[3:] if ln.startswith("   ") else ln for ln in lines)
+        text = block.replace("\n   ", "\n")  # continuation lines are indented by three spaces
         text = _PRON.sub(" ", text, count=1)  # "\A*bac"u*lus\ (pron)," pronunciation markup of the headword
-        text = _GCIDE_CODE.sub(_gcide_char, text).replace("{", "").replace("}", "")
         first, _, rest = text.partition("\n")
         text = (re.sub(" {2,}", " ", first).strip() + "\n" + rest).strip()
-        text = re.sub(r" +\n", "\n", text)
         if text:
             entries.append((head.strip(), text))
     return entries
@@ -389,7 +402,7 @@ def build_legal(pkgs: list[Package]) -> list[tuple[str, str]]:
 _HTML_BLOCK = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "pre", "tr", "td", "th", "table",
                "ul", "ol", "dl", "blockquote", "section", "article", "br", "hr", "caption", "figure", "figcaption"}
 _HTML_VOID = {"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "embed", "source", "wbr"}
-_HTML_SKIP = {"head", "script", "style", "noscript", "nav", "title"}
+_HTML_SKIP = {"head", "script", "style", "noscript", "nav", "title", "header", "footer", "aside", "button", "label"}
 
 
 class _HTMLText(html.parser.HTMLParser):
@@ -520,6 +533,23 @@ def _gnome_pages(pkg: Package, locale: str) -> dict[str, list[str]]:
     return pages
 
 
+def _libreoffice_pages(pk: dict[str, Package], locale: str | None) -> dict[str, list[str]]:
+    if not locale:
+        return {}
+    pkg = pk[f"libreoffice-help-{locale.lower()}"]
+    base = pkg.root / "usr/share/libreoffice/help" / locale
+    if not base.is_dir():
+        raise BuildError(f"{pkg.name}: no help folder {base}")
+    pages = {}
+    for p in sorted((base / "text").rglob("*.html")):
+        text = p.read_text("utf-8")
+        # only the help text itself: skip the page chrome before DisplayArea and the debug footer (faster to parse)
+        i, j = text.find('<div id="DisplayArea"'), text.find("<footer")
+        text = text[max(i, 0): j if j >= 0 else len(text)]
+        pages["libreoffice." + p.relative_to(base / "text").as_posix()[: -len(".html")]] = html_paragraphs(text)
+    return pages
+
+
 # Frequent English function words that are not common words of tr, de, fr (so "in", "an", "a", "on", "was" are out).
 _EN_WORDS = frozenset("the of and to is for with that this are be from by which you your can will when it not has "
                       "have if there these they their should been would".split())
@@ -554,13 +584,21 @@ class Multilingual:
     parallel: list  # [(name, [(en_para, tr_para, de_para, ...) in LANGS order])], handbook paragraphs in every language
 
 
-def build_multilingual(hb: Package, gn: Package) -> Multilingual:
+def _language_pages(pk: dict[str, Package], lang: str) -> dict[str, list[str]]:
+    """Every page of one language, name -> paragraphs, from the three sources."""
+    hloc, gloc, lloc = LANGS[lang]
+    pages = _handbook_pages(pk["debian-handbook"], hloc)
+    if gloc:
+        pages.update(_gnome_pages(pk["gnome-user-docs"], gloc))
+    pages.update(_libreoffice_pages(pk, lloc))
+    return pages
+
+
+def build_multilingual(pk: dict[str, Package]) -> Multilingual:
     langs = list(LANGS)
-    pages: dict[str, dict[str, list[str]]] = {}
-    for lang, (hloc, gloc) in LANGS.items():
-        pages[lang] = _handbook_pages(hb, hloc)
-        if gloc:
-            pages[lang].update(_gnome_pages(gn, gloc))
+    workers = max(1, min(len(langs), os.cpu_count() or 1))
+    with concurrent.futures.ProcessPoolExecutor(workers) as pool:  # parsing ~18k HTML pages is the slow part
+        pages = dict(zip(langs, pool.map(_language_pages, [pk] * len(langs), langs)))
     en_pages = pages["en"]
     ml = Multilingual({"en": [(safe_name(k), "\n\n".join(v)) for k, v in sorted(en_pages.items()) if v]}, {}, [])
     for lang in langs[1:]:
@@ -595,8 +633,17 @@ def build_multilingual(hb: Package, gn: Package) -> Multilingual:
 
 
 def shuffled(items: list) -> list:
-    """A fixed pseudo-random order (by sha256 of the document name), so a sample spreads over the whole source."""
-    return sorted(items, key=lambda it: hashlib.sha256(it[0].encode()).hexdigest())
+    """A fixed pseudo-random order (by sha256 of the document name), so a sample spreads over the whole source;
+    documents of the multilingual sources (handbook., gnome., libreoffice.) take turns so each source is represented."""
+    def source(name: str) -> str:
+        m = re.match(r"(handbook|gnome|libreoffice)\.", name)
+        return m.group(1) if m else ""
+
+    groups: dict[str, list] = {}
+    for it in sorted(items, key=lambda it: hashlib.sha256(it[0].encode()).hexdigest()):
+        groups.setdefault(source(it[0]), []).append(it)
+    ranked = [(i, g, it) for g, its in groups.items() for i, it in enumerate(its)]
+    return [it for _, _, it in sorted(ranked, key=lambda r: (r[0], r[1]))]
 
 
 def sample_docs(docs: list[tuple[str, str]], budget: int, per_doc: int, cutter=cut) -> list[tuple[str, str]]:
@@ -657,6 +704,7 @@ LICENCES = {
     "legal": "verbatim copying of licence texts permitted; copyright files under their packages' terms",
     "handbook": "GPL-2.0-or-later OR CC-BY-SA-3.0 (The Debian Administrator's Handbook)",
     "gnome": "CC-BY-SA-3.0 (GNOME help)",
+    "libreoffice": "MPL-2.0 (LibreOffice help)",
 }
 
 
@@ -672,7 +720,9 @@ class Corpus:
 
 def build_all(full: bool) -> list[Corpus]:
     pk = {name: fetch(name) for name in PINS}
-    legal_pk = [pk[n] for n in PINS] + [fetch(name) for name in LEGAL_PINS]
+    # one LibreOffice help package is enough: they share the same copyright file
+    legal_pk = [pk[n] for n in PINS if not n.startswith("libreoffice-help-") or n == "libreoffice-help-en-us"]
+    legal_pk += [fetch(name) for name in LEGAL_PINS]
     out: list[Corpus] = []
 
     def add(name, docs, sources, licence, desc, budget=None, per_doc=None, cutter=cut, **extra):
@@ -699,13 +749,15 @@ def build_all(full: bool) -> list[Corpus]:
     add("legal", build_legal(legal_pk), [p.ref() for p in legal_pk], LICENCES["legal"],
         "base-files' common-licenses and the Debian copyright files of the packages used here",
         SAMPLE_BUDGET["legal"], 5_000)
-    log("multi, pairs, parallel: Debian handbook + GNOME help")
-    hb, gn = pk["debian-handbook"], pk["gnome-user-docs"]
-    ml = build_multilingual(hb, gn)
-    ml_lic = f"{LICENCES['handbook']}; {LICENCES['gnome']}"
+    log("multi, pairs, parallel: Debian handbook, GNOME help, LibreOffice help")
+    hb = pk["debian-handbook"]
+    ml = build_multilingual(pk)
+    ml_lic = f"{LICENCES['handbook']}; {LICENCES['gnome']}; {LICENCES['libreoffice']}"
 
     def ml_sources(lang: str) -> list[dict]:
-        return [hb.ref()] + ([gn.ref()] if LANGS[lang][1] else [])
+        _, gloc, lloc = LANGS[lang]
+        return ([hb.ref()] + ([pk["gnome-user-docs"].ref()] if gloc else [])
+                + ([pk[f"libreoffice-help-{lloc.lower()}"].ref()] if lloc else []))
 
     def columns(docs: list[tuple[str, list]]) -> list[list[tuple[str, str]]]:
         """Aligned rows -> one document list per column."""
@@ -714,7 +766,8 @@ def build_all(full: bool) -> list[Corpus]:
 
     for lang, docs in ml.multi.items():
         add(f"multi/{lang}", docs, ml_sources(lang), ml_lic,
-            f"{lang}: Debian handbook and GNOME help as plain text; for languages other than English only the "
+            f"{lang}: Debian handbook, GNOME help and LibreOffice help as plain text; for languages other than English "
+            "only the "
             "paragraphs that are actually translated", SAMPLE_BUDGET["multi"], 6_000, language=lang)
     for lang, docs in ml.pairs.items():
         if not full:

@@ -23,7 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tokbench.transplant._compat import InputError, UsageError, WorkError, atomic_dir, cache_dir, load_tokenizer
+from tokbench.errors import InputError, UsageError, WorkError
+from tokbench.io import atomic_dir, cache_dir
+from tokbench.tokenizer import load_tokenizer
 
 ZOO_MODELS = {"smollm2": "SmolLM2-135M-Instruct.Q4_1.gguf"}
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")

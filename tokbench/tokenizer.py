@@ -20,27 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from tokbench import bytelevel
 from tokbench.errors import InputError, UsageError
 
 SPIECE_UNDERLINE = "▁"
 # A bare `.tiktoken` ranks file carries no split pattern; cl100k's is the common choice.
 CL100K_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*|"""
                   r"""\s*[\r\n]|\s+(?!\S)|\s+""")
-
-
-@functools.cache
-def byte_decoder() -> dict[str, int]:
-    """GPT-2's printable remapping of the 256 bytes, inverted (char -> byte)."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(
-        range(ord("®"), ord("ÿ") + 1))
-    chars = printable[:]
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + extra)
-            extra += 1
-    return {chr(c): b for b, c in zip(printable, chars)}
 
 
 def _normalize(text: str, form: str | None) -> str:
@@ -244,10 +230,8 @@ class HFTokenizer(Tokenizer):
         if token is None:
             return b""
         if self._bytelevel and not self._wordpiece:
-            table = byte_decoder()
-            if all(ch in table for ch in token):
-                return bytes(table[ch] for ch in token)
-            return token.encode("utf-8")
+            raw = bytelevel.to_bytes(token)
+            return token.encode("utf-8") if raw is None else raw
         if self.byte_fallback and len(token) == 6 and token.startswith("<0x") and token.endswith(">"):
             return bytes([int(token[3:5], 16)])
         if self._metaspace:
@@ -439,18 +423,13 @@ class TiktokenTokenizer(Tokenizer):
     def id_to_token(self, token_id: int) -> str:
         if token_id in self._special_by_id:
             return self._special_by_id[token_id]
-        data = self.token_bytes(token_id)
-        return "".join(_byte_encoder()[b] for b in data)
+        return bytelevel.to_chars(self.token_bytes(token_id))
 
     def token_to_id(self, token: str) -> int | None:
         if token in self.special_tokens:
             return self.special_tokens[token]
-        table = byte_decoder()
-        try:
-            raw = bytes(table[ch] for ch in token)
-        except KeyError:
-            raw = token.encode("utf-8")
-        rank = self._ranks.get(raw)
+        raw = bytelevel.to_bytes(token)
+        rank = self._ranks.get(token.encode("utf-8") if raw is None else raw)
         return None if rank is None else rank + self._offset
 
     def prepare(self, text: str) -> bytes:
@@ -468,11 +447,6 @@ class TiktokenTokenizer(Tokenizer):
             if len(parts) == 2:
                 merges.append((ranks[parts[0]] + self._offset, ranks[parts[1]] + self._offset, rank + self._offset))
         return merges
-
-
-@functools.cache
-def _byte_encoder() -> dict[int, str]:
-    return {b: ch for ch, b in byte_decoder().items()}
 
 
 def _bpe_split(token: bytes, ranks: dict[bytes, int], max_rank: int) -> list[bytes]:

@@ -14,7 +14,7 @@ from tokenizers import Tokenizer
 from tokbench.bpe_encoder import BPEEncoder
 from tokbench.errors import UsageError
 from tokbench.train.bpe import train_bpe
-from tokbench.train.presets import PATTERNS
+from tokbench.kernels.pretokenize import PATTERNS
 
 REPO = Path(__file__).resolve().parents[2]
 FLORES = Path("/work/shared/corpora/flores200")
@@ -130,6 +130,10 @@ def test_trained_tokenizer_ids_equal_hf(pretokenizer, normalizer, lines, tmp_pat
     tok = train_bpe(words, counts, 3000, 0, ["<|endoftext|>", "<pad>"], pretokenizer, normalizer)
     path = tmp_path / "tokenizer.json"
     tok.save(str(path))
+    if pretokenizer == "none":  # one piece per line: not the encoder's job, the adapter keeps HF's encoder
+        with pytest.raises(UsageError, match="not supported by the fast encoder"):
+            BPEEncoder.from_tokenizer_json(path)
+        return
     enc = BPEEncoder.from_tokenizer_json(path)
     assert _split(*enc.encode_batch(lines)) == _hf_ids(Tokenizer.from_file(str(path)), lines)
 
@@ -160,3 +164,46 @@ def test_not_byte_level_bpe_is_a_usage_error(tmp_path):
     no_bytes = Tokenizer(models.BPE({"a": 0, "b": 1, "ab": 2}, [("a", "b")]))
     with pytest.raises(UsageError):
         BPEEncoder.from_tokenizer_json(no_bytes)
+
+
+def test_fast_encoder_matches_the_adapter_policy():
+    """fast_encoder: special-token text is plain text (as the adapter sets it up), None where it does not apply."""
+    from tokenizers import models
+
+    from tokbench.bpe_encoder import fast_encoder
+
+    path = _npm("gpt2")
+    hf = Tokenizer.from_file(str(path))
+    hf.encode_special_tokens = True
+    texts = ["plain <|endoftext|> text", "x<|endoftext|>"]
+    assert _split(*fast_encoder(str(path)).encode_batch(texts)) == _hf_ids(hf, texts)
+    assert fast_encoder(Tokenizer(models.WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]"))) is None
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_ids_equal_tiktoken(name, lines):
+    """tiktoken encodings from the zoo: ids equal `Encoding.encode_ordinary` (special-token text is plain text)."""
+    from tokbench import zoo
+
+    try:
+        path = zoo.resolve(name)
+    except Exception as exc:  # the zoo needs its registry packages
+        pytest.skip(f"{name} not available: {exc}")
+    encoding, normalize = zoo.descriptor_encoding(path)
+    enc = BPEEncoder.from_descriptor(path)
+    texts = lines[:3000]
+    ref = [encoding.encode_ordinary(normalize(t)) for t in texts]
+    assert _split(*enc.encode_batch(texts)) == ref
+
+
+def test_chunked_batches_equal_one_by_one(monkeypatch, lines):
+    """Big batches go through in chunks; the ids and offsets must not depend on where the chunks fall."""
+    import tokbench.bpe_encoder as be
+
+    path = _npm("gpt2")
+    whole = BPEEncoder.from_tokenizer_json(path).encode_batch(lines)
+    monkeypatch.setattr(be, "CHUNK_CHARS", 997)
+    chunked = BPEEncoder.from_tokenizer_json(path).encode_batch(lines)
+    assert np.array_equal(whole[0], chunked[0]) and np.array_equal(whole[1], chunked[1])
+    ids, offsets = BPEEncoder.from_tokenizer_json(path).encode_batch([])
+    assert len(ids) == 0 and offsets.tolist() == [0]

@@ -37,6 +37,18 @@ def test_scanner_equals_regex(name, text):
     assert pretok.split(text, name) == regex.findall(pretok.pattern(name), text)
 
 
+# A small alphabet that makes the tricky interactions frequent: case classes (Lu, Ll, Lt, Lm, Lo, marks) around
+# apostrophes and contraction letters (o200k backtracks between them), digits, punctuation, \r \n and spaces.
+DENSE = st.text(alphabet=list("aAǅʰ中\u0301\u0903'sSlLeEvVrRdDmMtTſ1٣!/. \t\r\n\u3000\x1c"), max_size=30)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=DENSE)
+def test_scanner_equals_regex_dense(name, text):
+    assert pretok.split(text, name) == regex.findall(pretok.pattern(name), text)
+
+
 FIXED = [
     "Hello world! It's 2024, isn't it? I'LL be there.\n",
     "  leading spaces and trailing   \n",

@@ -12,7 +12,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from tokbench.errors import UsageError
 from tokbench.train.bpe import learn_merges, train_bpe, train_bpe_lines
-from tokbench.train.presets import PATTERNS, hf_normalizer, hf_pretokenizer
+from tokbench.kernels.pretokenize import PATTERNS
+from tokbench.train.presets import hf_normalizer, hf_pretokenizer
 
 REPO = Path(__file__).resolve().parents[2]
 FLORES = Path("/work/shared/corpora/flores200")

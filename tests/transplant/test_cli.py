@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from tokbench.lm import load_lm
-from tokbench.transplant._compat import UsageError
+from tokbench.errors import UsageError
 from tokbench.transplant.cli import lm_app, transplant_command
 
 

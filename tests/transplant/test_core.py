@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from tokbench.lm import load_lm
-from tokbench.transplant._compat import InputError, UsageError, load_tokenizer
+from tokbench.errors import InputError, UsageError
+from tokbench.tokenizer import load_tokenizer
 from tokbench.transplant.core import Context, transplant
 from tokbench.transplant.methods import get_method, names
 
@@ -174,3 +175,29 @@ def test_unknown_method_and_bad_keep_special(tmp_path, models, toks):
     with pytest.raises(UsageError, match="keep-special"):
         transplant(str(models["tied"]), str(toks["new"]), "mean", out=tmp_path / "b", keep_special="both")
     assert not any(tmp_path.iterdir())
+
+
+def test_sentencepiece_new_tokenizer_keeps_its_bytes_when_specials_are_appended(toks, tmp_path):
+    """mistral-v1 (a SentencePiece .model): appending the old model's specials must not lose its ▁ -> space bytes,
+    so every token whose exact bytes exist in the old vocabulary is copied."""
+    from tokbench.transplant.core import match_vocab
+
+    old = load_tokenizer(str(toks["old"]))
+    new = load_tokenizer("mistral-v1")
+    old_bytes = {b: i for i, b in enumerate(old.all_token_bytes()) if b and i not in old.special_ids}
+    expected = sum(1 for i, b in enumerate(new.all_token_bytes()) if b and i not in new.special_ids and b in old_bytes)
+    m = match_vocab(old, new, "old")
+    assert m.added_specials == ["<|endoftext|>"]
+    assert m.tokenizer.vocab_size == new.vocab_size + 1
+    assert m.kind.count("copied") == expected > 300
+    the = new.token_to_id("▁the")
+    assert m.kind[the] == "copied" and old.all_token_bytes()[m.new_to_old[the]] == b" the"
+    assert m.tokenizer.encode("the cat", add_special_tokens=True) == new.encode("the cat", add_special_tokens=True)
+    from tokenizers import Tokenizer
+
+    from tokbench.transplant.core import _save_tokenizer_json
+
+    _save_tokenizer_json(m.tokenizer, tmp_path / "tokenizer.json")  # the saved form still starts text with <s>
+    saved = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    assert saved.encode("the cat", add_special_tokens=True).ids == new.encode("the cat", add_special_tokens=True)
+    assert saved.token_to_id("<|endoftext|>") == new.vocab_size

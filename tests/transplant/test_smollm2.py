@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from tokbench.transplant._compat import load_tokenizer
+from tokbench.tokenizer import load_tokenizer
 from tokbench.transplant.core import Context
 from tokbench.transplant.methods import get_method
 

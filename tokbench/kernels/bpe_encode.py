@@ -132,13 +132,35 @@ def encode_pieces(
         ln = ends[i] - starts[i]
         total += max(ln, 1)
         longest = max(longest, ln)
+    # room for every piece being a new word, so the loop below never regrows an array
+    words = n_cached + n_pieces
+    c_hashes = grow(c_hashes, words)
+    c_offs = grow(c_offs, words + 1)
+    c_ids_offs = grow(c_ids_offs, words + 1)
+    c_pool = grow(c_pool, c_offs[n_cached] + total)
+    c_ids = grow(c_ids, c_ids_offs[n_cached] + total)
+    if 2 * words + 2 > len(c_slots):
+        c_slots = rehash(c_hashes, n_cached, table_capacity(2 * words))
     ids = np.empty(total, np.int32)
     piece_offs = np.empty(n_pieces + 1, np.int64)
-    piece_offs[0] = 0
+    n_out, n_cached = _encode_loop(
+        buf, starts, ends, fixed, byte_ids, m_slots, m_keys, m_ranks, m_new, ignore_merges, v_pool, v_offs, v_slots,
+        v_hashes, c_pool, c_offs, c_hashes, c_slots, c_ids, c_ids_offs, n_cached, ids, piece_offs, longest,
+    )
+    return ids[:n_out], piece_offs, c_pool, c_offs, c_hashes, c_slots, c_ids, c_ids_offs, n_cached
+
+
+@njit(cache=True)
+def _encode_loop(
+    buf, starts, ends, fixed, byte_ids, m_slots, m_keys, m_ranks, m_new, ignore_merges, v_pool, v_offs, v_slots,
+    v_hashes, c_pool, c_offs, c_hashes, c_slots, c_ids, c_ids_offs, n_cached, ids, piece_offs, longest,
+):
+    """encode_pieces' loop over pieces; every array has room already. Returns (ids written, n_cached)."""
     sym = np.empty(longest, np.int32)
     rank = np.empty(longest, np.int32)
+    piece_offs[0] = 0
     n_out = 0
-    for i in range(n_pieces):
+    for i in range(len(starts)):
         if fixed[i] >= 0:
             ids[n_out] = fixed[i]
             n_out += 1
@@ -170,23 +192,17 @@ def encode_pieces(
         # remember the word
         k = n_cached
         n_cached += 1
-        c_hashes = grow(c_hashes, n_cached)
-        c_offs = grow(c_offs, n_cached + 1)
-        c_ids_offs = grow(c_ids_offs, n_cached + 1)
         p0 = c_offs[k]
-        c_pool = grow(c_pool, p0 + (e - s))
-        c_pool[p0 : p0 + (e - s)] = buf[s:e]
+        for t in range(e - s):
+            c_pool[p0 + t] = buf[s + t]
         c_offs[k + 1] = p0 + (e - s)
         c_hashes[k] = h
         q0 = c_ids_offs[k]
-        c_ids = grow(c_ids, q0 + (n_out - start_out))
-        c_ids[q0 : q0 + (n_out - start_out)] = ids[start_out:n_out]
+        for t in range(n_out - start_out):
+            c_ids[q0 + t] = ids[start_out + t]
         c_ids_offs[k + 1] = q0 + (n_out - start_out)
-        if 2 * n_cached + 2 > len(c_slots):
-            c_slots = rehash(c_hashes, n_cached, table_capacity(2 * n_cached))
-        else:
-            c_slots[slot] = k
-    return ids[:n_out], piece_offs, c_pool, c_offs, c_hashes, c_slots, c_ids, c_ids_offs, n_cached
+        c_slots[slot] = k
+    return n_out, n_cached
 
 
 @njit(cache=True)

@@ -20,17 +20,16 @@ from tokbench.kernels.tables import (
     hash_bytes,
     int_find,
     int_rehash,
-    rehash,
     table_capacity,
 )
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _pair_key(left, right):
     return (np.int64(left) << 32) | np.int64(right)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _above(cnt, left, right, a, b):
     """Heap order: entry a comes out before entry b."""
     if cnt[a] != cnt[b]:

@@ -3,7 +3,9 @@
 Each scanner is a hand-written matcher for one regex: at every position it takes the first alternative that matches,
 with the same greedy/backtracking outcome `regex` would produce. Character classes come from a uint16 table over all
 0x110000 code points (bit flags below) built from `regex` itself, so Unicode versions and the odd corners of `\\s`
-(U+001C..U+001F are not `\\s` in `regex`, unlike str.isspace) agree by construction.
+(U+001C..U+001F are not `\\s` in `regex`, unlike str.isspace) agree by construction. Hugging Face's Oniguruma splits
+the same way on every code point assigned in Python's Unicode database; it differs only on the ~17.5k code points
+assigned in later Unicode versions (which `regex` knows) and, for `\\w`, on ²³¹¼½¾ and ZWJ/ZWNJ.
 
 Pure functions on arrays: no I/O, no tokbench imports. Code points are int32; spans are int32 [start, end) indices.
 """
@@ -157,15 +159,15 @@ def _space_newline_tail(cps, i, hi, cls):
 
 
 @njit(cache=True)
-def _punct_newlines(cps, i, hi, cls):
-    r"""` ?[^\s\p{L}\p{N}]+[\r\n]*` at i, or -1 (a `/` after the run cannot occur, so o200k's [\r\n/]* is the same)."""
+def _punct_newlines(cps, i, hi, cls, slash):
+    r"""` ?[^\s\p{L}\p{N}]+[\r\n]*` at i (`[\r\n/]*` when slash, for o200k), or -1."""
     j = i
     if cps[i] == 32 and i + 1 < hi and not (cls[cps[i + 1]] & (LETTER | NUMBER | SPACE)):
         j = i + 1
     if cls[cps[j]] & (LETTER | NUMBER | SPACE):
         return -1
     e = _run_punct(cps, j, hi, cls)
-    while e < hi and (cps[e] == 10 or cps[e] == 13):
+    while e < hi and (cps[e] == 10 or cps[e] == 13 or (slash and cps[e] == 47)):
         e += 1
     return e
 
@@ -185,7 +187,7 @@ def _cl100k_piece(cps, i, hi, cls, max_digits):
         return _run(cps, i + 1, hi, cls, LETTER)
     if k & NUMBER:  # \p{N}{1,3}
         return min(_run(cps, i, hi, cls, NUMBER), i + max_digits)
-    e = _punct_newlines(cps, i, hi, cls)
+    e = _punct_newlines(cps, i, hi, cls, False)
     if e >= 0:
         return e
     return _space_newline_tail(cps, i, hi, cls)
@@ -224,7 +226,7 @@ def _o200k_piece(cps, i, hi, cls):
                 return e
     if k & NUMBER:
         return min(_run(cps, i, hi, cls, NUMBER), i + 3)
-    e = _punct_newlines(cps, i, hi, cls)
+    e = _punct_newlines(cps, i, hi, cls, True)
     if e >= 0:
         return e
     return _space_newline_tail(cps, i, hi, cls)

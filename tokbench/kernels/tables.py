@@ -10,7 +10,7 @@ from numba import njit
 EMPTY = -1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def hash_bytes(buf, start, end):
     """FNV-1a over buf[start:end], as a non-negative int64."""
     h = np.uint64(14695981039346656037)
@@ -20,7 +20,7 @@ def hash_bytes(buf, start, end):
     return np.int64(h >> np.uint64(1))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def hash_int(key):
     """A 64-bit mix (splitmix64 finaliser) of an int64 key, as a non-negative int64."""
     x = np.uint64(key)

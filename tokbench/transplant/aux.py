@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tokbench.transplant._compat import InputError, UsageError, atomic_write, cache_dir
+from tokbench.errors import InputError, UsageError
+from tokbench.io import atomic_write, cache_dir
 
 SPACES = ("minilm", "glove", "self")
 

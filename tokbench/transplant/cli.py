@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tokbench.transplant._compat import UsageError
+from tokbench.errors import UsageError
 
 lm_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Causal language models: score text.")
 
@@ -35,11 +35,20 @@ def _table(rows: list[dict], title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    def cell(v) -> str:
+        return f"{v:.4f}" if isinstance(v, float) else str(v)
+
     table = Table(title=title)
-    for key in rows[0]:
-        table.add_column(key)
-    for row in rows:
-        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()])
+    if len(rows) == 1:  # one record: a key/value table fits any terminal
+        table.add_column("")
+        table.add_column("value", justify="right")
+        for key, value in rows[0].items():
+            table.add_row(key, cell(value))
+    else:
+        for key in rows[0]:
+            table.add_column(key)
+        for row in rows:
+            table.add_row(*[cell(v) for v in row.values()])
     Console(stderr=True).print(table)
 
 
@@ -91,6 +100,8 @@ def transplant_command(
     from tokbench.transplant.core import transplant
 
     _check_format(fmt)
+    if out.exists() and not force:  # before any loading
+        raise UsageError(f"{out}: already exists (use --force to replace it)")
     if aux is not None and aux not in ("minilm", "glove", "self"):
         raise UsageError(f"--aux must be minilm, glove or self, not {aux!r}")
     params = {"temperature": temperature, "top_k": top_k, "weight": weight, "threshold": threshold, "aux": aux}
@@ -117,7 +128,7 @@ def transplant_command(
 
 
 def _standalone() -> None:  # until tokbench/cli.py mounts these: python -m tokbench.transplant.cli ...
-    from tokbench.transplant._compat import TokbenchError
+    from tokbench.errors import TokbenchError
 
     app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
     app.command("transplant")(transplant_command)

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tokbench.transplant._compat import InputError, UsageError, WorkError, atomic_dir, load_tokenizer
+from tokbench.errors import InputError, UsageError, WorkError
+from tokbench.io import atomic_dir, atomic_write
+from tokbench.tokenizer import load_tokenizer
 
 ROLES = ("bos", "eos", "pad", "unk")
 
@@ -238,10 +240,7 @@ def match_vocab(old_tok, new_tok, keep_special: str = "old", old_start: int | No
 
 
 def _with_special_tokens(tok, strings: list[str]):
-    """A copy of `tok` with `strings` appended as special tokens (the loaded tokenizer itself is never changed: loaders
-    may cache it). Goes through a temporary tokenizer.json so any adapter class reloads it."""
-    import tempfile
-
+    """`tok` with `strings` appended as special tokens. The loaded tokenizer is never changed (loaders may cache it)."""
     from tokenizers import AddedToken
     from tokenizers import Tokenizer as HF
 
@@ -250,15 +249,50 @@ def _with_special_tokens(tok, strings: list[str]):
         raise UsageError(f"{tok.name}: cannot add the model's special tokens to this tokenizer (use --keep-special new)")
     hf = HF.from_str(hf.to_str())
     hf.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in strings])
-    with tempfile.TemporaryDirectory() as tmp:
-        hf.save(str(Path(tmp) / "tokenizer.json"))
-        cfg = {f"{r}_token": tok.id_to_token(i) for r, i in tok.roles.items() if i is not None}
-        (Path(tmp) / "tokenizer_config.json").write_text(json.dumps(cfg), encoding="utf-8")
-        fresh = load_tokenizer(Path(tmp))
-        fresh.all_token_bytes()  # computed while the file exists
-    fresh.name = tok.name
-    fresh.roles = {**fresh.roles, **{r: i for r, i in tok.roles.items() if i is not None}}
-    return fresh
+    added = {s: hf.token_to_id(s) for s in strings}
+    if sorted(added.values()) != list(range(tok.vocab_size, tok.vocab_size + len(strings))):
+        raise WorkError(f"{tok.name}: appended special tokens did not get the ids after the vocabulary")
+    return WithSpecials(tok, hf, added)
+
+
+class WithSpecials:
+    """A tokenizer plus appended special tokens. Ids, bytes, encoding and roles come from the original adapter (a
+    round trip through tokenizer.json may lose details, e.g. a SentencePiece model's bos or its ▁ -> space bytes);
+    the extended HF form is what gets saved."""
+
+    def __init__(self, base, hf, added: dict[str, int]):
+        self._base, self._hf, self._added = base, hf, added
+        self._added_by_id = {i: s for s, i in added.items()}
+        self.name, self.model_type = base.name, base.model_type
+        self.byte_level, self.lossless = base.byte_level, base.lossless
+        self.vocab_size = base.vocab_size + len(added)
+        self.special_tokens = {**base.special_tokens, **added}
+        self.special_ids = frozenset(self.special_tokens.values())
+        self.roles = dict(base.roles)
+
+    def __getattr__(self, name):  # encode, encode_batch, decode, prepare, bpe_merges...: the original's
+        return getattr(self._base, name)
+
+    def token_bytes(self, i: int) -> bytes:
+        return b"" if int(i) in self._added_by_id else self._base.token_bytes(i)
+
+    def all_token_bytes(self) -> list[bytes]:
+        return list(self._base.all_token_bytes()) + [b""] * len(self._added)
+
+    def id_to_token(self, i: int) -> str:
+        return self._added_by_id.get(int(i)) or self._base.id_to_token(i)
+
+    def token_to_id(self, s: str):
+        return self._added.get(s, self._base.token_to_id(s))
+
+    def hf(self):
+        return self._hf
+
+    def save(self, path) -> None:
+        from tokbench.io import atomic_write
+
+        with atomic_write(path) as handle:
+            handle.write(self._hf.to_str(pretty=True))
 
 
 # ------------------------------------------------------------------------------------------------------- transplant
@@ -402,9 +436,29 @@ def _update_config(model, roles: dict, rows: int) -> None:
             setattr(gen, f"{r}_token_id", roles.get(r))
 
 
+def _save_tokenizer_json(tok, path: Path) -> None:
+    """Save the HF form; when the tokenizer puts a start token before text (SentencePiece's bos) and its HF form does
+    not, add that to the HF form's post-processor so the saved model keeps seeing it."""
+    from tokenizers import Tokenizer as HF
+    from tokenizers.processors import TemplateProcessing
+
+    hf = tok.hf()
+    if hf is None:
+        raise UsageError(f"{tok.name}: cannot be saved as tokenizer.json (use a tokenizer with a Hugging Face form)")
+    lead = tok.encode("a", add_special_tokens=True)[:-len(tok.encode("a"))] if tok.encode("a") else []
+    if lead and hf.encode("a", add_special_tokens=True).ids[: len(lead)] != lead:
+        hf = HF.from_str(hf.to_str())
+        names = [tok.id_to_token(i) for i in lead]
+        prefix = " ".join(names)
+        hf.post_processor = TemplateProcessing(single=f"{prefix} $A", pair=f"{prefix} $A {prefix} $B:1",
+                                               special_tokens=list(dict(zip(names, lead)).items()))
+    with atomic_write(path) as handle:
+        handle.write(hf.to_str(pretty=True))
+
+
 def _save_tokenizer(folder: Path, new_tok, lm, match: Match, keep_special: str) -> None:
     """tokenizer.json plus a tokenizer_config.json naming the roles, so AutoTokenizer loads the folder as is."""
-    new_tok.save(folder / "tokenizer.json")
+    _save_tokenizer_json(new_tok, folder / "tokenizer.json")
     cfg = {"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": False}
     for r in ROLES:
         i = match.roles.get(r)

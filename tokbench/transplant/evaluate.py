@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tokbench.transplant._compat import Corpus, InputError
+from tokbench.corpus import Corpus
+from tokbench.errors import InputError
 
 
 def read_texts(specs: list[str], max_bytes: int | None = None) -> list[str]:

@@ -36,7 +36,7 @@ def describe() -> dict[str, str]:
 
 
 def get_method(name: str) -> Callable:
-    from tokbench.transplant._compat import UsageError
+    from tokbench.errors import UsageError
 
     _load()
     if name not in _METHODS:

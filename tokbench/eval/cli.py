@@ -1,0 +1,112 @@
+"""Thin typer wrappers for `tokbench eval` and `tokbench compare`; the work is in run.py, report.py and gate.py.
+
+Mount on the main app with `from tokbench.eval.cli import register; register(app)`.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from tokbench.errors import UsageError, WorkError
+
+FORMAT_HELP = "machine output to stdout: json, jsonl, csv or md"
+
+
+def eval_command(
+    tokenizer: list[str] = typer.Option(..., "--tokenizer", "-t", help="tokenizer spec (file, folder, zoo name); repeat"),
+    corpus: Optional[list[str]] = typer.Option(None, "--corpus", "-c", help="PATH[:LANG]; repeat"),
+    parallel: Optional[list[Path]] = typer.Option(None, "--parallel", help="aligned text: DIR/<lang>/ or DIR/<code>.dev"),
+    reference: str = typer.Option("en", "--reference", help="reference language of the premium"),
+    lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="your word list for %TR (one per line, .dic ok)"),
+    morphemes: Optional[Path] = typer.Option(None, "--morphemes", help="your root/affix list for %Pure"),
+    gold_seg: Optional[Path] = typer.Option(None, "--gold-seg", help="gold segmentation TSV: word<TAB>seg ments"),
+    budget: Optional[int] = typer.Option(None, "--budget", help="show how many bytes N tokens hold, per tokenizer"),
+    per_document: Optional[Path] = typer.Option(None, "--per-document", help="write per-document counts (JSONL); - = stdout"),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="write a report folder (json, csv, md, html)"),
+    force: bool = typer.Option(False, "--force", help="replace an existing --output folder"),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="records to gate against (exit 1 on regression)"),
+    tolerance: Optional[list[str]] = typer.Option(None, "--tolerance", help="METRIC=X% allowed worsening; repeat"),
+    roundtrip: bool = typer.Option(True, "--roundtrip/--no-roundtrip", help="check decode(encode(doc)) == doc"),
+) -> None:
+    """Measure tokenizers on corpora: compression, fertility, %TR/%Pure, morphology, Rényi, parity, byte budgets."""
+    from tokbench.eval import gate, report, run
+    from tokbench.io import atomic_write, format_records
+
+    if fmt is not None and fmt not in ("json", "jsonl", "csv", "md"):
+        raise UsageError(f"--format {fmt!r}: choose json, jsonl, csv or md")
+    if tolerance and baseline is None:
+        raise UsageError("--tolerance needs --baseline FILE")
+    tolerances = gate.parse_tolerances(tolerance) if baseline is not None else None
+    old = gate.load_records(baseline) if baseline is not None else None
+    if per_document is not None and str(per_document) == "-" and fmt:
+        raise UsageError("--per-document - and --format both want stdout; give --per-document a file")
+
+    def evaluate(stream):
+        return run.Evaluation(tokenizer, corpus or [], parallel=list(parallel or []) or None, reference_lang=reference,
+                              lexicon_file=lexicon, morphemes_file=morphemes, gold_tsv=gold_seg,
+                              per_document=stream, roundtrip=roundtrip)
+
+    if per_document is None:
+        ev = evaluate(None)
+    elif str(per_document) == "-":
+        ev = evaluate(sys.stdout)
+    else:
+        with atomic_write(per_document) as handle:
+            ev = evaluate(handle)
+    records = ev.records
+    budget_rows = run.byte_budget(records, budget) if budget is not None else None
+
+    tty = sys.stdout.isatty() and fmt is None and per_document is None
+    report.print_table(report.rich_table(records), to_stdout=tty)
+    if budget_rows:
+        report.print_table(report.rows_table(budget_rows, f"byte budget: {budget} tokens"), to_stdout=tty)
+    if fmt:
+        sys.stdout.write(format_records(records, fmt))
+    if output is not None:
+        report.write_report(output, records, ev.length_hist, budget_rows, force=force)
+        typer.echo(f"report written to {output}/index.html", err=True)
+    if old is not None:
+        _gate(gate.diff(old, records, tolerances, baseline_name=str(baseline)))
+
+
+def compare_command(
+    old: Path = typer.Argument(..., help="baseline records (JSON from tokbench eval)"),
+    new: Path = typer.Argument(..., help="new records"),
+    tolerance: Optional[list[str]] = typer.Option(None, "--tolerance", help="METRIC=X%; regressions exit 1"),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """Diff two eval record files metric by metric; with --tolerance, exit 1 where a metric got worse beyond it."""
+    from tokbench.eval import gate, report
+    from tokbench.io import format_records
+
+    tolerances = gate.parse_tolerances(tolerance) if tolerance else {}
+    rows = gate.diff(gate.load_records(old), gate.load_records(new), tolerances, baseline_name=str(old))
+    if fmt:
+        sys.stdout.write(format_records(rows, fmt))
+    shown = [{k: r[k] for k in ("tokenizer", "corpus", "metric", "old", "new", "change_pct", "better", "regressed")}
+             for r in rows]
+    report.print_table(report.rows_table(shown, f"{old} -> {new}"), to_stdout=sys.stdout.isatty() and not fmt)
+    _gate(rows)
+
+
+def _gate(rows: list[dict]) -> None:
+    from tokbench.eval import gate
+
+    bad = gate.regressions(rows)
+    if bad:
+        for r in bad:
+            typer.echo(f"REGRESSED {gate.describe(r)}", err=True)
+        # an error, not typer.Exit: click's standalone_mode=False returns Exit codes instead of raising them
+        raise WorkError(f"gate: {len(bad)} metric(s) regressed beyond tolerance (listed above)")
+    typer.echo("gate: no metric regressed beyond tolerance", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `eval` and `compare` to the main tokbench app."""
+    app.command("eval")(eval_command)
+    app.command("compare")(compare_command)
+

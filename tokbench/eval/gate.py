@@ -1,0 +1,118 @@
+"""Regression gate: compare metric records against a baseline; which way is "worse" comes from the metric registry.
+
+`--tolerance bytes_per_token=1%` allows bytes_per_token (higher is better) to fall by up to 1% of its baseline value;
+a metric with lower-is-better fails when it rises by more than its tolerance. Without any --tolerance every metric
+with a direction except throughput_mb_s (timing noise) is gated at 0%.
+"""
+from __future__ import annotations
+
+import math
+
+import regex
+
+from tokbench.errors import InputError, UsageError
+from tokbench.eval.metrics import METRICS
+
+_TOL = regex.compile(r"^\s*([A-Za-z_]+)\s*=\s*([0-9]*\.?[0-9]+)\s*%?\s*$")
+NOISY = {"throughput_mb_s"}
+
+
+def parse_tolerances(specs: list[str] | None) -> dict[str, float]:
+    """['bytes_per_token=1%', ...] -> {'bytes_per_token': 0.01}; unknown or direction-less metrics are usage errors."""
+    if not specs:
+        return {k: 0.0 for k, m in METRICS.items() if m.better and k not in NOISY}
+    out = {}
+    for spec in specs:
+        m = _TOL.match(spec)
+        if not m:
+            raise UsageError(f"--tolerance {spec!r}: expected METRIC=X% (e.g. bytes_per_token=1%)")
+        key, pct = m.group(1), float(m.group(2))
+        if key not in METRICS:
+            raise UsageError(f"--tolerance {spec!r}: unknown metric {key!r} (known: {', '.join(METRICS)})")
+        if METRICS[key].better is None:
+            raise UsageError(f"--tolerance {spec!r}: {key} describes the corpus, it has no better direction")
+        out[key] = pct / 100.0
+    return out
+
+
+def load_records(path) -> list[dict]:
+    """Records from a JSON file written by `tokbench eval --format json` or `-o DIR` (metrics.json)."""
+    from pathlib import Path
+
+    from tokbench.io import read_json
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / "metrics.json"
+    data = read_json(p)
+    if isinstance(data, dict) and isinstance(data.get("records"), list):
+        data = data["records"]
+    if not isinstance(data, list) or not all(isinstance(r, dict) and "tokenizer" in r and "corpus" in r
+                                             for r in data):
+        raise InputError(f"{p}: not a list of tokbench eval records (each needs 'tokenizer' and 'corpus')")
+    if not data:
+        raise InputError(f"{p}: holds no records")
+    return data
+
+
+def _key(r: dict) -> tuple[str, str]:
+    return str(r["tokenizer"]), str(r["corpus"])
+
+
+def diff(old: list[dict], new: list[dict], tolerances: dict[str, float] | None = None,
+         baseline_name: str = "baseline") -> list[dict]:
+    """One row per (tokenizer, corpus, metric) whose value changed, with `regressed` set where it moved the wrong way
+    beyond its tolerance (only metrics named in `tolerances` can regress). Every (tokenizer, corpus) of `new` must be
+    in `old`, else InputError (a baseline for other tokenizers or corpora is a mistake, not a pass)."""
+    base = {_key(r): r for r in old}
+    missing = [k for k in map(_key, new) if k not in base]
+    if missing:
+        have_t = sorted({k[0] for k in base})
+        have_c = sorted({k[1] for k in base})
+        t, c = missing[0]
+        raise InputError(f"{baseline_name}: no baseline for tokenizer {t!r} on corpus {c!r} "
+                         f"(baseline has tokenizers {', '.join(have_t)}; corpora {', '.join(have_c)})")
+    tolerances = tolerances or {}
+    rows = []
+    for r in new:
+        b = base[_key(r)]
+        for key, m in METRICS.items():
+            ov, nv = b.get(key), r.get(key)
+            if ov == nv or not _num(ov) or not _num(nv):
+                if ov != nv and (ov is None) != (nv is None):
+                    rows.append(_row(r, key, ov, nv, None, False, key in tolerances, tolerances.get(key)))
+                continue
+            change = (nv - ov) / abs(ov) if ov != 0 else math.copysign(math.inf, nv - ov)
+            worse = (m.better == "higher" and change < 0) or (m.better == "lower" and change > 0)
+            tol = tolerances.get(key)
+            regressed = tol is not None and worse and abs(change) > tol + 1e-12
+            rows.append(_row(r, key, ov, nv, change, regressed, worse, tol))
+    return rows
+
+
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _row(r, key, ov, nv, change, regressed, worse, tol) -> dict:
+    return {"tokenizer": r["tokenizer"], "corpus": r["corpus"], "metric": key, "old": ov, "new": nv,
+            "change_pct": None if change is None else 100.0 * change, "better": METRICS[key].better,
+            "tolerance_pct": None if tol is None else 100.0 * tol, "worse": bool(worse), "regressed": bool(regressed)}
+
+
+def regressions(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r["regressed"]]
+
+
+def describe(row: dict) -> str:
+    """One line per regressed metric: what, old -> new, by how much, against which tolerance."""
+    ch = "" if row["change_pct"] is None else f" ({row['change_pct']:+.3g}%"
+    tol = "" if row["tolerance_pct"] is None else f", tolerance {row['tolerance_pct']:.3g}%"
+    tail = f"{ch}{tol}, {row['better']} is better)" if ch else ""
+    return f"{row['tokenizer']} on {row['corpus']}: {row['metric']} {_fmt(row['old'])} -> {_fmt(row['new'])}{tail}"
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "null"
+    return f"{v:.6g}" if isinstance(v, float) else str(v)

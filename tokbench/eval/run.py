@@ -1,0 +1,347 @@
+"""The library entry of `tokbench eval`: stream corpora through tokenizers and collect one record per pair.
+
+    from tokbench.eval.run import evaluate
+    records = evaluate(["cl100k_base", "my.json"], ["corpora/multi/tr:tr", "corpora/en-tech:en"])
+
+Corpora are read one batch of documents at a time (bounded memory: ids are folded into per-id counts and running
+sums, never kept); each batch is segmented into words once and then encoded by every tokenizer with the adapter's
+`encode_arrays` (the fast engine's encoder where one applies). Documents larger than `max_doc_bytes` are cut at line
+ends and counted as separate documents.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import regex
+
+from tokbench.errors import InputError, UsageError
+from tokbench.eval import lexicons, metrics, morphology
+from tokbench.eval.metrics import Stats, TokenTable, word_byte_spans
+
+_LANG_SUFFIX = regex.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+FLORES_SPLITS = ("dev", "devtest")
+
+
+# ------------------------------------------------------------------------------------------------------ sources
+@dataclass
+class Source:
+    """A named text stream with an optional language; `group` ties the languages of one parallel set together."""
+
+    name: str
+    lang: str | None
+    documents: Callable[[], Iterator[str]]
+    group: str | None = None
+
+
+def parse_corpus_spec(spec: str) -> tuple[str, str | None]:
+    """'PATH[:LANG]' -> (path, lang). A suffix counts as a language only if it looks like a tag and PATH:SUFFIX is
+    not itself an existing path."""
+    if ":" in spec and not Path(spec).exists():
+        path, lang = spec.rsplit(":", 1)
+        if path and _LANG_SUFFIX.match(lang):
+            return path, lang
+    return spec, None
+
+
+def corpus_source(spec, lang: str | None = None) -> Source:
+    """A Source over the project's Corpus reader (files, folders, globs, '-', .gz, .jsonl)."""
+    from tokbench.corpus import Corpus
+
+    if isinstance(spec, Source):
+        return spec
+    if isinstance(spec, tuple):
+        spec, lang = spec
+    elif lang is None and isinstance(spec, str):
+        spec, lang = parse_corpus_spec(spec)
+    corpus = spec if hasattr(spec, "documents") else Corpus([str(spec)])
+    return Source(corpus.name, lang, corpus.documents)
+
+
+def parallel_sources(directory: str | Path) -> list[Source]:
+    """Aligned text per language from DIR/<lang>/ folders (documents = the file names every language has) or from
+    FLORES-style DIR/<code>.dev[test] files (each language's lines joined by single spaces, as the published parity
+    tables do)."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise InputError(f"{d}: --parallel needs a folder")
+    group = d.name
+    subdirs = sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if subdirs:
+        names = [{f.relative_to(s) for f in s.rglob("*") if f.is_file() and not f.name.startswith(".")}
+                 for s in subdirs]
+        common = sorted(set.intersection(*names))
+        if not common:
+            raise InputError(f"{d}: the language folders share no file names (nothing aligned)")
+        out = []
+        for s in subdirs:
+            files = [str(s / c) for c in common]
+            out.append(Source(f"{group}/{s.name}", s.name, _files_reader(files), group))
+        return out
+    codes: dict[str, list[Path]] = {}
+    for f in sorted(d.iterdir()):
+        if f.is_file() and f.suffix.lstrip(".") in FLORES_SPLITS:
+            codes.setdefault(f.stem, []).append(f)
+    if not codes:
+        raise InputError(f"{d}: no language folders and no FLORES-style <code>.dev / <code>.devtest files")
+    splits = [{f.suffix for f in fs} for fs in codes.values()]
+    if any(s != splits[0] for s in splits):
+        raise InputError(f"{d}: languages have different splits ({', '.join(sorted(codes))})")
+    return [Source(f"{group}/{code}", lexicons.base_lang(code), _flores_reader(fs), group) for code, fs in codes.items()]
+
+
+def _files_reader(files: list[str]) -> Callable[[], Iterator[str]]:
+    def read():
+        from tokbench.corpus import Corpus
+
+        for f in files:
+            yield from Corpus([f]).documents()
+
+    return read
+
+
+def _flores_reader(files: list[Path]) -> Callable[[], Iterator[str]]:
+    def read():
+        lines = []
+        for f in files:
+            try:
+                lines += [ln.strip() for ln in f.read_text(encoding="utf-8").splitlines()]
+            except UnicodeDecodeError as e:
+                raise InputError(f"{f}: not UTF-8 at byte {e.start}") from None
+        yield " ".join(lines)
+
+    return read
+
+
+def _split_long(doc: str, limit: int) -> Iterator[str]:
+    """Cut a very long document at line ends into pieces of about `limit` bytes (bounded encoder memory)."""
+    if len(doc) * 4 <= limit or len(doc.encode("utf-8")) <= limit:
+        yield doc
+        return
+    piece: list[str] = []
+    size = 0
+    for line in doc.splitlines(keepends=True):
+        piece.append(line)
+        size += len(line)
+        if size >= limit // 4:
+            yield "".join(piece)
+            piece, size = [], 0
+    if piece:
+        yield "".join(piece)
+
+
+def _batches(docs: Iterable[str], batch_bytes: int, max_doc_bytes: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    size = 0
+    for doc in docs:
+        for piece in _split_long(doc, max_doc_bytes):
+            batch.append(piece)
+            size += len(piece)
+            if size >= batch_bytes:
+                yield batch
+                batch, size = [], 0
+    if batch:
+        yield batch
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+class Evaluation:
+    """Runs every tokenizer over every source; keeps the records and the extras the report plots."""
+
+    def __init__(
+        self,
+        tokenizers: Sequence,
+        corpora: Sequence = (),
+        *,
+        parallel: str | Path | Sequence[str | Path] | None = None,
+        reference_lang: str = "en",
+        lexicon_file: str | Path | None = None,
+        morphemes_file: str | Path | None = None,
+        gold_tsv: str | Path | None = None,
+        per_document: IO[str] | None = None,
+        batch_bytes: int = 1 << 20,
+        max_doc_bytes: int = 8 << 20,
+        roundtrip: bool = True,
+        progress: Callable[[str, int], None] | None = None,
+    ):
+        from tokbench.tokenizer import load_tokenizer
+
+        if not tokenizers:
+            raise UsageError("give at least one --tokenizer")
+        self.tokenizers = [t if hasattr(t, "encode_arrays") else load_tokenizer(t) for t in tokenizers]
+        self.sources = [corpus_source(c) for c in corpora]
+        if parallel:
+            for d in [parallel] if isinstance(parallel, (str, Path)) else parallel:
+                self.sources += parallel_sources(d)
+        if not self.sources:
+            raise UsageError("give at least one --corpus or --parallel DIR")
+        self.names = _unique_names([t.name for t in self.tokenizers], [str(t) for t in tokenizers])
+        if len({s.name for s in self.sources}) < len(self.sources):
+            raise UsageError("two corpora have the same name; give distinct folders or files")
+        self.reference_lang = lexicons.base_lang(reference_lang)
+        self.lexicon_file, self.morphemes_file, self.gold_tsv = lexicon_file, morphemes_file, gold_tsv
+        self.per_document = per_document
+        self.batch_bytes, self.max_doc_bytes = batch_bytes, max_doc_bytes
+        self.roundtrip = roundtrip
+        self.progress = progress
+        self.stats: list[Stats] = []
+        self.length_hist: dict[tuple[str, str], np.ndarray] = {}
+        self._lex: dict = {}
+        self._gold: dict = {}
+        self._run()
+
+    # -- public results ---------------------------------------------------------------------------------------------
+    @property
+    def records(self) -> list[dict]:
+        return [metrics.record(s) for s in self.stats]
+
+    # -- internals ----------------------------------------------------------------------------------------------------
+    def _lexicon(self, lang):
+        key = lexicons.base_lang(lang)
+        if key not in self._lex:
+            has_files = self.lexicon_file or self.morphemes_file
+            self._lex[key] = lexicons.lexicon_for(lang, self.lexicon_file, self.morphemes_file) \
+                if (lang or has_files) else None
+        return self._lex[key]
+
+    def _gold_for(self, lang):
+        key = lexicons.base_lang(lang)
+        if key not in self._gold:
+            self._gold[key] = morphology.gold_for(lang, self.gold_tsv)
+        return self._gold[key]
+
+    def _run(self) -> None:
+        tables = [TokenTable.build(t) for t in self.tokenizers]
+        for src in self.sources:
+            gold = self._gold_for(src.lang)
+            stats = [Stats(name, src.name, src.lang, t.vocab_size, table)
+                     for name, t, table in zip(self.names, self.tokenizers, tables)]
+            ndocs = 0
+            for batch in _batches(src.documents(), self.batch_bytes, self.max_doc_bytes):
+                encoded = [d.encode("utf-8") for d in batch]
+                spans = [word_byte_spans(d) for d in batch]
+                for tok, table, st in zip(self.tokenizers, tables, stats):
+                    self._encode_batch(tok, table, st, batch, encoded, spans, gold, ndocs)
+                ndocs += len(batch)
+                if self.progress:
+                    self.progress(src.name, sum(len(e) for e in encoded))
+            if ndocs == 0 or all(st.bytes == 0 for st in stats):
+                raise InputError(f"corpus {src.name}: empty (no text)")
+            lex = self._lexicon(src.lang)
+            for tok, table, st in zip(self.tokenizers, tables, stats):
+                if st.counts is None:
+                    st.add_counts(np.zeros(0, dtype=np.int64))
+                if lex is not None and st.tokens:
+                    st.lexicon = lexicons.lexicon_scores(tok.all_token_bytes(), st.counts, lex)
+                n = min(len(st.counts), len(table.lengths))
+                self.length_hist[(st.tokenizer, st.corpus)] = np.bincount(
+                    table.lengths[:n], weights=st.counts[:n]).astype(np.int64)
+            self.stats += stats
+        self._premiums()
+        for lex in self._lex.values():
+            if lex is not None and lex.analyser is not None:
+                lex.analyser.save()
+        for gold in self._gold.values():
+            if gold is not None and gold.analyser is not None:
+                gold.analyser.save()
+
+    def _encode_batch(self, tok, table: TokenTable, st: Stats, batch, encoded, spans, gold, first_doc) -> None:
+        t0 = time.perf_counter()
+        flat, offs = tok.encode_arrays(batch)
+        st.encode_seconds += time.perf_counter() - t0
+        flat = np.asarray(flat, dtype=np.int64)
+        n = len(table.lengths)
+        inside = flat < n
+        keep = inside.copy()
+        keep[inside] = ~table.special[flat[inside]]
+        st.add_counts(flat[keep])
+        lengths = np.zeros(len(flat), dtype=np.int64)
+        lengths[inside] = table.lengths[flat[inside]]
+        for k, doc in enumerate(batch):
+            a, b = int(offs[k]), int(offs[k + 1])
+            ntok = int(keep[a:b].sum())
+            nbytes = len(encoded[k])
+            st.tokens += ntok
+            st.bytes += nbytes
+            st.chars += len(doc)
+            st.words += len(spans[k])
+            st.documents += 1
+            ends = np.cumsum(lengths[a:b])
+            prepared = encoded[k] if tok.byte_level else tok.prepare(doc)
+            if len(ends) and ends[-1] == len(prepared):
+                wsp = spans[k] if prepared == encoded[k] else word_byte_spans(prepared.decode("utf-8", "replace"))
+                tpw = metrics.tokens_per_word(ends, wsp)
+                st.aligned_words += len(wsp)
+                st.continued += int((tpw >= 2).sum())
+                if gold is not None:
+                    m = morphology.score_text(prepared, ends, gold)
+                    st.morph = m if st.morph is None else tuple(x + y for x, y in zip(st.morph, m))
+            if self.roundtrip:
+                st.roundtrip_checked += 1
+                st.roundtrip_ok += tok.decode(flat[a:b].tolist()) == doc
+            if self.per_document is not None:
+                row = {"tokenizer": st.tokenizer, "corpus": st.corpus, "document": first_doc + k, "bytes": nbytes,
+                       "chars": len(doc), "tokens": ntok, "bytes_per_token": metrics.ratio(nbytes, ntok),
+                       "tokens_per_kb": None if not nbytes else 1000.0 * ntok / nbytes}
+                self.per_document.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def _premiums(self) -> None:
+        groups: dict[str, list[Stats]] = {}
+        by_name = {s.name: s for s in self.sources}
+        for st in self.stats:
+            g = by_name[st.corpus].group
+            if g is not None:
+                groups.setdefault(g, []).append(st)
+        for g, sts in groups.items():
+            langs = {lexicons.base_lang(st.lang) for st in sts}
+            if self.reference_lang not in langs:
+                raise UsageError(f"--parallel {g}: no text in the reference language {self.reference_lang!r} "
+                                 f"(has {', '.join(sorted(x for x in langs if x))}); set --reference")
+            ref = {st.tokenizer: st.tokens for st in sts if lexicons.base_lang(st.lang) == self.reference_lang}
+            for st in sts:
+                st.premium = metrics.ratio(st.tokens, ref.get(st.tokenizer))
+
+
+def _unique_names(names: list[str], specs: list[str]) -> list[str]:
+    """Tokenizer names for the records: the adapter's name, or the spec as given where two names collide."""
+    out = [n if names.count(n) == 1 else spec for n, spec in zip(names, specs)]
+    out = [n if out.count(n) == 1 else f"{n}#{i}" for i, n in enumerate(out)]
+    return out
+
+
+def _short(name: str) -> str:
+    from tokbench.eval.report import short_name
+
+    return short_name(name)
+
+
+def evaluate(tokenizers: Sequence, corpora: Sequence = (), **kwargs) -> list[dict]:
+    """One metrics record per (tokenizer, corpus); see `Evaluation` for the keyword options."""
+    return Evaluation(tokenizers, corpora, **kwargs).records
+
+
+def byte_budget(records: list[dict], budget: int) -> list[dict]:
+    """Per (tokenizer, corpus): the bytes `budget` tokens hold there, and how many tokens of every tokenizer that is
+    (byte-normalised, so tokenizers with different vocabularies become comparable)."""
+    if budget <= 0:
+        raise UsageError(f"--budget must be a positive number of tokens, not {budget}")
+    by_corpus: dict[str, dict[str, float]] = {}
+    for r in records:
+        if r["bytes_per_token"]:
+            by_corpus.setdefault(r["corpus"], {})[r["tokenizer"]] = r["bytes_per_token"]
+    rows = []
+    for r in records:
+        bpt = r["bytes_per_token"]
+        if not bpt:
+            continue
+        held = budget * bpt
+        row = {"tokenizer": r["tokenizer"], "corpus": r["corpus"], "budget_tokens": budget, "bytes": round(held, 1)}
+        for other, obpt in by_corpus[r["corpus"]].items():
+            row[f"tokens:{_short(other)}"] = round(held / obpt, 1)
+        rows.append(row)
+    return rows
