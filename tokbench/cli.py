@@ -150,65 +150,15 @@ def demo(out: Annotated[Path, typer.Option("--out", "-o")] = Path("reports/demo"
     run_demo(out)
 
 
-hypernet_app = typer.Typer(no_args_is_help=True, help="ZeTT-style hypernetworks for zero-shot tokenizer transfer.")
-app.add_typer(hypernet_app, name="hypernet")
+def _register_capabilities() -> None:
+    """Each capability keeps its thin wrappers beside its code: <package>/cli.py exposes register(app)."""
+    import importlib
+
+    for module in ("tokbench.eval.cli", "tokbench.transplant.cli", "tokbench.byteprob.cli"):
+        importlib.import_module(module).register(app)
 
 
-@hypernet_app.command("train")
-def hypernet_train(
-    model: Annotated[str, typer.Option("--model", "-m", help="HF model folder, .gguf file, or zoo name (smollm2)")],
-    corpus: Annotated[list[str], typer.Option("--corpus", "-c", help="training text: files, folders, globs")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="hypernetwork folder")],
-    steps: Annotated[int, typer.Option("--steps", help="total steps, warm-up included")] = 300,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="sequences per step")] = 4,
-    seq_len: Annotated[int, typer.Option("--seq-len", help="tokens per sequence")] = 128,
-    lr: Annotated[float, typer.Option("--lr")] = 3e-4,
-    layers: Annotated[int, typer.Option("--layers", help="transformer layers over the pieces (0: MLP only)")] = 2,
-    width: Annotated[int, typer.Option("--width", help="hidden size of the hypernetwork")] = 256,
-    max_pieces: Annotated[int, typer.Option("--max-pieces", help="old pieces the network reads per token")] = 8,
-    warmup_steps: Annotated[int, typer.Option("--warmup-steps", help="reconstruction-only steps first")] = 30,
-    vocab_min: Annotated[int, typer.Option("--vocab-min", help="smallest sampled unigram vocabulary")] = 1000,
-    vocab_max: Annotated[int, typer.Option("--vocab-max", help="largest sampled unigram vocabulary")] = 8000,
-    save_every: Annotated[int, typer.Option("--save-every", help="checkpoint every N steps")] = 25,
-    time_limit: Annotated[float, typer.Option("--time-limit", help="minutes; stop (checkpointed) after it")] = 0.0,
-    resume: Annotated[bool, typer.Option("--resume", help="continue the run saved in --out")] = False,
-    force: Annotated[bool, typer.Option("--force", help="start over, replacing --out")] = False,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    text_field: TextField = "text",
-) -> None:
-    """Train a hypernetwork for MODEL on fresh unigram tokenizers sampled from the corpus (JSON summary on stdout)."""
-    from tokbench.transplant.hypernet_train import TrainOptions, train as train_hypernet
-
-    opts = TrainOptions(steps=steps, batch_size=batch_size, seq_len=seq_len, lr=lr, layers=layers, width=width,
-                        max_pieces=max_pieces, warmup_steps=warmup_steps, vocab_min=vocab_min, vocab_max=vocab_max,
-                        save_every=save_every, time_limit=time_limit, seed=seed)
-    summary = train_hypernet(model, corpus, out, opts, resume=resume, force=force, text_field=text_field)
-    print(json.dumps(summary))
-
-
-def _mount_eval() -> None:
-    """`tokbench eval` and `tokbench compare` live in tokbench/eval/cli.py (thin wrappers over tokbench.eval)."""
-    from tokbench.eval.cli import register
-
-    register(app)
-
-
-_mount_eval()
-
-from tokbench.byteprob.cli import app as _bytes_app  # noqa: E402
-
-app.add_typer(_bytes_app, name="bytes")
-
-
-def _mount_transplant() -> None:
-    """`tokbench transplant` and `tokbench lm bpb` (logic in tokbench.transplant and tokbench.lm)."""
-    from tokbench.transplant.cli import lm_app, transplant_command
-
-    app.command("transplant")(transplant_command)
-    app.add_typer(lm_app, name="lm")
-
-
-_mount_transplant()
+_register_capabilities()
 
 
 def main(argv: Optional[list[str]] = None) -> None:

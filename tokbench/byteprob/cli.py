@@ -94,3 +94,8 @@ def ensemble(model: Annotated[list[str], typer.Option("--model", "-m", help="two
     if len(model) < 2:
         raise UsageError("ensemble needs at least two --model")
     _emit(ensemble_records([open_model(m) for m in model], model, _docs(corpus, docs), max_bytes), fmt)
+
+
+def register(main_app: typer.Typer) -> None:
+    """Add `bytes` to the main tokbench app."""
+    main_app.add_typer(app, name="bytes")

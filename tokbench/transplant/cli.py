@@ -1,15 +1,9 @@
-"""Thin typer wrappers for `tokbench transplant` and `tokbench lm bpb`; the logic lives in core/evaluate/lm.
-
-Mount in tokbench/cli.py with:
-    from tokbench.transplant.cli import lm_app, transplant_command
-    app.command("transplant")(transplant_command)
-    app.add_typer(lm_app, name="lm")
-"""
+"""Thin typer wrappers for `tokbench transplant`, `tokbench lm bpb` and `tokbench hypernet train`; the logic lives in
+core/evaluate/hypernet_train and tokbench.lm. `register(app)` mounts them on the main app."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -90,6 +84,7 @@ def transplant_command(
     weight: Annotated[Optional[float], typer.Option("--weight", help="TokenAdapt lambda, global share (0.3)")] = None,
     threshold: Annotated[Optional[float], typer.Option("--threshold", help="TokenAdapt min global cosine (0.5)")] = None,
     aux: Annotated[Optional[str], typer.Option("--aux", help="TokenAdapt space: minilm, glove, self")] = None,
+    hypernet: Annotated[Optional[Path], typer.Option("--hypernet", help="zett: a folder from `tokbench hypernet train`")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     force: Annotated[bool, typer.Option("--force", help="replace --out if it exists")] = False,
     context: ContextOpt = 1024,
@@ -104,7 +99,8 @@ def transplant_command(
         raise UsageError(f"{out}: already exists (use --force to replace it)")
     if aux is not None and aux not in ("minilm", "glove", "self"):
         raise UsageError(f"--aux must be minilm, glove or self, not {aux!r}")
-    params = {"temperature": temperature, "top_k": top_k, "weight": weight, "threshold": threshold, "aux": aux}
+    params = {"temperature": temperature, "top_k": top_k, "weight": weight, "threshold": threshold, "aux": aux,
+              "hypernet": str(hypernet) if hypernet is not None else None}
     params = {k: v for k, v in params.items() if v is not None}
     texts = None
     if evaluate:
@@ -127,18 +123,41 @@ def transplant_command(
         _table([record], f"transplant -> {out}")
 
 
-def _standalone() -> None:  # until tokbench/cli.py mounts these: python -m tokbench.transplant.cli ...
-    from tokbench.errors import TokbenchError
+hypernet_app = typer.Typer(no_args_is_help=True, help="ZeTT-style hypernetworks for zero-shot tokenizer transfer.")
+@hypernet_app.command("train")
+def hypernet_train(
+    model: Annotated[str, typer.Option("--model", "-m", help="HF model folder, .gguf file, or zoo name (smollm2)")],
+    corpus: Annotated[list[str], typer.Option("--corpus", "-c", help="training text: files, folders, globs")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="hypernetwork folder")],
+    steps: Annotated[int, typer.Option("--steps", help="total steps, warm-up included")] = 300,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="sequences per step")] = 4,
+    seq_len: Annotated[int, typer.Option("--seq-len", help="tokens per sequence")] = 128,
+    lr: Annotated[float, typer.Option("--lr")] = 3e-4,
+    layers: Annotated[int, typer.Option("--layers", help="transformer layers over the pieces (0: MLP only)")] = 2,
+    width: Annotated[int, typer.Option("--width", help="hidden size of the hypernetwork")] = 256,
+    max_pieces: Annotated[int, typer.Option("--max-pieces", help="old pieces the network reads per token")] = 8,
+    warmup_steps: Annotated[int, typer.Option("--warmup-steps", help="reconstruction-only steps first")] = 30,
+    vocab_min: Annotated[int, typer.Option("--vocab-min", help="smallest sampled unigram vocabulary")] = 1000,
+    vocab_max: Annotated[int, typer.Option("--vocab-max", help="largest sampled unigram vocabulary")] = 8000,
+    save_every: Annotated[int, typer.Option("--save-every", help="checkpoint every N steps")] = 25,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="minutes; stop (checkpointed) after it")] = 0.0,
+    resume: Annotated[bool, typer.Option("--resume", help="continue the run saved in --out")] = False,
+    force: Annotated[bool, typer.Option("--force", help="start over, replacing --out")] = False,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    text_field: Annotated[str, typer.Option("--text-field", help="field holding the text in .jsonl inputs")] = "text",
+) -> None:
+    """Train a hypernetwork for MODEL on fresh unigram tokenizers sampled from the corpus (JSON summary on stdout)."""
+    from tokbench.transplant.hypernet_train import TrainOptions, train as train_hypernet
 
-    app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
+    opts = TrainOptions(steps=steps, batch_size=batch_size, seq_len=seq_len, lr=lr, layers=layers, width=width,
+                        max_pieces=max_pieces, warmup_steps=warmup_steps, vocab_min=vocab_min, vocab_max=vocab_max,
+                        save_every=save_every, time_limit=time_limit, seed=seed)
+    summary = train_hypernet(model, corpus, out, opts, resume=resume, force=force, text_field=text_field)
+    print(json.dumps(summary))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `transplant`, `lm` and `hypernet` to the main tokbench app."""
     app.command("transplant")(transplant_command)
     app.add_typer(lm_app, name="lm")
-    try:
-        app(standalone_mode=False)
-    except TokbenchError as exc:
-        print(f"tokbench: error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-
-
-if __name__ == "__main__":
-    _standalone()
+    app.add_typer(hypernet_app, name="hypernet")

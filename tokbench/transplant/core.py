@@ -98,6 +98,7 @@ class Context:
     seed: int = 0
     banned_old: np.ndarray | None = None  # bool [V_old]: old ids methods may not use (hold-out evaluation)
     model_key: str = "model"  # names the old model in cache keys
+    old_out: np.ndarray | None = None  # [V_old, d] untied output rows (None when tied)
 
     @cached_property
     def rng(self) -> np.random.Generator:
@@ -341,7 +342,8 @@ def transplant(model: str, tokenizer: str, method: str = "tokenadapt", out: str 
     rows = n_new if not pad_to_multiple_of else int(math.ceil(n_new / pad_to_multiple_of) * pad_to_multiple_of)
     targets = np.array([i for i in range(n_new) if match.new_to_old[i] < 0 and match.kind[i] == "new"], dtype=np.int64)
     special_unmatched = [i for i in range(n_new) if match.new_to_old[i] < 0 and match.kind[i] == "special"]
-    ctx = Context(lm.tokenizer, new_tok, in_emb, targets, params=params, seed=seed, model_key=_model_key(lm))
+    ctx = Context(lm.tokenizer, new_tok, in_emb, targets, params=params, seed=seed, model_key=_model_key(lm),
+                  old_out=old_out)
     _say(f"{len(targets)} new tokens to fill with {method}; {int((match.new_to_old >= 0).sum())} copied")
     plan = method_fn(ctx)
     if len(plan.source) != len(targets):

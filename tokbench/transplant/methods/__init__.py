@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-_MODULES = ("baselines", "subword_mean", "tokenadapt")
+_MODULES = ("baselines", "subword_mean", "tokenadapt", "zett")
 _METHODS: dict[str, Callable] = {}
 _HELP: dict[str, str] = {}
 
@@ -20,9 +20,9 @@ def register(name: str, help: str = ""):
 
 
 def _load() -> None:
-    if not _METHODS:
-        for mod in _MODULES:
-            importlib.import_module(f"{__name__}.{mod}")
+    """Import every method module (each registers itself); importing is idempotent."""
+    for mod in _MODULES:
+        importlib.import_module(f"{__name__}.{mod}")
 
 
 def names() -> list[str]:
