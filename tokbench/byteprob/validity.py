@@ -150,6 +150,7 @@ class BPEValidity:
             ustart[1:] = np.cumsum(ulen)[:-1]
         self.left, self.right, self.rank, self.reach = K.isolation_trees(flat, ustart, ulen, keys, ranks, merged, n_ids)
         self.reach &= tables.usable
+        self.eff = K.effective_times(self.left, self.right, self.rank, tables.tb_len)
         o2 = np.lexsort((ranks, lr[:, 0]))
         self.bl_right = lr[o2, 1].copy()
         self.bl_rank = ranks[o2].copy()
@@ -193,7 +194,7 @@ class BPEValidity:
         elif not self.reach[a]:
             mask = np.zeros(self.tables.V, bool)
         else:
-            mask = K.pair_valid_mask(a, self.left, self.right, self.rank, self.reach,
+            mask = K.pair_valid_mask(a, self.left, self.right, self.rank, self.eff, self.reach,
                                      self.bl_start, self.bl_right, self.bl_rank)
         self._pair_cache[a] = mask
         if len(self._pair_cache) > 512:
