@@ -12,7 +12,7 @@ from tokbench.tokenizer import load_tokenizer
 NAMES = ["gpt2", "llama3", "smollm2", "mistral-v1"]
 EDGE = [
     "日本語 ok 😀👍🏽!",  # CJK, emoji with a skin-tone modifier
-    "İstanbul'da ışık",  # Turkish dotted/dotless i, apostrophe suffix
+    "İstanbul'da ışık, IĞDIR ığdır",  # Turkish dotted/dotless i, apostrophe suffix, Ğ (byte fallback in Mistral)
     "a   b\t\tc \n\n  d",  # whitespace runs
     "def f(x):\n    return x**2  # 12345",  # code, digit runs
 ]

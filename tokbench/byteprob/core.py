@@ -167,6 +167,15 @@ class ByteLM:
             return None
         return list(self.tok.encode(text))
 
+    def _char_in_vocab(self, y: bytes) -> bool:
+        """Whether the character that ends y is a reachable vocabulary piece of its own."""
+        i = len(y) - 1
+        while i > 0 and 0x80 <= y[i] <= 0xBF:
+            i -= 1
+        t = self.tables.by_bytes.get(y[i:])
+        reach = getattr(self.validity, "reach", None)
+        return t is not None and (reach is None or bool(reach[t]))
+
     @staticmethod
     def at_char_boundary(y: bytes) -> bool:
         return utf8_shape(y[-4:])[2] == 0 if y else True
@@ -266,6 +275,10 @@ class ByteLM:
             dtok, dlp, dbase = (np.concatenate([x, x2]) for x, x2 in ((dtok, dt2), (dlp, dl2), (dbase, db2)))
         y = s.y + bytes([b])
         cands = [(self._history[int(h)] + (int(t),), float(v)) for t, h, v in zip(dtok, dbase, dlp)]
+        fb = getattr(self.validity, "fallback", None)
+        if fb is not None and len(cands) > 1 and fb.any():
+            # a character the vocabulary has is never spelt in byte-fallback pieces
+            cands = [c for c in cands if not fb[c[0][-1]] or not self._char_in_vocab(y)] or cands
         at_dummy = len(y) <= len(self.dummy)  # inside the dummy prefix no text has been encoded yet
         truth = self.encode_bytes(y) if (self.check or not cands) and not at_dummy else None
         if truth is not None:

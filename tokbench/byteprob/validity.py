@@ -128,7 +128,7 @@ class BPEValidity:
     kind = "bpe"
 
     def __init__(self, tables: VocabTables, merges, units, pre_tokenize, ignore_merges: bool = False,
-                 encode_bytes=None):
+                 encode_bytes=None, fallback: np.ndarray | None = None):
         """``merges``: (left, right, merged) ids in rank order; ``units[t]``: unit ids of token t (bytes or chars),
         ``pre_tokenize(text) -> list[(start, end)]`` or None when there is no pre-tokenizer."""
         self.tables = tables
@@ -150,6 +150,7 @@ class BPEValidity:
             ustart[1:] = np.cumsum(ulen)[:-1]
         self.left, self.right, self.rank, self.reach = K.isolation_trees(flat, ustart, ulen, keys, ranks, merged, n_ids)
         self.reach &= tables.usable
+        self.eff = K.effective_times(self.left, self.right, self.rank, tables.tb_len)
         o2 = np.lexsort((ranks, lr[:, 0]))
         self.bl_right = lr[o2, 1].copy()
         self.bl_rank = ranks[o2].copy()
@@ -173,6 +174,10 @@ class BPEValidity:
         else:
             pure = np.array([self._one_chunk(s) for s in self.sig_strings])[self.sig_of]
         self.split_ok = tables.usable & pure & (self.reach | ignore_merges)
+        self.fallback = np.zeros(V, bool) if fallback is None else fallback & tables.usable
+        for t in np.nonzero(self.fallback)[0]:  # an ASCII character the vocabulary has is never spelt in bytes
+            if tb[t][0] < 0x80 and self.reach[tables.by_bytes.get(tb[t], t)] and tables.by_bytes.get(tb[t], t) != t:
+                self.fallback[t] = False
         self.ws_end = np.array([t for t in range(V) if tables.usable[t] and tb[t][-1:] in (b" ", b"\t", b"\n", b"\r")],
                                np.int64)
 
@@ -184,10 +189,12 @@ class BPEValidity:
         if hit is not None:
             self._pair_cache.move_to_end(a)
             return hit
-        if not self.reach[a]:
+        if self.fallback[a]:  # byte-fallback pieces take part in no merge
+            mask = self.reach | self.fallback
+        elif not self.reach[a]:
             mask = np.zeros(self.tables.V, bool)
         else:
-            mask = K.pair_valid_mask(a, self.left, self.right, self.rank, self.reach,
+            mask = K.pair_valid_mask(a, self.left, self.right, self.rank, self.eff, self.reach,
                                      self.bl_start, self.bl_right, self.bl_rank)
         self._pair_cache[a] = mask
         if len(self._pair_cache) > 512:
@@ -352,6 +359,7 @@ class BPEValidity:
                 if t is not None:
                     valid[t] = False
         valid |= split & (self.split_ok | (outc == RECHECK) if self.pre_tokenize is not None else False)
+        valid |= self.fallback  # a character missing from the vocabulary is spelt in byte pieces (per-byte check)
         valid &= utf8
         if self.pre_tokenize is not None and self.encode_bytes is not None:
             # a token ending in whitespace may be cut differently at the end of the text than before a non-space
@@ -439,4 +447,11 @@ def make_validity(tokenizer, tables: VocabTables, encode_bytes, kind: str = "aut
                 units.append([tables.by_bytes.get(c.encode("utf-8"), -1) for c in b.decode("utf-8")])
             except UnicodeDecodeError:
                 units.append([-1])
-    return BPEValidity(tables, merges, units, pre_tokenize, ignore, encode_bytes)
+    fallback = None
+    if getattr(tokenizer, "byte_fallback", False) or type(tokenizer).__name__ == "SentencePieceTokenizer":
+        import re
+
+        pat = re.compile(r"<0x[0-9A-Fa-f]{2}>$")
+        fallback = np.array([bool(pat.match(tokenizer.id_to_token(t) or "")) and len(tb[t]) == 1
+                             for t in range(tables.V)])
+    return BPEValidity(tables, merges, units, pre_tokenize, ignore, encode_bytes, fallback)

@@ -197,25 +197,53 @@ def isolation_trees(unit_flat, unit_start, unit_len, mkeys, mranks, mmerged, n_i
 
 
 @njit(cache=True)
-def pair_valid_mask(a, left, right, rank, reach, by_left_start, by_left_right, by_left_rank):
+def effective_times(left, right, rank, tb_len):
+    """eff[t]: when the merge that makes t can happen, on the rank scale. BPE applies the lowest-ranked available
+    pair, so a merge waits for its parts: eff = max(rank, eff of both parts). Equal to rank for merge lists trained
+    in order; converted lists (tiktoken ranks) are not monotone."""
+    V = left.shape[0]
+    order = np.argsort(tb_len, kind="mergesort")
+    eff = rank.copy()
+    for i in range(V):
+        t = order[i]
+        if left[t] >= 0:
+            e = rank[t]
+            if eff[left[t]] > e:
+                e = eff[left[t]]
+            if eff[right[t]] > e:
+                e = eff[right[t]]
+            eff[t] = e
+    return eff
+
+
+@njit(cache=True)
+def pair_valid_mask(a, left, right, rank, eff, reach, by_left_start, by_left_right, by_left_rank):
     """valid[t]: BPE of bytes(a) + bytes(t) (one pre-token) gives exactly [a, t] (pairwise canonicality).
 
-    A cross merge (u, v) of rank r fires first iff u is on a's right spine and still unconsumed at r, v is on t's
-    left spine and unconsumed at r (ties go to the left merge), and both exist by then.  Merges whose left side is u
-    are the slice by_left_*[by_left_start[u]:by_left_start[u + 1]].
+    A cross merge (u, v) of rank r fires first iff u is on a's right spine and v on t's left spine, and it comes
+    before the merges that consume u (in a) and v (in t). Merges are ordered by (effective time, rank): a merge
+    happens once both parts exist (effective_times) and the lowest rank goes first; on a tie of the same pair the
+    left one wins. Merges whose left side is u are by_left_*[by_left_start[u]:by_left_start[u + 1]].
     """
+    S = np.int64(1) << np.int64(20)
     V = left.shape[0]
     mcross = np.full(V, BIG, np.int64)
     u = a
     cu = BIG
     while u >= 0:
-        cr = rank[u]
         for k in range(by_left_start[u], by_left_start[u + 1]):
             r = by_left_rank[k]
             v = by_left_right[k]
-            if r < cu and r > cr and r < mcross[v]:
-                mcross[v] = r
-        cu = rank[u]
+            tm = r
+            if eff[u] > tm:
+                tm = eff[u]
+            if eff[v] > tm:
+                tm = eff[v]
+            key = tm * S + r
+            if key < cu and key < mcross[v]:
+                mcross[v] = key
+        if right[u] >= 0:
+            cu = eff[u] * S + rank[u]
         u = right[u]
     valid = np.zeros(V, np.bool_)
     for t in range(V):
@@ -225,11 +253,11 @@ def pair_valid_mask(a, left, right, rank, reach, by_left_start, by_left_right, b
         cv = BIG
         bad = False
         while v >= 0:
-            r = mcross[v]
-            if r < BIG and r <= cv and r > rank[v]:
+            if mcross[v] < BIG and mcross[v] <= cv:
                 bad = True
                 break
-            cv = rank[v]
+            if left[v] >= 0:
+                cv = eff[v] * S + rank[v]
             v = left[v]
         valid[t] = not bad
     return valid
