@@ -103,10 +103,6 @@ def plot(curve: list[dict], path: Path) -> dict:
 def bpb_rows(hn_folder: Path, texts: list[str], context: int, tokenizers: dict[str, str]) -> list[dict]:
     from tokbench.lm import load_lm
     from tokbench.transplant.core import transplant
-    from tokbench.transplant.methods import names
-
-    names()
-    import tokbench.transplant.methods.zett  # noqa: F401 - until the registry lists it
 
     original = load_lm("smollm2").bits_per_byte(texts, context=context, progress=False)
     rows = [{"tokenizer": "smollm2 (original)", "method": "-", "bits_per_byte": round(original["bits_per_byte"], 4),

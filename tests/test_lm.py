@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent / "transplant"))
-from conftest import make_model, stdlib_text, train_bpe  # noqa: E402
-
-from tokbench.lm import load_lm  # noqa: E402
-from tokbench.errors import InputError, UsageError  # noqa: E402
+from tests.transplant.conftest import make_model, stdlib_text, train_bpe
+from tokbench.errors import InputError, UsageError
+from tokbench.lm import load_lm
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,12 @@ from numba import njit
 
 from tokbench.kernels.tables import (
     EMPTY,
-    bytes_find,
     grow,
-    hash_bytes,
     int_find,
     int_rehash,
+    intern_token,
     table_capacity,
+    token_table,
 )
 
 
@@ -194,18 +194,7 @@ def train_merges(word_syms, word_offs, word_counts, tok_pool, tok_offs, vocab_si
 
     # --- token byte strings, to reuse the id of an existing concatenation
     max_tokens = max(vocab_size, n_init) + 1
-    pool = grow(tok_pool.copy(), len(tok_pool) + 64)
-    poffs = np.empty(max_tokens + 1, np.int64)
-    poffs[: n_init + 1] = tok_offs
-    thash = np.empty(max_tokens, np.int64)
-    for k in range(n_init):
-        thash[k] = hash_bytes(pool, poffs[k], poffs[k + 1])
-    tslots = np.full(table_capacity(max_tokens), EMPTY, np.int64)
-    for k in range(n_init):
-        if poffs[k + 1] > poffs[k]:
-            found, slot = bytes_find(tslots, thash, pool, poffs, pool, poffs[k], poffs[k + 1], thash[k])
-            if found == EMPTY:
-                tslots[slot] = k
+    pool, poffs, thash, tslots = token_table(tok_pool, tok_offs, n_init, max_tokens)
     n_tokens = n_init
 
     # --- pair table: key -> index; count per index
@@ -309,16 +298,7 @@ def train_merges(word_syms, word_offs, word_counts, tok_pool, tok_offs, vocab_si
         pool = grow(pool, p0 + la + lb)
         pool[p0 : p0 + la] = pool[poffs[a] : poffs[a + 1]]
         pool[p0 + la : p0 + la + lb] = pool[poffs[b] : poffs[b + 1]]
-        poffs[n_tokens + 1] = p0 + la + lb
-        h = hash_bytes(pool, p0, p0 + la + lb)
-        thash[n_tokens] = h
-        found, tslot = bytes_find(tslots, thash, pool, poffs, pool, p0, p0 + la + lb, h)
-        if found != EMPTY:
-            new = np.int32(found)
-        else:
-            new = np.int32(n_tokens)
-            tslots[tslot] = n_tokens
-            n_tokens += 1
+        new, n_tokens = intern_token(pool, poffs, thash, tslots, n_tokens, p0 + la + lb)
         if n_merges >= len(m_left):
             m_left = grow(m_left, n_merges + 1)
             m_right = grow(m_right, n_merges + 1)

@@ -113,3 +113,37 @@ def grow(arr, need):
     out = np.empty(cap, arr.dtype)
     out[: len(arr)] = arr
     return out
+
+
+@njit(cache=True)
+def token_table(tok_pool, tok_offs, n_init, max_tokens):
+    """Byte strings of the initial tokens, laid out to grow to `max_tokens`, with a hash index over them (so a merge
+    whose bytes already exist can reuse that id). Returns (pool, offsets, hashes, slots)."""
+    pool = grow(tok_pool.copy(), len(tok_pool) + 64)
+    poffs = np.empty(max_tokens + 1, np.int64)
+    poffs[: n_init + 1] = tok_offs
+    thash = np.empty(max_tokens, np.int64)
+    for k in range(n_init):
+        thash[k] = hash_bytes(pool, poffs[k], poffs[k + 1])
+    tslots = np.full(table_capacity(max_tokens), EMPTY, np.int64)
+    for k in range(n_init):
+        if poffs[k + 1] > poffs[k]:
+            found, slot = bytes_find(tslots, thash, pool, poffs, pool, poffs[k], poffs[k + 1], thash[k])
+            if found == EMPTY:
+                tslots[slot] = k
+    return pool, poffs, thash, tslots
+
+
+@njit(cache=True)
+def intern_token(pool, poffs, thash, tslots, n_tokens, end):
+    """Register the bytes pool[poffs[n_tokens]:end] as a token: (id, new n_tokens); an existing id when the same bytes
+    are already a token."""
+    p0 = poffs[n_tokens]
+    poffs[n_tokens + 1] = end
+    h = hash_bytes(pool, p0, end)
+    thash[n_tokens] = h
+    found, tslot = bytes_find(tslots, thash, pool, poffs, pool, p0, end, h)
+    if found != EMPTY:
+        return np.int32(found), n_tokens
+    tslots[tslot] = n_tokens
+    return np.int32(n_tokens), n_tokens + 1

@@ -7,7 +7,7 @@ word, sorted by word bytes), so equal counts give byte-identical files however t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tokbench.errors import InputError, UsageError, WorkError
+from tokbench.errors import UsageError, WorkError
 from tokbench.io import atomic_dir, atomic_write
 from tokbench.tokenizer import load_tokenizer
 
