@@ -15,6 +15,7 @@ from tokbench.errors import InputError, UsageError
 from tokbench.tokenizer import load_tokenizer
 from tokbench.transplant.core import Context, transplant
 from tokbench.transplant.methods import get_method, names
+from tokbench.transplant import hypernet as hn
 
 
 def logits(lm, text: str) -> torch.Tensor:
@@ -132,8 +133,12 @@ def test_every_method_fills_every_row(tmp_path, models, toks):
     new_tok = load_tokenizer(str(toks["new"]))
     targets = np.arange(1, 200)
     e = lm.model.get_input_embeddings().weight.detach().numpy()
+    untrained = tmp_path / "hypernet"  # zett with an untrained hypernetwork (it then equals subword-mean)
+    hn.save(hn.build(hn.HyperNetConfig(dim=e.shape[1], tied=True, max_pieces=4, layers=1, width=16, heads=2,
+                                       vocab_rows=len(e), fingerprint=hn.fingerprint(e)), float(e.std())), untrained)
     for name in names():
         params = {"aux": "self"} if name.startswith("tokenadapt") else {}
+        params = {"hypernet": str(untrained)} if name == "zett" else params
         ctx = Context(lm.tokenizer, new_tok, e, targets, params=params)
         rows = get_method(name)(ctx).apply(e, np.random.default_rng(0))
         assert rows.shape == (len(targets), e.shape[1]) and np.isfinite(rows).all(), name

@@ -40,6 +40,9 @@ def zett(ctx: Context) -> Plan:
     net, _ = hn.load(folder)
     if not net.cfg.tied and old_out is None:
         raise UsageError(f"{folder}: hypernetwork is for an untied model, but the transplant gave no output matrix")
+    if net.cfg.tied and old_out is not None:
+        raise UsageError(f"zett: the model has untied output embeddings, but {folder} was trained for a tied model: "
+                         "its output rows cannot be predicted")
     hn.check_matrices(net.cfg, folder, ctx.old_in, old_out if not net.cfg.tied else None)
     rows_in, rows_out = hn.predict_rows(net, ctx.old_tok, ctx.old_in, old_out, list(ctx.target_bytes))
     rows, source = [], []
