@@ -149,6 +149,19 @@ def read_json(path: str | os.PathLike) -> Any:
         raise InputError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
 
 
+def read_lines(path: str | os.PathLike) -> list[str]:
+    """A small UTF-8 list file (lexicons, gold segmentations) as lines; InputError names the file on failure."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 at byte {exc.start}") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+
+
 def iter_chunks(items: Iterable, size: int) -> Iterator[list]:
     """Group an iterable into lists of `size` (the last may be shorter)."""
     batch: list = []
@@ -162,4 +175,4 @@ def iter_chunks(items: Iterable, size: int) -> Iterator[list]:
 
 
 __all__ = ["atomic_write", "atomic_dir", "cache_dir", "write_json", "read_json", "format_records", "write_records",
-           "iter_chunks", "FORMATS", "REPO_ROOT"]
+           "iter_chunks", "read_lines", "FORMATS", "REPO_ROOT"]

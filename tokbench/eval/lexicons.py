@@ -55,13 +55,10 @@ def lower(s: str, lang: str | None) -> str:
 # ------------------------------------------------------------------------------------------------- list files
 def read_list(path: str | Path) -> set[str]:
     """Entries of a user word/morpheme list: one per line (first field), '#' comments; hunspell .dic: flags dropped."""
+    from tokbench.io import read_lines
+
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such file") from None
-    except UnicodeDecodeError as e:
-        raise InputError(f"{p}: not UTF-8 at byte {e.start}") from None
+    lines = read_lines(p)
     dic = p.suffix == ".dic"
     out = set()
     for i, line in enumerate(lines):

@@ -26,13 +26,10 @@ def _byte_offsets(word: str, char_bounds) -> tuple[int, ...]:
 
 def load_gold_tsv(path: str | Path) -> dict[str, tuple[int, ...]]:
     """word -> internal boundaries (character offsets) from `word<TAB>seg ments` lines; '#' lines are comments."""
+    from tokbench.io import read_lines
+
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such file") from None
-    except UnicodeDecodeError as e:
-        raise InputError(f"{p}: not UTF-8 at byte {e.start}") from None
+    lines = read_lines(p)
     gold: dict[str, tuple[int, ...]] = {}
     for n, line in enumerate(lines, 1):
         if not line.strip() or line.startswith("#"):
