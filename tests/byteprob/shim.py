@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 
 from tokenizers import Tokenizer
 
-
-@lru_cache(maxsize=None)
-def _byte_decoder() -> dict[str, int]:
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {chr(c): b for b, c in zip(bs, cs)}
+from tokbench.bytelevel import char_to_byte
 
 
 class HFShim:
@@ -48,7 +36,7 @@ class HFShim:
 
     def all_token_bytes(self):
         if self._tb is None:
-            dec = _byte_decoder()
+            dec = char_to_byte()
             out = []
             for i in range(self.vocab_size):
                 s = self._hf.id_to_token(i)

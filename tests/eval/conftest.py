@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import importlib.util
-import struct
 from pathlib import Path
 
 import pytest
@@ -21,16 +20,9 @@ def _pkg_dir(name: str) -> Path:
 @pytest.fixture(scope="session")
 def cl100k_ranks() -> dict[bytes, int]:
     """cl100k_base ranks from quicktok-v1 (u32 n; n x {u16 len, bytes, u32 rank})."""
-    data = (_pkg_dir("quicktok") / "data" / "cl100k.vocab").read_bytes()
-    (n,) = struct.unpack_from("<I", data, 0)
-    pos, ranks = 4, {}
-    for _ in range(n):
-        (ln,) = struct.unpack_from("<H", data, pos)
-        tok = data[pos + 2: pos + 2 + ln]
-        (rank,) = struct.unpack_from("<I", data, pos + 2 + ln)
-        ranks[tok] = rank
-        pos += 6 + ln
-    return ranks
+    from tokbench.zoo import read_quicktok_ranks
+
+    return read_quicktok_ranks(_pkg_dir("quicktok") / "data" / "cl100k.vocab")
 
 
 @pytest.fixture(scope="session")

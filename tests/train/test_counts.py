@@ -10,6 +10,7 @@ import pytest
 import regex
 
 from tokbench import pretok
+from tokbench.bytelevel import char_to_byte
 from tokbench.errors import InputError, UsageError
 from tokbench.train.counts import WordCounts, count_texts, count_words
 
@@ -68,22 +69,10 @@ def test_lines_are_pretokenized_one_at_a_time():
 def test_matches_hf_pretokenizer(name):
     """Counts equal those from the HF pre-tokenizer the trainer would use (bytes mapped back from ByteLevel chars)."""
     hf = pretok.hf_pretokenizer(name)
-    byte_of = {ch: b for b, ch in _bytes_to_unicode().items()}
+    byte_of = char_to_byte()
     lines = corpus_lines()
     ref = Counter(bytes(byte_of[c] for c in piece) for ln in lines for piece, _ in hf.pre_tokenize_str(ln))
     assert count_words(lines, name).to_dict() == dict(ref)
-
-
-def _bytes_to_unicode() -> dict[int, str]:
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, map(chr, cs)))
 
 
 @pytest.mark.parametrize("name", ["gpt2", "cl100k"])

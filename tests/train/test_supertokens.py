@@ -254,7 +254,7 @@ def _brute(words, counts, vocab, limit_kind, limit, forced=()):
     for a, b, new in forced:
         toks.append(toks[a] + toks[b])
         apply(a, b, new)
-    merges, refused = [], set()
+    merges = []
     while len(toks) < vocab:
         pairs = collections.Counter()
         for w, f in zip(seqs, counts):

@@ -77,7 +77,6 @@ def test_real_transplant_end_to_end(tmp_path, smol):
     from tokbench.lm import load_lm
     from tokbench.transplant.core import transplant
 
-    folder = smol[0]
     tok = train_bpe(stdlib_text(difflib), 2000, tmp_path / "bpe2k.json")
     text = [stdlib_text(textwrap)[:1200]]
     original = load_lm("smollm2")

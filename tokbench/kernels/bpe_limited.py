@@ -8,7 +8,7 @@ Pure functions on arrays: no I/O, no tokbench imports.
 import numpy as np
 from numba import njit
 
-from tokbench.kernels.bpe_train import _pair_key, _sift_down, _sift_up
+from tokbench.kernels.bpe_train import _insert_pair, _pair_key, _sift_down, _sift_up
 from tokbench.kernels.pretokenize import LETTER, NUMBER, SPACE
 from tokbench.kernels.tables import (EMPTY, grow, int_find, int_rehash, intern_token,
                                      table_capacity, token_table)
@@ -206,19 +206,6 @@ def _add_block(pk, positions, n_new, phead, bstart, blen, bnext, n_blocks, ppos,
     return bstart, blen, bnext, n_blocks + 1, ppos, n_ppos + n_new
 
 
-@njit(cache=True, inline="always")
-def _find_or_add(pslots, pkeys, pcnt, n_pairs, key):
-    """Index of pair key, added with count 0 if new; the caller guarantees room (arrays and load factor)."""
-    k, slot = int_find(pslots, pkeys, key)
-    if k == EMPTY:
-        k = n_pairs
-        pkeys[k] = key
-        pcnt[k] = 0
-        pslots[slot] = k
-        n_pairs += 1
-    return k, n_pairs
-
-
 @njit(cache=True)
 def _room(pslots, pkeys, pcnt, n_pairs, extra):
     """Arrays with room for `extra` more pairs at load factor <= 1/2."""
@@ -272,7 +259,7 @@ def train_merges_resume(word_syms, word_offs, word_counts, tok_pool, tok_offs, f
         if nxt[p] >= 0:
             if 2 * n_pairs + 4 > len(pslots) or n_pairs + 1 > len(pkeys):
                 pslots, pkeys, pcnt = _room(pslots, pkeys, pcnt, n_pairs, n_pairs + 1)
-            k, n_pairs = _find_or_add(pslots, pkeys, pcnt, n_pairs, _pair_key(sym[p], sym[nxt[p]]))
+            k, n_pairs = _insert_pair(pslots, pkeys, pcnt, n_pairs, _pair_key(sym[p], sym[nxt[p]]))
             pidx[p] = k
             pcnt[k] += word_counts[wid[p]]
     ppos = np.empty(max(n_sym, 1024), np.int32)
@@ -423,7 +410,7 @@ def train_merges_resume(word_syms, word_offs, word_counts, tok_pool, tok_offs, f
             nn = nxt[q]
             if pp >= 0:
                 key = _pair_key(sym[pp], new)
-                k, n_pairs = _find_or_add(pslots, pkeys, pcnt, n_pairs, key)
+                k, n_pairs = _insert_pair(pslots, pkeys, pcnt, n_pairs, key)
                 if counting:
                     pcnt[pidx[pp]] -= f
                     pcnt[k] += f
@@ -434,7 +421,7 @@ def train_merges_resume(word_syms, word_offs, word_counts, tok_pool, tok_offs, f
             pidx[p] = -1
             if nn >= 0:
                 key = _pair_key(new, sym[nn])
-                k, n_pairs = _find_or_add(pslots, pkeys, pcnt, n_pairs, key)
+                k, n_pairs = _insert_pair(pslots, pkeys, pcnt, n_pairs, key)
                 if counting:
                     pcnt[pidx[q]] -= f
                     pcnt[k] += f
