@@ -107,7 +107,7 @@ def _digest(flat) -> str:
 def worker_encode_tokbench(tokjson: str, path: str) -> dict:
     texts = _texts(path)
     t0 = time.perf_counter()
-    from tokbench.bpe_encoder import BPEEncoder
+    from tokbench.tokenizer.fast_bpe import BPEEncoder
 
     enc = BPEEncoder.from_tokenizer_json(tokjson)
     t1 = time.perf_counter()
@@ -134,8 +134,8 @@ def tiktoken_from_tokenizer_json(tokjson: str):
     """A tiktoken Encoding with the same merges, and the map from its ranks to the tokenizer.json ids."""
     import tiktoken
 
-    from tokbench.bytelevel import byte_to_char, to_bytes
-    from tokbench.train.presets import PATTERNS
+    from tokbench.tokenizer.bytelevel import byte_to_char, to_bytes
+    from tokbench.tokenizer.presets import pattern
 
     spec = json.loads(Path(tokjson).read_text(encoding="utf-8"))
     vocab = spec["model"]["vocab"]
@@ -148,7 +148,7 @@ def tiktoken_from_tokenizer_json(tokjson: str):
             rank_to_id.append(vocab[a + b])
         else:
             rank_to_id.append(-1)
-    enc = tiktoken.Encoding(name="bench", pat_str=PATTERNS["gpt2"], mergeable_ranks=ranks, special_tokens={})
+    enc = tiktoken.Encoding(name="bench", pat_str=pattern("gpt2"), mergeable_ranks=ranks, special_tokens={})
     return enc, rank_to_id
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tokbench import pretok
 from tokbench.errors import InputError, UsageError
 from tokbench.io import atomic_write
 from tokbench.kernels import pretokenize as KP
 from tokbench.kernels import wordcount as KW
+from tokbench.tokenizer import presets
 
 _META_PRETOK = b"tokbench.pretokenizer"
 _META_NORM = b"tokbench.normalizer"
@@ -31,9 +31,9 @@ class WordCounts:
     imported only to save or load, which keeps counting-then-training light on memory."""
 
     def __init__(self, data, offsets, counts, pretokenizer: str, normalizer: str | None = "none", *, canonical=False):
-        pretok.kind(pretokenizer)
+        presets.kind(pretokenizer)
         self.pretokenizer = pretokenizer
-        self.normalizer = pretok.normalizer_name(normalizer)
+        self.normalizer = presets.normalizer_name(normalizer)
         data = np.ascontiguousarray(data, np.uint8)
         offsets = np.ascontiguousarray(offsets, np.int64)
         counts = np.ascontiguousarray(counts, np.int64)
@@ -230,8 +230,8 @@ def count_words(
 
     Lines are normalized one by one, batched into one code-point array of about `batch_chars`, split and counted in
     numba; only the table of distinct words is kept between batches."""
-    kind = pretok.kind(pretokenizer)
-    cls = pretok.class_table()
+    kind = presets.kind(pretokenizer)
+    cls = presets.class_table()
     (counts,) = count_pieces(lines, [lambda cps, bounds: KP.split_lines(cps, bounds, kind, cls)], pretokenizer,
                              normalizer, batch_chars=batch_chars)
     return counts
@@ -241,7 +241,7 @@ def count_pieces(lines: Iterable[str], splitters, pretokenizer: str, normalizer:
                  batch_chars: int = 1 << 18) -> list[WordCounts]:
     """Count the pieces of each splitter over the same lines; a splitter maps (code points, line bounds) to
     (starts, ends). The tables are tagged with `pretokenizer`, the preset the splitters stand for."""
-    norm = pretok.normalizer_name(normalizer)
+    norm = presets.normalizer_name(normalizer)
     counters = [_Counter() for _ in splitters]
     batch: list[str] = []
     size = 0
@@ -257,7 +257,7 @@ def count_pieces(lines: Iterable[str], splitters, pretokenizer: str, normalizer:
 
     for line in lines:
         if norm != "none":
-            line = pretok.normalize(line, norm)
+            line = presets.normalize(line, norm)
         batch.append(line)
         size += len(line)
         if size >= batch_chars:
