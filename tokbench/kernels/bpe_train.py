@@ -70,6 +70,18 @@ def _sift_up(heap, i, cnt, left, right):
 
 
 @njit(cache=True)
+def push_entry(heap, heap_n, e, count, key, ecnt, eleft, eright):
+    """Entry e := (count, pair key) pushed on the heap (its arrays have room for e). Returns (heap, heap_n)."""
+    ecnt[e] = count
+    eleft[e] = np.int32(key >> 32)
+    eright[e] = np.int32(key & 0xFFFFFFFF)
+    heap = grow(heap, heap_n + 1)
+    heap[heap_n] = e
+    _sift_up(heap, heap_n, ecnt, eleft, eright)
+    return heap, heap_n + 1
+
+
+@njit(cache=True)
 def _count_pairs(w, syms, word_offs, wlen, word_counts, at, pslots, pkeys, pcnt, pocc, plast, n_pairs):
     """Count the pairs of words w.. (overlapping, times the word count) and how many words hold each, until the
     table could overflow. Returns (next word, n_pairs)."""
@@ -401,15 +413,9 @@ def train_merges(word_syms, word_offs, word_counts, tok_pool, tok_offs, vocab_si
                         eright = grow(eright, ne + 1)
                         estart = grow(estart, ne + 1)
                         elen = grow(elen, ne + 1)
-                ecnt[ne] = pcnt[k]
-                eleft[ne] = np.int32(pkeys[k] >> 32)
-                eright[ne] = np.int32(pkeys[k] & 0xFFFFFFFF)
                 estart[ne] = bstart[k]
                 elen[ne] = bcnt[k]
-                heap = grow(heap, heap_n + 1)
-                heap[heap_n] = ne
-                heap_n += 1
-                _sift_up(heap, heap_n - 1, ecnt, eleft, eright)
+                heap, heap_n = push_entry(heap, heap_n, ne, pcnt[k], pkeys[k], ecnt, eleft, eright)
             bcnt[k] = 0
             blast[k] = -1
 

@@ -270,9 +270,10 @@ def _splitter(pretokenizer: str):
 
 
 def count_pieces(lines: Iterable[str], splitters, pretokenizer: str, normalizer: str | None = None, *,
-                 batch_chars: int = 1 << 18, threads: int | None = None) -> list[WordCounts]:
+                 batch_chars: int = 1 << 18, threads: int = 1) -> list[WordCounts]:
     """Count the pieces of each splitter over the same lines; a splitter maps (code points, line bounds) to
-    (starts, ends). The tables are tagged with `pretokenizer`, the preset the splitters stand for."""
+    (starts, ends). The tables are tagged with `pretokenizer`, the preset the splitters stand for. One thread unless
+    told: a splitter may keep state across batches (supertoken's seeded stream of lengths runs in corpus order)."""
     return _count_batches(_line_batches(lines, normalizer, batch_chars), splitters, pretokenizer, normalizer, threads)
 
 
