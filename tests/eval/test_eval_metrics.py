@@ -26,7 +26,8 @@ def test_record_has_exactly_the_issue_keys(gpt2, texts):
     keys = ["tokenizer", "corpus", "lang", "tokens", "bytes", "chars", "words", "bytes_per_token", "chars_per_token",
             "tokens_per_kb", "fertility", "continued_words", "renyi_efficiency", "renyi_efficiency_observed",
             "vocab_utilization", "roundtrip_exact_rate", "unk_rate", "byte_fallback_rate", "cross_whitespace_share",
-            "mean_words_per_token", "tr_percent_unique", "tr_percent_weighted", "pure_percent_unique",
+            "mean_words_per_token", "word_percent_unique", "word_percent_weighted", "tr_percent_unique",
+            "tr_percent_weighted", "pure_percent_unique",
             "pure_percent_weighted", "no_verdict_unique", "morph_precision", "morph_recall", "morph_f1", "premium",
             "throughput_mb_s",
             "bits_per_byte", "exact_bits_per_byte"]  # issue 6: model metrics, null without --model
