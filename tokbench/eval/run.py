@@ -37,6 +37,7 @@ class Source:
     lang: str | None
     documents: Callable[[], Iterator[str]]
     group: str | None = None
+    shards: Callable[[int], list] | None = None  # shard_size -> readers with .documents(); None: one piece
 
 
 def parse_corpus_spec(spec: str) -> tuple[str, str | None]:
@@ -60,7 +61,9 @@ def corpus_source(spec, lang: str | None = None) -> Source:
     elif lang is None and isinstance(spec, str):
         spec, lang = parse_corpus_spec(spec)
     corpus = spec if hasattr(spec, "documents") else Corpus([str(spec)])
-    return Source(corpus.name, lang, corpus.documents)
+    # a plain file is one document, so only JSONL (a record per line) is cut inside a file
+    shards = (lambda size: corpus.shards(size, split_text=False)) if hasattr(corpus, "shards") else None
+    return Source(corpus.name, lang, corpus.documents, shards=shards)
 
 
 def parallel_sources(directory: str | Path) -> list[Source]:
@@ -169,13 +172,19 @@ class Evaluation:
         roundtrip: bool = True,
         progress: Callable[[str, int], None] | None = None,
         models: Sequence = (),
+        runner=None,
+        shard_size: int = 64 << 20,
     ):
         from tokbench.tokenizer import load_tokenizer
 
         if not tokenizers and not models:
             raise UsageError("give at least one --tokenizer or --model")
         self.models = list(models)  # ModelScorer objects: their tokenizers are evaluated too, and scored as LMs
+        if runner is not None and self.models:
+            raise UsageError("--model scores in this process: drop --workers/--scheduler to use it")
+        self.runner, self.shard_size = runner, shard_size
         tokenizers = [*tokenizers, *(m.tokenizer for m in self.models)]
+        self.specs = list(tokenizers)  # what shard tasks load on the workers
         self.tokenizers = [t if hasattr(t, "encode_arrays") else load_tokenizer(t) for t in tokenizers]
         self.sources = [corpus_source(c) for c in corpora]
         if parallel:
@@ -223,18 +232,15 @@ class Evaluation:
     def _run(self) -> None:
         tables = [TokenTable.build(t) for t in self.tokenizers]
         for src in self.sources:
-            gold = self._gold_for(src.lang)
             stats = [Stats(name, src.name, src.lang, t.vocab_size, table)
                      for name, t, table in zip(self.names, self.tokenizers, tables)]
-            ndocs = 0
-            for batch in _batches(src.documents(), self.batch_bytes, self.max_doc_bytes):
-                encoded = [d.encode("utf-8") for d in batch]
-                spans = [word_byte_spans(d) for d in batch]
-                for tok, table, st in zip(self.tokenizers, tables, stats):
-                    self._encode_batch(tok, table, st, batch, encoded, spans, gold, ndocs)
-                ndocs += len(batch)
-                if self.progress:
-                    self.progress(src.name, sum(len(e) for e in encoded))
+            if self.runner is None:
+                sink = None if self.per_document is None else _RowWriter(self.per_document)
+                ndocs = _measure(src.documents(), self.tokenizers, tables, stats, self._gold_for(src.lang),
+                                 self.roundtrip, sink, self.batch_bytes, self.max_doc_bytes,
+                                 None if self.progress is None else (lambda n, s=src: self.progress(s.name, n)))
+            else:
+                ndocs = self._run_sharded(src, stats)
             if ndocs == 0 or all(st.bytes == 0 for st in stats):
                 raise InputError(f"corpus {src.name}: empty (no text)")
             lex = self._lexicon(src.lang)
@@ -257,45 +263,23 @@ class Evaluation:
             if gold is not None and gold.analyser is not None:
                 gold.analyser.save()
 
-    def _encode_batch(self, tok, table: TokenTable, st: Stats, batch, encoded, spans, gold, first_doc) -> None:
-        t0 = time.perf_counter()
-        flat, offs = tok.encode_arrays(batch)
-        st.encode_seconds += time.perf_counter() - t0
-        flat = np.asarray(flat, dtype=np.int64)
-        n = len(table.lengths)
-        inside = flat < n
-        keep = inside.copy()
-        keep[inside] = ~table.special[flat[inside]]
-        st.add_counts(flat[keep])
-        lengths = np.zeros(len(flat), dtype=np.int64)
-        lengths[inside] = table.lengths[flat[inside]]
-        for k, doc in enumerate(batch):
-            a, b = int(offs[k]), int(offs[k + 1])
-            ntok = int(keep[a:b].sum())
-            nbytes = len(encoded[k])
-            st.tokens += ntok
-            st.bytes += nbytes
-            st.chars += len(doc)
-            st.words += len(spans[k])
-            st.documents += 1
-            ends = np.cumsum(lengths[a:b])
-            prepared = encoded[k] if tok.byte_level else tok.prepare(doc)
-            if len(ends) and ends[-1] == len(prepared):
-                wsp = spans[k] if prepared == encoded[k] else word_byte_spans(prepared.decode("utf-8", "replace"))
-                tpw = metrics.tokens_per_word(ends, wsp)
-                st.aligned_words += len(wsp)
-                st.continued += int((tpw >= 2).sum())
-                if gold is not None:
-                    m = morphology.score_text(prepared, ends, gold)
-                    st.morph = m if st.morph is None else tuple(x + y for x, y in zip(st.morph, m))
-            if self.roundtrip:
-                st.roundtrip_checked += 1
-                st.roundtrip_ok += tok.decode(flat[a:b].tolist()) == doc
-            if self.per_document is not None:
-                row = {"tokenizer": st.tokenizer, "corpus": st.corpus, "document": first_doc + k, "bytes": nbytes,
-                       "chars": len(doc), "tokens": ntok, "bytes_per_token": metrics.ratio(nbytes, ntok),
-                       "tokens_per_kb": None if not nbytes else 1000.0 * ntok / nbytes}
+    def _run_sharded(self, src: Source, stats: list[Stats]) -> int:
+        """Measure one source shard by shard on the runner and merge the shards' statistics into `stats` (exact:
+        every record equals the one-process record, throughput aside); per-document rows are renumbered in order."""
+        from tokbench.corpus import group_shards
+
+        groups = group_shards(src.shards(self.shard_size), self.shard_size) if src.shards else [(src,)]
+        task = _ShardTask(self.specs, self.names, src.name, src.lang, str(self.gold_tsv or "") or None,
+                          self.roundtrip, self.per_document is not None, self.batch_bytes, self.max_doc_bytes)
+        ndocs = 0
+        for part_stats, rows, n in self.runner.map(task, groups, label=f"eval {src.name}"):
+            for st, part in zip(stats, part_stats):
+                st.merge(part)
+            for row in rows:
+                row["document"] += ndocs
                 self.per_document.write(json.dumps(row, ensure_ascii=False) + "\n")
+            ndocs += n
+        return ndocs
 
     def _premiums(self) -> None:
         groups: dict[str, list[Stats]] = {}
@@ -312,6 +296,116 @@ class Evaluation:
             ref = {st.tokenizer: st.tokens for st in sts if lexicons.base_lang(st.lang) == self.reference_lang}
             for st in sts:
                 st.premium = metrics.ratio(st.tokens, ref.get(st.tokenizer))
+
+
+# ------------------------------------------------------------------------------------- one pass over documents
+def _measure(docs: Iterable[str], tokenizers, tables, stats, gold, roundtrip: bool, sink, batch_bytes: int,
+             max_doc_bytes: int, progress: Callable[[int], None] | None = None) -> int:
+    """Accumulate every tokenizer's statistics over `docs` into `stats` (in place); returns the documents seen.
+    The one pass both the single process and each shard task run. `sink(row)` takes per-document rows."""
+    ndocs = 0
+    for batch in _batches(docs, batch_bytes, max_doc_bytes):
+        encoded = [d.encode("utf-8") for d in batch]
+        spans = [word_byte_spans(d) for d in batch]
+        for tok, table, st in zip(tokenizers, tables, stats):
+            _encode_batch(tok, table, st, batch, encoded, spans, gold, ndocs, roundtrip, sink)
+        ndocs += len(batch)
+        if progress:
+            progress(sum(len(e) for e in encoded))
+    return ndocs
+
+
+def _encode_batch(tok, table: TokenTable, st: Stats, batch, encoded, spans, gold, first_doc, roundtrip, sink) -> None:
+    t0 = time.perf_counter()
+    flat, offs = tok.encode_arrays(batch)
+    st.encode_seconds += time.perf_counter() - t0
+    flat = np.asarray(flat, dtype=np.int64)
+    n = len(table.lengths)
+    inside = flat < n
+    keep = inside.copy()
+    keep[inside] = ~table.special[flat[inside]]
+    st.add_counts(flat[keep])
+    lengths = np.zeros(len(flat), dtype=np.int64)
+    lengths[inside] = table.lengths[flat[inside]]
+    for k, doc in enumerate(batch):
+        a, b = int(offs[k]), int(offs[k + 1])
+        ntok = int(keep[a:b].sum())
+        nbytes = len(encoded[k])
+        st.tokens += ntok
+        st.bytes += nbytes
+        st.chars += len(doc)
+        st.words += len(spans[k])
+        st.documents += 1
+        ends = np.cumsum(lengths[a:b])
+        prepared = encoded[k] if tok.byte_level else tok.prepare(doc)
+        if len(ends) and ends[-1] == len(prepared):
+            wsp = spans[k] if prepared == encoded[k] else word_byte_spans(prepared.decode("utf-8", "replace"))
+            tpw = metrics.tokens_per_word(ends, wsp)
+            st.aligned_words += len(wsp)
+            st.continued += int((tpw >= 2).sum())
+            if gold is not None:
+                m = morphology.score_text(prepared, ends, gold)
+                st.morph = m if st.morph is None else tuple(x + y for x, y in zip(st.morph, m))
+        if roundtrip:
+            st.roundtrip_checked += 1
+            st.roundtrip_ok += tok.decode(flat[a:b].tolist()) == doc
+        if sink is not None:
+            sink({"tokenizer": st.tokenizer, "corpus": st.corpus, "document": first_doc + k, "bytes": nbytes,
+                  "chars": len(doc), "tokens": ntok, "bytes_per_token": metrics.ratio(nbytes, ntok),
+                  "tokens_per_kb": None if not nbytes else 1000.0 * ntok / nbytes})
+
+
+class _RowWriter:
+    def __init__(self, stream: IO[str]):
+        self.stream = stream
+
+    def __call__(self, row: dict) -> None:
+        self.stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+_LOADED: dict = {}  # per worker process: tokenizers and their tables, loaded once for all the shards it runs
+
+
+@dataclass
+class _ShardTask:
+    """Worker task: the statistics of one group of shards of one source, returned unmerged with the rows.
+
+    Picklable: it carries tokenizer specs, not tokenizers (each worker loads them once), and returns Stats without
+    their token tables (the client has its own)."""
+
+    specs: list
+    names: list[str]
+    corpus: str
+    lang: str | None
+    gold_tsv: str | None
+    roundtrip: bool
+    rows: bool
+    batch_bytes: int
+    max_doc_bytes: int
+
+    def __call__(self, shards) -> tuple[list[Stats], list[dict], int]:
+        from tokbench.tokenizer import load_tokenizer
+
+        loaded = []
+        for spec in self.specs:
+            key = spec if isinstance(spec, str) else id(spec)
+            if key not in _LOADED:
+                tok = load_tokenizer(spec) if isinstance(spec, str) else spec
+                _LOADED[key] = (tok, TokenTable.build(tok))
+            loaded.append(_LOADED[key])
+        toks, tables = [t for t, _ in loaded], [t for _, t in loaded]
+        stats = [Stats(name, self.corpus, self.lang, t.vocab_size, table)
+                 for name, t, table in zip(self.names, toks, tables)]
+        rows: list[dict] = []
+        gold = morphology.gold_for(self.lang, self.gold_tsv)
+        docs = (d for shard in shards for d in shard.documents())
+        ndocs = _measure(docs, toks, tables, stats, gold, self.roundtrip, rows.append if self.rows else None,
+                         self.batch_bytes, self.max_doc_bytes)
+        if gold is not None and gold.analyser is not None:
+            gold.analyser.save()
+        for st in stats:
+            st.table = None
+        return stats, rows, ndocs
 
 
 def _unique_names(names: list[str], specs: list[str]) -> list[str]:
