@@ -37,6 +37,7 @@ class Source:
     lang: str | None
     documents: Callable[[], Iterator[str]]
     group: str | None = None
+    units: Callable[[], list[str]] | None = None  # parallel sets: the aligned units (files; FLORES: sentences)
     shards: Callable[[int], list] | None = None  # shard_size -> readers with .documents(); None: one piece
 
 
@@ -84,7 +85,8 @@ def parallel_sources(directory: str | Path) -> list[Source]:
         out = []
         for s in subdirs:
             files = [str(s / c) for c in common]
-            out.append(Source(f"{group}/{s.name}", s.name, _files_reader(files), group))
+            read = _files_reader(files)
+            out.append(Source(f"{group}/{s.name}", s.name, read, group, lambda read=read: list(read())))
         return out
     codes: dict[str, list[Path]] = {}
     for f in sorted(d.iterdir()):
@@ -95,7 +97,8 @@ def parallel_sources(directory: str | Path) -> list[Source]:
     splits = [{f.suffix for f in fs} for fs in codes.values()]
     if any(s != splits[0] for s in splits):
         raise InputError(f"{d}: languages have different splits ({', '.join(sorted(codes))})")
-    return [Source(f"{group}/{code}", lexicons.base_lang(code), _flores_reader(fs), group) for code, fs in codes.items()]
+    return [Source(f"{group}/{code}", lexicons.base_lang(code), _flores_reader(fs), group, _flores_lines(fs))
+            for code, fs in codes.items()]
 
 
 def _files_reader(files: list[str]) -> Callable[[], Iterator[str]]:
@@ -108,15 +111,22 @@ def _files_reader(files: list[str]) -> Callable[[], Iterator[str]]:
     return read
 
 
-def _flores_reader(files: list[Path]) -> Callable[[], Iterator[str]]:
-    def read():
-        lines = []
+def _flores_lines(files: list[Path]) -> Callable[[], list[str]]:
+    def lines():
+        out = []
         for f in files:
             try:
-                lines += [ln.strip() for ln in f.read_text(encoding="utf-8").splitlines()]
+                out += [ln.strip() for ln in f.read_text(encoding="utf-8").splitlines()]
             except UnicodeDecodeError as e:
                 raise InputError(f"{f}: not UTF-8 at byte {e.start}") from None
-        yield " ".join(lines)
+        return out
+
+    return lines
+
+
+def _flores_reader(files: list[Path]) -> Callable[[], Iterator[str]]:
+    def read():
+        yield " ".join(_flores_lines(files)())
 
     return read
 
@@ -205,6 +215,8 @@ class Evaluation:
         self.progress = progress
         self.stats: list[Stats] = []
         self.length_hist: dict[tuple[str, str], np.ndarray] = {}
+        self.first_seen: dict[str, np.ndarray] = {}  # tokenizer -> byte offset (all corpora) where each id first came
+        self.bytes_read = 0
         self._lex: dict = {}
         self._gold: dict = {}
         self._run()
@@ -231,14 +243,18 @@ class Evaluation:
 
     def _run(self) -> None:
         tables = [TokenTable.build(t) for t in self.tokenizers]
+        self.tables = tables
+        for name, table in zip(self.names, tables):
+            self.first_seen[name] = np.full(len(table.lengths), -1, dtype=np.int64)
         for src in self.sources:
             stats = [Stats(name, src.name, src.lang, t.vocab_size, table)
                      for name, t, table in zip(self.names, self.tokenizers, tables)]
             if self.runner is None:
                 sink = None if self.per_document is None else _RowWriter(self.per_document)
-                ndocs = _measure(src.documents(), self.tokenizers, tables, stats, self._gold_for(src.lang),
-                                 self.roundtrip, sink, self.batch_bytes, self.max_doc_bytes,
-                                 None if self.progress is None else (lambda n, s=src: self.progress(s.name, n)))
+                done = _Pass(self.tokenizers, tables, stats, self._gold_for(src.lang), self.roundtrip, sink,
+                             self.batch_bytes, self.max_doc_bytes)
+                done.run(src.documents(), None if self.progress is None else lambda n, s=src: self.progress(s.name, n))
+                ndocs = self._absorb(done.seen, done.ndocs, done.nbytes, 0)
             else:
                 ndocs = self._run_sharded(src, stats)
             if ndocs == 0 or all(st.bytes == 0 for st in stats):
@@ -265,21 +281,70 @@ class Evaluation:
 
     def _run_sharded(self, src: Source, stats: list[Stats]) -> int:
         """Measure one source shard by shard on the runner and merge the shards' statistics into `stats` (exact:
-        every record equals the one-process record, throughput aside); per-document rows are renumbered in order."""
+        every record equals the one-process record, throughput aside); per-document rows keep their numbers."""
         from tokbench.corpus import group_shards
 
         groups = group_shards(src.shards(self.shard_size), self.shard_size) if src.shards else [(src,)]
         task = _ShardTask(self.specs, self.names, src.name, src.lang, str(self.gold_tsv or "") or None,
                           self.roundtrip, self.per_document is not None, self.batch_bytes, self.max_doc_bytes)
         ndocs = 0
-        for part_stats, rows, n in self.runner.map(task, groups, label=f"eval {src.name}"):
+        for part_stats, rows, seen, n, nbytes in self.runner.map(task, groups, label=f"eval {src.name}"):
             for st, part in zip(stats, part_stats):
                 st.merge(part)
             for row in rows:
                 row["document"] += ndocs
                 self.per_document.write(json.dumps(row, ensure_ascii=False) + "\n")
-            ndocs += n
+            ndocs = self._absorb(seen, n, nbytes, ndocs)
         return ndocs
+
+    def _absorb(self, seen: list[np.ndarray], ndocs: int, nbytes: int, before: int) -> int:
+        """Fold a pass's first-seen offsets (relative to its own start) into the run's; returns documents so far."""
+        for name, local in zip(self.names, seen):
+            run = self.first_seen[name]
+            new = (run < 0) & (local >= 0)
+            run[new] = self.bytes_read + local[new]
+        self.bytes_read += nbytes
+        return before + ndocs
+
+    def vocab_curves(self, points: int = 48) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per tokenizer: (bytes of text read, share of |V| used by then), on a log grid over all corpora in order."""
+        if self.bytes_read < 2:
+            return {}
+        x = np.unique(np.geomspace(min(1000, self.bytes_read), self.bytes_read, points).astype(np.int64))
+        out = {}
+        for name, tok in zip(self.names, self.tokenizers):
+            seen = np.sort(self.first_seen[name][self.first_seen[name] >= 0])
+            out[name] = (x, np.searchsorted(seen, x, side="left") / tok.vocab_size)
+        return out
+
+    def _unit_tokens(self, k: int, texts: list[str]) -> np.ndarray:
+        """Tokens (specials excluded) of each text under tokenizer k."""
+        flat, offs = self.tokenizers[k].encode_arrays(texts)
+        _, keep = _kept(np.asarray(flat, dtype=np.int64), self.tables[k])
+        c = np.concatenate([[0], np.cumsum(keep)])
+        return c[np.asarray(offs[1:])] - c[np.asarray(offs[:-1])]
+
+    def _premium_spread(self, sts: list[Stats]) -> None:
+        """min/median/max over aligned units of tokens(unit) / tokens(the same unit in the reference language)."""
+        by_name = {s.name: s for s in self.sources}
+        index = {name: k for k, name in enumerate(self.names)}
+        units = {st.corpus: by_name[st.corpus].units for st in sts}
+        if any(u is None for u in units.values()):
+            return
+        texts = {c: u() for c, u in units.items()}
+        if len({len(t) for t in texts.values()}) != 1:
+            return
+        counts = {(st.tokenizer, st.corpus): self._unit_tokens(index[st.tokenizer], texts[st.corpus]) for st in sts}
+        ref = {st.tokenizer: counts[(st.tokenizer, st.corpus)] for st in sts
+               if lexicons.base_lang(st.lang) == self.reference_lang}
+        for st in sts:
+            base = ref.get(st.tokenizer)
+            mine = counts[(st.tokenizer, st.corpus)]
+            ok = base > 0 if base is not None else None
+            if ok is None or not ok.any():
+                continue
+            p = mine[ok] / base[ok]
+            st.extra.update(premium_min=float(p.min()), premium_median=float(np.median(p)), premium_max=float(p.max()))
 
     def _premiums(self) -> None:
         groups: dict[str, list[Stats]] = {}
@@ -296,63 +361,89 @@ class Evaluation:
             ref = {st.tokenizer: st.tokens for st in sts if lexicons.base_lang(st.lang) == self.reference_lang}
             for st in sts:
                 st.premium = metrics.ratio(st.tokens, ref.get(st.tokenizer))
+            self._premium_spread(sts)
+
+
+def _kept(flat: np.ndarray, table: TokenTable) -> tuple[np.ndarray, np.ndarray]:
+    """(ids inside the table, ids that count as tokens: inside and not special)."""
+    inside = flat < len(table.lengths)
+    keep = inside.copy()
+    keep[inside] = ~table.special[flat[inside]]
+    return inside, keep
 
 
 # ------------------------------------------------------------------------------------- one pass over documents
-def _measure(docs: Iterable[str], tokenizers, tables, stats, gold, roundtrip: bool, sink, batch_bytes: int,
-             max_doc_bytes: int, progress: Callable[[int], None] | None = None) -> int:
-    """Accumulate every tokenizer's statistics over `docs` into `stats` (in place); returns the documents seen.
-    The one pass both the single process and each shard task run. `sink(row)` takes per-document rows."""
-    ndocs = 0
-    for batch in _batches(docs, batch_bytes, max_doc_bytes):
-        encoded = [d.encode("utf-8") for d in batch]
-        spans = [word_byte_spans(d) for d in batch]
-        for tok, table, st in zip(tokenizers, tables, stats):
-            _encode_batch(tok, table, st, batch, encoded, spans, gold, ndocs, roundtrip, sink)
-        ndocs += len(batch)
-        if progress:
-            progress(sum(len(e) for e in encoded))
-    return ndocs
+class _Pass:
+    """One pass of every tokenizer over documents, accumulating into `stats` (in place): what the single process
+    runs over a whole source and each shard task over its shards. Byte offsets (first sightings of each id) are
+    relative to the pass's start, so the caller can place them in the run."""
 
+    def __init__(self, tokenizers, tables, stats, gold, roundtrip: bool, sink, batch_bytes: int, max_doc_bytes: int):
+        self.tokenizers, self.tables, self.stats, self.gold = tokenizers, tables, stats, gold
+        self.roundtrip, self.sink = roundtrip, sink
+        self.batch_bytes, self.max_doc_bytes = batch_bytes, max_doc_bytes
+        self.seen = [np.full(len(t.lengths), -1, dtype=np.int64) for t in tables]
+        self.ndocs = self.nbytes = 0
 
-def _encode_batch(tok, table: TokenTable, st: Stats, batch, encoded, spans, gold, first_doc, roundtrip, sink) -> None:
-    t0 = time.perf_counter()
-    flat, offs = tok.encode_arrays(batch)
-    st.encode_seconds += time.perf_counter() - t0
-    flat = np.asarray(flat, dtype=np.int64)
-    n = len(table.lengths)
-    inside = flat < n
-    keep = inside.copy()
-    keep[inside] = ~table.special[flat[inside]]
-    st.add_counts(flat[keep])
-    lengths = np.zeros(len(flat), dtype=np.int64)
-    lengths[inside] = table.lengths[flat[inside]]
-    for k, doc in enumerate(batch):
-        a, b = int(offs[k]), int(offs[k + 1])
-        ntok = int(keep[a:b].sum())
-        nbytes = len(encoded[k])
-        st.tokens += ntok
-        st.bytes += nbytes
-        st.chars += len(doc)
-        st.words += len(spans[k])
-        st.documents += 1
-        ends = np.cumsum(lengths[a:b])
-        prepared = encoded[k] if tok.byte_level else tok.prepare(doc)
-        if len(ends) and ends[-1] == len(prepared):
-            wsp = spans[k] if prepared == encoded[k] else word_byte_spans(prepared.decode("utf-8", "replace"))
-            tpw = metrics.tokens_per_word(ends, wsp)
-            st.aligned_words += len(wsp)
-            st.continued += int((tpw >= 2).sum())
-            if gold is not None:
-                m = morphology.score_text(prepared, ends, gold)
-                st.morph = m if st.morph is None else tuple(x + y for x, y in zip(st.morph, m))
-        if roundtrip:
-            st.roundtrip_checked += 1
-            st.roundtrip_ok += tok.decode(flat[a:b].tolist()) == doc
-        if sink is not None:
-            sink({"tokenizer": st.tokenizer, "corpus": st.corpus, "document": first_doc + k, "bytes": nbytes,
-                  "chars": len(doc), "tokens": ntok, "bytes_per_token": metrics.ratio(nbytes, ntok),
-                  "tokens_per_kb": None if not nbytes else 1000.0 * ntok / nbytes})
+    def run(self, docs: Iterable[str], progress: Callable[[int], None] | None = None) -> "_Pass":
+        for batch in _batches(docs, self.batch_bytes, self.max_doc_bytes):
+            encoded = [d.encode("utf-8") for d in batch]
+            spans = [word_byte_spans(d) for d in batch]
+            facts = [metrics.doc_facts(d, e) for d, e in zip(batch, encoded)]
+            for t, (tok, table, st) in enumerate(zip(self.tokenizers, self.tables, self.stats)):
+                self._encode_batch(t, tok, table, st, batch, encoded, spans, facts)
+            self.ndocs += len(batch)
+            self.nbytes += sum(len(e) for e in encoded)
+            if progress:
+                progress(sum(len(e) for e in encoded))
+        return self
+
+    def _encode_batch(self, t, tok, table: TokenTable, st: Stats, batch, encoded, spans, facts) -> None:
+        gold, first_doc = self.gold, self.ndocs
+        t0 = time.perf_counter()
+        flat, offs = tok.encode_arrays(batch)
+        st.encode_seconds += time.perf_counter() - t0
+        flat = np.asarray(flat, dtype=np.int64)
+        inside, keep = _kept(flat, table)
+        st.add_counts(flat[keep])
+        lengths = np.zeros(len(flat), dtype=np.int64)
+        lengths[inside] = table.lengths[flat[inside]]
+        self._first_seen(t, flat[keep], (np.cumsum(lengths) - lengths)[keep])
+        for k, doc in enumerate(batch):
+            a, b = int(offs[k]), int(offs[k + 1])
+            ntok = int(keep[a:b].sum())
+            nbytes = len(encoded[k])
+            st.tokens += ntok
+            st.bytes += nbytes
+            st.chars += len(doc)
+            st.words += len(spans[k])
+            st.documents += 1
+            ends = np.cumsum(lengths[a:b])
+            prepared = encoded[k] if tok.byte_level else tok.prepare(doc)
+            if len(ends) and ends[-1] == len(prepared):
+                wsp = spans[k] if prepared == encoded[k] else word_byte_spans(prepared.decode("utf-8", "replace"))
+                tpw = metrics.tokens_per_word(ends, wsp)
+                st.aligned_words += len(wsp)
+                st.continued += int((tpw >= 2).sum())
+                if gold is not None:
+                    m = morphology.score_text(prepared, ends, gold)
+                    st.morph = m if st.morph is None else tuple(x + y for x, y in zip(st.morph, m))
+                metrics.observe_document(st, facts[k], prepared, encoded[k], ends)
+            if self.roundtrip:
+                st.roundtrip_checked += 1
+                st.roundtrip_ok += tok.decode(flat[a:b].tolist()) == doc
+            if self.sink is not None:
+                self.sink({"tokenizer": st.tokenizer, "corpus": st.corpus, "document": first_doc + k,
+                           "bytes": nbytes, "chars": len(doc), "tokens": ntok,
+                           "bytes_per_token": metrics.ratio(nbytes, ntok),
+                           "tokens_per_kb": None if not nbytes else 1000.0 * ntok / nbytes})
+
+    def _first_seen(self, k: int, ids: np.ndarray, offsets: np.ndarray) -> None:
+        """Note the byte offset (from the pass's start) where each id of this batch first appeared."""
+        seen = self.seen[k]
+        uniq, first = np.unique(ids, return_index=True)
+        new = seen[uniq] < 0
+        seen[uniq[new]] = self.nbytes + offsets[first[new]]
 
 
 class _RowWriter:
@@ -368,7 +459,7 @@ _LOADED: dict = {}  # per worker process: tokenizers and their tables, loaded on
 
 @dataclass
 class _ShardTask:
-    """Worker task: the statistics of one group of shards of one source, returned unmerged with the rows.
+    """Worker task: the statistics of one group of shards of one source, returned unmerged, with the rows.
 
     Picklable: it carries tokenizer specs, not tokenizers (each worker loads them once), and returns Stats without
     their token tables (the client has its own)."""
@@ -383,7 +474,7 @@ class _ShardTask:
     batch_bytes: int
     max_doc_bytes: int
 
-    def __call__(self, shards) -> tuple[list[Stats], list[dict], int]:
+    def __call__(self, shards):
         from tokbench.tokenizer import load_tokenizer
 
         loaded = []
@@ -398,14 +489,13 @@ class _ShardTask:
                  for name, t, table in zip(self.names, toks, tables)]
         rows: list[dict] = []
         gold = morphology.gold_for(self.lang, self.gold_tsv)
-        docs = (d for shard in shards for d in shard.documents())
-        ndocs = _measure(docs, toks, tables, stats, gold, self.roundtrip, rows.append if self.rows else None,
-                         self.batch_bytes, self.max_doc_bytes)
+        done = _Pass(toks, tables, stats, gold, self.roundtrip, rows.append if self.rows else None, self.batch_bytes,
+                     self.max_doc_bytes).run(d for shard in shards for d in shard.documents())
         if gold is not None and gold.analyser is not None:
             gold.analyser.save()
         for st in stats:
             st.table = None
-        return stats, rows, ndocs
+        return stats, rows, done.seen, done.ndocs, done.nbytes
 
 
 def _unique_names(names: list[str], specs: list[str]) -> list[str]:
