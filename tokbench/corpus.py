@@ -206,6 +206,17 @@ class Corpus:
             out += [Shard(source.path, a, b, self.text_field, self.errors) for a, b in zip(cuts, cuts[1:])]
         return out
 
+    def tasks(self, shard_size: int = DEFAULT_SHARD_SIZE, workers: int = 1, *,
+              split_text: bool = True) -> list[tuple[Shard, ...]]:
+        """The corpus as units of work for `workers` processes: shards of at most `shard_size` bytes, smaller when
+        the corpus is small (about four per worker, so no worker idles while another finishes a big one), and small
+        files packed together (a task has a fixed cost on a cluster)."""
+        if shard_size < 1:
+            raise UsageError(f"--shard-size must be at least 1 byte, not {shard_size}")
+        total = sum(os.path.getsize(s.path) for s in self.sources if not s.is_stdin)
+        size = max(1, min(shard_size, max(1 << 20, -(-total // (4 * max(1, workers))))))
+        return group_shards(self.shards(size, split_text=split_text), size)
+
     def _label(self) -> str:
         return ", ".join(str(s) for s in self.specs)
 

@@ -215,7 +215,7 @@ def test_sharded_count_in_process_equals_one_pass(tmp_path):
     (tmp_path / "a.txt").write_text(MADE, encoding="utf-8")
     (tmp_path / "b.txt").write_text("", encoding="utf-8")
     corpus = Corpus([str(tmp_path)])
-    shards = corpus.shards(100)
+    shards = [(s,) for s in corpus.shards(100)]
     (total,) = count_sharded(Runner(), shards, functools.partial(word_splitters, "cl100k"), "cl100k", parts=3)
     assert total == count_words(corpus.lines(), "cl100k")
     stats = count_sharded(Runner(), shards, functools.partial(word_splitters, "cl100k"), "cl100k", parts=3,

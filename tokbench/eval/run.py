@@ -38,7 +38,7 @@ class Source:
     documents: Callable[[], Iterator[str]]
     group: str | None = None
     units: Callable[[], list[str]] | None = None  # parallel sets: the aligned units (files; FLORES: sentences)
-    shards: Callable[[int], list] | None = None  # shard_size -> readers with .documents(); None: one piece
+    tasks: Callable[[int, int], list] | None = None  # (shard size, workers) -> groups of readers with .documents()
 
 
 def parse_corpus_spec(spec: str) -> tuple[str, str | None]:
@@ -63,8 +63,8 @@ def corpus_source(spec, lang: str | None = None) -> Source:
         spec, lang = parse_corpus_spec(spec)
     corpus = spec if hasattr(spec, "documents") else Corpus([str(spec)])
     # a plain file is one document, so only JSONL (a record per line) is cut inside a file
-    shards = (lambda size: corpus.shards(size, split_text=False)) if hasattr(corpus, "shards") else None
-    return Source(corpus.name, lang, corpus.documents, shards=shards)
+    tasks = (lambda size, n: corpus.tasks(size, n, split_text=False)) if hasattr(corpus, "tasks") else None
+    return Source(corpus.name, lang, corpus.documents, tasks=tasks)
 
 
 def parallel_sources(directory: str | Path) -> list[Source]:
@@ -282,9 +282,7 @@ class Evaluation:
     def _run_sharded(self, src: Source, stats: list[Stats]) -> int:
         """Measure one source shard by shard on the runner and merge the shards' statistics into `stats` (exact:
         every record equals the one-process record, throughput aside); per-document rows keep their numbers."""
-        from tokbench.corpus import group_shards
-
-        groups = group_shards(src.shards(self.shard_size), self.shard_size) if src.shards else [(src,)]
+        groups = src.tasks(self.shard_size, self.runner.workers) if src.tasks else [(src,)]
         task = _ShardTask(self.specs, self.names, src.name, src.lang, str(self.gold_tsv or "") or None,
                           self.roundtrip, self.per_document is not None, self.batch_bytes, self.max_doc_bytes)
         ndocs = 0

@@ -441,16 +441,17 @@ def _lines(text: str) -> Iterable[str]:
 # --- sharded counting (tokbench.train.runners runs these on Dask workers or in process) -------------------------------
 
 
-def count_shard(shard, splitters, pretokenizer: str, normalizer: str | None, parts: int) -> list[WordCounts]:
-    """Worker task: count one `corpus.Shard` with each splitter of `splitters()` (a factory, so only its name
-    travels), then hash-partition each table: returns [table 0 part 0..parts-1, table 1 part 0.., ...]."""
-    tables = count_pieces(shard.lines(), splitters(), pretokenizer, normalizer)
+def count_shard(shards, splitters, pretokenizer: str, normalizer: str | None, parts: int) -> list[WordCounts]:
+    """Worker task: count a group of `corpus.Shard`s with each splitter of `splitters()` (a factory, so only its
+    name travels), then hash-partition each table: returns [table 0 part 0..parts-1, table 1 part 0.., ...]."""
+    lines = (line for shard in shards for line in shard.lines())
+    tables = count_pieces(lines, splitters(), pretokenizer, normalizer)
     return [piece for table in tables for piece in table.partition(parts)]
 
 
-def count_sharded(runner, shards, splitters, pretokenizer: str, normalizer: str | None = None, *, tables: int = 1,
+def count_sharded(runner, tasks, splitters, pretokenizer: str, normalizer: str | None = None, *, tables: int = 1,
                   parts: int = DEFAULT_PARTS, min_count: int = 1, folder=None, label: str = "counting"):
-    """Count shards on `runner` with a hash-partitioned reduce: partition p of every shard folds into one running
+    """Count `tasks` (groups of shards: `Corpus.tasks`) on `runner` with a hash-partitioned reduce: partition p of every shard folds into one running
     sum, `min_count` applies to the exact sums. With `folder`, each partition task writes its part there and returns
     (words, total) (nothing large reaches this process); else returns one summed WordCounts per table."""
     import functools
@@ -462,7 +463,7 @@ def count_sharded(runner, shards, splitters, pretokenizer: str, normalizer: str 
     task = functools.partial(count_shard, splitters=splitters, pretokenizer=pretokenizer, normalizer=normalizer,
                              parts=parts)
     finish = functools.partial(_finish_part, min_count=min_count, folder=None if folder is None else str(folder))
-    results = runner.map_fold(task, list(shards), _add, tables * parts, finish, label=label)
+    results = runner.map_fold(task, list(tasks), _add, tables * parts, finish, label=label)
     if folder is not None:
         return results
     return [WordCounts.sum(results[t * parts:(t + 1) * parts]) for t in range(tables)]
