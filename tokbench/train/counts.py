@@ -11,7 +11,6 @@ import collections
 import concurrent.futures
 import functools
 import itertools
-import os
 import queue
 import unicodedata
 from collections.abc import Iterable
@@ -21,7 +20,7 @@ import numpy as np
 
 from tokbench import pretok
 from tokbench.errors import InputError, UsageError
-from tokbench.io import atomic_write
+from tokbench.io import atomic_write, default_threads
 from tokbench.kernels import pretokenize as KP
 from tokbench.kernels import wordcount as KW
 
@@ -228,14 +227,6 @@ class _Counter:
         nw = int(self.state[0])
         data, offsets = KW.utf8_words(self.store, self.woff, self.wlen, nw)
         return WordCounts(data, offsets, self.wcount[:nw], pretokenizer, normalizer)  # sorts; words are distinct
-
-
-def default_threads() -> int:
-    """All the cores this process may run on (the `--threads` default)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def count_words(
