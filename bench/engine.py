@@ -421,6 +421,7 @@ def main(argv=None) -> None:
     parser.add_argument("--encode-mb", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--skip-spm", action="store_true")
+    parser.add_argument("--name", default="engine", help="report name: reports/bench/NAME.json and NAME.md")
     parser.add_argument("--parts", default="train,encode,zoo,startup,cold,streaming",
                         help="sections to run; the others are kept from the existing engine.json")
     args = parser.parse_args(argv)
@@ -481,7 +482,7 @@ def main(argv=None) -> None:
     run_child("encode-tokbench", [TMP / "warmup.json", small], warm_env)
 
     parts = set(args.parts.split(","))
-    previous = json.loads((OUT / "engine.json").read_text()) if (OUT / "engine.json").exists() else {}
+    previous = json.loads((OUT / f"{args.name}.json").read_text()) if (OUT / f"{args.name}.json").exists() else {}
     for key in ("train", "encode", "zoo", "startup", "cold", "streaming", "streaming_same_merges"):
         if key.split("_")[0] not in parts and key in previous:
             report[key] = previous[key]
@@ -608,10 +609,14 @@ def main(argv=None) -> None:
             for mode in ("empty", "after warmup"):
                 with tempfile.TemporaryDirectory() as cold:
                     env = {"NUMBA_CACHE_DIR": cold + "/numba"}
-                    if mode == "after warmup":
-                        run_cmd([str(Path(sys.executable).with_name("tokbench")), "warmup"], env)
                     log(f"cold {kind} ({mode} cache)")
-                    r = run_child(kind, cargs, env)
+                    try:
+                        if mode == "after warmup":
+                            run_cmd([str(Path(sys.executable).with_name("tokbench")), "warmup"], env)
+                        r = run_child(kind, cargs, env)
+                    except RuntimeError as exc:
+                        report["cold"].append({"task": kind, "cache": mode, "error": str(exc)[-300:]})
+                        continue
                 warm = warm_rows[kind] or {}
                 report["cold"].append({"task": kind, "cache": mode, "size_mb": size0, "vocab": vocab,
                                        "cold_wall_s": r["wall_s"], "warm_wall_s": warm.get("wall_s"),
@@ -630,8 +635,8 @@ def main(argv=None) -> None:
     report["machine"]["load_avg_end"] = os.getloadavg()
 
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "engine.json").write_text(json.dumps(report, indent=2) + "\n")
-    (OUT / "engine.md").write_text(markdown(report))
+    (OUT / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (OUT / f"{args.name}.md").write_text(markdown(report))
     log(markdown(report))
 
 
@@ -654,6 +659,11 @@ def _x(v) -> str:
     return "-" if v is None else f"{v:.2f}x"
 
 
+def _section(title: str, columns: list[str]) -> list[str]:
+    """A Markdown heading and a table header."""
+    return ["", f"## {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def markdown(report: dict) -> str:
     m = report["machine"]
     lines = ["# BPE engine benchmark", "", f"{report['note']}. Machine: {m['cpus']} CPUs, Python {m['python']}, "
@@ -665,10 +675,9 @@ def markdown(report: dict) -> str:
     for key, text in report["texts"].items():
         lines.append(f"- {key}: {text['bytes']:,} bytes" + (f", {text['documents']} documents" if "documents" in text
                                                            else ""))
-    lines += ["", "## Training (wall s incl. interpreter start (CPU s) / peak RSS MB)", "",
-              "| text | vocab | tokbench | tokbench 1 thread | HF tokenizers | sentencepiece BPE | rustbpe | bpeasy | "
-              "tokbench/rustbpe wall | tokbench/HF wall | tokbench/HF RSS | identical to HF |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += _section("Training (wall s incl. interpreter start (CPU s) / peak RSS MB)",
+                      ["text", "vocab", "tokbench", "tokbench 1 thread", "HF tokenizers", "sentencepiece BPE", "rustbpe",
+                       "bpeasy", "tokbench/rustbpe wall", "tokbench/HF wall", "tokbench/HF RSS", "identical to HF"])
     for r in report["train"]:
         lines.append(f"| {r['size_mb']} MB | {r['vocab']} | {_cell(r['tokbench'])} | "
                      f"{_cell(r.get('tokbench_1thread', {}))} | {_cell(r['hf'])} | "
@@ -692,17 +701,16 @@ def markdown(report: dict) -> str:
                              + (f" (first difference at merge {c['first_differing_merge']})"
                                 if not c["same_merge_order"] else ""))
     for e in report["encode"]:
-        lines += ["", f"## Encoding {e['size_mb']} MB with the trained {e['vocab']} tokenizer (MB/s of the encode call)",
-                  "", "| engine | MB/s | wall s | peak RSS MB | tokbench speed-up |", "|---|---|---|---|---|"]
+        lines += _section(f"Encoding {e['size_mb']} MB with the trained {e['vocab']} tokenizer (MB/s of the encode call)",
+                          ["engine", "MB/s", "wall s", "peak RSS MB", "tokbench speed-up"])
         for name in ("tokbench", "hf_1thread", "hf", "tiktoken_1thread", "tiktoken"):
             x = e[name]
             ratio = "" if name == "tokbench" else f"{e[f'throughput_ratio_vs_{name}']:.1f}x"
             lines.append(f"| {name} | {x['mb_per_s']:.1f} | {x['wall_s']:.1f} | {x['peak_rss_mb']:.0f} | {ratio} |")
         lines.append(f"\nSame ids from all engines: {e['identical_ids']}")
     for z in report.get("zoo", []):
-        lines += ["", f"## Encoding {z['size_mb']} MB ({z['documents']} documents) with {z['tokenizer']}", "",
-                  "| tool | MB/s | encode s (CPU s of the run) | load s | peak RSS MB | ids = tiktoken's |",
-                  "|---|---|---|---|---|---|"]
+        lines += _section(f"Encoding {z['size_mb']} MB ({z['documents']} documents) with {z['tokenizer']}",
+                          ["tool", "MB/s", "encode s (CPU s of the run)", "load s", "peak RSS MB", "ids = tiktoken's"])
         for label, same in z["ids_identical_to_tiktoken"].items():
             x = z[label]
             if "mb_per_s" not in x:
@@ -715,23 +723,26 @@ def markdown(report: dict) -> str:
                      f" {report['machine']['threads']} threads vs one: {_x(z.get('thread_speedup'))}. numba scanner: "
                      f"{z['tokbench'].get('numba_scanner')}")
     if report.get("startup"):
-        lines += ["", "## Start-up: 1 KB through cl100k_base (fresh interpreter, median of 3)", "",
-                  "| tool | wall s | import s | load s | tokenize s | CPU s | peak RSS MB |", "|---|---|---|---|---|---|---|"]
+        lines += _section("Start-up: 1 KB through cl100k_base (fresh interpreter, median of 3)",
+                          ["tool", "wall s", "import s", "load s", "tokenize s", "CPU s", "peak RSS MB"])
         for r in report["startup"]:
             f = lambda k: f"{r[k]:.3f}" if k in r else ""  # noqa: E731
             lines.append(f"| {r['tool']} | {f('wall_s')} | {f('import_s')} | {f('load_s')} | {f('tokenize_s')} | "
                          f"{f('cpu_s')} | {r.get('peak_rss_mb', 0):.0f} |")
         lines.append(f"\n`import tokbench.cli` (python -X importtime, cumulative): {report.get('cli_import_s')} s")
     if report.get("cold"):
-        lines += ["", "## Cold start (empty numba cache, and the first run after `tokbench warmup`)", "",
-                  "| task | cache | wall s | warm wall s | wall ratio | CPU s | warm CPU s |", "|---|---|---|---|---|---|---|"]
+        lines += _section("Cold start (empty numba cache, and the first run after `tokbench warmup`)",
+                          ["task", "cache", "wall s", "warm wall s", "wall ratio", "CPU s", "warm CPU s"])
         for c in report["cold"]:
+            if "error" in c:
+                lines.append(f"| {c['task']} | {c['cache']} | {_cell(c)} | | | | |")
+                continue
             lines.append(f"| {c['task']} {c['size_mb']} MB | {c['cache']} | {c['cold_wall_s']:.2f} | "
                          f"{c['warm_wall_s'] or 0:.2f} | {_x(c['wall_ratio'])} | {c['cold_cpu_s']:.2f} | "
                          f"{c['warm_cpu_s'] or 0:.2f} |")
     if report.get("streaming"):
-        lines += ["", "## Streaming (train path on the same text repeated: memory follows distinct words)", "",
-                  "| input MB | wall s | peak RSS MB |", "|---|---|---|"]
+        lines += _section("Streaming (train path on the same text repeated: memory follows distinct words)",
+                          ["input MB", "wall s", "peak RSS MB"])
         for r in report["streaming"]:
             lines.append(f"| {r['input_bytes'] / MB:.0f} | {r['wall_s']:.1f} | {r['peak_rss_mb']:.0f} |")
         lines.append(f"\nSame merges: {report['streaming_same_merges']}")
