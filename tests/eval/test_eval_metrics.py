@@ -28,7 +28,8 @@ def test_record_has_exactly_the_issue_keys(gpt2, texts):
             "vocab_utilization", "vocab_size", "gini", "avg_token_rank", "digit_group_share", "digit_split_entropy",
             "code_token_alignment", "code_boundary_recall", "invalid_utf8_token_share", "split_char_share",
             "roundtrip_exact_rate", "unk_rate", "byte_fallback_rate", "cross_whitespace_share",
-            "mean_words_per_token", "tr_percent_unique", "tr_percent_weighted", "pure_percent_unique",
+            "mean_words_per_token", "word_percent_unique", "word_percent_weighted", "tr_percent_unique",
+            "tr_percent_weighted", "pure_percent_unique",
             "pure_percent_weighted", "no_verdict_unique", "morph_precision", "morph_recall", "morph_f1", "premium",
             "premium_min", "premium_median", "premium_max",  # issue 16: per-document parity spread
             "throughput_mb_s",

