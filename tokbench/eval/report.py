@@ -497,8 +497,8 @@ table{border-collapse:collapse}
 .changes{margin:6px 0 12px}.changes.bad td{background:#fdecea}.changes.good td{background:#e8f5e9}
 b.bad{color:#b3261e}b.good{color:#17692f}
 .figs{display:flex;flex-wrap:wrap;gap:18px 28px;align-items:flex-start}
-figure{margin:0;width:min-content;max-width:100%}figure img{display:block;max-width:100%;height:auto}
-figcaption{color:#555;font-size:13px;margin-top:4px;min-width:300px}
+figure{margin:0;display:table}figure img{display:block;max-width:calc(100vw - 64px);height:auto}
+figcaption{display:table-caption;caption-side:bottom;color:#555;font-size:13px;padding-top:4px}
 .hint{color:#555;font-size:13px;margin:4px 0}
 #filter{margin:4px 0 8px;padding:5px 8px;width:320px;max-width:100%;font:inherit;border:1px solid #bbb;border-radius:4px}
 .tablewrap{max-height:82vh;overflow:auto;border:1px solid #d9d9d9;max-width:100%}
