@@ -287,6 +287,16 @@ def _length_histograms(length_hist: dict | None) -> Figure | None:
     return _figure(fig, "token lengths", "Share of tokens (by frequency) of each length in UTF-8 bytes.")
 
 
+def _log_x_axes(ax, xlabel: str, ylabel: str, title: str) -> None:
+    """The line charts' common dress: log x, light grid, title on the left, legend outside the plot (never on it)."""
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(color="#ddd", lw=0.6)
+    ax.set_title(title, loc="left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+
+
 def _vocab_curves(curves: dict | None) -> Figure | None:
     import matplotlib.pyplot as plt
 
@@ -297,12 +307,8 @@ def _vocab_curves(curves: dict | None) -> Figure | None:
         for k, (name, (x, y)) in enumerate(curves.items()):  # ten colours, then dashed
             ax.plot(np.asarray(x) / 1e3, 100 * np.asarray(y), lw=1.8, color=f"C{k % 10}",
                     ls="-" if k < 10 else "--", label=short_name(name))
-        ax.set_xscale("log")
-        ax.set_xlabel("text read (kB, all corpora in the order given)")
-        ax.set_ylabel("% of the vocabulary used")
-        ax.grid(color="#ddd", lw=0.6)
-        ax.set_title("vocabulary utilisation", loc="left")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        _log_x_axes(ax, "text read (kB, all corpora in the order given)", "% of the vocabulary used",
+                    "vocabulary utilisation")
     return _figure(fig, "vocabulary utilisation", "Distinct tokens seen so far / |V| as more text is read.")
 
 
@@ -343,12 +349,8 @@ def _size_curve(df) -> Figure | None:
             for t, r in others.iterrows():
                 ax.annotate(short_name(t), (r["vocab"], r["bytes"] / r["tokens"]), textcoords="offset points",
                             xytext=(4, -10), fontsize=8, color="#666")
-        ax.set_xscale("log")
-        ax.set_xlabel("vocabulary size |V|")
-        ax.set_ylabel("UTF-8 bytes per token (all corpora)")
-        ax.grid(color="#ddd", lw=0.6)
-        ax.set_title("bytes/token against vocabulary size", loc="left")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        _log_x_axes(ax, "vocabulary size |V|", "UTF-8 bytes per token (all corpora)",
+                    "bytes/token against vocabulary size")
     return _figure(fig, "bytes/token vs |V|", "Families: names that differ only in their numbers (e.g. bpe-2k, "
                    "bpe-8k).")
 
