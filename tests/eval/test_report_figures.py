@@ -8,7 +8,7 @@ import pytest
 from tokbench.eval import report
 
 
-@pytest.mark.parametrize("rows,cols", [(1, 1), (1, 12), (14, 9), (40, 25), (3, 40)])
+@pytest.mark.parametrize("rows,cols", [(1, 1), (1, 12), (14, 9), (40, 3), (3, 40)])
 def test_heatmaps_fit_a_laptop_screen_whatever_the_shape(rows, cols):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.random((rows, cols)), index=[f"corpus-{i}" for i in range(rows)],

@@ -185,14 +185,16 @@ def _frame(records: list[dict]):
     return df
 
 
-def _pivot(df, value: str, rows: str = "corpus"):
-    order_r = list(dict.fromkeys(df[rows]))
-    order_c = list(dict.fromkeys(df["tok"]))
-    pv = df.pivot_table(index=rows, columns="tok", values=value, aggfunc="first", dropna=False)
-    return pv.reindex(index=order_r, columns=order_c).astype(float)
+def _pivot(df, value: str, numeric: bool = True):
+    """corpus x tokenizer table of one column, both in the order the records came."""
+    pv = df.pivot_table(index="corpus", columns="tok", values=value, aggfunc="first", dropna=False)
+    pv = pv.reindex(index=list(dict.fromkeys(df["corpus"])), columns=list(dict.fromkeys(df["tok"])))
+    return pv.astype(float) if numeric else pv.fillna("")
 
 
 def _heatmaps(df) -> list[Figure]:
+    import pandas as pd
+
     out = []
     if "bytes_per_token" in df and df["bytes_per_token"].notna().any():
         out.append(heatmap(_pivot(df, "bytes_per_token"), "UTF-8 bytes per token",
@@ -204,14 +206,11 @@ def _heatmaps(df) -> list[Figure]:
                            "Lower is better. Words: Unicode letter/digit runs.", ".2f", "lower"))
     if "premium" in df and df["premium"].notna().any():
         sub = df[df["premium"].notna()].copy()
-        rows = sub["corpus"]
         spread = None
         if "premium_min" in sub and sub["premium_min"].notna().any():
-            sub["spread"] = [f"{a:.2f}–{b:.2f}" if a == a and b == b else ""
+            sub["spread"] = [f"{a:.2f}–{b:.2f}" if pd.notna(a) and pd.notna(b) else ""
                              for a, b in zip(sub["premium_min"], sub["premium_max"])]
-            spread = sub.pivot_table(index="corpus", columns="tok", values="spread", aggfunc="first")
-            spread = spread.reindex(index=list(dict.fromkeys(rows)), columns=list(dict.fromkeys(sub["tok"])))
-            spread = spread.fillna("")
+            spread = _pivot(sub, "spread", numeric=False)
         out.append(heatmap(_pivot(sub, "premium"), "tokenization premium",
                            "Tokens for the text / tokens for the same text in the reference language (lower is "
                            "better; 1 = parity). Second line: lowest–highest over single parallel documents "
