@@ -30,6 +30,14 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
+def default_threads() -> int:
+    """All the cores this process may run on: the default of every `--threads`."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def _check_parent(path: Path) -> None:
     parent = path.parent
     if not parent.exists():
