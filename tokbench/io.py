@@ -40,6 +40,14 @@ def package_dir(module: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
+def default_threads() -> int:
+    """All the cores this process may run on: the default of every `--threads`."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def _check_parent(path: Path) -> None:
     parent = path.parent
     if not parent.exists():

@@ -206,3 +206,46 @@ def test_chunked_batches_equal_one_by_one(monkeypatch, lines):
     assert np.array_equal(whole[0], chunked[0]) and np.array_equal(whole[1], chunked[1])
     ids, offsets = BPEEncoder.from_tokenizer_json(path).encode_batch([])
     assert len(ids) == 0 and offsets.tolist() == [0]
+
+
+def test_threads_give_the_same_ids(monkeypatch, lines):
+    """Chunks encoded on several threads (each with its own word cache) give the ids of one thread."""
+    import tokbench.tokenizer.fast_bpe as be
+
+    monkeypatch.setattr(be, "CHUNK_CHARS", 4999)  # many chunks, so every thread gets work
+    enc = BPEEncoder.from_tokenizer_json(_npm("gpt2"))
+    one = enc.encode_batch(lines, threads=1)
+    for threads in (2, 3):
+        many = enc.encode_batch(lines, threads=threads)
+        assert np.array_equal(one[0], many[0]) and np.array_equal(one[1], many[1])
+
+
+def test_rank_tables_equal_python_reference(tmp_path):
+    """The kernels that read a .tiktoken file and derive tiktoken's merges agree with plain Python (base64 + dict)."""
+    import base64
+
+    from tokbench.errors import InputError
+    from tokbench.tokenizer import formats, zoo
+    from tokbench.tokenizer.fast_bpe import read_ranks_arrays
+
+    try:
+        path = formats.read_descriptor(zoo.resolve("cl100k_base"))["ranks"]
+    except Exception as exc:  # the zoo needs its registry packages
+        pytest.skip(f"cl100k_base not available: {exc}")
+    ref = {}
+    for line in path.read_bytes().splitlines():
+        token, rank = line.split()
+        ref[base64.b64decode(token)] = int(rank)
+    pool, starts, ends, ranks = read_ranks_arrays(path)
+    raw = pool.tobytes()
+    assert {raw[a:b]: int(r) for a, b, r in zip(starts.tolist(), ends.tolist(), ranks.tolist())} == ref
+    enc = BPEEncoder.from_descriptor(zoo.resolve("cl100k_base"))
+    expected = {(ref[t[:k]], ref[t[k:]]): r for t, r in ref.items() for k in range(1, len(t))
+                if t[:k] in ref and t[k:] in ref}
+    slots, keys, mranks, new = enc._merges
+    got = {(int(k >> 32), int(k & 0xFFFFFFFF)): int(n) for k, n in zip(keys.tolist(), new.tolist())}
+    assert got == expected  # new id = rank (id offset 0); a pair listed twice keeps its last rank
+    bad = tmp_path / "bad.tiktoken"
+    bad.write_bytes(b"IQ== 0\n\nIg== x\n")
+    with pytest.raises(InputError, match=r"bad.tiktoken: line 3 is not `base64 rank`"):
+        read_ranks_arrays(bad)

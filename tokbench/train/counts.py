@@ -11,7 +11,6 @@ import collections
 import concurrent.futures
 import functools
 import itertools
-import os
 import queue
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tokbench.errors import InputError, UsageError
-from tokbench.io import atomic_dir, atomic_write
+from tokbench.io import atomic_dir, atomic_write, default_threads
 from tokbench.kernels import partition as KH
 from tokbench.kernels import pretokenize as KP
 from tokbench.kernels import wordcount as KW
@@ -287,14 +286,6 @@ class _Counter:
         return WordCounts(data, offsets, self.wcount[:nw], pretokenizer, normalizer)  # sorts; words are distinct
 
 
-def default_threads() -> int:
-    """All the cores this process may run on (the `--threads` default)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
 def count_words(
     lines: Iterable[str], pretokenizer: str, normalizer: str | None = None, *, batch_chars: int = 1 << 18,
     threads: int | None = None,
@@ -414,14 +405,8 @@ def _count_batches(batches, splitters, pretokenizer: str, normalizer, threads: i
                 pending.popleft().result()
         for fut in pending:
             fut.result()
-    results = []
-    for j in range(len(splitters)):
-        tables = [per_thread[t][j].result(pretokenizer, norm) for t in range(threads)]
-        total = tables[0]
-        for other in tables[1:]:
-            total = total + other
-        results.append(total)
-    return results
+    return [WordCounts.sum([counters[j].result(pretokenizer, norm) for counters in per_thread])
+            for j in range(len(splitters))]
 
 
 def count_texts(texts: Iterable[str], pretokenizer: str, normalizer: str | None = None) -> WordCounts:

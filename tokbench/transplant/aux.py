@@ -136,3 +136,19 @@ def spaces_for(ctx, space: str) -> tuple[np.ndarray, np.ndarray]:
         return old, normalise(new)
     both = embed_strings(space, ctx.old_strings + ctx.target_strings)
     return both[: len(ctx.old_strings)], both[len(ctx.old_strings):]
+
+
+def top_similar(q: np.ndarray, index: np.ndarray, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """(positions [n, k], cosines [n, k]) of each unit row of q's k most similar unit rows of index, best first."""
+    n = len(q)
+    k = min(k, len(index))
+    top = np.empty((n, k), dtype=np.int64)
+    sims = np.empty((n, k), dtype=np.float32)
+    for c in range(0, n, chunk):
+        s = q[c:c + chunk] @ index.T
+        part = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        ps = np.take_along_axis(s, part, axis=1)
+        order = np.argsort(-ps, axis=1, kind="stable")
+        top[c:c + chunk] = np.take_along_axis(part, order, axis=1)
+        sims[c:c + chunk] = np.take_along_axis(ps, order, axis=1)
+    return top, sims

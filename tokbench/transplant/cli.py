@@ -19,20 +19,30 @@ def transplant_command(
     model: ModelOpt,
     tokenizer: Annotated[str, typer.Option("--tokenizer", "-t", help="the new tokenizer: file, folder or zoo name")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output model folder")],
-    method: Annotated[str, typer.Option("--method", help="tokenadapt, tokenadapt-local, tokenadapt-global, "
-                                                         "subword-mean, mean, random, hewitt")] = "tokenadapt",
+    method: Annotated[str, typer.Option("--method", help="tokenadapt, tokenadapt-local, tokenadapt-global, omp, "
+                                                         "focus, subword-mean, mean, random, hewitt, zett")] = "tokenadapt",
     evaluate: Annotated[Optional[list[str]], typer.Option("--evaluate", help="held-out corpus to score both models")] = None,
     keep_special: Annotated[str, typer.Option("--keep-special", help="old: keep the model's special tokens and roles; "
                                                                      "new: the new tokenizer's")] = "old",
     pad_to_multiple_of: Annotated[Optional[int], typer.Option("--pad-to-multiple-of")] = None,
-    temperature: Annotated[Optional[float], typer.Option("--temperature", help="TokenAdapt T (0.3)")] = None,
-    top_k: Annotated[Optional[int], typer.Option("--top-k", help="TokenAdapt global neighbours (3)")] = None,
+    temperature: Annotated[Optional[float], typer.Option("--temperature", help="TokenAdapt T (0.3); FOCUS (0.1)")] = None,
+    top_k: Annotated[Optional[int], typer.Option("--top-k", help="TokenAdapt global neighbours (3); FOCUS "
+                                                                 "candidates (64)")] = None,
+    k: Annotated[Optional[int], typer.Option("--k", help="OMP: shared tokens per new token (64)")] = None,
     weight: Annotated[Optional[float], typer.Option("--weight", help="TokenAdapt lambda, global share (0.3)")] = None,
     threshold: Annotated[Optional[float], typer.Option("--threshold", help="TokenAdapt min global cosine (0.5)")] = None,
-    aux: Annotated[Optional[str], typer.Option("--aux", help="TokenAdapt space: minilm, glove, self")] = None,
+    aux: Annotated[Optional[str], typer.Option("--aux", help="aux space (tokenadapt, omp, focus): minilm, glove, "
+                                                             "self")] = None,
     hypernet: Annotated[Optional[Path], typer.Option("--hypernet", help="zett: a folder from `tokbench hypernet train`")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     force: Annotated[bool, typer.Option("--force", help="replace --out if it exists")] = False,
+    heal_steps: Annotated[int, typer.Option("--heal-steps", help="then train only the new rows for N steps")] = 0,
+    heal_corpus: Annotated[Optional[list[str]], typer.Option("--heal-corpus", help="text for --heal-steps")] = None,
+    heal_lr: Annotated[float, typer.Option("--heal-lr")] = 1e-3,
+    heal_batch_size: Annotated[int, typer.Option("--heal-batch-size", help="sequences per heal step")] = 4,
+    heal_seq_len: Annotated[int, typer.Option("--heal-seq-len", help="tokens per heal sequence")] = 128,
+    heal_max_bytes: Annotated[Optional[int], typer.Option("--heal-max-bytes", help="read at most this much")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue an interrupted heal from OUT.heal/")] = False,
     context: ContextOpt = 1024,
     max_bytes: MaxBytesOpt = 200_000,
     fmt: FormatOpt = "table",
@@ -45,20 +55,34 @@ def transplant_command(
         raise UsageError(f"{out}: already exists (use --force to replace it)")
     if aux is not None and aux not in ("minilm", "glove", "self"):
         raise UsageError(f"--aux must be minilm, glove or self, not {aux!r}")
-    params = {"temperature": temperature, "top_k": top_k, "weight": weight, "threshold": threshold, "aux": aux,
-              "hypernet": str(hypernet) if hypernet is not None else None}
+    params = {"temperature": temperature, "top_k": top_k, "k": k, "weight": weight, "threshold": threshold,
+              "aux": aux, "hypernet": str(hypernet) if hypernet is not None else None}
     params = {k: v for k, v in params.items() if v is not None}
-    texts = None
-    if evaluate:
-        from tokbench.corpus import read_texts
+    from tokbench.corpus import read_texts
 
-        texts = read_texts(evaluate, max_bytes)  # read first: a bad corpus fails before any work
+    heal = None
+    if heal_steps or heal_corpus or resume:
+        from tokbench.transplant.heal import HealOptions, HealRequest, check_work
+
+        if not heal_corpus:
+            raise UsageError("--heal-steps needs --heal-corpus (text to train the new rows on)")
+        opts = HealOptions(steps=heal_steps, batch_size=heal_batch_size, seq_len=heal_seq_len, lr=heal_lr, seed=seed)
+        opts.check()
+        work = out.with_name(out.name + ".heal")
+        check_work(work, resume, force)
+        heal = HealRequest(opts, read_texts(heal_corpus, heal_max_bytes), list(heal_corpus), work, resume)
+    texts = read_texts(evaluate, max_bytes) if evaluate else None  # read first: a bad corpus fails before any work
     from tokbench.lm import load_lm
 
     original = load_lm(model)
     result = transplant(model, tokenizer, method=method, out=out, keep_special=keep_special,
-                        pad_to_multiple_of=pad_to_multiple_of, seed=seed, force=force, params=params, lm=original)
+                        pad_to_multiple_of=pad_to_multiple_of, seed=seed, force=force, params=params, lm=original,
+                        heal=heal)
     record = {"out": str(out), "method": method, **result.counts, "seconds": round(result.seconds, 2)}
+    if heal is not None:
+        h = result.manifest["heal"]
+        record.update(heal_steps=h["steps"], heal_first_loss=h["first_loss"], heal_last_loss=h["last_loss"],
+                      heal_seconds=h["seconds"])
     if texts is not None:
         from tokbench.transplant.evaluate import compare
 

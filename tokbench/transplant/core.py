@@ -116,6 +116,16 @@ class Context:
         return ok
 
     @cached_property
+    def shared_old(self) -> np.ndarray:
+        """Usable old ids whose exact bytes are also a token of the new vocabulary (the overlap FOCUS and OMP
+        combine: rows that exist on both sides of the transplant)."""
+        new_bytes = set(self.new_tok.all_token_bytes())
+        old_bytes = self.old_tok.all_token_bytes()[: len(self.old_in)]
+        ok = self.usable_old.copy()
+        ok[: len(old_bytes)] &= np.fromiter((b in new_bytes for b in old_bytes), dtype=bool, count=len(old_bytes))
+        return ok
+
+    @cached_property
     def target_bytes(self) -> list[bytes]:
         return [self.new_tok.token_bytes(int(t)) for t in self.targets]
 
@@ -304,13 +314,15 @@ class Result:
     manifest: dict
     seconds: float
     lm: object = None  # the transplanted model with its new tokenizer (an LM)
+    targets: np.ndarray | None = None  # the new ids a method filled (what a heal trains)
 
 
 def transplant(model: str, tokenizer: str, method: str = "tokenadapt", out: str | Path | None = None,
                keep_special: str = "old", pad_to_multiple_of: int | None = None, seed: int = 0, force: bool = False,
-               params: dict | None = None, lm=None, save: bool = True) -> Result:
+               params: dict | None = None, lm=None, save: bool = True, heal=None) -> Result:
     """Transplant `tokenizer` onto `model` with `method` and save a HF model folder at `out` (atomic). `lm` may pass
-    the already loaded model (it is changed in place); save=False keeps the result in memory only (Result.lm)."""
+    the already loaded model (it is changed in place); save=False keeps the result in memory only (Result.lm).
+    `heal` (a tokbench.transplant.heal.HealRequest) then trains the new rows before saving."""
     from tokbench.lm import LM, load_lm
     from tokbench.transplant.methods import get_method
 
@@ -393,6 +405,14 @@ def transplant(model: str, tokenizer: str, method: str = "tokenadapt", out: str 
         "warnings": match.warnings,
         "tokens": _token_sources(new_tok, lm.tokenizer, match, targets, plan, special_unmatched),
     }
+    new_lm = LM(model=lm.model, tokenizer=new_tok, folder=out or lm.folder, name=f"{model}+{method}")
+    curve = None
+    if heal is not None:
+        from tokbench.transplant.heal import heal as heal_rows
+
+        summary = heal_rows(new_lm, targets, heal.texts, heal.options, work=heal.work, resume=heal.resume, force=force)
+        curve = summary.pop("curve")
+        manifest["heal"] = {"corpus": list(heal.corpus), **summary}
     if save:
         with atomic_dir(out, force=force) as tmp:
             lm.model.save_pretrained(tmp)
@@ -400,8 +420,15 @@ def transplant(model: str, tokenizer: str, method: str = "tokenadapt", out: str 
             with open(tmp / "transplant.json", "w", encoding="utf-8") as fh:
                 json.dump(manifest, fh, ensure_ascii=False, indent=1)
                 fh.write("\n")
-    new_lm = LM(model=lm.model, tokenizer=new_tok, folder=out or lm.folder, name=f"{model}+{method}")
-    return Result(out, counts, manifest, time.perf_counter() - t0, new_lm)
+            if curve is not None:
+                from tokbench.transplant.heal import write_curve
+
+                write_curve(curve, tmp / "heal_curve.jsonl")
+    if heal is not None and heal.work is not None and save:
+        from tokbench.transplant.heal import remove_work
+
+        remove_work(heal.work)  # the model is saved: its checkpoints have done their job
+    return Result(out, counts, manifest, time.perf_counter() - t0, new_lm, targets)
 
 
 def _model_key(lm) -> str:
