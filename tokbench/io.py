@@ -19,7 +19,14 @@ from typing import IO, Any
 from tokbench.errors import InputError, UsageError, WorkError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-FORMATS = ("json", "jsonl", "csv", "md")
+FORMATS = ("json", "jsonl", "csv", "md")  # machine output of records: the one --format vocabulary
+TABLE_OR_JSON = ("table", "json")  # commands with one result: a table on stderr, or JSON on stdout
+
+
+def check_format(fmt: str | None, choices: tuple[str, ...] = FORMATS) -> None:
+    """UsageError unless `fmt` (when given) is one of `choices`: the one place --format values are checked."""
+    if fmt is not None and fmt not in choices:
+        raise UsageError(f"--format must be one of {', '.join(choices)}, not {fmt!r}")
 
 
 def cache_dir(*parts: str) -> Path:
@@ -119,6 +126,7 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 def format_records(records: list[dict], fmt: str) -> str:
     """Render records as json, jsonl, csv or md (pandas does the tables)."""
+    check_format(fmt)
     if fmt == "json":
         return json.dumps(records, ensure_ascii=False, indent=2) + "\n"
     if fmt == "jsonl":
@@ -128,9 +136,7 @@ def format_records(records: list[dict], fmt: str) -> str:
     frame = pd.DataFrame.from_records(records)
     if fmt == "csv":
         return frame.to_csv(index=False, lineterminator="\n")
-    if fmt == "md":
-        return _markdown(frame)
-    raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    return _markdown(frame)
 
 
 def _markdown(frame) -> str:

@@ -27,14 +27,12 @@ SCREENSHOT = "report.png"
 
 def run_demo(out: Path) -> list[dict]:
     from tokbench.eval import report, run
-    from tokbench.train.trainers import run_train
+    from tokbench.train.trainers import Common, run_train
 
     trained = []
     for algo, vocab in TRAINED:
         target = out / "tokenizers" / f"{algo}-{vocab // 1000}k.json"
-        run_train([str(bundled(TRAIN_CORPUS))], target, algo=algo, vocab_size=vocab, min_frequency=0,
-                  special_tokens=["<|endoftext|>"], pretokenizer="gpt2", normalizer="none", text_field="text",
-                  errors="strict")
+        run_train([str(bundled(TRAIN_CORPUS))], target, algo, Common(vocab, special_tokens=("<|endoftext|>",)))
         trained.append(str(target))
     corpora = []
     for spec in EVAL_CORPORA:

@@ -42,6 +42,12 @@ class Tokenizer:
         raise NotImplementedError
 
     def token_bytes(self, token_id: int) -> bytes:
+        """The bytes the token stands for; special tokens stand for none."""
+        token_id = int(token_id)
+        return b"" if token_id in self.special_ids else self._token_bytes(token_id)
+
+    def _token_bytes(self, token_id: int) -> bytes:
+        """token_bytes of an id that is not a special token."""
         raise NotImplementedError
 
     def id_to_token(self, token_id: int) -> str:
@@ -69,7 +75,7 @@ class Tokenizer:
     def count(self, text: str) -> int:
         return len(self.encode(text))
 
-    @property
+    @functools.cached_property
     def special_ids(self) -> frozenset[int]:
         return frozenset(self.special_tokens.values())
 

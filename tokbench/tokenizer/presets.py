@@ -118,11 +118,11 @@ def normalize(text: str, normalizer: str | None) -> str:
 
 
 def check_trainable(pretokenizer: str, normalizer: str) -> None:
-    """The presets `tokbench train` and `count` accept (SentencePiece has no NFD/NFKD rule)."""
+    """The presets trainers accept (SentencePiece has no NFD/NFKD rule); the CLI checks the flags before this."""
     if pretokenizer not in PRESETS:
-        raise UsageError(f"--pretokenizer must be one of {', '.join(PRETOKENIZERS)}, not {pretokenizer!r}")
+        raise UsageError(f"pretokenizer {pretokenizer!r} is not a preset ({', '.join(PRETOKENIZERS)})")
     if normalizer not in TRAIN_NORMALIZERS:
-        raise UsageError(f"--normalizer must be one of {', '.join(TRAIN_NORMALIZERS)}, not {normalizer!r}")
+        raise UsageError(f"normalizer {normalizer!r} cannot be trained with ({', '.join(TRAIN_NORMALIZERS)})")
 
 
 def hf_normalizer(name: str):

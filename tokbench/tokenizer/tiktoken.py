@@ -49,10 +49,7 @@ class TiktokenTokenizer(Tokenizer):
     def decode(self, ids: Sequence[int]) -> str:
         return self.decode_bytes(ids).decode("utf-8", errors="replace")
 
-    def token_bytes(self, token_id: int) -> bytes:
-        token_id = int(token_id)
-        if token_id in self._special_by_id:
-            return b""
+    def _token_bytes(self, token_id: int) -> bytes:
         try:
             return self._enc.decode_single_token_bytes(token_id)
         except KeyError:

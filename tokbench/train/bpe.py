@@ -25,6 +25,12 @@ def initial_tokens(special_tokens) -> list[str]:
     return tokens
 
 
+def check_vocab_size(vocab_size: int, alphabet: int) -> None:
+    """Every trainer's vocabulary holds its initial tokens: the 256 bytes, the special tokens, any it reserves."""
+    if vocab_size < alphabet:
+        raise UsageError(f"vocab size {vocab_size} is smaller than the byte alphabet plus special tokens ({alphabet})")
+
+
 def learn_merges(words: list[bytes], counts: np.ndarray, vocab_size: int, min_frequency: int = 0, special_tokens=()):
     """Run the engine on words (UTF-8 bytes) and counts; returns (tokens: list[str] by id, merges: [(str, str)])."""
     lengths = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
@@ -37,11 +43,7 @@ def learn_merges(words: list[bytes], counts: np.ndarray, vocab_size: int, min_fr
 def learn_merges_arrays(flat, offsets, counts, vocab_size: int, min_frequency: int = 0, special_tokens=()):
     """learn_merges on word bytes already packed: word i is flat[offsets[i]:offsets[i+1]] (WordCounts.arrays())."""
     tokens = initial_tokens(special_tokens)
-    if vocab_size < len(tokens):
-        raise UsageError(
-            f"vocab size {vocab_size} is smaller than the alphabet ({len(tokens)} tokens: 256 bytes"
-            f" + {len(tokens) - 256} special)"
-        )
+    check_vocab_size(vocab_size, len(tokens))
     counts = np.ascontiguousarray(counts, dtype=np.int64)
     if len(offsets) != len(counts) + 1:
         raise InputError(f"word counts: {len(offsets) - 1} words but {len(counts)} counts")

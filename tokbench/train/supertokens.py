@@ -34,13 +34,11 @@ from tokbench.tokenizer.bytelevel import byte_to_char, to_bytes
 from tokbench.train.bpe import build_tokenizer, initial_tokens, learn_merges
 from tokbench.train.counts import WordCounts, count_pieces, word_splitter
 
-ALGOS = ("superbpe", "supertoken", "char-bpe")
 # superbpe's stage-2 pattern per stage-1 preset: its digit rule comes from the preset table (presets.Preset.superbpe)
 SUPER_PATTERNS = {name: {"digits": KL.SUPER_PATTERN_DIGITS, "digits3": KL.SUPER_PATTERN_DIGITS3}[row.superbpe]
                   for name, row in presets.PRESETS.items() if row.superbpe is not None}
 LINES_PATTERN = r"\n|[^\n]+"  # supertoken's saved split: a newline is its own piece, nothing else is split
 BATCH_CHARS = 1 << 20
-STAGE1_PRETOKENIZERS = presets.SUPERBPE_PRETOKENIZERS  # gpt2, cl100k, llama3: what superbpe and char-bpe accept
 
 
 @dataclass
@@ -172,19 +170,14 @@ def encode_phrases(tokens: list[str], merges: Sequence[tuple[str, str]], flat, o
     return out, piece_offs[first]
 
 
-def _checks(vocab_size: int, special_tokens: Sequence[str], min_frequency: int, normalizer: str) -> list[str]:
-    if presets.normalizer_name(normalizer) not in ("none", "nfc"):
-        raise UsageError(f"--normalizer {normalizer!r}: superbpe, supertoken and char-bpe support none or nfc")
-    specials = list(special_tokens)
-    if len(set(specials)) != len(specials):
-        raise UsageError("--special-tokens has duplicates")
-    alphabet = len(initial_tokens(specials))
-    if vocab_size < alphabet:
-        raise UsageError(f"--vocab-size {vocab_size} is smaller than the byte alphabet plus special tokens "
-                         f"({alphabet})")
-    if min_frequency < 0:
-        raise UsageError("--min-frequency must be >= 0")
-    return specials
+def _checks(algo: str, vocab_size: int, special_tokens: Sequence[str], min_frequency: int, normalizer: str,
+            pretokenizer: str = "gpt2") -> list[str]:
+    """The registry's shared checks (tokbench.train.trainers.check_common), for callers of these functions too."""
+    from tokbench.train import trainers
+
+    specials = tuple(special_tokens)
+    trainers.check_common(trainers.Common(vocab_size, min_frequency, specials, pretokenizer, normalizer), algo)
+    return list(specials)
 
 
 def _empty_check(wc: WordCounts, what: str) -> None:
@@ -231,11 +224,10 @@ def train_superbpe(lines: Iterable[str], vocab_size: int, transition: float = 0.
                    normalizer: str = "none", counted: Sequence[WordCounts] | None = None) -> Trained:
     """SuperBPE: plain BPE up to the transition vocabulary, then merges across single spaces (<= max_words words).
     `counted`: the two tables of `splitters("superbpe")` counted elsewhere (on a cluster); `lines` is then unused."""
-    specials = _checks(vocab_size, special_tokens, min_frequency, normalizer)
-    if pretokenizer not in STAGE1_PRETOKENIZERS:
-        raise UsageError(f"--pretokenizer for superbpe must be one of {', '.join(STAGE1_PRETOKENIZERS)}")
-    if max_words < 1:
-        raise UsageError(f"--max-words must be >= 1, got {max_words}")
+    from tokbench.train.trainers import SuperBPEOptions
+
+    SuperBPEOptions(transition, max_words)  # its checks
+    specials = _checks("superbpe", vocab_size, special_tokens, min_frequency, normalizer, pretokenizer)
     t_size = transition_size(transition, vocab_size, len(initial_tokens(specials)))
     started = time.process_time()
     words1, words2 = counted or _count(lines, splitters("superbpe", pretokenizer), normalizer)
@@ -269,9 +261,10 @@ def train_superbpe(lines: Iterable[str], vocab_size: int, transition: float = 0.
 def train_supertoken(lines: Iterable[str], vocab_size: int, chunk_min: int = 4, chunk_max: int = 23, seed: int = 0,
                      min_frequency: int = 0, special_tokens: Sequence[str] = (), normalizer: str = "none") -> Trained:
     """TokenAdapt supertokens: BPE over random-length pieces of each line; saved without the piece boundaries."""
-    specials = _checks(vocab_size, special_tokens, min_frequency, normalizer)
-    if not 1 <= chunk_min <= chunk_max:
-        raise UsageError(f"--chunk-min/--chunk-max must satisfy 1 <= min <= max, got {chunk_min} and {chunk_max}")
+    from tokbench.train.trainers import SupertokenOptions
+
+    SupertokenOptions(chunk_min, chunk_max, seed)  # its checks
+    specials = _checks("supertoken", vocab_size, special_tokens, min_frequency, normalizer)
     started = time.process_time()
     (pieces,) = _count(lines, [_Chunker(chunk_min, chunk_max, seed)], normalizer)
     _empty_check(pieces, "supertoken")
@@ -291,11 +284,10 @@ def train_char_bpe(lines: Iterable[str], vocab_size: int, max_token_chars: int =
                    normalizer: str = "none", counted: Sequence[WordCounts] | None = None) -> Trained:
     """KL3M-style character BPE: no token longer than max_token_chars characters; optional power-of-two padding.
     `counted`: the table of `splitters("char-bpe")` counted elsewhere; `lines` is then unused."""
-    specials = _checks(vocab_size, special_tokens, min_frequency, normalizer)
-    if pretokenizer not in STAGE1_PRETOKENIZERS:
-        raise UsageError(f"--pretokenizer for char-bpe must be one of {', '.join(STAGE1_PRETOKENIZERS)}")
-    if max_token_chars < 1:
-        raise UsageError(f"--max-token-chars must be >= 1, got {max_token_chars}")
+    from tokbench.train.trainers import CharBPEOptions
+
+    CharBPEOptions(max_token_chars, pad_vocab_pow2)  # its checks
+    specials = _checks("char-bpe", vocab_size, special_tokens, min_frequency, normalizer, pretokenizer)
     started = time.process_time()
     (words,) = counted or _count(lines, splitters("char-bpe", pretokenizer), normalizer)
     _empty_check(words, "char-bpe")
@@ -328,18 +320,3 @@ def pad_to_pow2(hf: Tokenizer) -> int:
         hf.add_special_tokens([AddedToken(n, special=True, normalized=False) for n in names])
     return len(names)
 
-
-def train(algo: str, lines: Iterable[str], vocab_size: int, **options) -> Trained:
-    """Dispatch by algorithm name; options are the keyword arguments of that trainer (None means its default)."""
-    options = {k: v for k, v in options.items() if v is not None}
-    trainers = {"superbpe": train_superbpe, "supertoken": train_supertoken, "char-bpe": train_char_bpe}
-    if algo not in trainers:
-        raise UsageError(f"--algo must be one of {', '.join(ALGOS)}, not {algo!r}")
-    import inspect
-
-    accepted = set(inspect.signature(trainers[algo]).parameters)
-    extra = sorted(k for k in options if k not in accepted)
-    if extra:
-        flags = ", ".join("--" + k.replace("_", "-") for k in extra)
-        raise UsageError(f"{flags} does not apply to --algo {algo}")
-    return trainers[algo](lines, vocab_size, **options)

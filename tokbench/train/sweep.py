@@ -16,7 +16,7 @@ from pathlib import Path
 from tokbench.console import console, print_table
 from tokbench.corpus import Corpus
 from tokbench.errors import UsageError
-from tokbench.io import atomic_dir, atomic_write, write_json, write_records
+from tokbench.io import atomic_dir, atomic_write, check_format, write_json, write_records
 from tokbench.tokenizer import load_tokenizer
 
 
@@ -114,8 +114,7 @@ def sweep_command(corpus_specs, out: Path, eval_specs, algo: str, transitions: s
                   pretokenizer: str, fmt: str, text_field: str, errors: str) -> list[dict]:
     if algo != "superbpe":
         raise UsageError(f"sweep supports --algo superbpe, not {algo!r}")
-    if fmt not in ("json", "jsonl", "csv", "md"):
-        raise UsageError(f"--format must be json, jsonl, csv or md, not {fmt!r}")
+    check_format(fmt)
     points = parse_transitions(transitions)
     lines = list(Corpus(list(corpus_specs), text_field=text_field, errors=errors).lines())
     documents = list(Corpus(list(eval_specs), text_field=text_field, errors=errors).documents())

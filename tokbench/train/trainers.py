@@ -1,25 +1,292 @@
-"""What `train` and `count` do, below the CLI: streaming input, atomic output, progress on stderr."""
+"""The trainer registry: `tokbench train --algo NAME` runs the function registered under NAME.
+
+A trainer is one function `(lines, common, options) -> (tokenizers.Tokenizer, SentencePiece .model bytes or None)`,
+registered with `@register(name, Options)`; `Options` is a frozen dataclass of the flags only that algorithm takes
+(field `max_words` is flag `--max-words`; its default is the flag's default; its `__post_init__` holds the checks).
+What every trainer shares (vocabulary size against the alphabet, special tokens, presets) is checked once, in
+`check_common`. A new trainer: one registered function here (its work in its own module), and, when it takes new
+flags, their typer options in `train/cli.py`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tokbench.console import console, progress
 from tokbench.corpus import Corpus
 from tokbench.errors import UsageError
 from tokbench.io import atomic_dir, atomic_write
 from tokbench.tokenizer import presets
-from tokbench.train import backends
+
+
+@dataclass(frozen=True)
+class Common:
+    """The options every trainer takes."""
+
+    vocab_size: int = 8000
+    min_frequency: int = 0
+    special_tokens: tuple[str, ...] = ()
+    pretokenizer: str = "gpt2"
+    normalizer: str = "none"
+
+
+@dataclass(frozen=True)
+class Trainer:
+    name: str
+    run: Callable[[Iterable[str], Common, Any], tuple[Any, bytes | None]]
+    options: type
+    summary: str
+    pretokenizers: tuple[str, ...] = presets.PRETOKENIZERS  # the --pretokenizer values it accepts
+    normalizers: tuple[str, ...] = presets.TRAIN_NORMALIZERS  # the --normalizer values it accepts
+    reserved: int = 0  # ids it adds besides the 256 bytes and the special tokens (SentencePiece's)
+
+
+TRAINERS: dict[str, Trainer] = {}
+
+
+def register(name: str, options: type, summary: str, **limits) -> Callable:
+    """Register `fn(lines, common, options)` as `--algo name`; `limits` are Trainer fields (pretokenizers, ...)."""
+    def add(fn: Callable) -> Callable:
+        TRAINERS[name] = Trainer(name, fn, options, summary, **limits)
+        return fn
+    return add
+
+
+def names() -> list[str]:
+    return list(TRAINERS)
+
+
+def flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+# ---------------------------------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """The algorithm takes no flags of its own."""
+
+
+ENGINES = ("numba", "hf")
+
+
+@dataclass(frozen=True)
+class BPEOptions:
+    engine: str = "numba"  # numba (tokbench's engine) or hf (tokenizers' BpeTrainer): the same file either way
+
+    def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+
+
+@dataclass(frozen=True)
+class SuperBPEOptions:
+    transition: float = 0.6  # stage 2 starts here: a fraction of --vocab-size (< 1) or a vocabulary size
+    max_words: int = 4  # words per supertoken
+
+    def __post_init__(self):
+        if self.transition <= 0:
+            raise UsageError(f"--transition must be > 0, got {self.transition}")
+        if self.max_words < 1:
+            raise UsageError(f"--max-words must be >= 1, got {self.max_words}")
+
+
+@dataclass(frozen=True)
+class SupertokenOptions:
+    chunk_min: int = 4  # shortest random piece (characters)
+    chunk_max: int = 23  # longest random piece
+    seed: int = 0
+
+    def __post_init__(self):
+        if not 1 <= self.chunk_min <= self.chunk_max:
+            raise UsageError(f"--chunk-min/--chunk-max must satisfy 1 <= min <= max, got {self.chunk_min} and "
+                             f"{self.chunk_max}")
+
+
+@dataclass(frozen=True)
+class CharBPEOptions:
+    max_token_chars: int = 4  # characters per token at most
+    pad_vocab_pow2: bool = False  # pad the vocabulary to a power of two with unused special tokens
+
+    def __post_init__(self):
+        if self.max_token_chars < 1:
+            raise UsageError(f"--max-token-chars must be >= 1, got {self.max_token_chars}")
+
+
+def options_for(algo: str, given: dict[str, Any]):
+    """The algorithm's options from the flags given (None = not given); refuses flags that are not its own."""
+    trainer = get(algo)
+    fields = {f.name for f in dataclasses.fields(trainer.options)}
+    given = {k: v for k, v in given.items() if v is not None}
+    foreign = sorted(k for k in given if k not in fields)
+    if foreign:
+        owners = sorted({t.name for t in TRAINERS.values() for f in dataclasses.fields(t.options) if f.name in foreign})
+        raise UsageError(f"{', '.join(flag(k) for k in foreign)} only apply to --algo {', '.join(owners)}, "
+                         f"not {algo}")
+    return trainer.options(**given)
+
+
+def option_fields() -> list[str]:
+    """Every algorithm-specific option name, in registry order (the CLI offers one flag each)."""
+    seen: list[str] = []
+    for trainer in TRAINERS.values():
+        seen += [f.name for f in dataclasses.fields(trainer.options) if f.name not in seen]
+    return seen
+
+
+def get(algo: str) -> Trainer:
+    if algo not in TRAINERS:
+        raise UsageError(f"--algo must be one of {', '.join(TRAINERS)}, not {algo!r}")
+    return TRAINERS[algo]
+
+
+# ---------------------------------------------------------------------------------------------------- shared checks
+
+
+def check_presets(pretokenizer: str, normalizer: str, algo: str | None = None) -> None:
+    """--pretokenizer and --normalizer against what `algo` accepts (any trainer's presets when None)."""
+    trainer = get(algo) if algo else None
+    pretokenizers = trainer.pretokenizers if trainer else presets.PRETOKENIZERS
+    normalizers = trainer.normalizers if trainer else presets.TRAIN_NORMALIZERS
+    where = f" for --algo {algo}" if algo else ""
+    if pretokenizer not in pretokenizers:
+        raise UsageError(f"--pretokenizer must be one of {', '.join(pretokenizers)}{where}, not {pretokenizer!r}")
+    if normalizer not in normalizers:
+        raise UsageError(f"--normalizer must be one of {', '.join(normalizers)}{where}, not {normalizer!r}")
+
+
+def check_common(common: Common, algo: str) -> None:
+    """The checks every trainer shares, before any work: presets it accepts, special tokens, sizes."""
+    from tokbench.train.bpe import check_vocab_size, initial_tokens
+
+    check_presets(common.pretokenizer, common.normalizer, algo)
+    if len(set(common.special_tokens)) != len(common.special_tokens):
+        raise UsageError("--special-tokens has duplicates")
+    check_vocab_size(common.vocab_size, len(initial_tokens(common.special_tokens)) + get(algo).reserved)
+    if common.min_frequency < 0:
+        raise UsageError("--min-frequency must be >= 0")
+
+
+# ---------------------------------------------------------------------------------------------------- the trainers
+
+
+@register("bpe", BPEOptions, "byte-level BPE: tokbench's numba engine (or --engine hf), merge for merge HF's")
+def _bpe(lines: Iterable[str], common: Common, options: BPEOptions):
+    if options.engine == "hf":
+        from tokbench.train.backends import train_hf
+
+        return train_hf(lines, "bpe", common.vocab_size, common.min_frequency, common.special_tokens,
+                        common.pretokenizer, common.normalizer, show_progress=False), None
+    from tokbench.train.bpe import train_bpe_lines
+
+    return train_bpe_lines(lines, common.vocab_size, common.min_frequency, list(common.special_tokens),
+                           common.pretokenizer, common.normalizer), None
+
+
+@register("unigram", NoOptions, "unigram LM (SentencePiece's deterministic trainer), byte fallback")
+def _unigram(lines: Iterable[str], common: Common, options: NoOptions):
+    return _sentencepiece(lines, "unigram", common)
+
+
+@register("wordpiece", NoOptions, "WordPiece (tokenizers' trainer; its alphabet order is not reproducible)")
+def _wordpiece(lines: Iterable[str], common: Common, options: NoOptions):
+    from tokbench.train.backends import train_hf
+
+    return train_hf(lines, "wordpiece", common.vocab_size, common.min_frequency, common.special_tokens,
+                    common.pretokenizer, common.normalizer, show_progress=False), None
+
+
+@register("sp-bpe", NoOptions, "SentencePiece BPE, byte fallback", reserved=2)
+def _sp_bpe(lines: Iterable[str], common: Common, options: NoOptions):
+    return _sentencepiece(lines, "sp-bpe", common)
+
+
+@register("sp-unigram", NoOptions, "SentencePiece unigram, byte fallback", reserved=2)
+def _sp_unigram(lines: Iterable[str], common: Common, options: NoOptions):
+    return _sentencepiece(lines, "sp-unigram", common)
+
+
+def _sentencepiece(lines: Iterable[str], algo: str, common: Common):
+    from tokbench.train.backends import train_sentencepiece
+
+    model_bytes, hf = train_sentencepiece(lines, algo, common.vocab_size, common.special_tokens, common.normalizer)
+    return hf, model_bytes
+
+
+SUPER_NORMALIZERS = ("none", "nfc")  # the numba supertoken trainers normalise with NFC or not at all
+
+
+@register("superbpe", SuperBPEOptions, "SuperBPE: BPE to --transition, then merges across spaces (<= --max-words)",
+          pretokenizers=presets.SUPERBPE_PRETOKENIZERS, normalizers=SUPER_NORMALIZERS)
+def _superbpe(lines: Iterable[str], common: Common, options: SuperBPEOptions):
+    from tokbench.train.supertokens import train_superbpe
+
+    return train_superbpe(lines, common.vocab_size, options.transition, options.max_words, common.min_frequency,
+                          common.special_tokens, common.pretokenizer, common.normalizer).hf, None
+
+
+@register("supertoken", SupertokenOptions, "TokenAdapt supertokens: BPE over random-length pieces of each line",
+          normalizers=SUPER_NORMALIZERS)
+def _supertoken(lines: Iterable[str], common: Common, options: SupertokenOptions):
+    from tokbench.train.supertokens import train_supertoken
+
+    return train_supertoken(lines, common.vocab_size, options.chunk_min, options.chunk_max, options.seed,
+                            common.min_frequency, common.special_tokens, common.normalizer).hf, None
+
+
+@register("char-bpe", CharBPEOptions, "KL3M-style BPE, at most --max-token-chars characters a token",
+          pretokenizers=presets.SUPERBPE_PRETOKENIZERS, normalizers=SUPER_NORMALIZERS)
+def _char_bpe(lines: Iterable[str], common: Common, options: CharBPEOptions):
+    from tokbench.train.supertokens import train_char_bpe
+
+    return train_char_bpe(lines, common.vocab_size, options.max_token_chars, options.pad_vocab_pow2,
+                          common.min_frequency, common.special_tokens, common.pretokenizer, common.normalizer).hf, None
+
+
+# ---------------------------------------------------------------------------------------------------- running
+
+
+def run_train(corpus_specs: Sequence[str], out: Path, algo: str = "bpe", common: Common = Common(), options=None,
+              text_field: str = "text", errors: str = "strict", from_counts: Sequence[Path] = ()) -> Path:
+    """Train with the registered algorithm and write tokenizer.json (and the .model for SentencePiece) atomically."""
+    trainer = get(algo)
+    options = trainer.options() if options is None else options
+    if from_counts:
+        if algo != "bpe" or options.engine != "numba":
+            raise UsageError("--from-counts trains with the numba BPE engine: use --algo bpe --engine numba")
+        if corpus_specs:
+            raise UsageError("give either a corpus or --from-counts, not both")
+    check_common(common, algo)
+    started = time.perf_counter()
+    model_bytes = None
+    if from_counts:
+        from tokbench.train.bpe import train_bpe_counts
+        from tokbench.train.counts import WordCounts
+
+        counts = WordCounts.load([str(p) for p in from_counts])  # the counts' own pre-tokenizer and normalizer apply
+        hf = train_bpe_counts(counts, common.vocab_size, common.min_frequency, list(common.special_tokens))
+    else:
+        corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
+        lines = progress(corpus.lines(), f"reading {corpus.name}", unit_of=len)
+        hf, model_bytes = trainer.run(lines, common, options)
+    target = write_tokenizer(hf, out, model_bytes)
+    console().print(f"trained {algo} ({hf.get_vocab_size()} tokens) in {time.perf_counter() - started:.1f}s "
+                    f"-> {target}")
+    return target
 
 
 def run_count(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normalizer: str, text_field: str,
-                  errors: str) -> Path:
+              errors: str) -> Path:
     """Count pre-tokenized words into a parquet table (sum several with `train --from-counts`)."""
     from tokbench.train.counts import count_words
 
-    presets.check_trainable(pretokenizer, normalizer)
+    check_presets(pretokenizer, normalizer)
     corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
     lines = progress(corpus.lines(), f"counting {corpus.name}", unit_of=len)
     counts = count_words(lines, pretokenizer, normalizer)
@@ -28,86 +295,7 @@ def run_count(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normali
     return out
 
 
-def run_train(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size: int, min_frequency: int,
-                  special_tokens: Sequence[str], pretokenizer: str, normalizer: str, text_field: str,
-                  errors: str, engine: str = "numba", from_counts: Sequence[Path] = (),
-                  super_options: dict | None = None) -> Path:
-    """Train with the chosen algorithm and write tokenizer.json (and the .model for SentencePiece) atomically."""
-    from tokbench.train import supertokens
-
-    given = {k: v for k, v in (super_options or {}).items() if v is not None}
-    if algo in supertokens.ALGOS:
-        return _train_super(corpus_specs, out, algo, vocab_size, min_frequency, special_tokens, pretokenizer,
-                            normalizer, text_field, errors, given)
-    if given:
-        flags = ", ".join("--" + k.replace("_", "-") for k in sorted(given))
-        raise UsageError(f"{flags} only apply to --algo {', '.join(supertokens.ALGOS)}")
-    if algo not in backends.ALGOS:
-        raise UsageError(f"--algo must be one of {', '.join(backends.ALGOS + supertokens.ALGOS)}, not {algo!r}")
-    if engine not in ("numba", "hf"):
-        raise UsageError(f"--engine must be numba or hf, not {engine!r}")
-    presets.check_trainable(pretokenizer, normalizer)
-    use_engine = algo == "bpe" and engine == "numba"
-    if from_counts and not use_engine:
-        raise UsageError("--from-counts trains with the numba BPE engine: use --algo bpe --engine numba")
-    if from_counts and corpus_specs:
-        raise UsageError("give either a corpus or --from-counts, not both")
-    if len(set(special_tokens)) != len(special_tokens):
-        raise UsageError("--special-tokens has duplicates")
-    alphabet = 256 + len(special_tokens) + (2 if algo.startswith("sp-") else 0)
-    if vocab_size < alphabet:
-        raise UsageError(f"--vocab-size {vocab_size} is smaller than the byte alphabet plus special tokens ({alphabet})")
-    if min_frequency < 0:
-        raise UsageError("--min-frequency must be >= 0")
-    started = time.perf_counter()
-    model_bytes = None
-    if from_counts:
-        from tokbench.train.counts import WordCounts
-
-        from tokbench.train.bpe import train_bpe_counts
-
-        counts = WordCounts.load([str(p) for p in from_counts])  # the counts' own pre-tokenizer and normalizer apply
-        hf = train_bpe_counts(counts, vocab_size, min_frequency, list(special_tokens))
-        target = _write_tokenizer(hf, out, None)
-        console().print(f"trained bpe ({hf.get_vocab_size()} tokens) in {time.perf_counter() - started:.1f}s "
-                        f"-> {target}")
-        return target
-    corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
-    lines = progress(corpus.lines(), f"reading {corpus.name}", unit_of=len)
-    if use_engine:
-        from tokbench.train.bpe import train_bpe_lines
-
-        hf = train_bpe_lines(lines, vocab_size, min_frequency, list(special_tokens), pretokenizer, normalizer)
-    elif algo.startswith("sp-") or algo == "unigram":
-        model_bytes, hf = backends.train_sentencepiece(lines, algo, vocab_size, special_tokens, normalizer)
-    else:
-        hf = backends.train_hf(lines, algo, vocab_size, min_frequency, special_tokens, pretokenizer, normalizer,
-                               show_progress=False)
-    target = _write_tokenizer(hf, out, model_bytes)
-    console().print(f"trained {algo} ({hf.get_vocab_size()} tokens) in {time.perf_counter() - started:.1f}s "
-                    f"-> {target}")
-    return target
-
-
-def _train_super(corpus_specs, out, algo, vocab_size, min_frequency, special_tokens, pretokenizer, normalizer,
-                 text_field, errors, options) -> Path:
-    """superbpe / supertoken / char-bpe on the numba engine (tokbench.train.supertokens)."""
-    from tokbench.train import supertokens
-
-    if algo != "supertoken":
-        options["pretokenizer"] = pretokenizer
-    corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
-    lines = progress(corpus.lines(), f"reading {corpus.name}", unit_of=lambda line: len(line))
-    started = time.perf_counter()
-    trained = supertokens.train(algo, lines, vocab_size, min_frequency=min_frequency,
-                                special_tokens=list(special_tokens), normalizer=normalizer, **options)
-    target = _write_tokenizer(trained.hf, out, None)
-    console().print(f"trained {algo} ({trained.hf.get_vocab_size()} tokens) in "
-                    f"{time.perf_counter() - started:.1f}s -> {target}")
-    return target
-
-
-def _write_tokenizer(hf, out: Path, model_bytes: bytes | None) -> Path:
+def write_tokenizer(hf, out: Path, model_bytes: bytes | None) -> Path:
     """A path ending in .json is the tokenizer file itself; anything else is a folder to hold it."""
     text = hf.to_str(pretty=True)
     if out.suffix == ".json":

@@ -12,6 +12,7 @@ import typer
 from tokbench.console import print_table
 from tokbench.errors import UsageError
 from tokbench.options import TABLE_OR_JSON, ContextOpt, FormatOpt, MaxBytesOpt, ModelOpt, check_format
+from tokbench.transplant import methods
 
 
 
@@ -19,8 +20,7 @@ def transplant_command(
     model: ModelOpt,
     tokenizer: Annotated[str, typer.Option("--tokenizer", "-t", help="the new tokenizer: file, folder or zoo name")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output model folder")],
-    method: Annotated[str, typer.Option("--method", help="tokenadapt, tokenadapt-local, tokenadapt-global, omp, "
-                                                         "focus, subword-mean, mean, random, hewitt, zett")] = "tokenadapt",
+    method: Annotated[str, typer.Option("--method", help=", ".join(methods.names()))] = "tokenadapt",
     evaluate: Annotated[Optional[list[str]], typer.Option("--evaluate", help="held-out corpus to score both models")] = None,
     keep_special: Annotated[str, typer.Option("--keep-special", help="old: keep the model's special tokens and roles; "
                                                                      "new: the new tokenizer's")] = "old",
