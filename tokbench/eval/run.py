@@ -30,7 +30,7 @@ FLORES_SPLITS = ("dev", "devtest")
 
 # ------------------------------------------------------------------------------------------------------ sources
 @dataclass
-class Source:
+class TextSource:
     """A named text stream with an optional language; `group` ties the languages of one parallel set together."""
 
     name: str
@@ -51,11 +51,11 @@ def parse_corpus_spec(spec: str) -> tuple[str, str | None]:
     return spec, None
 
 
-def corpus_source(spec, lang: str | None = None) -> Source:
-    """A Source over the project's Corpus reader (files, folders, globs, '-', .gz, .jsonl)."""
+def corpus_source(spec, lang: str | None = None) -> TextSource:
+    """A TextSource over the project's Corpus reader (files, folders, globs, '-', .gz, .jsonl)."""
     from tokbench.corpus import Corpus
 
-    if isinstance(spec, Source):
+    if isinstance(spec, TextSource):
         return spec
     if isinstance(spec, tuple):
         spec, lang = spec
@@ -64,10 +64,10 @@ def corpus_source(spec, lang: str | None = None) -> Source:
     corpus = spec if hasattr(spec, "documents") else Corpus([str(spec)])
     # a plain file is one document, so only JSONL (a record per line) is cut inside a file
     tasks = (lambda size, n: corpus.tasks(size, n, split_text=False)) if hasattr(corpus, "tasks") else None
-    return Source(corpus.name, lang, corpus.documents, tasks=tasks)
+    return TextSource(corpus.name, lang, corpus.documents, tasks=tasks)
 
 
-def parallel_sources(directory: str | Path) -> list[Source]:
+def parallel_sources(directory: str | Path) -> list[TextSource]:
     """Aligned text per language from DIR/<lang>/ folders (documents = the file names every language has) or from
     FLORES-style DIR/<code>.dev[test] files (each language's lines joined by single spaces, as the published parity
     tables do)."""
@@ -86,7 +86,7 @@ def parallel_sources(directory: str | Path) -> list[Source]:
         for s in subdirs:
             files = [str(s / c) for c in common]
             read = _files_reader(files)
-            out.append(Source(f"{group}/{s.name}", s.name, read, group, lambda read=read: list(read())))
+            out.append(TextSource(f"{group}/{s.name}", s.name, read, group, lambda read=read: list(read())))
         return out
     codes: dict[str, list[Path]] = {}
     for f in sorted(d.iterdir()):
@@ -97,7 +97,7 @@ def parallel_sources(directory: str | Path) -> list[Source]:
     splits = [{f.suffix for f in fs} for fs in codes.values()]
     if any(s != splits[0] for s in splits):
         raise InputError(f"{d}: languages have different splits ({', '.join(sorted(codes))})")
-    return [Source(f"{group}/{code}", lexicons.base_lang(code), _flores_reader(fs), group, _flores_lines(fs))
+    return [TextSource(f"{group}/{code}", lexicons.base_lang(code), _flores_reader(fs), group, _flores_lines(fs))
             for code, fs in codes.items()]
 
 
@@ -284,7 +284,7 @@ class Evaluation:
             if gold is not None and gold.analyser is not None:
                 gold.analyser.save()
 
-    def _run_sharded(self, src: Source, stats: list[Stats]) -> int:
+    def _run_sharded(self, src: TextSource, stats: list[Stats]) -> int:
         """Measure one source shard by shard on the runner and merge the shards' statistics into `stats` (exact:
         every record equals the one-process record, throughput aside); per-document rows keep their numbers."""
         groups = src.tasks(self.shard_size, self.runner.workers) if src.tasks else [(src,)]

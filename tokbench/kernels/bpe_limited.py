@@ -218,6 +218,19 @@ def _room(pslots, pkeys, pcnt, n_pairs, extra):
     return pslots, pkeys, pcnt
 
 
+@njit(cache=True, inline="always")
+def _repoint(pslots, pkeys, pcnt, n_pairs, key, counting, old, f, ch_k, ch_pos, n_ch, pos):
+    """The pair starting at `pos` becomes `key`: interned, its count moved over from pair `old` (when counting) and
+    the change logged; returns (key's pair index, n_pairs, n_ch)."""
+    k, n_pairs = _insert_pair(pslots, pkeys, pcnt, n_pairs, key)
+    if counting:
+        pcnt[old] -= f
+        pcnt[k] += f
+    ch_k[n_ch] = k
+    ch_pos[n_ch] = pos
+    return k, n_pairs, n_ch + 1
+
+
 @njit(cache=True)
 def train_merges_resume(word_syms, word_offs, word_counts, tok_pool, tok_offs, forced_left, forced_right, forced_new,
                         vocab_size, min_frequency, limit_kind, limit):
@@ -409,26 +422,12 @@ def train_merges_resume(word_syms, word_offs, word_counts, tok_pool, tok_offs, f
             pp = prv[p]
             nn = nxt[q]
             if pp >= 0:
-                key = _pair_key(sym[pp], new)
-                k, n_pairs = _insert_pair(pslots, pkeys, pcnt, n_pairs, key)
-                if counting:
-                    pcnt[pidx[pp]] -= f
-                    pcnt[k] += f
-                pidx[pp] = k
-                ch_k[n_ch] = k
-                ch_pos[n_ch] = pp
-                n_ch += 1
+                pidx[pp], n_pairs, n_ch = _repoint(pslots, pkeys, pcnt, n_pairs, _pair_key(sym[pp], new), counting,
+                                                   pidx[pp], f, ch_k, ch_pos, n_ch, pp)
             pidx[p] = -1
             if nn >= 0:
-                key = _pair_key(new, sym[nn])
-                k, n_pairs = _insert_pair(pslots, pkeys, pcnt, n_pairs, key)
-                if counting:
-                    pcnt[pidx[q]] -= f
-                    pcnt[k] += f
-                pidx[p] = k
-                ch_k[n_ch] = k
-                ch_pos[n_ch] = p
-                n_ch += 1
+                pidx[p], n_pairs, n_ch = _repoint(pslots, pkeys, pcnt, n_pairs, _pair_key(new, sym[nn]), counting,
+                                                  pidx[q], f, ch_k, ch_pos, n_ch, p)
             pidx[q] = -1
             sym[p] = new
             sym[q] = -1

@@ -65,16 +65,22 @@ def bytes_find(slots, hashes, pool, offs, buf, start, end, h):
         i = (i + 1) & mask
 
 
+@njit(cache=True, inline="always")
+def _free_slot(slots, h):
+    """The first empty slot probing from hash h (linear probing; the table is never full)."""
+    mask = len(slots) - 1
+    i = h & mask
+    while slots[i] != EMPTY:
+        i = (i + 1) & mask
+    return i
+
+
 @njit(cache=True)
 def rehash(hashes, n, cap):
     """A fresh slot array of capacity cap holding keys 0..n-1 (by their stored hashes)."""
     slots = np.full(cap, EMPTY, np.int64)
-    mask = cap - 1
     for k in range(n):
-        i = hashes[k] & mask
-        while slots[i] != EMPTY:
-            i = (i + 1) & mask
-        slots[i] = k
+        slots[_free_slot(slots, hashes[k])] = k
     return slots
 
 
@@ -94,13 +100,10 @@ def int_find(slots, keys, key):
 
 @njit(cache=True)
 def int_rehash(keys, n, cap):
+    """rehash for an int64-keyed table (hashes computed from the keys)."""
     slots = np.full(cap, EMPTY, np.int64)
-    mask = cap - 1
     for k in range(n):
-        i = hash_int(keys[k]) & mask
-        while slots[i] != EMPTY:
-            i = (i + 1) & mask
-        slots[i] = k
+        slots[_free_slot(slots, hash_int(keys[k]))] = k
     return slots
 
 

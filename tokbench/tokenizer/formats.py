@@ -30,6 +30,7 @@ import unicodedata
 from pathlib import Path
 
 from tokbench.errors import InputError
+from tokbench.io import open_input
 
 NORMAL_FORMS = (None, "NFC", "NFKC", "NFD", "NFKD")
 
@@ -63,20 +64,15 @@ def tiktoken_bytes(ranks: dict[bytes, int]) -> bytes:
 def read_tiktoken_ranks(path: Path) -> dict[bytes, int]:
     """Parse a `.tiktoken` file (base64 token, space, rank per line) without tiktoken's download cache."""
     ranks: dict[bytes, int] = {}
-    try:
-        with open(path, "rb") as handle:
-            for lineno, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    token, rank = line.split()
-                    ranks[base64.b64decode(token, validate=True)] = int(rank)
-                except ValueError:
-                    raise InputError(f"{path}: line {lineno} is not `base64 rank`") from None
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    with open_input(path) as handle:
+        for lineno, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                token, rank = line.split()
+                ranks[base64.b64decode(token, validate=True)] = int(rank)
+            except ValueError:
+                raise InputError(f"{path}: line {lineno} is not `base64 rank`") from None
     return ranks
 
 

@@ -70,7 +70,7 @@ def splitters(algo: str, pretokenizer: str = "gpt2") -> list:
         return [word_splitter(pretokenizer), _super_splitter(pretokenizer)]
     if algo == "char-bpe":
         return [word_splitter(pretokenizer)]
-    raise UsageError(f"--algo {algo} does not train from word counts")
+    raise UsageError(f"{algo} does not train from word counts")
 
 
 class _Chunker:
@@ -208,14 +208,14 @@ def transition_size(transition: float, vocab_size: int, alphabet: int) -> int:
     """The vocabulary size where stage 2 starts: a fraction of vocab_size when < 1 (at least the alphabet), else a
     size."""
     if transition <= 0:
-        raise UsageError(f"--transition must be > 0, got {transition}")
+        raise UsageError(f"transition must be > 0, got {transition}")
     # a fraction never asks for less than the alphabet (a small vocabulary then has no stage-1 merges)
     size = max(int(round(transition * vocab_size)), alphabet) if transition < 1 else int(transition)
     if size != transition and transition >= 1:
-        raise UsageError(f"--transition {transition}: give a fraction below 1 or a whole vocabulary size")
+        raise UsageError(f"transition {transition}: give a fraction below 1 or a whole vocabulary size")
     if not alphabet <= size <= vocab_size:
-        raise UsageError(f"--transition gives stage 1 a vocabulary of {size}; it must lie between the alphabet "
-                         f"({alphabet}) and --vocab-size ({vocab_size})")
+        raise UsageError(f"transition gives stage 1 a vocabulary of {size}; it must lie between the alphabet "
+                         f"({alphabet}) and the vocabulary size ({vocab_size})")
     return size
 
 

@@ -87,12 +87,10 @@ class BPEOptions:
 
 @dataclass(frozen=True)
 class SuperBPEOptions:
-    transition: float = 0.6  # stage 2 starts here: a fraction of --vocab-size (< 1) or a vocabulary size
+    transition: float = 0.6  # stage 2 starts here: a fraction of --vocab-size (< 1) or a size (supertokens.transition_size)
     max_words: int = 4  # words per supertoken
 
     def __post_init__(self):
-        if self.transition <= 0:
-            raise UsageError(f"--transition must be > 0, got {self.transition}")
         if self.max_words < 1:
             raise UsageError(f"--max-words must be >= 1, got {self.max_words}")
 
