@@ -1,6 +1,7 @@
-"""The options every command spells the same way (typer `Annotated` types), and the one `--format` check.
+"""The options every command spells the same way (typer `Annotated` types); the `--format` values are checked by
+`tokbench.io.check_format`.
 
-Capability CLIs (`<package>/cli.py`) import these, so `-t/--tokenizer`, `-o/--out`, `--text-field`, `--errors` and
+Capability CLIs (`<package>/cli.py`) import these, so `-t/--tokenizer`, `-m/--model`, `--text-field`, `--errors` and
 `--format` mean one thing everywhere.
 """
 
@@ -10,10 +11,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from tokbench.io import FORMATS, TABLE_OR_JSON, check_format
-
-RECORD_FORMATS = FORMATS
-
 TokenizerOpt = Annotated[str, typer.Option("--tokenizer", "-t", help="tokenizer.json, folder, .model, or zoo name")]
 TextField = Annotated[str, typer.Option("--text-field", help="field holding the text in .jsonl inputs")]
 Errors = Annotated[str, typer.Option("--errors", help="invalid UTF-8: strict (fail) or replace")]
@@ -21,11 +18,4 @@ ModelOpt = Annotated[str, typer.Option("--model", "-m", help="HF model folder, .
 ContextOpt = Annotated[int, typer.Option("--context", help="tokens per window")]
 StrideOpt = Annotated[Optional[int], typer.Option("--stride", help="new tokens scored per window (default: context)")]
 MaxBytesOpt = Annotated[Optional[int], typer.Option("--max-bytes", help="score at most this many bytes of the corpus")]
-FormatOpt = Annotated[str, typer.Option("--format", help="table or json")]  # commands with one result
-
-
-def format_option(choices: tuple[str, ...] = RECORD_FORMATS, short: bool = False):
-    """A `--format` option whose help lists `choices`."""
-    names = ("--format", "-f") if short else ("--format",)
-    return typer.Option(*names, help=", ".join(choices) if choices != RECORD_FORMATS
-                        else "machine output to stdout: json, jsonl, csv or md")
+FormatOpt = Annotated[str, typer.Option("--format", help="table or json")]  # commands with one result (io.TABLE_OR_JSON)

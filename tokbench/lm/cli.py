@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from tokbench.options import TABLE_OR_JSON, ContextOpt, FormatOpt, MaxBytesOpt, ModelOpt, StrideOpt, check_format
+from tokbench.io import TABLE_OR_JSON, check_format
+from tokbench.options import ContextOpt, FormatOpt, MaxBytesOpt, ModelOpt, StrideOpt
 
 lm_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Causal language models: score text.")
 

@@ -9,7 +9,8 @@ from typing import Annotated, TextIO
 
 import typer
 
-from tokbench.options import TABLE_OR_JSON, Errors, TextField, TokenizerOpt, check_format
+from tokbench.io import TABLE_OR_JSON, check_format
+from tokbench.options import Errors, TextField, TokenizerOpt
 
 BATCH = 256  # documents (or lines) encoded per call
 

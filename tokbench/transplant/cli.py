@@ -11,7 +11,8 @@ import typer
 
 from tokbench.console import print_table
 from tokbench.errors import UsageError
-from tokbench.options import TABLE_OR_JSON, ContextOpt, FormatOpt, MaxBytesOpt, ModelOpt, check_format
+from tokbench.io import TABLE_OR_JSON, check_format
+from tokbench.options import ContextOpt, FormatOpt, MaxBytesOpt, ModelOpt
 from tokbench.transplant import methods
 
 
