@@ -39,11 +39,23 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
-bench: setup
+# Benchmark peers live in their own venv: never runtime dependencies of tokbench.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.tokbench-bench
+BENCH_PEERS := rustbpe==0.1.0 bpeasy==0.1.6 bpe-openai==0.1.4 tokendagger==0.1.1 numpy
+
+$(BENCH_STAMP): Makefile
+	dpkg -s libpcre2-dev >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q libpcre2-dev; }
+	test -x $(BENCH_VENV)/bin/python || $(PY) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/pip install -q $(BENCH_PEERS)
+	touch $(BENCH_STAMP)
+
+bench: setup $(BENCH_STAMP)
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) $(CACHE)
+	rm -rf $(VENV) $(BENCH_VENV) $(CACHE)
 
 hypernet: setup
 	$(BIN)/python -m bench.hypernet
