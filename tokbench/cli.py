@@ -150,6 +150,15 @@ def demo(out: Annotated[Path, typer.Option("--out", "-o")] = Path("reports/demo"
     run_demo(out)
 
 
+@app.command()
+def warmup() -> None:
+    """Compile every numba kernel into the user cache now (make setup runs this), so no later command compiles."""
+    from tokbench.warmup import warmup as run_warmup
+
+    seconds = run_warmup(lambda line: print(line, file=sys.stderr))
+    print(f"kernels ready ({sum(seconds.values()):.1f}s)", file=sys.stderr)
+
+
 def _register_capabilities() -> None:
     """Each capability keeps its thin wrappers beside its code: <package>/cli.py exposes register(app)."""
     import importlib
