@@ -15,19 +15,10 @@ from tokbench.errors import TokbenchError
 
 # Command order in `tokbench --help` follows this list.
 CAPABILITIES = ("tokbench.tokenizer.cli", "tokbench.train.cli", "tokbench.eval.cli", "tokbench.eval.demo",
-                "tokbench.transplant.cli", "tokbench.lm.cli", "tokbench.byteprob.cli")
+                "tokbench.transplant.cli", "tokbench.lm.cli", "tokbench.byteprob.cli", "tokbench.warmup")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train, transplant and evaluate tokenizers.", rich_markup_mode=None)
-
-
-@app.command()
-def warmup() -> None:
-    """Compile every numba kernel into the user cache now (make setup runs this), so no later command compiles."""
-    from tokbench.warmup import warmup as run_warmup
-
-    seconds = run_warmup(lambda line: print(line, file=sys.stderr))
-    print(f"kernels ready ({sum(seconds.values()):.1f}s)", file=sys.stderr)
 
 
 def _register_capabilities() -> None:

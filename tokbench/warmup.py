@@ -18,7 +18,7 @@ TEXT = ("The quick brown fox's 12 jumps; it'LL be fine.\r\n\tTabs  and spaces  \
 
 
 def _counting() -> None:
-    from tokbench import pretok
+    from tokbench.tokenizer import presets as pretok
     from tokbench.train.counts import count_blocks, count_words
 
     for name in pretok.PRETOKENIZERS:
@@ -46,8 +46,8 @@ def _supertokens() -> None:
 
 
 def _encoding() -> None:
-    from tokbench import pretok
-    from tokbench.bpe_encoder import BPEEncoder
+    from tokbench.tokenizer import presets as pretok
+    from tokbench.tokenizer.fast_bpe import BPEEncoder
     from tokbench.train.bpe import train_bpe_counts
     from tokbench.train.counts import count_words
 
@@ -117,3 +117,15 @@ def warmup(report: Callable[[str], None] = lambda line: None) -> dict[str, float
         seconds[name] = time.perf_counter() - started
         report(f"{name}: {seconds[name]:.1f}s")
     return seconds
+
+
+def register(app) -> None:
+    """Mount `tokbench warmup` (typer is imported by the caller, not here: this module stays light)."""
+
+    @app.command("warmup")
+    def warmup_command() -> None:
+        """Compile every numba kernel into the user cache now (make setup runs this), so no later command compiles."""
+        import sys
+
+        seconds = warmup(lambda line: print(line, file=sys.stderr))
+        print(f"kernels ready ({sum(seconds.values()):.1f}s)", file=sys.stderr)
