@@ -37,6 +37,8 @@ class Source:
     lang: str | None
     documents: Callable[[], Iterator[str]]
     group: str | None = None
+    units: Callable[[], list[str]] | None = None  # parallel sets: the aligned units (files; FLORES: sentences)
+    tasks: Callable[[int, int], list] | None = None  # (shard size, workers) -> groups of readers with .documents()
 
 
 def parse_corpus_spec(spec: str) -> tuple[str, str | None]:
@@ -60,7 +62,9 @@ def corpus_source(spec, lang: str | None = None) -> Source:
     elif lang is None and isinstance(spec, str):
         spec, lang = parse_corpus_spec(spec)
     corpus = spec if hasattr(spec, "documents") else Corpus([str(spec)])
-    return Source(corpus.name, lang, corpus.documents)
+    # a plain file is one document, so only JSONL (a record per line) is cut inside a file
+    tasks = (lambda size, n: corpus.tasks(size, n, split_text=False)) if hasattr(corpus, "tasks") else None
+    return Source(corpus.name, lang, corpus.documents, tasks=tasks)
 
 
 def parallel_sources(directory: str | Path) -> list[Source]:
@@ -81,7 +85,8 @@ def parallel_sources(directory: str | Path) -> list[Source]:
         out = []
         for s in subdirs:
             files = [str(s / c) for c in common]
-            out.append(Source(f"{group}/{s.name}", s.name, _files_reader(files), group))
+            read = _files_reader(files)
+            out.append(Source(f"{group}/{s.name}", s.name, read, group, lambda read=read: list(read())))
         return out
     codes: dict[str, list[Path]] = {}
     for f in sorted(d.iterdir()):
@@ -92,7 +97,8 @@ def parallel_sources(directory: str | Path) -> list[Source]:
     splits = [{f.suffix for f in fs} for fs in codes.values()]
     if any(s != splits[0] for s in splits):
         raise InputError(f"{d}: languages have different splits ({', '.join(sorted(codes))})")
-    return [Source(f"{group}/{code}", lexicons.base_lang(code), _flores_reader(fs), group) for code, fs in codes.items()]
+    return [Source(f"{group}/{code}", lexicons.base_lang(code), _flores_reader(fs), group, _flores_lines(fs))
+            for code, fs in codes.items()]
 
 
 def _files_reader(files: list[str]) -> Callable[[], Iterator[str]]:
@@ -105,15 +111,22 @@ def _files_reader(files: list[str]) -> Callable[[], Iterator[str]]:
     return read
 
 
-def _flores_reader(files: list[Path]) -> Callable[[], Iterator[str]]:
-    def read():
-        lines = []
+def _flores_lines(files: list[Path]) -> Callable[[], list[str]]:
+    def lines():
+        out = []
         for f in files:
             try:
-                lines += [ln.strip() for ln in f.read_text(encoding="utf-8").splitlines()]
+                out += [ln.strip() for ln in f.read_text(encoding="utf-8").splitlines()]
             except UnicodeDecodeError as e:
                 raise InputError(f"{f}: not UTF-8 at byte {e.start}") from None
-        yield " ".join(lines)
+        return out
+
+    return lines
+
+
+def _flores_reader(files: list[Path]) -> Callable[[], Iterator[str]]:
+    def read():
+        yield " ".join(_flores_lines(files)())
 
     return read
 
@@ -162,6 +175,7 @@ class Evaluation:
         reference_lang: str = "en",
         lexicon_file: str | Path | None = None,
         morphemes_file: str | Path | None = None,
+        tr_method: str = "paper",
         gold_tsv: str | Path | None = None,
         per_document: IO[str] | None = None,
         batch_bytes: int = 1 << 20,
@@ -169,13 +183,19 @@ class Evaluation:
         roundtrip: bool = True,
         progress: Callable[[str, int], None] | None = None,
         models: Sequence = (),
+        runner=None,
+        shard_size: int = 64 << 20,
     ):
         from tokbench.tokenizer import load_tokenizer
 
         if not tokenizers and not models:
             raise UsageError("give at least one --tokenizer or --model")
         self.models = list(models)  # ModelScorer objects: their tokenizers are evaluated too, and scored as LMs
+        if runner is not None and self.models:
+            raise UsageError("--model scores in this process: drop --workers/--scheduler to use it")
+        self.runner, self.shard_size = runner, shard_size
         tokenizers = [*tokenizers, *(m.tokenizer for m in self.models)]
+        self.specs = list(tokenizers)  # what shard tasks load on the workers
         self.tokenizers = [t if hasattr(t, "encode_arrays") else load_tokenizer(t) for t in tokenizers]
         self.sources = [corpus_source(c) for c in corpora]
         if parallel:
@@ -190,12 +210,17 @@ class Evaluation:
             raise UsageError("two corpora have the same name; give distinct folders or files")
         self.reference_lang = lexicons.base_lang(reference_lang)
         self.lexicon_file, self.morphemes_file, self.gold_tsv = lexicon_file, morphemes_file, gold_tsv
+        if tr_method not in lexicons.METHODS:
+            raise UsageError(f"--tr-method {tr_method!r}: choose {' or '.join(lexicons.METHODS)}")
+        self.tr_method = tr_method
         self.per_document = per_document
         self.batch_bytes, self.max_doc_bytes = batch_bytes, max_doc_bytes
         self.roundtrip = roundtrip
         self.progress = progress
         self.stats: list[Stats] = []
         self.length_hist: dict[tuple[str, str], np.ndarray] = {}
+        self.first_seen: dict[str, np.ndarray] = {}  # tokenizer -> byte offset (all corpora) where each id first came
+        self.bytes_read = 0
         self._lex: dict = {}
         self._gold: dict = {}
         self._run()
@@ -210,7 +235,8 @@ class Evaluation:
         key = lexicons.base_lang(lang)
         if key not in self._lex:
             has_files = self.lexicon_file or self.morphemes_file
-            self._lex[key] = lexicons.lexicon_for(lang, self.lexicon_file, self.morphemes_file) \
+            self._lex[key] = lexicons.lexicon_for(lang, self.lexicon_file, self.morphemes_file,
+                                                  self.tr_method) \
                 if (lang or has_files) else None
         return self._lex[key]
 
@@ -222,19 +248,20 @@ class Evaluation:
 
     def _run(self) -> None:
         tables = [TokenTable.build(t) for t in self.tokenizers]
+        self.tables = tables
+        for name, table in zip(self.names, tables):
+            self.first_seen[name] = np.full(len(table.lengths), -1, dtype=np.int64)
         for src in self.sources:
-            gold = self._gold_for(src.lang)
             stats = [Stats(name, src.name, src.lang, t.vocab_size, table)
                      for name, t, table in zip(self.names, self.tokenizers, tables)]
-            ndocs = 0
-            for batch in _batches(src.documents(), self.batch_bytes, self.max_doc_bytes):
-                encoded = [d.encode("utf-8") for d in batch]
-                spans = [word_byte_spans(d) for d in batch]
-                for tok, table, st in zip(self.tokenizers, tables, stats):
-                    self._encode_batch(tok, table, st, batch, encoded, spans, gold, ndocs)
-                ndocs += len(batch)
-                if self.progress:
-                    self.progress(src.name, sum(len(e) for e in encoded))
+            if self.runner is None:
+                sink = None if self.per_document is None else _RowWriter(self.per_document)
+                done = _Pass(self.tokenizers, tables, stats, self._gold_for(src.lang), self.roundtrip, sink,
+                             self.batch_bytes, self.max_doc_bytes)
+                done.run(src.documents(), None if self.progress is None else lambda n, s=src: self.progress(s.name, n))
+                ndocs = self._absorb(done.seen, done.ndocs, done.nbytes, 0)
+            else:
+                ndocs = self._run_sharded(src, stats)
             if ndocs == 0 or all(st.bytes == 0 for st in stats):
                 raise InputError(f"corpus {src.name}: empty (no text)")
             lex = self._lexicon(src.lang)
@@ -257,18 +284,134 @@ class Evaluation:
             if gold is not None and gold.analyser is not None:
                 gold.analyser.save()
 
-    def _encode_batch(self, tok, table: TokenTable, st: Stats, batch, encoded, spans, gold, first_doc) -> None:
+    def _run_sharded(self, src: Source, stats: list[Stats]) -> int:
+        """Measure one source shard by shard on the runner and merge the shards' statistics into `stats` (exact:
+        every record equals the one-process record, throughput aside); per-document rows keep their numbers."""
+        groups = src.tasks(self.shard_size, self.runner.workers) if src.tasks else [(src,)]
+        task = _ShardTask(self.specs, self.names, src.name, src.lang, str(self.gold_tsv or "") or None,
+                          self.roundtrip, self.per_document is not None, self.batch_bytes, self.max_doc_bytes)
+        ndocs = 0
+        for part_stats, rows, seen, n, nbytes in self.runner.map(task, groups, label=f"eval {src.name}"):
+            for st, part in zip(stats, part_stats):
+                st.merge(part)
+            for row in rows:
+                row["document"] += ndocs
+                self.per_document.write(json.dumps(row, ensure_ascii=False) + "\n")
+            ndocs = self._absorb(seen, n, nbytes, ndocs)
+        return ndocs
+
+    def _absorb(self, seen: list[np.ndarray], ndocs: int, nbytes: int, before: int) -> int:
+        """Fold a pass's first-seen offsets (relative to its own start) into the run's; returns documents so far."""
+        for name, local in zip(self.names, seen):
+            run = self.first_seen[name]
+            new = (run < 0) & (local >= 0)
+            run[new] = self.bytes_read + local[new]
+        self.bytes_read += nbytes
+        return before + ndocs
+
+    def vocab_curves(self, points: int = 48) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per tokenizer: (bytes of text read, share of |V| used by then), on a log grid over all corpora in order."""
+        if self.bytes_read < 2:
+            return {}
+        x = np.unique(np.geomspace(min(1000, self.bytes_read), self.bytes_read, points).astype(np.int64))
+        out = {}
+        for name, tok in zip(self.names, self.tokenizers):
+            seen = np.sort(self.first_seen[name][self.first_seen[name] >= 0])
+            out[name] = (x, np.searchsorted(seen, x, side="left") / tok.vocab_size)
+        return out
+
+    def _unit_tokens(self, k: int, texts: list[str]) -> np.ndarray:
+        """Tokens (specials excluded) of each text under tokenizer k."""
+        flat, offs = self.tokenizers[k].encode_arrays(texts)
+        _, keep = _kept(np.asarray(flat, dtype=np.int64), self.tables[k])
+        c = np.concatenate([[0], np.cumsum(keep)])
+        return c[np.asarray(offs[1:])] - c[np.asarray(offs[:-1])]
+
+    def _premium_spread(self, sts: list[Stats]) -> None:
+        """min/median/max over aligned units of tokens(unit) / tokens(the same unit in the reference language)."""
+        by_name = {s.name: s for s in self.sources}
+        index = {name: k for k, name in enumerate(self.names)}
+        units = {st.corpus: by_name[st.corpus].units for st in sts}
+        if any(u is None for u in units.values()):
+            return
+        texts = {c: u() for c, u in units.items()}
+        if len({len(t) for t in texts.values()}) != 1:
+            return
+        counts = {(st.tokenizer, st.corpus): self._unit_tokens(index[st.tokenizer], texts[st.corpus]) for st in sts}
+        ref = {st.tokenizer: counts[(st.tokenizer, st.corpus)] for st in sts
+               if lexicons.base_lang(st.lang) == self.reference_lang}
+        for st in sts:
+            base = ref.get(st.tokenizer)
+            mine = counts[(st.tokenizer, st.corpus)]
+            ok = base > 0 if base is not None else None
+            if ok is None or not ok.any():
+                continue
+            p = mine[ok] / base[ok]
+            st.extra.update(premium_min=float(p.min()), premium_median=float(np.median(p)), premium_max=float(p.max()))
+
+    def _premiums(self) -> None:
+        groups: dict[str, list[Stats]] = {}
+        by_name = {s.name: s for s in self.sources}
+        for st in self.stats:
+            g = by_name[st.corpus].group
+            if g is not None:
+                groups.setdefault(g, []).append(st)
+        for g, sts in groups.items():
+            langs = {lexicons.base_lang(st.lang) for st in sts}
+            if self.reference_lang not in langs:
+                raise UsageError(f"--parallel {g}: no text in the reference language {self.reference_lang!r} "
+                                 f"(has {', '.join(sorted(x for x in langs if x))}); set --reference")
+            ref = {st.tokenizer: st.tokens for st in sts if lexicons.base_lang(st.lang) == self.reference_lang}
+            for st in sts:
+                st.premium = metrics.ratio(st.tokens, ref.get(st.tokenizer))
+            self._premium_spread(sts)
+
+
+def _kept(flat: np.ndarray, table: TokenTable) -> tuple[np.ndarray, np.ndarray]:
+    """(ids inside the table, ids that count as tokens: inside and not special)."""
+    inside = flat < len(table.lengths)
+    keep = inside.copy()
+    keep[inside] = ~table.special[flat[inside]]
+    return inside, keep
+
+
+# ------------------------------------------------------------------------------------- one pass over documents
+class _Pass:
+    """One pass of every tokenizer over documents, accumulating into `stats` (in place): what the single process
+    runs over a whole source and each shard task over its shards. Byte offsets (first sightings of each id) are
+    relative to the pass's start, so the caller can place them in the run."""
+
+    def __init__(self, tokenizers, tables, stats, gold, roundtrip: bool, sink, batch_bytes: int, max_doc_bytes: int):
+        self.tokenizers, self.tables, self.stats, self.gold = tokenizers, tables, stats, gold
+        self.roundtrip, self.sink = roundtrip, sink
+        self.batch_bytes, self.max_doc_bytes = batch_bytes, max_doc_bytes
+        self.seen = [np.full(len(t.lengths), -1, dtype=np.int64) for t in tables]
+        self.ndocs = self.nbytes = 0
+
+    def run(self, docs: Iterable[str], progress: Callable[[int], None] | None = None) -> "_Pass":
+        for batch in _batches(docs, self.batch_bytes, self.max_doc_bytes):
+            encoded = [d.encode("utf-8") for d in batch]
+            spans = [word_byte_spans(d) for d in batch]
+            facts = [metrics.doc_facts(d, e) for d, e in zip(batch, encoded)]
+            for t, (tok, table, st) in enumerate(zip(self.tokenizers, self.tables, self.stats)):
+                self._encode_batch(t, tok, table, st, batch, encoded, spans, facts)
+            self.ndocs += len(batch)
+            self.nbytes += sum(len(e) for e in encoded)
+            if progress:
+                progress(sum(len(e) for e in encoded))
+        return self
+
+    def _encode_batch(self, t, tok, table: TokenTable, st: Stats, batch, encoded, spans, facts) -> None:
+        gold, first_doc = self.gold, self.ndocs
         t0 = time.perf_counter()
         flat, offs = tok.encode_arrays(batch)
         st.encode_seconds += time.perf_counter() - t0
         flat = np.asarray(flat, dtype=np.int64)
-        n = len(table.lengths)
-        inside = flat < n
-        keep = inside.copy()
-        keep[inside] = ~table.special[flat[inside]]
+        inside, keep = _kept(flat, table)
         st.add_counts(flat[keep])
         lengths = np.zeros(len(flat), dtype=np.int64)
         lengths[inside] = table.lengths[flat[inside]]
+        self._first_seen(t, flat[keep], (np.cumsum(lengths) - lengths)[keep])
         for k, doc in enumerate(batch):
             a, b = int(offs[k]), int(offs[k + 1])
             ntok = int(keep[a:b].sum())
@@ -288,30 +431,74 @@ class Evaluation:
                 if gold is not None:
                     m = morphology.score_text(prepared, ends, gold)
                     st.morph = m if st.morph is None else tuple(x + y for x, y in zip(st.morph, m))
+                metrics.observe_document(st, facts[k], prepared, encoded[k], ends)
             if self.roundtrip:
                 st.roundtrip_checked += 1
                 st.roundtrip_ok += tok.decode(flat[a:b].tolist()) == doc
-            if self.per_document is not None:
-                row = {"tokenizer": st.tokenizer, "corpus": st.corpus, "document": first_doc + k, "bytes": nbytes,
-                       "chars": len(doc), "tokens": ntok, "bytes_per_token": metrics.ratio(nbytes, ntok),
-                       "tokens_per_kb": None if not nbytes else 1000.0 * ntok / nbytes}
-                self.per_document.write(json.dumps(row, ensure_ascii=False) + "\n")
+            if self.sink is not None:
+                self.sink({"tokenizer": st.tokenizer, "corpus": st.corpus, "document": first_doc + k,
+                           "bytes": nbytes, "chars": len(doc), "tokens": ntok,
+                           "bytes_per_token": metrics.ratio(nbytes, ntok),
+                           "tokens_per_kb": None if not nbytes else 1000.0 * ntok / nbytes})
 
-    def _premiums(self) -> None:
-        groups: dict[str, list[Stats]] = {}
-        by_name = {s.name: s for s in self.sources}
-        for st in self.stats:
-            g = by_name[st.corpus].group
-            if g is not None:
-                groups.setdefault(g, []).append(st)
-        for g, sts in groups.items():
-            langs = {lexicons.base_lang(st.lang) for st in sts}
-            if self.reference_lang not in langs:
-                raise UsageError(f"--parallel {g}: no text in the reference language {self.reference_lang!r} "
-                                 f"(has {', '.join(sorted(x for x in langs if x))}); set --reference")
-            ref = {st.tokenizer: st.tokens for st in sts if lexicons.base_lang(st.lang) == self.reference_lang}
-            for st in sts:
-                st.premium = metrics.ratio(st.tokens, ref.get(st.tokenizer))
+    def _first_seen(self, k: int, ids: np.ndarray, offsets: np.ndarray) -> None:
+        """Note the byte offset (from the pass's start) where each id of this batch first appeared."""
+        seen = self.seen[k]
+        uniq, first = np.unique(ids, return_index=True)
+        new = seen[uniq] < 0
+        seen[uniq[new]] = self.nbytes + offsets[first[new]]
+
+
+class _RowWriter:
+    def __init__(self, stream: IO[str]):
+        self.stream = stream
+
+    def __call__(self, row: dict) -> None:
+        self.stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+_LOADED: dict = {}  # per worker process: tokenizers and their tables, loaded once for all the shards it runs
+
+
+@dataclass
+class _ShardTask:
+    """Worker task: the statistics of one group of shards of one source, returned unmerged, with the rows.
+
+    Picklable: it carries tokenizer specs, not tokenizers (each worker loads them once), and returns Stats without
+    their token tables (the client has its own)."""
+
+    specs: list
+    names: list[str]
+    corpus: str
+    lang: str | None
+    gold_tsv: str | None
+    roundtrip: bool
+    rows: bool
+    batch_bytes: int
+    max_doc_bytes: int
+
+    def __call__(self, shards):
+        from tokbench.tokenizer import load_tokenizer
+
+        loaded = []
+        for spec in self.specs:
+            key = spec if isinstance(spec, str) else id(spec)
+            if key not in _LOADED:
+                tok = load_tokenizer(spec) if isinstance(spec, str) else spec
+                _LOADED[key] = (tok, TokenTable.build(tok))
+            loaded.append(_LOADED[key])
+        toks, tables = [t for t, _ in loaded], [t for _, t in loaded]
+        stats = [Stats(name, self.corpus, self.lang, t.vocab_size, table)
+                 for name, t, table in zip(self.names, toks, tables)]
+        rows: list[dict] = []
+        gold = morphology.gold_for(self.lang, self.gold_tsv)
+        done = _Pass(toks, tables, stats, gold, self.roundtrip, rows.append if self.rows else None, self.batch_bytes,
+                     self.max_doc_bytes).run(d for shard in shards for d in shard.documents())
+        if gold is not None and gold.analyser is not None:
+            gold.analyser.save()
+        for st in stats:
+            st.table = None
+        return stats, rows, done.seen, done.ndocs, done.nbytes
 
 
 def _unique_names(names: list[str], specs: list[str]) -> list[str]:

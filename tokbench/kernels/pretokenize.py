@@ -26,38 +26,8 @@ UPPERISH = 4096  # [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] (o200k)
 LOWERISH = 8192  # [\p{Ll}\p{Lm}\p{Lo}\p{M}] (o200k)
 _CI_LETTERS = {"s": CI_S, "d": CI_D, "m": CI_M, "t": CI_T, "l": CI_L, "v": CI_V, "e": CI_E, "r": CI_R}
 
-# --- patterns (kernel ids and the regexes they reproduce) -----------------------------------------------------------
+# --- scanner kinds: one per pre-tokenizer preset (the regexes they reproduce: tokbench.tokenizer.presets) -----------
 GPT2, CL100K, LLAMA3, WHITESPACE, QWEN2, O200K, WHITESPACE_KEPT, NONE = 0, 1, 2, 3, 4, 5, 6, 7
-PATTERNS = {
-    "gpt2": r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
-    "cl100k": r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""",
-    "llama3": r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
-    "whitespace": r"""\w+|[^\w\s]+""",  # HF pre_tokenizers.Whitespace: the whitespace between matches is dropped
-    "whitespace-kept": r"""\w+|[^\w\s]+|\s+""",  # the same cuts, whitespace runs kept as pieces (lossless)
-    "none": r"""[\s\S]+""",  # the whole line is one piece
-    "qwen2": r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
-    "o200k": "|".join(
-        [
-            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-            r"""\p{N}{1,3}""",
-            r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
-            r"""\s*[\r\n]+""",
-            r"""\s+(?!\S)""",
-            r"""\s+""",
-        ]
-    ),
-}
-KINDS = {
-    "gpt2": GPT2,
-    "cl100k": CL100K,
-    "llama3": LLAMA3,
-    "whitespace": WHITESPACE,
-    "whitespace-kept": WHITESPACE_KEPT,
-    "none": NONE,
-    "qwen2": QWEN2,
-    "o200k": O200K,
-}
 N_CODEPOINTS = 0x110000
 TABLE_VERSION = 2  # bump whenever the class bits change (names the on-disk cache)
 
@@ -232,10 +202,11 @@ def _o200k_piece(cps, i, hi, cls):
     return _space_newline_tail(cps, i, hi, cls)
 
 
-# --- per-line drivers: one compiled function per scanner, so a run compiles (and caches) only the one it uses -------
+# --- per-line drivers: one compiled function per scanner, so a run compiles (and caches) only the one it uses; they
+# release the GIL, so threads scan batches side by side -------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def split_gpt2(cps, bounds, cls):
     """Pre-token spans of every line cps[bounds[j]:bounds[j+1]] (each line is its own string for the regex)."""
     starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
@@ -250,7 +221,7 @@ def split_gpt2(cps, bounds, cls):
     return starts[:n], ends[:n]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def split_cl100k(cps, bounds, cls, max_digits):
     """As split_gpt2 for cl100k / llama3 (max_digits 3) and qwen2 (max_digits 1)."""
     starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
@@ -265,7 +236,7 @@ def split_cl100k(cps, bounds, cls, max_digits):
     return starts[:n], ends[:n]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def split_o200k(cps, bounds, cls):
     """As split_gpt2 for o200k."""
     starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
@@ -280,7 +251,7 @@ def split_o200k(cps, bounds, cls):
     return starts[:n], ends[:n]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def split_whitespace(cps, bounds, cls, keep_space):
     """`\\w+|[^\\w\\s]+` per line; whitespace runs are pieces too when keep_space (`...|\\s+`), else dropped."""
     starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
