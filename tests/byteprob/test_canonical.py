@@ -17,7 +17,8 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from tests.byteprob.brute import BruteCanon, ToyLM, brute_next_bytes
 from tokbench.byteprob import ByteLM
 from tokbench.byteprob.tables import utf8_shape
-from tokbench.tokenizer import HFTokenizer, load_tokenizer
+from tokbench.tokenizer import load_tokenizer
+from tokbench.tokenizer.hf import HFTokenizer
 
 DIGITS = {"type": "Split", "pattern": {"Regex": "\\p{N}"}, "behavior": "Isolated", "invert": False}
 PREFIXES = ["a:  1\nb:  2\nc: ", "I am  ", "x   ", "Total:  ", "1234", "f(x)\n    ", "- \u00a0"]
