@@ -165,7 +165,7 @@ def _digest(flat) -> str:
 def worker_encode_tokbench(tokjson: str, path: str) -> dict:
     texts = _documents(path)
     t0 = time.perf_counter()
-    from tokbench.bpe_encoder import BPEEncoder
+    from tokbench.tokenizer.fast_bpe import BPEEncoder
 
     enc = BPEEncoder.from_tokenizer_json(tokjson)
     t1 = time.perf_counter()
@@ -192,7 +192,8 @@ def tiktoken_from_tokenizer_json(tokjson: str):
     """A tiktoken Encoding with the same merges, and the map from its ranks to the tokenizer.json ids."""
     import tiktoken
 
-    from tokbench.bytelevel import byte_to_char, to_bytes
+    from tokbench.tokenizer.bytelevel import byte_to_char, to_bytes
+    from tokbench.tokenizer.presets import pattern
 
     spec = json.loads(Path(tokjson).read_text(encoding="utf-8"))
     vocab = spec["model"]["vocab"]
@@ -205,7 +206,7 @@ def tiktoken_from_tokenizer_json(tokjson: str):
             rank_to_id.append(vocab[a + b])
         else:
             rank_to_id.append(-1)
-    enc = tiktoken.Encoding(name="bench", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={})
+    enc = tiktoken.Encoding(name="bench", pat_str=pattern("gpt2"), mergeable_ranks=ranks, special_tokens={})
     return enc, rank_to_id
 
 
@@ -242,7 +243,7 @@ def _zoo_encoder(tool: str, descriptor: str):
     desc = json.loads(Path(descriptor).read_text())
     name = desc["name"]
     if tool == "tokbench":
-        from tokbench.bpe_encoder import BPEEncoder
+        from tokbench.tokenizer.fast_bpe import BPEEncoder
 
         enc = BPEEncoder.from_descriptor(descriptor)
         facts = {"numba_scanner": enc._scanner is not None}
@@ -288,7 +289,7 @@ def worker_startup(tool: str, descriptor: str, path: str) -> dict:
     text = Path(path).read_text(encoding="utf-8")
     t0 = time.perf_counter()
     if tool == "tokbench":
-        import tokbench.bpe_encoder  # noqa: F401
+        import tokbench.tokenizer.fast_bpe  # noqa: F401
     else:
         __import__({"tiktoken": "tiktoken", "bpe-openai": "bpe_openai", "tokendagger": "tokendagger"}[tool])
     t1 = time.perf_counter()
@@ -391,7 +392,7 @@ def _tokens_in_order(path: Path) -> list[bytes]:
     """Tokens created by merges, in merge order: from a tokenizer.json, or from a peer's ranks (hex, rank order)."""
     if path.suffix == ".ranks":
         return [bytes.fromhex(h) for h in json.loads(path.read_text())][256:]
-    from tokbench.bytelevel import to_bytes
+    from tokbench.tokenizer.bytelevel import to_bytes
 
     out = []
     for merge in json.loads(path.read_text())["model"]["merges"]:
@@ -550,7 +551,7 @@ def main(argv=None) -> None:
     tt_env = {"TIKTOKEN_CACHE_DIR": str(TMP / "tiktoken")}
     descriptors = {}
     if parts & {"zoo", "startup"}:
-        from tokbench import zoo
+        from tokbench.tokenizer import zoo
 
         zoo.seed_tiktoken_cache(TMP / "tiktoken")
         descriptors = {name: zoo.resolve(name) for name in ZOO}

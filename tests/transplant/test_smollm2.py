@@ -77,7 +77,7 @@ def test_holdout_omp_and_focus_beat_subword_mean(holdout):
 def test_real_transplant_end_to_end(tmp_path, smol):
     """SmolLM2 onto a small BPE trained here: subword-mean must beat random in bits per byte, and the saved folder
     must load with the HF auto classes."""
-    from tests.transplant.conftest import stdlib_text, train_bpe
+    from tests.helpers import stdlib_text, train_bpe
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     import difflib

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tokbench import pretok
 from tokbench.errors import InputError, UsageError
 from tokbench.io import atomic_dir, atomic_write, default_threads
 from tokbench.kernels import partition as KH
 from tokbench.kernels import pretokenize as KP
 from tokbench.kernels import wordcount as KW
+from tokbench.tokenizer import presets
 
 _META_PRETOK = b"tokbench.pretokenizer"
 _META_NORM = b"tokbench.normalizer"
@@ -38,9 +38,9 @@ class WordCounts:
     imported only to save or load, which keeps counting-then-training light on memory."""
 
     def __init__(self, data, offsets, counts, pretokenizer: str, normalizer: str | None = "none", *, canonical=False):
-        pretok.kind(pretokenizer)
+        presets.kind(pretokenizer)
         self.pretokenizer = pretokenizer
-        self.normalizer = pretok.normalizer_name(normalizer)
+        self.normalizer = presets.normalizer_name(normalizer)
         data = np.ascontiguousarray(data, np.uint8)
         offsets = np.ascontiguousarray(offsets, np.int64)
         counts = np.ascontiguousarray(counts, np.int64)
@@ -313,8 +313,8 @@ def count_blocks(
 
 def word_splitter(pretokenizer: str):
     """The preset's pre-tokenizer as a splitter for `count_pieces`: (code points, line bounds) -> (starts, ends)."""
-    kind = pretok.kind(pretokenizer)
-    cls = pretok.class_table()
+    kind = presets.kind(pretokenizer)
+    cls = presets.class_table()
     return lambda cps, bounds: KP.split_lines(cps, bounds, kind, cls)
 
 
@@ -332,7 +332,7 @@ def count_pieces(lines: Iterable[str], splitters, pretokenizer: str, normalizer:
 
 
 def _normalizer(normalizer):
-    norm = pretok.normalizer_name(normalizer)
+    norm = presets.normalizer_name(normalizer)
     return None if norm == "none" else functools.partial(unicodedata.normalize, norm.upper())
 
 
@@ -364,7 +364,7 @@ def _text_batches(blocks: Iterable[str], normalizer):
 
 def _count_batches(batches, splitters, pretokenizer: str, normalizer, threads: int | None) -> list[WordCounts]:
     """Split and count every batch into per-thread tables; sum the tables at the end (canonical, so exact)."""
-    norm = pretok.normalizer_name(normalizer)
+    norm = presets.normalizer_name(normalizer)
     threads = default_threads() if threads is None else max(1, int(threads))
 
     def work(item, counters):

@@ -1,4 +1,4 @@
-"""Thin typer wrappers for `tokbench transplant`, `tokbench lm bpb` and `tokbench hypernet train`; the logic lives in
+"""Thin typer wrappers for `tokbench transplant` and `tokbench hypernet train`; the logic lives in
 core/evaluate/hypernet_train and tokbench.lm. `register(app)` mounts them on the main app."""
 
 from __future__ import annotations
@@ -9,64 +9,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from tokbench.console import print_table
 from tokbench.errors import UsageError
+from tokbench.options import TABLE_OR_JSON, ContextOpt, FormatOpt, MaxBytesOpt, ModelOpt, check_format
 
-lm_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Causal language models: score text.")
-
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="HF model folder, .gguf file, or zoo name (smollm2)")]
-ContextOpt = Annotated[int, typer.Option("--context", help="tokens per window")]
-StrideOpt = Annotated[Optional[int], typer.Option("--stride", help="new tokens scored per window (default: context)")]
-MaxBytesOpt = Annotated[Optional[int], typer.Option("--max-bytes", help="score at most this many bytes of the corpus")]
-FormatOpt = Annotated[str, typer.Option("--format", help="table or json")]
-
-
-def _check_format(fmt: str) -> None:
-    if fmt not in ("table", "json"):
-        raise UsageError(f"--format must be table or json, not {fmt!r}")
-
-
-def _table(rows: list[dict], title: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    def cell(v) -> str:
-        return f"{v:.4f}" if isinstance(v, float) else str(v)
-
-    table = Table(title=title)
-    if len(rows) == 1:  # one record: a key/value table fits any terminal
-        table.add_column("")
-        table.add_column("value", justify="right")
-        for key, value in rows[0].items():
-            table.add_row(key, cell(value))
-    else:
-        for key in rows[0]:
-            table.add_column(key)
-        for row in rows:
-            table.add_row(*[cell(v) for v in row.values()])
-    Console(stderr=True).print(table)
-
-
-@lm_app.command("bpb")
-def bpb_command(
-    model: ModelOpt,
-    corpus: Annotated[list[str], typer.Option("--corpus", "-c", help="files, folders or globs (repeatable)")],
-    context: ContextOpt = 1024,
-    stride: StrideOpt = None,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
-    max_bytes: MaxBytesOpt = None,
-    fmt: FormatOpt = "table",
-) -> None:
-    """Bits per byte of a model on a corpus, with the model's own tokenizer."""
-    from tokbench.lm import load_lm
-    from tokbench.transplant.evaluate import read_texts
-
-    _check_format(fmt)
-    texts = read_texts(corpus, max_bytes)
-    result = load_lm(model).bits_per_byte(texts, context=context, stride=stride, batch_size=batch_size)
-    if fmt == "json":
-        print(json.dumps(result))
-    else:
-        _table([result], "bits per byte")
 
 
 def transplant_command(
@@ -104,7 +50,7 @@ def transplant_command(
     """Give a pretrained causal LM a new tokenizer and save it as a Hugging Face model folder."""
     from tokbench.transplant.core import transplant
 
-    _check_format(fmt)
+    check_format(fmt, TABLE_OR_JSON)
     if out.exists() and not force:  # before any loading
         raise UsageError(f"{out}: already exists (use --force to replace it)")
     if aux is not None and aux not in ("minilm", "glove", "self"):
@@ -112,7 +58,7 @@ def transplant_command(
     params = {"temperature": temperature, "top_k": top_k, "k": k, "weight": weight, "threshold": threshold,
               "aux": aux, "hypernet": str(hypernet) if hypernet is not None else None}
     params = {k: v for k, v in params.items() if v is not None}
-    from tokbench.transplant.evaluate import read_texts
+    from tokbench.corpus import read_texts
 
     heal = None
     if heal_steps or heal_corpus or resume:
@@ -144,7 +90,7 @@ def transplant_command(
     if fmt == "json":
         print(json.dumps(record))
     else:
-        _table([record], f"transplant -> {out}")
+        print_table([record], f"transplant -> {out}", digits=4)
 
 
 hypernet_app = typer.Typer(no_args_is_help=True, help="ZeTT-style hypernetworks for zero-shot tokenizer transfer.")
@@ -181,7 +127,6 @@ def hypernet_train(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `transplant`, `lm` and `hypernet` to the main tokbench app."""
+    """Add `transplant` and `hypernet` to the main tokbench app."""
     app.command("transplant")(transplant_command)
-    app.add_typer(lm_app, name="lm")
     app.add_typer(hypernet_app, name="hypernet")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tokbench.console import status
 from tokbench.errors import UsageError, WorkError
 from tokbench.io import atomic_dir, atomic_write
 from tokbench.tokenizer import load_tokenizer
@@ -347,7 +347,7 @@ def transplant(model: str, tokenizer: str, method: str = "tokenadapt", out: str 
     start = lm.start_ids[0] if lm.start_ids else None
     match = match_vocab(lm.tokenizer, new_tok, keep_special, old_start=start, old_size=len(in_emb))
     for w in match.warnings:
-        _say(f"warning: {w}")
+        status(f"warning: {w}")
     new_tok = match.tokenizer
 
     n_new = new_tok.vocab_size
@@ -356,7 +356,7 @@ def transplant(model: str, tokenizer: str, method: str = "tokenadapt", out: str 
     special_unmatched = [i for i in range(n_new) if match.new_to_old[i] < 0 and match.kind[i] == "special"]
     ctx = Context(lm.tokenizer, new_tok, in_emb, targets, params=params, seed=seed, model_key=_model_key(lm),
                   old_out=old_out)
-    _say(f"{len(targets)} new tokens to fill with {method}; {int((match.new_to_old >= 0).sum())} copied")
+    status(f"{len(targets)} new tokens to fill with {method}; {int((match.new_to_old >= 0).sum())} copied")
     plan = method_fn(ctx)
     if len(plan.source) != len(targets):
         raise WorkError(f"method {method} returned {len(plan.source)} rows for {len(targets)} tokens")
@@ -523,7 +523,3 @@ def _token_sources(new_tok, old_tok, match: Match, targets, plan: Plan, special_
                 rec["weights"] = [round(float(x), 4) for x in w]
         out.append(rec)
     return out
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr)

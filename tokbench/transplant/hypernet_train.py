@@ -73,7 +73,7 @@ def sample_tokenizer(text: str, vocab_size: int, style: str):
     """A unigram tokenizer trained on `text` (tokenizers' UnigramTrainer), as a tokbench Tokenizer."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    from tokbench.tokenizer import HFTokenizer
+    from tokbench.tokenizer.hf import HFTokenizer
 
     alphabet = 256 if style == "bytelevel" else len(set(text)) + 2
     vocab_size = max(vocab_size, alphabet + 16)  # the trainer refuses a vocabulary smaller than the alphabet

@@ -4,7 +4,8 @@ What it matches: HF `Tokenizer.encode(text, add_special_tokens=False)` for a tok
 256 ByteLevel chars, whose pre-tokenizer is ByteLevel (regex) or Sequence[Split(Regex, isolated), ByteLevel(no regex)],
 and whose normalizer is none, NFC or NFKC. Added tokens (special or not) found in the text are emitted as their ids, exactly
 as HF does; `encode_special_tokens=True` treats special ones as plain text (HF's flag of the same name).
-Anything else raises UsageError from `from_tokenizer_json`, so callers can fall back to `tokenizers`.
+Anything else raises `Unsupported` from `from_tokenizer_json` (an internal signal, never shown to users), so callers
+can fall back to `tokenizers`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from pathlib import Path
 import numpy as np
 import regex
 
-from tokbench.bytelevel import char_to_byte
-from tokbench.errors import InputError, UsageError
+from tokbench.errors import InputError
 from tokbench.io import default_threads
 from tokbench.kernels.bpe_encode import (
     build_bytes_table,
@@ -33,13 +33,18 @@ from tokbench.kernels.bpe_encode import (
     tokens_by_id,
     utf8_positions,
 )
-from tokbench.kernels.pretokenize import PATTERNS
+from tokbench.tokenizer import formats, presets
+from tokbench.tokenizer.bytelevel import char_to_byte
 
-GPT2_PATTERN = PATTERNS["gpt2"]  # ByteLevel's built-in split
-WHITESPACE_PATTERN = PATTERNS["whitespace"]  # HF's Whitespace pre-tokenizer (drops the whitespace)
+GPT2_PATTERN = presets.pattern("gpt2")  # ByteLevel's built-in split
+WHITESPACE_PATTERN = presets.pattern("whitespace")  # HF's Whitespace pre-tokenizer (drops the whitespace)
 
 CACHE_WORDS = 1_000_000  # the word cache starts over past this many distinct pre-tokens
 CHUNK_CHARS = 1 << 18  # characters per kernel call in encode_batch (bounds working memory)
+
+
+class Unsupported(Exception):
+    """The fast encoder does not reproduce this tokenizer (the caller falls back to `tokenizers`); not a user error."""
 
 
 class BPEEncoder:
@@ -72,7 +77,7 @@ class BPEEncoder:
         self.byte_ids = byte_token_ids(pool, offs, slots, hashes)
         missing = np.flatnonzero(self.byte_ids < 0)
         if missing.size:
-            raise UsageError(f"not a byte-level BPE vocabulary: no token for byte {bytes([missing[0]])!r}")
+            raise Unsupported(f"not a byte-level BPE vocabulary: no token for byte {bytes([missing[0]])!r}")
         m = np.asarray(merges, np.int32).reshape(-1, 3)
         self._merges = build_merge_table(m[:, 0].copy(), m[:, 1].copy(), m[:, 2].copy())
         self.added_tokens = dict(added_tokens or {})
@@ -94,7 +99,7 @@ class BPEEncoder:
 
     @classmethod
     def from_tokenizer_json(cls, spec, encode_special_tokens: bool = False) -> "BPEEncoder":
-        """From a tokenizer.json path, its parsed dict, or a `tokenizers.Tokenizer`; UsageError if it does not apply."""
+        """From a tokenizer.json path, its parsed dict, or a `tokenizers.Tokenizer`; Unsupported if it does not apply."""
         name = "tokenizer"
         if isinstance(spec, (str, Path)):
             name = str(spec)
@@ -106,19 +111,19 @@ class BPEEncoder:
             spec = json.loads(spec.to_str())
         model = spec.get("model") or {}
         if model.get("type") != "BPE":
-            raise UsageError(f"{name}: fast encoder needs a BPE model, not {model.get('type')}")
+            raise Unsupported(f"{name}: fast encoder needs a BPE model, not {model.get('type')}")
         for key in ("dropout", "continuing_subword_prefix", "end_of_word_suffix"):
             if model.get(key):
-                raise UsageError(f"{name}: fast encoder does not support BPE {key}={model[key]!r}")
+                raise Unsupported(f"{name}: fast encoder does not support BPE {key}={model[key]!r}")
         if model.get("byte_fallback"):
-            raise UsageError(f"{name}: fast encoder does not support byte_fallback")
+            raise Unsupported(f"{name}: fast encoder does not support byte_fallback")
         normalizer = spec.get("normalizer")
         if normalizer is not None and normalizer.get("type") not in ("NFC", "NFKC"):
-            raise UsageError(f"{name}: fast encoder does not support normalizer {normalizer.get('type')}")
+            raise Unsupported(f"{name}: fast encoder does not support normalizer {normalizer.get('type')}")
         pattern, isolated = _split_pattern(spec.get("pre_tokenizer"), name)
         for tok in spec.get("added_tokens") or []:
             if tok.get("single_word") or tok.get("lstrip") or tok.get("rstrip"):
-                raise UsageError(f"{name}: fast encoder does not support added token options of {tok['content']!r}")
+                raise Unsupported(f"{name}: fast encoder does not support added token options of {tok['content']!r}")
 
         vocab = model["vocab"]
         size = max(vocab.values(), default=-1) + 1
@@ -177,11 +182,9 @@ class BPEEncoder:
     @classmethod
     def from_descriptor(cls, path) -> "BPEEncoder":
         """From a zoo tiktoken descriptor (.json naming a ranks file, the pattern, specials, normaliser, id offset)."""
-        from tokbench.zoo import read_descriptor
-
-        desc = read_descriptor(path)
+        desc = formats.read_descriptor(path)
         if desc.get("normalizer") not in (None, "NFC", "NFKC"):
-            raise UsageError(f"{path}: fast encoder does not support normalizer {desc['normalizer']}")
+            raise Unsupported(f"{path}: fast encoder does not support normalizer {desc['normalizer']}")
         pool, starts, ends, ranks = read_ranks_arrays(desc["ranks"])
         return cls._from_rank_arrays(pool, starts, ends, ranks + desc["id_offset"], desc["pattern"],
                                      desc["normalizer"])
@@ -367,15 +370,15 @@ def _empty_cache():
 
 
 def _split_pattern(pre, name: str) -> tuple[str, bool]:
-    """(split regex, isolated) of a byte-level pre-tokenizer, or UsageError."""
+    """(split regex, isolated) of a byte-level pre-tokenizer, or Unsupported."""
     if pre is None:
-        raise UsageError(f"{name}: fast encoder needs a ByteLevel pre-tokenizer")
+        raise Unsupported(f"{name}: fast encoder needs a ByteLevel pre-tokenizer")
     if pre.get("type") == "ByteLevel":
         if pre.get("add_prefix_space"):
-            raise UsageError(f"{name}: fast encoder does not support add_prefix_space")
+            raise Unsupported(f"{name}: fast encoder does not support add_prefix_space")
         if pre.get("use_regex", True):
             return GPT2_PATTERN, True
-        raise UsageError(f"{name}: ByteLevel without a split regex is not supported by the fast encoder")
+        raise Unsupported(f"{name}: ByteLevel without a split regex is not supported by the fast encoder")
     if pre.get("type") == "Sequence":
         steps = pre.get("pretokenizers") or []
         if (
@@ -393,20 +396,17 @@ def _split_pattern(pre, name: str) -> tuple[str, bool]:
                 and not steps[0].get("invert")
             ):
                 return steps[0]["pattern"]["Regex"], True
-    raise UsageError(f"{name}: fast encoder does not support pre-tokenizer {pre.get('type')}")
+    raise Unsupported(f"{name}: fast encoder does not support pre-tokenizer {pre.get('type')}")
 
 
 
 def _scanner_for(pattern: str, isolated: bool):
     """(kind, class table, split_lines) of the numba scanner reproducing `pattern`, or None to use `regex`."""
-    try:
-        from tokbench import pretok
-        from tokbench.kernels.pretokenize import KINDS, PATTERNS, split_lines
-    except ImportError:  # the pre-tokenizer scanners are not in this tree yet: regex fallback
-        return None
-    for name, known in PATTERNS.items():
-        if known == pattern and (name == "whitespace") != isolated:  # the whitespace scanner drops spaces
-            return KINDS[name], pretok.class_table(), split_lines
+    from tokbench.kernels.pretokenize import split_lines
+
+    for name, row in presets.PRESETS.items():
+        if row.pattern == pattern and (name == "whitespace") != isolated:  # the whitespace scanner drops spaces
+            return presets.kind(name), presets.class_table(), split_lines
     return None
 
 
@@ -417,5 +417,5 @@ def fast_encoder(spec, encode_special_tokens: bool = True) -> BPEEncoder | None:
     is the default here too; ids then equal the adapter's HF path exactly."""
     try:
         return BPEEncoder.from_tokenizer_json(spec, encode_special_tokens=encode_special_tokens)
-    except UsageError:
+    except Unsupported:
         return None
