@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 corpora: setup
-	$(BIN)/python -m tokbench.corpora_build --full
+	$(BIN)/python tools/corpora_build.py --full
 
 demo: setup
 	$(BIN)/tokbench demo

@@ -4,16 +4,19 @@ Trains BPE (tokbench's numba engine) at three vocabulary sizes and a unigram tok
 text, then evaluates them beside production tokenizers from the zoo on other bundled corpora and on the 8-way parallel
 set (premium per language), writes a full eval report (JSON, CSV, Markdown, index.html with figures) under
 reports/demo/report/, and a screenshot of that page as headless Chromium renders it at 1400 px (reports/demo/report.png,
-committed so a reader of the README sees what they get).
+committed so a reader of the README sees what they get). It lives with eval because it ends in an eval report; it
+trains through `tokbench.train` as any user would.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from tokbench.commands import train_command
+import typer
+
+from tokbench.console import console, print_table
 from tokbench.corpus import bundled
-from tokbench.report_console import console
 
 TRAIN_CORPUS = "en-tech"
 EVAL_CORPORA = ("en-dict:en", "code-py", "legal:en", "multi/tr:tr", "multi/de:de")
@@ -24,13 +27,14 @@ SCREENSHOT = "report.png"
 
 def run_demo(out: Path) -> list[dict]:
     from tokbench.eval import report, run
+    from tokbench.train.trainers import run_train
 
     trained = []
     for algo, vocab in TRAINED:
         target = out / "tokenizers" / f"{algo}-{vocab // 1000}k.json"
-        train_command([str(bundled(TRAIN_CORPUS))], target, algo=algo, vocab_size=vocab, min_frequency=0,
-                      special_tokens=["<|endoftext|>"], pretokenizer="gpt2", normalizer="none", text_field="text",
-                      errors="strict")
+        run_train([str(bundled(TRAIN_CORPUS))], target, algo=algo, vocab_size=vocab, min_frequency=0,
+                  special_tokens=["<|endoftext|>"], pretokenizer="gpt2", normalizer="none", text_field="text",
+                  errors="strict")
         trained.append(str(target))
     corpora = []
     for spec in EVAL_CORPORA:
@@ -38,7 +42,7 @@ def run_demo(out: Path) -> list[dict]:
         corpora.append(f"{bundled(name)}:{lang}" if lang else str(bundled(name)))
     evaluation = run.Evaluation([*trained, *ZOO], corpora, parallel=[bundled("parallel")])
     records = evaluation.records
-    report.print_table(report.rich_table(records, title="tokbench demo"))
+    print_table(report.rich_table(records, title="tokbench demo"))
     report.write_report(out / "report", records, evaluation.length_hist, force=True,
                         vocab_curves=evaluation.vocab_curves(), title="tokbench demo")
     console().print(f"wrote {out / 'report'}/index.html (+ metrics.json, .csv, .md)")
@@ -65,3 +69,13 @@ def _save_small_png(png: bytes, path: Path) -> None:
     Image.open(io.BytesIO(png)).convert("RGB").quantize(256, dither=Image.Dither.NONE).save(buf, "PNG", optimize=True)
     with atomic_write(path, "wb") as handle:
         handle.write(buf.getvalue())
+
+
+def demo_command(out: Annotated[Path, typer.Option("--out", "-o")] = Path("reports/demo")) -> None:
+    """Train BPE and unigram on bundled text and compare them with zoo tokenizers on bundled corpora."""
+    run_demo(out)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `demo` to the main tokbench app."""
+    app.command("demo")(demo_command)
