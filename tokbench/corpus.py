@@ -174,32 +174,24 @@ class Corpus:
 
     def documents(self) -> Iterator[str]:
         """One string per file, or per record of a JSONL file. Raises InputError if the corpus is empty."""
-        empty = True
-        for source in self.sources:
-            for text in _documents(source, self.text_field, self.errors):
-                empty = empty and not text
-                yield text
-        if empty:
-            raise InputError(f"{self._label()}: corpus is empty (no text)")
+        return self._each(_documents)
 
     def lines(self) -> Iterator[str]:
         """Lines with their newline kept, streamed file by file (JSONL records are split into lines too)."""
-        empty = True
-        for source in self.sources:
-            for line in _lines(source, self.text_field, self.errors):
-                empty = False
-                yield line
-        if empty:
-            raise InputError(f"{self._label()}: corpus is empty (no text)")
+        return self._each(_lines)
 
     def blocks(self) -> Iterator[str]:
         """The same text as `lines()` in blocks of whole lines (about BLOCK_SIZE bytes, cut after a "\\n"), so a
         counter can cut the lines itself instead of receiving one Python string per line."""
+        return self._each(_blocks)
+
+    def _each(self, reader) -> Iterator[str]:
+        """reader(source, text_field, errors)'s strings, source after source; InputError at the end if all empty."""
         empty = True
         for source in self.sources:
-            for block in _blocks(source, self.text_field, self.errors):
-                empty = empty and not block
-                yield block
+            for text in reader(source, self.text_field, self.errors):
+                empty = empty and not text
+                yield text
         if empty:
             raise InputError(f"{self._label()}: corpus is empty (no text)")
 
