@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from tokbench.errors import UsageError
-from tokbench.options import Errors, TextField
+from tokbench.options import Errors, TextField, ThreadsOpt
 from tokbench.tokenizer.presets import PRETOKENIZERS, TRAIN_NORMALIZERS
 from tokbench.train import trainers
 
@@ -28,8 +28,12 @@ def count_command(
     normalizer: NormOpt = "none",
     text_field: TextField = "text",
     errors: Errors = "strict",
+    threads: ThreadsOpt = None,
 ) -> None:
     """Count pre-tokenized words into a parquet table; sum shards with `train --from-counts`."""
+    from tokbench.io import set_threads
+
+    set_threads(threads)
     trainers.run_count(corpus, out, pretokenizer, normalizer, text_field, errors)
 
 
@@ -58,8 +62,12 @@ def train_command(
         "--max-token-chars", help="char-bpe: characters per token (4)")] = None,
     pad_vocab_pow2: Annotated[Optional[bool], typer.Option(
         "--pad-vocab-pow2", help="char-bpe: pad the vocabulary to a power of two")] = None,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Train a tokenizer; writes a standard tokenizer.json. Also --algo superbpe, supertoken, char-bpe."""
+    from tokbench.io import set_threads
+
+    set_threads(threads)
     if not corpus and not from_counts:
         raise UsageError("give a corpus (or - for stdin), or --from-counts")
     options = trainers.options_for(algo, dict(

@@ -1,6 +1,6 @@
 """The trainer registry: `tokbench train --algo NAME` runs the function registered under NAME.
 
-A trainer is one function `(lines, common, options) -> (tokenizers.Tokenizer, SentencePiece .model bytes or None)`,
+A trainer is one function `(corpus, common, options) -> (tokenizers.Tokenizer, SentencePiece .model bytes or None)`,
 registered with `@register(name, Options)`; `Options` is a frozen dataclass of the flags only that algorithm takes
 (field `max_words` is flag `--max-words`; its default is the flag's default; its `__post_init__` holds the checks).
 What every trainer shares (vocabulary size against the alphabet, special tokens, presets) is checked once, in
@@ -38,7 +38,7 @@ class Common:
 @dataclass(frozen=True)
 class Trainer:
     name: str
-    run: Callable[[Iterable[str], Common, Any], tuple[Any, bytes | None]]
+    run: Callable[[Corpus, Common, Any], tuple[Any, bytes | None]]
     options: type
     summary: str
     pretokenizers: tuple[str, ...] = presets.PRETOKENIZERS  # the --pretokenizer values it accepts
@@ -50,7 +50,7 @@ TRAINERS: dict[str, Trainer] = {}
 
 
 def register(name: str, options: type, summary: str, **limits) -> Callable:
-    """Register `fn(lines, common, options)` as `--algo name`; `limits` are Trainer fields (pretokenizers, ...)."""
+    """Register `fn(corpus, common, options)` as `--algo name`; `limits` are Trainer fields (pretokenizers, ...)."""
     def add(fn: Callable) -> Callable:
         TRAINERS[name] = Trainer(name, fn, options, summary, **limits)
         return fn
@@ -175,45 +175,49 @@ def check_common(common: Common, algo: str) -> None:
 
 
 @register("bpe", BPEOptions, "byte-level BPE: tokbench's numba engine (or --engine hf), merge for merge HF's")
-def _bpe(lines: Iterable[str], common: Common, options: BPEOptions):
+def _bpe(corpus: Corpus, common: Common, options: BPEOptions):
     if options.engine == "hf":
         from tokbench.train.backends import train_hf
 
-        return train_hf(lines, "bpe", common.vocab_size, common.min_frequency, common.special_tokens,
+        return train_hf(_lines(corpus), "bpe", common.vocab_size, common.min_frequency, common.special_tokens,
                         common.pretokenizer, common.normalizer, show_progress=False), None
-    from tokbench.train.bpe import train_bpe_lines
+    from tokbench.train.bpe import train_bpe_counts
+    from tokbench.train.counts import count_blocks
 
-    return train_bpe_lines(lines, common.vocab_size, common.min_frequency, list(common.special_tokens),
-                           common.pretokenizer, common.normalizer), None
+    # blocks of whole lines: the counting kernel cuts the lines (no Python string per line)
+    blocks = progress(corpus.blocks(), f"counting {corpus.name}", unit_of=len)
+    return train_bpe_counts(count_blocks(blocks, common.pretokenizer, common.normalizer), common.vocab_size,
+                            common.min_frequency, list(common.special_tokens)), None
 
 
 @register("unigram", NoOptions, "unigram LM (SentencePiece's deterministic trainer), byte fallback")
-def _unigram(lines: Iterable[str], common: Common, options: NoOptions):
-    return _sentencepiece(lines, "unigram", common)
+def _unigram(corpus: Corpus, common: Common, options: NoOptions):
+    return _sentencepiece(corpus, "unigram", common)
 
 
 @register("wordpiece", NoOptions, "WordPiece (tokenizers' trainer; its alphabet order is not reproducible)")
-def _wordpiece(lines: Iterable[str], common: Common, options: NoOptions):
+def _wordpiece(corpus: Corpus, common: Common, options: NoOptions):
     from tokbench.train.backends import train_hf
 
-    return train_hf(lines, "wordpiece", common.vocab_size, common.min_frequency, common.special_tokens,
+    return train_hf(_lines(corpus), "wordpiece", common.vocab_size, common.min_frequency, common.special_tokens,
                     common.pretokenizer, common.normalizer, show_progress=False), None
 
 
 @register("sp-bpe", NoOptions, "SentencePiece BPE, byte fallback", reserved=2)
-def _sp_bpe(lines: Iterable[str], common: Common, options: NoOptions):
-    return _sentencepiece(lines, "sp-bpe", common)
+def _sp_bpe(corpus: Corpus, common: Common, options: NoOptions):
+    return _sentencepiece(corpus, "sp-bpe", common)
 
 
 @register("sp-unigram", NoOptions, "SentencePiece unigram, byte fallback", reserved=2)
-def _sp_unigram(lines: Iterable[str], common: Common, options: NoOptions):
-    return _sentencepiece(lines, "sp-unigram", common)
+def _sp_unigram(corpus: Corpus, common: Common, options: NoOptions):
+    return _sentencepiece(corpus, "sp-unigram", common)
 
 
-def _sentencepiece(lines: Iterable[str], algo: str, common: Common):
+def _sentencepiece(corpus: Corpus, algo: str, common: Common):
     from tokbench.train.backends import train_sentencepiece
 
-    model_bytes, hf = train_sentencepiece(lines, algo, common.vocab_size, common.special_tokens, common.normalizer)
+    model_bytes, hf = train_sentencepiece(_lines(corpus), algo, common.vocab_size, common.special_tokens,
+                                          common.normalizer)
     return hf, model_bytes
 
 
@@ -222,28 +226,28 @@ SUPER_NORMALIZERS = ("none", "nfc")  # the numba supertoken trainers normalise w
 
 @register("superbpe", SuperBPEOptions, "SuperBPE: BPE to --transition, then merges across spaces (<= --max-words)",
           pretokenizers=presets.SUPERBPE_PRETOKENIZERS, normalizers=SUPER_NORMALIZERS)
-def _superbpe(lines: Iterable[str], common: Common, options: SuperBPEOptions):
+def _superbpe(corpus: Corpus, common: Common, options: SuperBPEOptions):
     from tokbench.train.supertokens import train_superbpe
 
-    return train_superbpe(lines, common.vocab_size, options.transition, options.max_words, common.min_frequency,
-                          common.special_tokens, common.pretokenizer, common.normalizer).hf, None
+    return train_superbpe(_lines(corpus), common.vocab_size, options.transition, options.max_words,
+                          common.min_frequency, common.special_tokens, common.pretokenizer, common.normalizer).hf, None
 
 
 @register("supertoken", SupertokenOptions, "TokenAdapt supertokens: BPE over random-length pieces of each line",
           normalizers=SUPER_NORMALIZERS)
-def _supertoken(lines: Iterable[str], common: Common, options: SupertokenOptions):
+def _supertoken(corpus: Corpus, common: Common, options: SupertokenOptions):
     from tokbench.train.supertokens import train_supertoken
 
-    return train_supertoken(lines, common.vocab_size, options.chunk_min, options.chunk_max, options.seed,
+    return train_supertoken(_lines(corpus), common.vocab_size, options.chunk_min, options.chunk_max, options.seed,
                             common.min_frequency, common.special_tokens, common.normalizer).hf, None
 
 
 @register("char-bpe", CharBPEOptions, "KL3M-style BPE, at most --max-token-chars characters a token",
           pretokenizers=presets.SUPERBPE_PRETOKENIZERS, normalizers=SUPER_NORMALIZERS)
-def _char_bpe(lines: Iterable[str], common: Common, options: CharBPEOptions):
+def _char_bpe(corpus: Corpus, common: Common, options: CharBPEOptions):
     from tokbench.train.supertokens import train_char_bpe
 
-    return train_char_bpe(lines, common.vocab_size, options.max_token_chars, options.pad_vocab_pow2,
+    return train_char_bpe(_lines(corpus), common.vocab_size, options.max_token_chars, options.pad_vocab_pow2,
                           common.min_frequency, common.special_tokens, common.pretokenizer, common.normalizer).hf, None
 
 
@@ -270,24 +274,26 @@ def run_train(corpus_specs: Sequence[str], out: Path, algo: str = "bpe", common:
         counts = WordCounts.load([str(p) for p in from_counts])  # the counts' own pre-tokenizer and normalizer apply
         hf = train_bpe_counts(counts, common.vocab_size, common.min_frequency, list(common.special_tokens))
     else:
-        corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
-        lines = progress(corpus.lines(), f"reading {corpus.name}", unit_of=len)
-        hf, model_bytes = trainer.run(lines, common, options)
+        hf, model_bytes = trainer.run(Corpus(list(corpus_specs), text_field=text_field, errors=errors), common, options)
     target = write_tokenizer(hf, out, model_bytes)
     console().print(f"trained {algo} ({hf.get_vocab_size()} tokens) in {time.perf_counter() - started:.1f}s "
                     f"-> {target}")
     return target
 
 
+def _lines(corpus: Corpus) -> Iterable[str]:
+    """The corpus's lines (each keeping its "\n"), with a progress bar on a terminal."""
+    return progress(corpus.lines(), f"reading {corpus.name}", unit_of=len)
+
+
 def run_count(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normalizer: str, text_field: str,
               errors: str) -> Path:
     """Count pre-tokenized words into a parquet table (sum several with `train --from-counts`)."""
-    from tokbench.train.counts import count_words
+    from tokbench.train.counts import count_blocks
 
     check_presets(pretokenizer, normalizer)
     corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
-    lines = progress(corpus.lines(), f"counting {corpus.name}", unit_of=len)
-    counts = count_words(lines, pretokenizer, normalizer)
+    counts = count_blocks(progress(corpus.blocks(), f"counting {corpus.name}", unit_of=len), pretokenizer, normalizer)
     counts.save(out)
     console().print(f"{len(counts):,} distinct words, {counts.total:,} in all -> {out}")
     return out
