@@ -185,7 +185,9 @@ class Evaluation:
         models: Sequence = (),
         runner=None,
         shard_size: int = 64 << 20,
+        allow_special: bool = False,
     ):
+        """allow_special: special-token text in the documents is read as those tokens (`--allow-special`)."""
         from tokbench.tokenizer import load_tokenizer
 
         if not tokenizers and not models:
@@ -197,6 +199,9 @@ class Evaluation:
         tokenizers = [*tokenizers, *(m.tokenizer for m in self.models)]
         self.specs = list(tokenizers)  # what shard tasks load on the workers
         self.tokenizers = [t if hasattr(t, "encode_arrays") else load_tokenizer(t) for t in tokenizers]
+        self.allow_special = allow_special
+        if allow_special:
+            self.tokenizers = [t.allowing_special() for t in self.tokenizers]
         self.sources = [corpus_source(c) for c in corpora]
         if parallel:
             for d in [parallel] if isinstance(parallel, (str, Path)) else parallel:
@@ -289,7 +294,8 @@ class Evaluation:
         every record equals the one-process record, throughput aside); per-document rows keep their numbers."""
         groups = src.tasks(self.shard_size, self.runner.workers) if src.tasks else [(src,)]
         task = _ShardTask(self.specs, self.names, src.name, src.lang, str(self.gold_tsv or "") or None,
-                          self.roundtrip, self.per_document is not None, self.batch_bytes, self.max_doc_bytes)
+                          self.roundtrip, self.per_document is not None, self.batch_bytes, self.max_doc_bytes,
+                          self.allow_special)
         ndocs = 0
         for part_stats, rows, seen, n, nbytes in self.runner.map(task, groups, label=f"eval {src.name}"):
             for st, part in zip(stats, part_stats):
@@ -476,15 +482,17 @@ class _ShardTask:
     rows: bool
     batch_bytes: int
     max_doc_bytes: int
+    allow_special: bool = False
 
     def __call__(self, shards):
         from tokbench.tokenizer import load_tokenizer
 
         loaded = []
         for spec in self.specs:
-            key = spec if isinstance(spec, str) else id(spec)
+            key = (spec if isinstance(spec, str) else id(spec), self.allow_special)
             if key not in _LOADED:
                 tok = load_tokenizer(spec) if isinstance(spec, str) else spec
+                tok = tok.allowing_special() if self.allow_special else tok
                 _LOADED[key] = (tok, TokenTable.build(tok))
             loaded.append(_LOADED[key])
         toks, tables = [t for t, _ in loaded], [t for _, t in loaded]
