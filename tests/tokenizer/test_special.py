@@ -79,3 +79,23 @@ def test_cli_allow_special(cli, tmp_path):
     assert "50256" not in plain and len(plain) > 3
     bad = cli("tokenize", "-t", "gpt2", str(text), "--allow-special", "--format", "count")
     assert bad.code == 0 and bad.out.strip() == "3"
+
+
+def test_encode_bytes_equals_tiktoken():
+    """Prefixes cut inside a character, stray continuation bytes, invalid bytes: tiktoken's `_encode_bytes` ids."""
+    import random
+
+    rng = random.Random(7)
+    texts = [t.encode() for t in STRESS if t] + [b"hello \xe4\xb8", b"\xff", b"  \n \xf0\x9f", b"a\n\n \x80x",
+                                                 b"\xe2\x82", b"", b"x \t\n\xc3"]
+    for t in STRESS[2:7]:
+        data = t.encode()
+        texts += [data[:k] for k in rng.sample(range(1, len(data)), 6)]
+        texts += [data[:k] + bytes([rng.randrange(128, 256)]) + data[k:] for k in rng.sample(range(len(data)), 4)]
+    for name in ("cl100k_base", "o200k_base"):
+        tok = load_tokenizer(name)
+        enc, _ = formats.descriptor_encoding(zoo.resolve(name))
+        for data in texts:
+            assert tok.encode_bytes(data) == enc._encode_bytes(data), (name, data)
+    gpt2 = load_tokenizer("gpt2")
+    assert gpt2.decode_bytes(gpt2.encode_bytes(b"caf\xc3")) == b"caf\xc3"

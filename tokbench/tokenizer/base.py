@@ -65,6 +65,7 @@ class Tokenizer:
     def allowing_special(self, allowed="all") -> "Tokenizer":
         """A view of this tokenizer whose encodes read the special tokens in `allowed` ("all" or texts) as their ids;
         UsageError names a text that is not one of its special tokens."""
+        getattr(self, "_fast", None)  # build a lazy encoder once, here, so the view shares it
         view = copy.copy(self)
         view.allowed_special = self._allowed(allowed)
         view.__dict__.pop("_all_token_bytes", None)  # an allowed special token stands for its text
@@ -119,6 +120,17 @@ class Tokenizer:
         np.cumsum([len(ids) for ids in batch], out=offsets[1:])
         flat = np.fromiter((i for ids in batch for i in ids), dtype=np.int32, count=int(offsets[-1]))
         return flat, offsets
+
+    def encode_bytes(self, data: bytes) -> list[int]:
+        """Ids of raw bytes for a byte-level BPE (tiktoken's `encode_bytes`, e.g. a prefix that ends inside a
+        character): valid UTF-8 is encoded as text, an invalid tail as tiktoken does (`BPEEncoder.encode_bytes`)."""
+        fast = getattr(self, "_fast", None)
+        if not self.byte_level or fast is None:
+            try:
+                return self.encode(data.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise UsageError(f"{self.name}: only a byte-level BPE encodes bytes that are not UTF-8") from None
+        return fast.allowing(self.allowed_special).encode_bytes(data)
 
     def count(self, text: str) -> int:
         return len(self.encode(text))

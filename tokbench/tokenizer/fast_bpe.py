@@ -246,6 +246,11 @@ class BPEEncoder:
 
     def _encode_chunk(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         buf, starts, ends, fixed, text_pieces = self._split(texts)
+        ids, piece_offs = self._encode_pieces(buf, starts, ends, fixed)
+        return ids, piece_offs[text_pieces]
+
+    def _encode_pieces(self, buf, starts, ends, fixed) -> tuple[np.ndarray, np.ndarray]:
+        """BPE of the pieces buf[starts[k]:ends[k]] (fixed[k] >= 0: that id): ids and per-piece id offsets."""
         (pool, offs, v_slots, v_hashes) = self._vocab
         try:
             cache = self._caches.get_nowait()  # one word cache per thread at a time
@@ -256,7 +261,36 @@ class BPEEncoder:
             *cache,
         )
         self._caches.put(tuple(cache) if cache[-1] <= CACHE_WORDS else _empty_cache())
-        return ids, piece_offs[text_pieces]
+        return ids, piece_offs
+
+    def encode_bytes(self, data: bytes) -> list[int]:
+        """Ids of raw bytes, as tiktoken's `_encode_bytes`: valid UTF-8 is encoded as text; otherwise the valid prefix
+        is, and its last piece (grown over the all-whitespace tokens before it, as tiktoken does for cl100k's newline
+        runs) is encoded again together with the bytes after the prefix, as one piece."""
+        try:
+            return self.encode(data.decode("utf-8"))
+        except UnicodeDecodeError as err:
+            valid = err.start
+        ids: list[int] = []
+        last = 0  # tokens of the prefix's last piece
+        if valid:
+            buf, starts, ends, fixed, _ = self._split([data[:valid].decode("utf-8")])
+            found, piece_offs = self._encode_pieces(buf, starts, ends, fixed)
+            ids, last = found.tolist(), int(piece_offs[-1] - piece_offs[-2]) if len(piece_offs) > 1 else 0
+        pool, offs = self._vocab[0], self._vocab[1]
+
+        def spaces(i: int) -> bool:
+            return offs[i + 1] > offs[i] and all(b in b" \n\t" for b in pool[offs[i]:offs[i + 1]].tobytes())
+
+        if last and spaces(ids[-last]):
+            while last < len(ids) and spaces(ids[-last - 1]):
+                last += 1
+        unstable = b"".join(pool[offs[i]:offs[i + 1]].tobytes() for i in ids[len(ids) - last:]) + data[valid:]
+        del ids[len(ids) - last:]
+        buf = np.frombuffer(unstable, np.uint8)
+        tail, _ = self._encode_pieces(buf, np.zeros(1, np.int64), np.full(1, len(buf), np.int64),
+                                      np.full(1, -1, np.int32))
+        return ids + tail.tolist()
 
     def encode(self, text: str) -> list[int]:
         ids, _ = self.encode_batch([text], threads=1)
