@@ -9,7 +9,7 @@ from typing import Annotated, TextIO
 
 import typer
 
-from tokbench.options import TABLE_OR_JSON, AllowSpecial, Errors, TextField, TokenizerOpt, check_format
+from tokbench.options import TABLE_OR_JSON, AllowSpecial, Errors, TextField, ThreadsOpt, TokenizerOpt, check_format
 
 BATCH = 256  # documents (or lines) encoded per call
 
@@ -41,9 +41,13 @@ def tokenize_command(
     lines: Annotated[bool, typer.Option("--lines", help="each line is its own document")] = False,
     text_field: TextField = "text",
     errors: Errors = "strict",
+    threads: ThreadsOpt = None,
     allow_special: AllowSpecial = False,
 ) -> None:
-    """Tokenize a file or stdin (no special tokens added)."""
+    """Tokenize a file or stdin (no special tokens added unless --allow-special reads them from the text)."""
+    from tokbench.io import set_threads
+
+    set_threads(threads)
     tokenize_stream(tokenizer, path, fmt.value, lines=lines, text_field=text_field, errors=errors, out=sys.stdout,
                     allow_special=allow_special)
 
