@@ -49,6 +49,12 @@ class Tokenizer:
         raise NotImplementedError
 
     def token_bytes(self, token_id: int) -> bytes:
+        """The bytes the token stands for: a special token's only where it is allowed (`_special_bytes`)."""
+        token_id = int(token_id)
+        return self._special_bytes(token_id) if token_id in self.special_ids else self._token_bytes(token_id)
+
+    def _token_bytes(self, token_id: int) -> bytes:
+        """token_bytes of an id that is not a special token (backends fill this in, or override token_bytes)."""
         raise NotImplementedError
 
     def id_to_token(self, token_id: int) -> str:

@@ -104,10 +104,7 @@ class HFTokenizer(Tokenizer):
     def token_to_id(self, token: str) -> int | None:
         return self._tok.token_to_id(token)
 
-    def token_bytes(self, token_id: int) -> bytes:
-        token_id = int(token_id)
-        if token_id in self.special_ids:
-            return self._special_bytes(token_id)
+    def _token_bytes(self, token_id: int) -> bytes:
         if token_id in self._added_plain:
             return self._added_plain[token_id].encode("utf-8")
         token = self._tok.id_to_token(token_id)

@@ -60,10 +60,7 @@ class SentencePieceTokenizer(Tokenizer):
     def token_to_id(self, token: str) -> int | None:
         return self._piece_ids.get(token)
 
-    def token_bytes(self, token_id: int) -> bytes:
-        token_id = int(token_id)
-        if token_id in self._control:
-            return self._special_bytes(token_id)
+    def _token_bytes(self, token_id: int) -> bytes:
         piece = self._pieces[token_id]
         if token_id in self._bytes_ids:
             return bytes([int(piece[3:5], 16)])
