@@ -111,3 +111,14 @@ def test_bad_input_in_a_later_shard_names_file_and_offset(tmp_path):
         _shard_lines(Corpus([str(js)]), 50)
     with pytest.raises(UsageError, match="stdin"):
         Corpus(["-"]).shards()
+
+
+def test_urls_open_through_fsspec_and_shard(tmp_path):
+    """A remote cluster reads URLs (fsspec): a file:// URL reads and shards like the path itself."""
+    path = tmp_path / "u.txt"
+    path.write_text("".join(f"line {i}\n" for i in range(500)), encoding="utf-8")
+    url = Corpus([path.as_uri()])
+    assert list(url.lines()) == list(Corpus([str(path)]).lines())
+    assert len(url.shards(100)) > 10 and _shard_lines(url, 100) == list(url.lines())
+    with pytest.raises(InputError, match="no such file"):
+        list(Corpus([(tmp_path / "none.txt").as_uri()]).lines())
