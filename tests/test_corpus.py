@@ -79,6 +79,9 @@ def test_shards_cut_at_line_ends_and_cover_every_line(tmp_path, size):
     corpus = Corpus([str(tmp_path)])
     shards = corpus.shards(size)
     assert _shard_lines(corpus, size) == list(corpus.lines())
+    blocks = [b for shard in shards for b in shard.blocks(block_bytes=50)]  # tiny blocks: lines longer than one
+    assert "".join(blocks) == "".join(corpus.lines())
+    assert all(b.endswith("\n") for s in shards if s.path.endswith("a.txt") for b in list(s.blocks(50))[:-1])
     raw = (tmp_path / "a.txt").read_bytes()
     for shard in shards:
         if shard.path.endswith("a.txt") and shard.start:
@@ -103,6 +106,9 @@ def test_bad_input_in_a_later_shard_names_file_and_offset(tmp_path):
         list(corpus.lines())
     with pytest.raises(InputError) as sharded:
         _shard_lines(corpus, 40)
+    with pytest.raises(InputError) as blocks:
+        [b for shard in corpus.shards(40) for b in shard.blocks(block_bytes=64)]
+    assert str(blocks.value) == str(whole.value)
     assert str(sharded.value) == str(whole.value) == f"{bad}: invalid UTF-8 at byte offset 303 (use --errors replace)"
     js = tmp_path / "bad.jsonl"
     js.write_text(json.dumps({"text": "ok"}) + "\n" * 1 + (json.dumps({"text": "ok"}) + "\n") * 20 + "{broken\n")

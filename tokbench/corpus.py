@@ -157,6 +157,38 @@ class Shard:
     def documents(self) -> Iterator[str]:
         return _documents(self.source, self.text_field, self.errors, self.start, self.end)
 
+    def blocks(self, block_bytes: int = 1 << 22) -> Iterator[str]:
+        """The shard's text in blocks of whole lines (about `block_bytes` each), for counters that cut lines
+        themselves: no Python string per line. A line is cut after "\n" only, as `lines()` cuts a plain file; JSONL
+        records are split by `lines()` (str.splitlines), so for JSONL the blocks are its lines joined."""
+        if self.source.is_jsonl:
+            yield from _joined(self.lines(), block_bytes)
+            return
+        offset, first = self.start, self.start == 0
+        with self.source.open() as handle:
+            if self.start:
+                handle.seek(self.start)
+            left = None if self.end is None else self.end - self.start
+            carry = b""
+            while True:
+                data = handle.read(block_bytes if left is None else min(block_bytes, left))
+                if left is not None:
+                    left -= len(data)
+                data, last = carry + data, not data or left == 0
+                cut = len(data) if last else data.rfind(b"\n") + 1
+                if cut == 0 and not last:  # a line longer than a block: read on
+                    carry = data
+                    continue
+                block, carry = data[:cut], data[cut:]
+                if first and block:
+                    _check_text(block[: block.find(b"\n") + 1 or len(block)], self.path)
+                    first = False
+                if block:
+                    yield _decode(block, self.path, offset, self.errors)
+                offset += len(block)
+                if last:
+                    return
+
     def size(self) -> int:
         """Bytes of input in the shard (on disk: compressed size for .gz)."""
         if self.source.is_stdin:
@@ -278,6 +310,19 @@ def _cuts(source: Source, shard_size: int) -> list:
                 break
             cuts.append(end)
     return cuts + [None]
+
+
+def _joined(lines: Iterator[str], size: int) -> Iterator[str]:
+    batch: list[str] = []
+    n = 0
+    for line in lines:
+        batch.append(line)
+        n += len(line)
+        if n >= size:
+            yield "".join(batch)
+            batch, n = [], 0
+    if batch:
+        yield "".join(batch)
 
 
 def _ranged(handle: BinaryIO, start: int, end: int | None) -> Iterator[bytes]:

@@ -444,8 +444,8 @@ def _lines(text: str) -> Iterable[str]:
 def count_shard(shards, splitters, pretokenizer: str, normalizer: str | None, parts: int) -> list[WordCounts]:
     """Worker task: count a group of `corpus.Shard`s with each splitter of `splitters()` (a factory, so only its
     name travels), then hash-partition each table: returns [table 0 part 0..parts-1, table 1 part 0.., ...]."""
-    lines = (line for shard in shards for line in shard.lines())
-    tables = count_pieces(lines, splitters(), pretokenizer, normalizer)
+    blocks = (block for shard in shards for block in shard.blocks())  # whole lines; the kernel cuts them
+    tables = _count_batches(_text_batches(blocks, normalizer), splitters(), pretokenizer, normalizer, 1)
     return [piece for table in tables for piece in table.partition(parts)]
 
 
