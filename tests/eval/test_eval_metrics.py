@@ -66,9 +66,9 @@ def test_counts_match_hf_tokenizers(gpt2_json, texts):
 def test_counts_match_tiktoken(cl100k_ranks, cl100k_file, texts):
     import tiktoken
 
-    from tokbench.tokenizer import CL100K_PATTERN
+    from tokbench.tokenizer.presets import pattern
 
-    enc = tiktoken.Encoding("cl100k_test", pat_str=CL100K_PATTERN, mergeable_ranks=cl100k_ranks, special_tokens={})
+    enc = tiktoken.Encoding("cl100k_test", pat_str=pattern("cl100k"), mergeable_ranks=cl100k_ranks, special_tokens={})
     docs = _docs(texts)
     (rec,) = evaluate([str(cl100k_file)], [str(texts)])
     assert rec["tokens"] == sum(len(enc.encode_ordinary(d)) for d in docs)

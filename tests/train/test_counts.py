@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import regex
 
-from tokbench import pretok
-from tokbench.bytelevel import char_to_byte
 from tokbench.errors import InputError, UsageError
+from tokbench.tokenizer import presets
+from tokbench.tokenizer.bytelevel import char_to_byte
 from tokbench.train.counts import WordCounts, count_blocks, count_texts, count_words
 
 FLORES = sorted(Path("/work/shared/corpora/flores200").glob("*_Latn.dev*")) + sorted(Path("corpora").glob("**/*.txt"))[:4]
@@ -35,11 +35,11 @@ def corpus_lines() -> list[str]:
 
 
 def reference(lines, name, normalizer=None) -> dict[bytes, int]:
-    pat = regex.compile(pretok.pattern(name))
-    return dict(Counter(w.encode() for ln in lines for w in pat.findall(pretok.normalize(ln, normalizer))))
+    pat = regex.compile(presets.pattern(name))
+    return dict(Counter(w.encode() for ln in lines for w in pat.findall(presets.normalize(ln, normalizer))))
 
 
-@pytest.mark.parametrize("name", pretok.PRETOKENIZERS)
+@pytest.mark.parametrize("name", presets.PRETOKENIZERS)
 def test_counts_equal_python_reference(name):
     lines = corpus_lines()
     wc = count_words(lines, name, batch_chars=5000)  # small batches: many batches and table growth
@@ -61,7 +61,7 @@ def test_lines_are_pretokenized_one_at_a_time():
     """Lines "x\\n", "\\n", "  y\\n" give three "\\n"; one regex pass over the text would give "\\n\\n " instead."""
     wc = count_texts(["x\n\n  y\n"], "gpt2")
     assert wc.to_dict() == {b"x": 1, b"\n": 3, b" ": 1, b" y": 1}
-    assert regex.findall(pretok.pattern("gpt2"), "x\n\n  y\n") == ["x", "\n\n ", " y", "\n"]
+    assert regex.findall(presets.pattern("gpt2"), "x\n\n  y\n") == ["x", "\n\n ", " y", "\n"]
 
 
 @pytest.mark.parametrize("name", ["gpt2", "o200k"])
@@ -87,10 +87,10 @@ def test_blocks_cut_lines_after_each_newline():
 
 # whitespace-kept is left out: HF's Split runs Oniguruma, whose \w takes in ²³¹¼½¾ and leaves out ZWJ/ZWNJ, unlike the
 # `regex` package the scanner follows (HF's own Whitespace pre-tokenizer, Rust regex, agrees with `regex`: tested here).
-@pytest.mark.parametrize("name", [n for n in pretok.PRETOKENIZERS if n != "whitespace-kept"])
+@pytest.mark.parametrize("name", [n for n in presets.PRETOKENIZERS if n != "whitespace-kept"])
 def test_matches_hf_pretokenizer(name):
     """Counts equal those from the HF pre-tokenizer the trainer would use (bytes mapped back from ByteLevel chars)."""
-    hf = pretok.hf_pretokenizer(name)
+    hf = presets.hf_pretokenizer(name)
     byte_of = char_to_byte()
     lines = corpus_lines()
     ref = Counter(bytes(byte_of[c] for c in piece) for ln in lines for piece, _ in hf.pre_tokenize_str(ln))
@@ -166,7 +166,7 @@ def test_load_errors(tmp_path):
 def test_lone_surrogates_pass_through():
     """Text decoded with surrogateescape still counts like regex does (words keep the surrogate's 3 bytes)."""
     lines = ["ab\udc80cd 'x\udcff\n", "\udc80\n"]
-    pat = regex.compile(pretok.pattern("gpt2"))
+    pat = regex.compile(presets.pattern("gpt2"))
     ref = Counter(w.encode("utf-8", "surrogatepass") for ln in lines for w in pat.findall(ln))
     assert count_words(lines, "gpt2").to_dict() == dict(ref)
 

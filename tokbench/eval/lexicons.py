@@ -150,11 +150,7 @@ class TurkishAnalyser:
     `persist`, on disk under a name that carries zeyrek's version and tokbench's ANALYSIS_VERSION."""
 
     def __init__(self, persist: bool = True):
-        logging.getLogger("zeyrek").setLevel(logging.ERROR)
-        import zeyrek
-
-        _fix_zeyrek()
-        self._m = zeyrek.MorphAnalyzer()
+        self._m = _zeyrek_analyzer()
         self._cache: dict[str, list[list[str]]] = {}
         self._new = 0
         self._path = None
@@ -249,6 +245,17 @@ def _fix_zeyrek() -> None:
     # the analysis time. Only those log lines use it.
     mt.SearchPath.__str__ = lambda self: "<path>"
     mt._tokbench_fixed = ANALYSIS_VERSION
+
+
+@functools.lru_cache(maxsize=1)
+def _zeyrek_analyzer():
+    """One patched zeyrek MorphAnalyzer (seconds to build) for every TurkishAnalyser: with the leaks fixed it keeps no
+    state from word to word."""
+    logging.getLogger("zeyrek").setLevel(logging.ERROR)
+    import zeyrek
+
+    _fix_zeyrek()
+    return zeyrek.MorphAnalyzer()
 
 
 def _version(dist: str) -> str:

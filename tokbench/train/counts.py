@@ -11,7 +11,6 @@ import collections
 import concurrent.futures
 import functools
 import itertools
-import os
 import queue
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -19,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tokbench import pretok
 from tokbench.errors import InputError, UsageError
-from tokbench.io import atomic_dir, atomic_write
+from tokbench.io import atomic_dir, atomic_write, default_threads
 from tokbench.kernels import partition as KH
 from tokbench.kernels import pretokenize as KP
 from tokbench.kernels import wordcount as KW
+from tokbench.tokenizer import presets
 
 _META_PRETOK = b"tokbench.pretokenizer"
 _META_NORM = b"tokbench.normalizer"
@@ -39,9 +38,9 @@ class WordCounts:
     imported only to save or load, which keeps counting-then-training light on memory."""
 
     def __init__(self, data, offsets, counts, pretokenizer: str, normalizer: str | None = "none", *, canonical=False):
-        pretok.kind(pretokenizer)
+        presets.kind(pretokenizer)
         self.pretokenizer = pretokenizer
-        self.normalizer = pretok.normalizer_name(normalizer)
+        self.normalizer = presets.normalizer_name(normalizer)
         data = np.ascontiguousarray(data, np.uint8)
         offsets = np.ascontiguousarray(offsets, np.int64)
         counts = np.ascontiguousarray(counts, np.int64)
@@ -287,14 +286,6 @@ class _Counter:
         return WordCounts(data, offsets, self.wcount[:nw], pretokenizer, normalizer)  # sorts; words are distinct
 
 
-def default_threads() -> int:
-    """All the cores this process may run on (the `--threads` default)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
 def count_words(
     lines: Iterable[str], pretokenizer: str, normalizer: str | None = None, *, batch_chars: int = 1 << 18,
     threads: int | None = None,
@@ -322,8 +313,8 @@ def count_blocks(
 
 def word_splitter(pretokenizer: str):
     """The preset's pre-tokenizer as a splitter for `count_pieces`: (code points, line bounds) -> (starts, ends)."""
-    kind = pretok.kind(pretokenizer)
-    cls = pretok.class_table()
+    kind = presets.kind(pretokenizer)
+    cls = presets.class_table()
     return lambda cps, bounds: KP.split_lines(cps, bounds, kind, cls)
 
 
@@ -341,7 +332,7 @@ def count_pieces(lines: Iterable[str], splitters, pretokenizer: str, normalizer:
 
 
 def _normalizer(normalizer):
-    norm = pretok.normalizer_name(normalizer)
+    norm = presets.normalizer_name(normalizer)
     return None if norm == "none" else functools.partial(unicodedata.normalize, norm.upper())
 
 
@@ -373,7 +364,7 @@ def _text_batches(blocks: Iterable[str], normalizer):
 
 def _count_batches(batches, splitters, pretokenizer: str, normalizer, threads: int | None) -> list[WordCounts]:
     """Split and count every batch into per-thread tables; sum the tables at the end (canonical, so exact)."""
-    norm = pretok.normalizer_name(normalizer)
+    norm = presets.normalizer_name(normalizer)
     threads = default_threads() if threads is None else max(1, int(threads))
 
     def work(item, counters):
@@ -414,14 +405,8 @@ def _count_batches(batches, splitters, pretokenizer: str, normalizer, threads: i
                 pending.popleft().result()
         for fut in pending:
             fut.result()
-    results = []
-    for j in range(len(splitters)):
-        tables = [per_thread[t][j].result(pretokenizer, norm) for t in range(threads)]
-        total = tables[0]
-        for other in tables[1:]:
-            total = total + other
-        results.append(total)
-    return results
+    return [WordCounts.sum([counters[j].result(pretokenizer, norm) for counters in per_thread])
+            for j in range(len(splitters))]
 
 
 def count_texts(texts: Iterable[str], pretokenizer: str, normalizer: str | None = None) -> WordCounts:

@@ -26,20 +26,21 @@ from dataclasses import dataclass, field
 import numpy as np
 from tokenizers import AddedToken, Regex, Tokenizer, pre_tokenizers
 
-from tokbench import pretok
-from tokbench.bytelevel import byte_to_char, to_bytes
 from tokbench.errors import InputError, UsageError, WorkError
 from tokbench.kernels import bpe_limited as KL
 from tokbench.kernels.bpe_encode import build_bytes_table, build_merge_table, encode_pieces
+from tokbench.tokenizer import presets
+from tokbench.tokenizer.bytelevel import byte_to_char, to_bytes
 from tokbench.train.bpe import build_tokenizer, initial_tokens, learn_merges
 from tokbench.train.counts import WordCounts, count_pieces, word_splitter
 
 ALGOS = ("superbpe", "supertoken", "char-bpe")
-SUPER_PATTERNS = {"gpt2": KL.SUPER_PATTERN_DIGITS, "cl100k": KL.SUPER_PATTERN_DIGITS3,
-                  "llama3": KL.SUPER_PATTERN_DIGITS3}
+# superbpe's stage-2 pattern per stage-1 preset: its digit rule comes from the preset table (presets.Preset.superbpe)
+SUPER_PATTERNS = {name: {"digits": KL.SUPER_PATTERN_DIGITS, "digits3": KL.SUPER_PATTERN_DIGITS3}[row.superbpe]
+                  for name, row in presets.PRESETS.items() if row.superbpe is not None}
 LINES_PATTERN = r"\n|[^\n]+"  # supertoken's saved split: a newline is its own piece, nothing else is split
 BATCH_CHARS = 1 << 20
-STAGE1_PRETOKENIZERS = ("gpt2", "cl100k", "llama3")
+STAGE1_PRETOKENIZERS = presets.SUPERBPE_PRETOKENIZERS  # gpt2, cl100k, llama3: what superbpe and char-bpe accept
 
 
 @dataclass
@@ -59,7 +60,7 @@ def _count(lines: Iterable[str], splitters, normalizer: str = "none") -> list[Wo
 
 
 def _super_splitter(pretokenizer: str):
-    cls, digits3 = pretok.class_table(), SUPER_PATTERNS[pretokenizer] == KL.SUPER_PATTERN_DIGITS3
+    cls, digits3 = presets.class_table(), SUPER_PATTERNS[pretokenizer] == KL.SUPER_PATTERN_DIGITS3
     return lambda cps, bounds: KL.split_super(cps, bounds, cls, digits3)
 
 
@@ -172,7 +173,7 @@ def encode_phrases(tokens: list[str], merges: Sequence[tuple[str, str]], flat, o
 
 
 def _checks(vocab_size: int, special_tokens: Sequence[str], min_frequency: int, normalizer: str) -> list[str]:
-    if pretok.normalizer_name(normalizer) not in ("none", "nfc"):
+    if presets.normalizer_name(normalizer) not in ("none", "nfc"):
         raise UsageError(f"--normalizer {normalizer!r}: superbpe, supertoken and char-bpe support none or nfc")
     specials = list(special_tokens)
     if len(set(specials)) != len(specials):
@@ -202,7 +203,7 @@ def _split_tokenizer(hf: Tokenizer, pattern: str) -> Tokenizer:
 def _normalized(hf: Tokenizer, normalizer: str) -> Tokenizer:
     from tokenizers import normalizers
 
-    if pretok.normalizer_name(normalizer) == "nfc":
+    if presets.normalizer_name(normalizer) == "nfc":
         hf.normalizer = normalizers.NFC()
     return hf
 
