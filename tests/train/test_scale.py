@@ -38,6 +38,13 @@ def test_count_on_cluster_equals_one_process(cli, dask_address, sharded_corpus, 
     assert WordCounts.load(tmp_path / "kept").to_dict() == {w: c for w, c in reference.to_dict().items() if c >= 3}
     again = cli("count", sharded_corpus, "-o", tmp_path / "many", "--scheduler", dask_address)
     assert again.code == 2 and "already exists" in again.err  # nothing replaced without --force
+    (tmp_path / "blank").mkdir()
+    (tmp_path / "blank" / "e.txt").write_text("", encoding="utf-8")
+    runs = [cli("count", tmp_path / "blank", "-o", tmp_path / f"e{k}", *flags)
+            for k, flags in enumerate([[], ["--scheduler", dask_address]])]
+    errs = [r.err.strip().splitlines()[-1] for r in runs]  # (the cluster run also showed its progress)
+    assert [r.code for r in runs] == [1, 1] and errs[0] == errs[1] and "corpus is empty" in errs[0]
+    assert not (tmp_path / "e0").exists() and not (tmp_path / "e1").exists()
 
 
 @pytest.mark.parametrize("algo,extra", [("bpe", []), ("char-bpe", ["--max-token-chars", "3"]),
@@ -50,7 +57,8 @@ def test_train_on_cluster_is_byte_identical(cli, dask_address, sharded_corpus, t
     assert (tmp_path / "one.json").read_bytes() == (tmp_path / "many.json").read_bytes()
     if algo == "bpe":  # and from a count dataset made on the cluster
         assert cli("count", sharded_corpus, "-o", tmp_path / "c", "--scheduler", dask_address).code == 0
-        assert cli("train", "--from-counts", tmp_path / "c", "--vocab-size", "700", "-o", tmp_path / "fc.json").code == 0
+        fc = cli("train", "--from-counts", tmp_path / "c", "--vocab-size", "700", "-o", tmp_path / "fc.json")
+        assert fc.code == 0, fc.err
         assert (tmp_path / "fc.json").read_bytes() == (tmp_path / "one.json").read_bytes()
 
 
@@ -98,16 +106,16 @@ def test_dask_cluster_processes_survive_a_killed_worker(sharded_corpus, tmp_path
     """`dask scheduler` and two `dask worker` processes on 127.0.0.1; one worker is killed once training has started;
     the scheduler reruns its tasks on the other and the file equals the one-process file."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    dask = str(Path(sys.executable).parent / "dask")  # the `dask` command of this environment
     port = _free_port()
-    procs = [subprocess.Popen([*dask, "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     address = f"tcp://127.0.0.1:{port}"
     try:
         _wait_port(port)
         for name in ("w1", "w2"):
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1", "--no-nanny",
+                [dask, "worker", address, "--nthreads", "1", "--no-nanny",
                  "--no-dashboard", "--name", name, "--host", "127.0.0.1"], env=env,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         from distributed import Client
@@ -155,3 +163,13 @@ def test_counts_dataset_is_one_table_for_pandas(cli, dask_address, sharded_corpu
     assert list(frame.columns) == ["word", "count"] and str(frame["count"].dtype) == "int64"
     assert dict(zip(frame["word"], frame["count"])) == WordCounts.load(tmp_path / "c").to_dict()
     assert Path(tmp_path / "c").is_dir()
+
+
+def test_without_cluster_flags_dask_is_not_imported(sharded_corpus, tmp_path):
+    code = ("import sys\nfrom tokbench.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
+            "    assert not e.code, e.code\nassert 'dask' not in sys.modules and 'distributed' not in sys.modules\n")
+    for args in (["count", str(sharded_corpus), "-o", str(tmp_path / "c")],
+                 ["train", str(sharded_corpus), "--vocab-size", "300", "-o", str(tmp_path / "t.json")]):
+        r = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True,
+                           env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=300)
+        assert r.returncode == 0, r.stderr

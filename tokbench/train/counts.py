@@ -436,9 +436,10 @@ def count_shard(shards, splitters, pretokenizer: str, normalizer: str | None, pa
 
 def count_sharded(runner, tasks, splitters, pretokenizer: str, normalizer: str | None = None, *, tables: int = 1,
                   parts: int = DEFAULT_PARTS, min_count: int = 1, folder=None, label: str = "counting"):
-    """Count `tasks` (groups of shards: `Corpus.tasks`) on `runner` with a hash-partitioned reduce: partition p of every shard folds into one running
-    sum, `min_count` applies to the exact sums. With `folder`, each partition task writes its part there and returns
-    (words, total) (nothing large reaches this process); else returns one summed WordCounts per table."""
+    """Count `tasks` (groups of shards: `Corpus.tasks`) on `runner` with a hash-partitioned reduce: partition p
+    of every shard folds into one running sum, `min_count` applies to the exact sums. With `folder`, each partition
+    task writes its part there and returns (words, total) (nothing large reaches this process); else returns one
+    summed WordCounts per table."""
     import functools
 
     if parts < 1:
