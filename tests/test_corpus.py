@@ -67,7 +67,8 @@ def _shard_lines(corpus, size, **kw):
 
 
 @pytest.mark.parametrize("size", [1, 7, 64, 10**6])
-def test_shards_cut_at_line_ends_and_cover_every_line(tmp_path, size):
+def test_shards_cut_at_line_ends_and_cover_every_line(tmp_path, size, monkeypatch):
+    from tokbench import corpus as corpus_module
     from tokbench.corpus import group_shards
 
     text = "".join(f"line {i} {'x' * (i % 13)}\n" for i in range(50)) + "no final newline"
@@ -79,9 +80,10 @@ def test_shards_cut_at_line_ends_and_cover_every_line(tmp_path, size):
     corpus = Corpus([str(tmp_path)])
     shards = corpus.shards(size)
     assert _shard_lines(corpus, size) == list(corpus.lines())
-    blocks = [b for shard in shards for b in shard.blocks(block_bytes=50)]  # tiny blocks: lines longer than one
+    monkeypatch.setattr(corpus_module, "BLOCK_SIZE", 50)  # tiny blocks: some lines are longer than one
+    blocks = [b for shard in shards for b in shard.blocks()]
     assert "".join(blocks) == "".join(corpus.lines())
-    assert all(b.endswith("\n") for s in shards if s.path.endswith("a.txt") for b in list(s.blocks(50))[:-1])
+    assert all(b.endswith("\n") for s in shards if s.path.endswith("a.txt") for b in list(s.blocks())[:-1])
     raw = (tmp_path / "a.txt").read_bytes()
     for shard in shards:
         if shard.path.endswith("a.txt") and shard.start:
@@ -98,7 +100,9 @@ def test_shards_cut_at_line_ends_and_cover_every_line(tmp_path, size):
     assert [s for g in groups for s in g] == shards
 
 
-def test_bad_input_in_a_later_shard_names_file_and_offset(tmp_path):
+def test_bad_input_in_a_later_shard_names_file_and_offset(tmp_path, monkeypatch):
+    from tokbench import corpus as corpus_module
+
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"good line\n" * 30 + b"abc\xffdef\n" + b"more\n" * 5)
     corpus = Corpus([str(bad)])
@@ -107,7 +111,8 @@ def test_bad_input_in_a_later_shard_names_file_and_offset(tmp_path):
     with pytest.raises(InputError) as sharded:
         _shard_lines(corpus, 40)
     with pytest.raises(InputError) as blocks:
-        [b for shard in corpus.shards(40) for b in shard.blocks(block_bytes=64)]
+        monkeypatch.setattr(corpus_module, "BLOCK_SIZE", 64)
+        [b for shard in corpus.shards(40) for b in shard.blocks()]
     assert str(blocks.value) == str(whole.value)
     assert str(sharded.value) == str(whole.value) == f"{bad}: invalid UTF-8 at byte offset 303 (use --errors replace)"
     js = tmp_path / "bad.jsonl"

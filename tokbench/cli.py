@@ -15,7 +15,7 @@ from tokbench.errors import TokbenchError
 
 # Command order in `tokbench --help` follows this list.
 CAPABILITIES = ("tokbench.tokenizer.cli", "tokbench.train.cli", "tokbench.eval.cli", "tokbench.eval.demo",
-                "tokbench.transplant.cli", "tokbench.lm.cli", "tokbench.byteprob.cli")
+                "tokbench.transplant.cli", "tokbench.lm.cli", "tokbench.byteprob.cli", "tokbench.warmup")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train, transplant and evaluate tokenizers.", rich_markup_mode=None)

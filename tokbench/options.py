@@ -23,6 +23,7 @@ ContextOpt = Annotated[int, typer.Option("--context", help="tokens per window")]
 StrideOpt = Annotated[Optional[int], typer.Option("--stride", help="new tokens scored per window (default: context)")]
 MaxBytesOpt = Annotated[Optional[int], typer.Option("--max-bytes", help="score at most this many bytes of the corpus")]
 FormatOpt = Annotated[str, typer.Option("--format", help="table or json")]  # commands with one result
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="threads for counting and encoding (default: all cores)")]
 
 # scale-out (tokbench.train.runners): the same four flags on count, train and eval
 WorkersOpt = Annotated[Optional[str], typer.Option(

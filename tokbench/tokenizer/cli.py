@@ -9,7 +9,7 @@ from typing import Annotated, TextIO
 
 import typer
 
-from tokbench.options import TABLE_OR_JSON, Errors, TextField, TokenizerOpt, check_format
+from tokbench.options import TABLE_OR_JSON, Errors, TextField, ThreadsOpt, TokenizerOpt, check_format
 
 BATCH = 256  # documents (or lines) encoded per call
 
@@ -41,8 +41,12 @@ def tokenize_command(
     lines: Annotated[bool, typer.Option("--lines", help="each line is its own document")] = False,
     text_field: TextField = "text",
     errors: Errors = "strict",
+    threads: ThreadsOpt = None,
 ) -> None:
     """Tokenize a file or stdin (no special tokens added)."""
+    from tokbench.io import set_threads
+
+    set_threads(threads)
     tokenize_stream(tokenizer, path, fmt.value, lines=lines, text_field=text_field, errors=errors, out=sys.stdout)
 
 

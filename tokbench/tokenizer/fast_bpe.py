@@ -187,7 +187,7 @@ class BPEEncoder:
             raise Unsupported(f"{path}: fast encoder does not support normalizer {desc['normalizer']}")
         pool, starts, ends, ranks = read_ranks_arrays(desc["ranks"])
         return cls._from_rank_arrays(pool, starts, ends, ranks + desc["id_offset"], desc["pattern"],
-                                     desc["normalizer"])
+                                     desc.get("normalizer"))
 
     # --- encoding
 

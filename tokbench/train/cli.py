@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 import typer
 
 from tokbench.errors import UsageError
-from tokbench.options import Errors, SchedulerOpt, SchedulerTimeoutOpt, ShardSizeOpt, TextField, WorkersOpt
+from tokbench.options import (Errors, SchedulerOpt, SchedulerTimeoutOpt, ShardSizeOpt, TextField, ThreadsOpt,
+                              WorkersOpt)
 
 PretokOpt = Annotated[str, typer.Option("--pretokenizer", help="gpt2, cl100k, llama3, qwen2, o200k, whitespace, whitespace-kept, none")]
 NormOpt = Annotated[str, typer.Option("--normalizer", help="nfc, nfkc, none")]
@@ -26,6 +27,7 @@ def count_command(
     normalizer: NormOpt = "none",
     text_field: TextField = "text",
     errors: Errors = "strict",
+    threads: ThreadsOpt = None,
     min_word_count: MinWordCountOpt = 1,
     partitions: Annotated[int, typer.Option("--partitions", help="parts of the dataset (words split by hash)")] = 8,
     force: Annotated[bool, typer.Option("--force", help="replace an existing output folder")] = False,
@@ -35,9 +37,11 @@ def count_command(
     shard_size: ShardSizeOpt = "64MB",
 ) -> None:
     """Count pre-tokenized words into a parquet dataset (or one file); train on it with `train --from-counts`."""
+    from tokbench.io import set_threads
     from tokbench.train.runners import Cluster
     from tokbench.train.trainers import run_count
 
+    set_threads(threads)
     run_count(corpus, out, pretokenizer, normalizer, text_field, errors, min_count=min_word_count, parts=partitions,
               force=force, cluster=Cluster(workers, scheduler, scheduler_timeout, shard_size))
 
@@ -66,6 +70,7 @@ def train_command(
         "--max-token-chars", help="char-bpe: characters per token (4)")] = None,
     pad_vocab_pow2: Annotated[Optional[bool], typer.Option(
         "--pad-vocab-pow2", help="char-bpe: pad the vocabulary to a power of two")] = None,
+    threads: ThreadsOpt = None,
     min_word_count: MinWordCountOpt = 1,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
@@ -73,9 +78,11 @@ def train_command(
     shard_size: ShardSizeOpt = "64MB",
 ) -> None:
     """Train a tokenizer; writes a standard tokenizer.json. Also --algo superbpe, supertoken, char-bpe."""
+    from tokbench.io import set_threads
     from tokbench.train.runners import Cluster
     from tokbench.train.trainers import run_train
 
+    set_threads(threads)
     specials = [s for s in special_tokens.split(",") if s]
     if not corpus and not from_counts:
         raise UsageError("give a corpus (or - for stdin), or --from-counts")

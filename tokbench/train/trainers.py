@@ -32,8 +32,8 @@ def run_count(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normali
         raise UsageError(f"{out}: already exists (use --force to replace it)")
     corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
     if not cluster.wanted:
-        lines = progress(corpus.lines(), f"counting {corpus.name}", unit_of=len)
-        counts = C.count_words(lines, pretokenizer, normalizer).at_least(min_count)
+        blocks = progress(corpus.blocks(), f"counting {corpus.name}", unit_of=len)
+        counts = C.count_blocks(blocks, pretokenizer, normalizer).at_least(min_count)
         if dataset:
             C.save_dataset(counts.partition(parts), out, force=force)
         else:
@@ -171,10 +171,13 @@ def run_train(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size: int
                         f"-> {target}")
         return target
     lines = progress(corpus.lines(), f"reading {corpus.name}", unit_of=len)
-    if use_engine:
-        from tokbench.train.bpe import train_bpe_lines
+    if use_engine:  # blocks of whole lines: the counting kernel cuts the lines (no Python string per line)
+        from tokbench.train.bpe import train_bpe_counts
+        from tokbench.train.counts import count_blocks
 
-        hf = train_bpe_lines(lines, vocab_size, min_frequency, list(special_tokens), pretokenizer, normalizer)
+        blocks = progress(corpus.blocks(), f"counting {corpus.name}", unit_of=len)
+        hf = train_bpe_counts(count_blocks(blocks, pretokenizer, normalizer), vocab_size, min_frequency,
+                              list(special_tokens))
     elif algo.startswith("sp-") or algo == "unigram":
         model_bytes, hf = backends.train_sentencepiece(lines, algo, vocab_size, special_tokens, normalizer)
     else:
