@@ -130,7 +130,8 @@ def digest(path: Path) -> str | None:
 
 def report(rows: list[dict], args) -> dict:
     return {"rows": rows, "summary": summarize(rows), "vocab_size": args.vocab_size, "cores": os.cpu_count(),
-            "note": "2 cores shared with other engineers' jobs: see load_before/load_after per run; one run each"}
+            "note": "cores shared with other jobs: see load_before/load_after per run; one run each. '1 process' "
+                    "counts with every core's thread (--threads defaults to the cores)"}
 
 
 def save(rep: dict, out: Path) -> None:
