@@ -333,7 +333,7 @@ def _lines(source: Source, text_field: str, errors: str, start: int = 0, end: in
             offset += len(raw)
 
 
-BLOCK_SIZE = 1 << 22
+BLOCK_SIZE = 1 << 20  # 1 MB: a counting thread holds ~12 bytes per character of its block (code points, spans)
 
 
 def _blocks(source: Source, text_field: str, errors: str, start: int = 0, end: int | None = None) -> Iterator[str]:

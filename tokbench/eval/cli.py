@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 from tokbench.errors import UsageError, WorkError
-from tokbench.options import SchedulerOpt, SchedulerTimeoutOpt, ShardSizeOpt, WorkersOpt
+from tokbench.options import AllowSpecial, SchedulerOpt, SchedulerTimeoutOpt, ShardSizeOpt, WorkersOpt
 
 FORMAT_HELP = "machine output to stdout: json, jsonl, csv or md"
 JUNIT_HELP = "with a baseline: write JUnit XML (one test case per tokenizer x corpus x gated metric) to FILE"
@@ -43,6 +43,7 @@ def eval_command(
     max_bytes: int = typer.Option(100_000, "--max-bytes", help="--model: bytes per corpus scored at token level"),
     exact_bytes: int = typer.Option(128, "--exact-bytes", help="--model: bytes per corpus scored exactly "
                                     "(one LM call per byte; 0 = off)"),
+    allow_special: AllowSpecial = False,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     scheduler_timeout: SchedulerTimeoutOpt = 10.0,
@@ -78,7 +79,7 @@ def eval_command(
             return run.Evaluation(tokenizer or [], corpus or [], models=scorers, parallel=list(parallel or []) or None,
                                   reference_lang=reference, lexicon_file=lexicon, morphemes_file=morphemes,
                                   tr_method=tr_method, gold_tsv=gold_seg, per_document=stream, roundtrip=roundtrip,
-                                  runner=runner, shard_size=cluster.shard_bytes)
+                                  allow_special=allow_special, runner=runner, shard_size=cluster.shard_bytes)
 
     if per_document is None:
         ev = evaluate(None)

@@ -401,7 +401,7 @@ def _count_batches(batches, splitters, pretokenizer: str, normalizer, threads: i
         pending = collections.deque()
         for item in batches:
             pending.append(pool.submit(task, item))
-            if len(pending) >= 2 * threads:  # bounded look-ahead: memory stays a few batches
+            if len(pending) > threads:  # bounded look-ahead: one batch waiting per thread at most
                 pending.popleft().result()
         for fut in pending:
             fut.result()
