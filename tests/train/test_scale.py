@@ -176,3 +176,15 @@ def test_without_cluster_flags_dask_is_not_imported(sharded_corpus, tmp_path):
         r = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True,
                            env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=300)
         assert r.returncode == 0, r.stderr
+
+
+def test_min_word_count_trains_on_the_words_left(cli, sharded_corpus, tmp_path):
+    """--min-word-count K (no cluster needed) = training on the exact counts with the words below K dropped."""
+    from tokbench.train.bpe import train_bpe_counts
+
+    r = cli("train", sharded_corpus, "--vocab-size", "600", "--min-word-count", "4", "-o", tmp_path / "k.json")
+    assert r.code == 0, r.err
+    counts = count_words(Corpus([str(sharded_corpus)]).lines(), "gpt2")
+    kept = WordCounts.from_dict({w: c for w, c in counts.to_dict().items() if c >= 4}, "gpt2")
+    assert (tmp_path / "k.json").read_text(encoding="utf-8") == train_bpe_counts(kept, 600).to_str(pretty=True)
+    assert train_bpe_counts(kept, 600).to_str() != train_bpe_counts(counts, 600).to_str()  # it did change merges
