@@ -37,16 +37,22 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
-def open_input(path: str | os.PathLike) -> IO[bytes]:
-    """Open an input file for reading (binary); InputError names it when it is missing, a folder or unreadable."""
+def open_input(path: str | os.PathLike, url: bool = False) -> IO[bytes]:
+    """Open an input for reading (binary): a file, or with `url` anything fsspec (a Dask dependency) opens: s3://,
+    gcs://, http://... where its drivers are installed. InputError names it when it is missing, a folder or
+    unreadable."""
     try:
+        if url:
+            import fsspec
+
+            return fsspec.open(path, "rb").open()
         return open(path, "rb")  # noqa: SIM115 - the caller closes it
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a folder") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    except (OSError, ImportError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def package_dir(module: str) -> Path:

@@ -12,29 +12,41 @@ from typing import Annotated, Optional
 import typer
 
 from tokbench.errors import UsageError
-from tokbench.options import Errors, TextField, ThreadsOpt
+from tokbench.options import (Errors, SchedulerOpt, SchedulerTimeoutOpt, ShardSizeOpt, TextField, ThreadsOpt,
+                              WorkersOpt)
 from tokbench.tokenizer.presets import PRETOKENIZERS, TRAIN_NORMALIZERS
 from tokbench.train import trainers
 
 PretokOpt = Annotated[str, typer.Option("--pretokenizer", help=", ".join(PRETOKENIZERS))]
 NormOpt = Annotated[str, typer.Option("--normalizer", help=", ".join(TRAIN_NORMALIZERS))]
 CorpusArgs = Annotated[list[str], typer.Argument(help="files, folders, globs, or - for stdin")]
+MinWordCountOpt = Annotated[int, typer.Option(
+    "--min-word-count", help="drop words counted fewer than K times, after the exact sum (off: 1; changes merges)")]
 
 
 def count_command(
     corpus: CorpusArgs,
-    out: Annotated[Path, typer.Option("--out", "-o", help="counts.parquet")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="a folder (a parquet dataset of parts) or FILE.parquet")],
     pretokenizer: PretokOpt = "gpt2",
     normalizer: NormOpt = "none",
     text_field: TextField = "text",
     errors: Errors = "strict",
     threads: ThreadsOpt = None,
+    min_word_count: MinWordCountOpt = 1,
+    partitions: Annotated[int, typer.Option("--partitions", help="parts of the dataset (words split by hash)")] = 8,
+    force: Annotated[bool, typer.Option("--force", help="replace an existing output folder")] = False,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    scheduler_timeout: SchedulerTimeoutOpt = 10.0,
+    shard_size: ShardSizeOpt = "64MB",
 ) -> None:
-    """Count pre-tokenized words into a parquet table; sum shards with `train --from-counts`."""
+    """Count pre-tokenized words into a parquet dataset (or one file); train on it with `train --from-counts`."""
     from tokbench.io import set_threads
+    from tokbench.train.runners import Cluster
 
     set_threads(threads)
-    trainers.run_count(corpus, out, pretokenizer, normalizer, text_field, errors)
+    trainers.run_count(corpus, out, pretokenizer, normalizer, text_field, errors, min_count=min_word_count,
+                       parts=partitions, force=force, cluster=Cluster(workers, scheduler, scheduler_timeout, shard_size))
 
 
 def train_command(
@@ -63,9 +75,15 @@ def train_command(
     pad_vocab_pow2: Annotated[Optional[bool], typer.Option(
         "--pad-vocab-pow2", help="char-bpe: pad the vocabulary to a power of two")] = None,
     threads: ThreadsOpt = None,
+    min_word_count: MinWordCountOpt = 1,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    scheduler_timeout: SchedulerTimeoutOpt = 10.0,
+    shard_size: ShardSizeOpt = "64MB",
 ) -> None:
     """Train a tokenizer; writes a standard tokenizer.json. Also --algo superbpe, supertoken, char-bpe."""
     from tokbench.io import set_threads
+    from tokbench.train.runners import Cluster
 
     set_threads(threads)
     if not corpus and not from_counts:
@@ -76,7 +94,8 @@ def train_command(
     common = trainers.Common(vocab_size, min_frequency, tuple(s for s in special_tokens.split(",") if s),
                              pretokenizer, normalizer)
     trainers.run_train(corpus or [], out, algo, common, options, text_field=text_field, errors=errors,
-                       from_counts=from_counts or ())
+                       from_counts=from_counts or (), min_count=min_word_count,
+                       cluster=Cluster(workers, scheduler, scheduler_timeout, shard_size))
 
 
 def sweep_command(

@@ -1,6 +1,7 @@
 """The trainer registry: `tokbench train --algo NAME` runs the function registered under NAME.
 
-A trainer is one function `(corpus, common, options) -> (tokenizers.Tokenizer, SentencePiece .model bytes or None)`,
+A trainer is one function `(corpus, common, options, counted) -> (tokenizers.Tokenizer, SentencePiece .model bytes or
+None)` (`counted`: the tables it trains from, counted on a cluster, when it declares `from_counts`),
 registered with `@register(name, Options)`; `Options` is a frozen dataclass of the flags only that algorithm takes
 (field `max_words` is flag `--max-words`; its default is the flag's default; its `__post_init__` holds the checks).
 What every trainer shares (vocabulary size against the alphabet, special tokens, presets) is checked once, in
@@ -11,6 +12,7 @@ flags, their typer options in `train/cli.py`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from typing import Any
 
 from tokbench.console import console, progress
 from tokbench.corpus import Corpus
-from tokbench.errors import UsageError
+from tokbench.errors import InputError, UsageError
 from tokbench.io import atomic_dir, atomic_write
 from tokbench.tokenizer import presets
 
@@ -38,19 +40,20 @@ class Common:
 @dataclass(frozen=True)
 class Trainer:
     name: str
-    run: Callable[[Corpus, Common, Any], tuple[Any, bytes | None]]
+    run: Callable[[Corpus, Common, Any, Any], tuple[Any, bytes | None]]  # (corpus, common, options, counted)
     options: type
     summary: str
     pretokenizers: tuple[str, ...] = presets.PRETOKENIZERS  # the --pretokenizer values it accepts
     normalizers: tuple[str, ...] = presets.TRAIN_NORMALIZERS  # the --normalizer values it accepts
     reserved: int = 0  # ids it adds besides the 256 bytes and the special tokens (SentencePiece's)
+    from_counts: bool = False  # trains from per-line counts only: they shard exactly (--workers, --min-word-count)
 
 
 TRAINERS: dict[str, Trainer] = {}
 
 
 def register(name: str, options: type, summary: str, **limits) -> Callable:
-    """Register `fn(corpus, common, options)` as `--algo name`; `limits` are Trainer fields (pretokenizers, ...)."""
+    """Register `fn(corpus, common, options, counted)` as `--algo name`; `limits` are Trainer fields (pretokenizers, ...)."""
     def add(fn: Callable) -> Callable:
         TRAINERS[name] = Trainer(name, fn, options, summary, **limits)
         return fn
@@ -174,8 +177,9 @@ def check_common(common: Common, algo: str) -> None:
 # ---------------------------------------------------------------------------------------------------- the trainers
 
 
-@register("bpe", BPEOptions, "byte-level BPE: tokbench's numba engine (or --engine hf), merge for merge HF's")
-def _bpe(corpus: Corpus, common: Common, options: BPEOptions):
+@register("bpe", BPEOptions, "byte-level BPE: tokbench's numba engine (or --engine hf), merge for merge HF's",
+          from_counts=True)
+def _bpe(corpus: Corpus, common: Common, options: BPEOptions, counted=None):
     if options.engine == "hf":
         from tokbench.train.backends import train_hf
 
@@ -184,19 +188,19 @@ def _bpe(corpus: Corpus, common: Common, options: BPEOptions):
     from tokbench.train.bpe import train_bpe_counts
     from tokbench.train.counts import count_blocks
 
-    # blocks of whole lines: the counting kernel cuts the lines (no Python string per line)
-    blocks = progress(corpus.blocks(), f"counting {corpus.name}", unit_of=len)
-    return train_bpe_counts(count_blocks(blocks, common.pretokenizer, common.normalizer), common.vocab_size,
-                            common.min_frequency, list(common.special_tokens)), None
+    if counted is None:  # blocks of whole lines: the counting kernel cuts the lines (no Python string per line)
+        blocks = progress(corpus.blocks(), f"counting {corpus.name}", unit_of=len)
+        counted = [count_blocks(blocks, common.pretokenizer, common.normalizer)]
+    return train_bpe_counts(counted[0], common.vocab_size, common.min_frequency, list(common.special_tokens)), None
 
 
 @register("unigram", NoOptions, "unigram LM (SentencePiece's deterministic trainer), byte fallback")
-def _unigram(corpus: Corpus, common: Common, options: NoOptions):
+def _unigram(corpus: Corpus, common: Common, options: NoOptions, counted=None):
     return _sentencepiece(corpus, "unigram", common)
 
 
 @register("wordpiece", NoOptions, "WordPiece (tokenizers' trainer; its alphabet order is not reproducible)")
-def _wordpiece(corpus: Corpus, common: Common, options: NoOptions):
+def _wordpiece(corpus: Corpus, common: Common, options: NoOptions, counted=None):
     from tokbench.train.backends import train_hf
 
     return train_hf(_lines(corpus), "wordpiece", common.vocab_size, common.min_frequency, common.special_tokens,
@@ -204,12 +208,12 @@ def _wordpiece(corpus: Corpus, common: Common, options: NoOptions):
 
 
 @register("sp-bpe", NoOptions, "SentencePiece BPE, byte fallback", reserved=2)
-def _sp_bpe(corpus: Corpus, common: Common, options: NoOptions):
+def _sp_bpe(corpus: Corpus, common: Common, options: NoOptions, counted=None):
     return _sentencepiece(corpus, "sp-bpe", common)
 
 
 @register("sp-unigram", NoOptions, "SentencePiece unigram, byte fallback", reserved=2)
-def _sp_unigram(corpus: Corpus, common: Common, options: NoOptions):
+def _sp_unigram(corpus: Corpus, common: Common, options: NoOptions, counted=None):
     return _sentencepiece(corpus, "sp-unigram", common)
 
 
@@ -225,17 +229,18 @@ SUPER_NORMALIZERS = ("none", "nfc")  # the numba supertoken trainers normalise w
 
 
 @register("superbpe", SuperBPEOptions, "SuperBPE: BPE to --transition, then merges across spaces (<= --max-words)",
-          pretokenizers=presets.SUPERBPE_PRETOKENIZERS, normalizers=SUPER_NORMALIZERS)
-def _superbpe(corpus: Corpus, common: Common, options: SuperBPEOptions):
+          pretokenizers=presets.SUPERBPE_PRETOKENIZERS, normalizers=SUPER_NORMALIZERS, from_counts=True)
+def _superbpe(corpus: Corpus, common: Common, options: SuperBPEOptions, counted=None):
     from tokbench.train.supertokens import train_superbpe
 
-    return train_superbpe(_lines(corpus), common.vocab_size, options.transition, options.max_words,
-                          common.min_frequency, common.special_tokens, common.pretokenizer, common.normalizer).hf, None
+    return train_superbpe(None if counted else _lines(corpus), common.vocab_size, options.transition,
+                          options.max_words, common.min_frequency, common.special_tokens, common.pretokenizer,
+                          common.normalizer, counted=counted).hf, None
 
 
 @register("supertoken", SupertokenOptions, "TokenAdapt supertokens: BPE over random-length pieces of each line",
           normalizers=SUPER_NORMALIZERS)
-def _supertoken(corpus: Corpus, common: Common, options: SupertokenOptions):
+def _supertoken(corpus: Corpus, common: Common, options: SupertokenOptions, counted=None):
     from tokbench.train.supertokens import train_supertoken
 
     return train_supertoken(_lines(corpus), common.vocab_size, options.chunk_min, options.chunk_max, options.seed,
@@ -243,22 +248,37 @@ def _supertoken(corpus: Corpus, common: Common, options: SupertokenOptions):
 
 
 @register("char-bpe", CharBPEOptions, "KL3M-style BPE, at most --max-token-chars characters a token",
-          pretokenizers=presets.SUPERBPE_PRETOKENIZERS, normalizers=SUPER_NORMALIZERS)
-def _char_bpe(corpus: Corpus, common: Common, options: CharBPEOptions):
+          pretokenizers=presets.SUPERBPE_PRETOKENIZERS, normalizers=SUPER_NORMALIZERS, from_counts=True)
+def _char_bpe(corpus: Corpus, common: Common, options: CharBPEOptions, counted=None):
     from tokbench.train.supertokens import train_char_bpe
 
-    return train_char_bpe(_lines(corpus), common.vocab_size, options.max_token_chars, options.pad_vocab_pow2,
-                          common.min_frequency, common.special_tokens, common.pretokenizer, common.normalizer).hf, None
+    return train_char_bpe(None if counted else _lines(corpus), common.vocab_size, options.max_token_chars,
+                          options.pad_vocab_pow2, common.min_frequency, common.special_tokens, common.pretokenizer,
+                          common.normalizer, counted=counted).hf, None
 
 
 # ---------------------------------------------------------------------------------------------------- running
 
+FROM_COUNTS = tuple(t.name for t in TRAINERS.values() if t.from_counts)  # bpe, superbpe, char-bpe
+
 
 def run_train(corpus_specs: Sequence[str], out: Path, algo: str = "bpe", common: Common = Common(), options=None,
-              text_field: str = "text", errors: str = "strict", from_counts: Sequence[Path] = ()) -> Path:
-    """Train with the registered algorithm and write tokenizer.json (and the .model for SentencePiece) atomically."""
+              text_field: str = "text", errors: str = "strict", from_counts: Sequence[Path] = (), min_count: int = 1,
+              cluster=None) -> Path:
+    """Train with the registered algorithm and write tokenizer.json (and the .model for SentencePiece) atomically.
+    With a cluster (runners.Cluster) or --min-word-count, the counts are made by `cluster_counts` and the merge loop
+    runs here: the file is the one a single process writes (without --min-word-count)."""
+    from tokbench.train.runners import Cluster
+
     trainer = get(algo)
     options = trainer.options() if options is None else options
+    cluster = cluster or Cluster()
+    check_cluster_algo(algo, options, from_counts, cluster)
+    if min_count < 1:
+        raise UsageError(f"--min-word-count must be at least 1, not {min_count}")
+    sharded = cluster.wanted or min_count > 1
+    if min_count > 1 and not _from_counts(algo, options):
+        raise UsageError(f"--min-word-count applies to {', '.join(FROM_COUNTS)} (numba engine), not --algo {algo}")
     if from_counts:
         if algo != "bpe" or options.engine != "numba":
             raise UsageError("--from-counts trains with the numba BPE engine: use --algo bpe --engine numba")
@@ -274,7 +294,10 @@ def run_train(corpus_specs: Sequence[str], out: Path, algo: str = "bpe", common:
         counts = WordCounts.load([str(p) for p in from_counts])  # the counts' own pre-tokenizer and normalizer apply
         hf = train_bpe_counts(counts, common.vocab_size, common.min_frequency, list(common.special_tokens))
     else:
-        hf, model_bytes = trainer.run(Corpus(list(corpus_specs), text_field=text_field, errors=errors), common, options)
+        corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
+        counted = (cluster_counts(corpus, algo, common.pretokenizer, common.normalizer, min_count, cluster)
+                   if sharded else None)
+        hf, model_bytes = trainer.run(corpus, common, options, counted)
     target = write_tokenizer(hf, out, model_bytes)
     console().print(f"trained {algo} ({hf.get_vocab_size()} tokens) in {time.perf_counter() - started:.1f}s "
                     f"-> {target}")
@@ -282,20 +305,99 @@ def run_train(corpus_specs: Sequence[str], out: Path, algo: str = "bpe", common:
 
 
 def _lines(corpus: Corpus) -> Iterable[str]:
-    """The corpus's lines (each keeping its "\n"), with a progress bar on a terminal."""
+    """The corpus's lines (each keeping its "\\n"), with a progress bar on a terminal."""
     return progress(corpus.lines(), f"reading {corpus.name}", unit_of=len)
 
 
-def run_count(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normalizer: str, text_field: str,
-              errors: str) -> Path:
-    """Count pre-tokenized words into a parquet table (sum several with `train --from-counts`)."""
-    from tokbench.train.counts import count_blocks
+def _from_counts(algo: str, options) -> bool:
+    """Whether the trainer's whole input is per-line counts (so they shard exactly), with these options."""
+    return get(algo).from_counts and getattr(options, "engine", "numba") == "numba"
 
+
+def cluster_counts(corpus: Corpus, algo: str, pretokenizer: str, normalizer: str, min_count: int, cluster):
+    """The tables `algo` trains from, counted on the cluster (or, for --min-word-count alone, in this process):
+    bpe's words; char-bpe's words; superbpe's words and stage-2 phrases. Exact sums, then --min-word-count."""
+    from tokbench.train import counts as C
+    from tokbench.train import supertokens
+    from tokbench.train.runners import Runner
+
+    if algo == "bpe":
+        splitters, tag = functools.partial(C.word_splitters, pretokenizer), pretokenizer
+    else:
+        splitters, tag = functools.partial(supertokens.splitters, algo, pretokenizer), "gpt2"
+    n_tables = len(splitters())
+    runner = cluster.open() if cluster.wanted else Runner()
+    with runner:
+        tasks = corpus.tasks(cluster.shard_bytes, runner.workers)
+        tables = C.count_sharded(runner, tasks, splitters, tag, normalizer, tables=n_tables, min_count=min_count,
+                                 label=f"counting {corpus.name}")
+    if tables[0].total == 0 and min_count <= 1:
+        raise _empty(corpus)
+    return tables
+
+
+def _empty(corpus: Corpus) -> InputError:
+    return InputError(f"{', '.join(map(str, corpus.specs))}: corpus is empty (no text)")
+
+
+def check_cluster_algo(algo: str, options, from_counts, cluster) -> None:
+    """One line, exit 2, for what cannot run on a cluster, before any cluster starts."""
+    cluster.check()
+    if not cluster.wanted:
+        return
+    if not _from_counts(algo, options):
+        engine = getattr(options, "engine", None)
+        what = f"--algo {algo}" + (f" --engine {engine}" if engine else "")
+        raise UsageError(f"{what} does not train from word counts, so it cannot run on --workers/--scheduler "
+                         f"(those train: {', '.join(FROM_COUNTS)}); drop the flag to train in one process")
+    if from_counts:
+        raise UsageError("--from-counts trains in this process: drop --workers/--scheduler")
+
+
+def run_count(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normalizer: str, text_field: str,
+              errors: str, *, min_count: int = 1, parts: int = 8, force: bool = False, cluster=None) -> Path:
+    """Count pre-tokenized words into a parquet dataset (a folder of parts; `out` ending in .parquet: one file),
+    in this process or on a Dask cluster (`cluster`: runners.Cluster); sum several with `train --from-counts`."""
+    from tokbench.train import counts as C
+    from tokbench.train.runners import Cluster
+
+    cluster = cluster or Cluster()
+    cluster.check()
     check_presets(pretokenizer, normalizer)
+    if min_count < 1 or parts < 1:
+        raise UsageError("--min-word-count and --partitions must be at least 1")
+    dataset = out.suffix != ".parquet"
+    if dataset and out.exists() and not force:
+        raise UsageError(f"{out}: already exists (use --force to replace it)")
     corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
-    counts = count_blocks(progress(corpus.blocks(), f"counting {corpus.name}", unit_of=len), pretokenizer, normalizer)
-    counts.save(out)
-    console().print(f"{len(counts):,} distinct words, {counts.total:,} in all -> {out}")
+    if not cluster.wanted:
+        blocks = progress(corpus.blocks(), f"counting {corpus.name}", unit_of=len)
+        counts = C.count_blocks(blocks, pretokenizer, normalizer).at_least(min_count)
+        if dataset:
+            C.save_dataset(counts.partition(parts), out, force=force)
+        else:
+            counts.save(out)
+        words, total = len(counts), counts.total
+    else:
+        splitters = functools.partial(C.word_splitters, pretokenizer)
+        with cluster.open() as runner:
+            tasks = corpus.tasks(cluster.shard_bytes, runner.workers)
+            label = f"counting {corpus.name}"
+            if dataset:  # each partition task writes its part into the temp folder; renamed here when all are done
+                with atomic_dir(out, force=force) as tmp:
+                    stats = C.count_sharded(runner, tasks, splitters, pretokenizer, normalizer, parts=parts,
+                                            min_count=min_count, folder=tmp, label=label)
+                    words, total = sum(n for n, _ in stats), sum(t for _, t in stats)
+                    if total == 0:  # as the one-process reader says (before the folder is renamed into place)
+                        raise _empty(corpus)
+            else:
+                (counts,) = C.count_sharded(runner, tasks, splitters, pretokenizer, normalizer, parts=parts,
+                                            min_count=min_count, label=label)
+                if counts.total == 0:
+                    raise _empty(corpus)
+                counts.save(out)
+                words, total = len(counts), counts.total
+    console().print(f"{words:,} distinct words, {total:,} in all -> {out}")
     return out
 
 
