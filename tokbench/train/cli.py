@@ -41,12 +41,9 @@ def count_command(
     shard_size: ShardSizeOpt = "64MB",
 ) -> None:
     """Count pre-tokenized words into a parquet dataset (or one file); train on it with `train --from-counts`."""
-    from tokbench.io import set_threads
-    from tokbench.train.runners import Cluster
-
-    set_threads(threads)
+    cluster = _cluster(threads, workers, scheduler, scheduler_timeout, shard_size)
     trainers.run_count(corpus, out, pretokenizer, normalizer, text_field, errors, min_count=min_word_count,
-                       parts=partitions, force=force, cluster=Cluster(workers, scheduler, scheduler_timeout, shard_size))
+                       parts=partitions, force=force, cluster=cluster)
 
 
 def train_command(
@@ -58,6 +55,12 @@ def train_command(
     special_tokens: Annotated[str, typer.Option("--special-tokens", help="comma-separated")] = "",
     pretokenizer: PretokOpt = "gpt2",
     normalizer: NormOpt = "none",
+    min_word_count: MinWordCountOpt = 1,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    scheduler_timeout: SchedulerTimeoutOpt = 10.0,
+    shard_size: ShardSizeOpt = "64MB",
+    threads: ThreadsOpt = None,
     from_counts: Annotated[Optional[list[Path]], typer.Option("--from-counts", help="train on count tables")] = None,
     text_field: TextField = "text",
     errors: Errors = "strict",
@@ -74,18 +77,9 @@ def train_command(
         "--max-token-chars", help="char-bpe: characters per token (4)")] = None,
     pad_vocab_pow2: Annotated[Optional[bool], typer.Option(
         "--pad-vocab-pow2", help="char-bpe: pad the vocabulary to a power of two")] = None,
-    threads: ThreadsOpt = None,
-    min_word_count: MinWordCountOpt = 1,
-    workers: WorkersOpt = None,
-    scheduler: SchedulerOpt = None,
-    scheduler_timeout: SchedulerTimeoutOpt = 10.0,
-    shard_size: ShardSizeOpt = "64MB",
 ) -> None:
     """Train a tokenizer; writes a standard tokenizer.json. Also --algo superbpe, supertoken, char-bpe."""
-    from tokbench.io import set_threads
-    from tokbench.train.runners import Cluster
-
-    set_threads(threads)
+    cluster = _cluster(threads, workers, scheduler, scheduler_timeout, shard_size)
     if not corpus and not from_counts:
         raise UsageError("give a corpus (or - for stdin), or --from-counts")
     options = trainers.options_for(algo, dict(
@@ -94,8 +88,7 @@ def train_command(
     common = trainers.Common(vocab_size, min_frequency, tuple(s for s in special_tokens.split(",") if s),
                              pretokenizer, normalizer)
     trainers.run_train(corpus or [], out, algo, common, options, text_field=text_field, errors=errors,
-                       from_counts=from_counts or (), min_count=min_word_count,
-                       cluster=Cluster(workers, scheduler, scheduler_timeout, shard_size))
+                       from_counts=from_counts or (), min_count=min_word_count, cluster=cluster)
 
 
 def sweep_command(
@@ -117,6 +110,15 @@ def sweep_command(
 
     sweep.sweep_command(corpus, out, eval_corpus, algo=algo, transitions=transition, vocab_size=vocab_size,
                         max_words=max_words, pretokenizer=pretokenizer, fmt=fmt, text_field=text_field, errors=errors)
+
+
+def _cluster(threads, workers, scheduler, scheduler_timeout, shard_size):
+    """--threads applied, and the runner the cluster flags ask for (runners.Cluster; none given: this process)."""
+    from tokbench.io import set_threads
+    from tokbench.train.runners import Cluster
+
+    set_threads(threads)
+    return Cluster(workers, scheduler, scheduler_timeout, shard_size)
 
 
 def register(app: typer.Typer) -> None:

@@ -228,14 +228,15 @@ def _sentencepiece(corpus: Corpus, algo: str, common: Common):
 SUPER_NORMALIZERS = ("none", "nfc")  # the numba supertoken trainers normalise with NFC or not at all
 
 
-@register("superbpe", SuperBPEOptions, "SuperBPE: BPE to --transition, then merges across spaces (<= --max-words)",
-          pretokenizers=presets.SUPERBPE_PRETOKENIZERS, normalizers=SUPER_NORMALIZERS, from_counts=True)
-def _superbpe(corpus: Corpus, common: Common, options: SuperBPEOptions, counted=None):
-    from tokbench.train.supertokens import train_superbpe
+# superbpe and char-bpe: a byte-level stage 1 on gpt2/cl100k/llama3 words, per-line counts (so they shard exactly)
+_ON_WORDS = dict(pretokenizers=presets.SUPERBPE_PRETOKENIZERS, normalizers=SUPER_NORMALIZERS, from_counts=True)
 
-    return train_superbpe(None if counted else _lines(corpus), common.vocab_size, options.transition,
-                          options.max_words, common.min_frequency, common.special_tokens, common.pretokenizer,
-                          common.normalizer, counted=counted).hf, None
+
+@register("superbpe", SuperBPEOptions, "SuperBPE: BPE to --transition, then merges across spaces (<= --max-words)",
+          **_ON_WORDS)
+def _superbpe(corpus: Corpus, common: Common, options: SuperBPEOptions, counted=None):
+    return _on_words("train_superbpe", corpus, common, counted, transition=options.transition,
+                     max_words=options.max_words)
 
 
 @register("supertoken", SupertokenOptions, "TokenAdapt supertokens: BPE over random-length pieces of each line",
@@ -247,14 +248,21 @@ def _supertoken(corpus: Corpus, common: Common, options: SupertokenOptions, coun
                             common.min_frequency, common.special_tokens, common.normalizer).hf, None
 
 
-@register("char-bpe", CharBPEOptions, "KL3M-style BPE, at most --max-token-chars characters a token",
-          pretokenizers=presets.SUPERBPE_PRETOKENIZERS, normalizers=SUPER_NORMALIZERS, from_counts=True)
+@register("char-bpe", CharBPEOptions, "KL3M-style BPE, at most --max-token-chars characters a token", **_ON_WORDS)
 def _char_bpe(corpus: Corpus, common: Common, options: CharBPEOptions, counted=None):
-    from tokbench.train.supertokens import train_char_bpe
+    return _on_words("train_char_bpe", corpus, common, counted, max_token_chars=options.max_token_chars,
+                     pad_vocab_pow2=options.pad_vocab_pow2)
 
-    return train_char_bpe(None if counted else _lines(corpus), common.vocab_size, options.max_token_chars,
-                          options.pad_vocab_pow2, common.min_frequency, common.special_tokens, common.pretokenizer,
-                          common.normalizer, counted=counted).hf, None
+
+def _on_words(name: str, corpus: Corpus, common: Common, counted, **options):
+    """supertokens.<name> on the corpus's lines, or on the tables counted on a cluster."""
+    from tokbench.train import supertokens
+
+    trained = getattr(supertokens, name)(None if counted else _lines(corpus), common.vocab_size,
+                                         min_frequency=common.min_frequency, special_tokens=common.special_tokens,
+                                         pretokenizer=common.pretokenizer, normalizer=common.normalizer,
+                                         counted=counted, **options)
+    return trained.hf, None
 
 
 # ---------------------------------------------------------------------------------------------------- running
