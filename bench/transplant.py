@@ -404,15 +404,19 @@ def build_report(eval_bytes: int) -> dict:
     orig = zs.get("original|en")
     best = min((r for k, r in zs.items() if k.startswith("en32k|") and "bits_per_byte" in r),
                key=lambda r: r["bits_per_byte"], default=None)
-    healed = heal.get(f"en32k|{best['method']}|500") if best else None
+    runs = sorted((r for r in heal.values() if best and r["target"] == "en32k" and r["method"] == best["method"]),
+                  key=lambda r: r["heal_steps"])
+    healed = runs[-1] if runs else None  # the longest heal of the best zero-shot method (500 steps when run in full)
     if orig and best and healed:
         gap = best["bits_per_byte"] - orig["bits_per_byte"]
         rec = (best["bits_per_byte"] - healed["bits_per_byte"]) / gap if gap > 0 else None
         report["target_heal"] = {"best_zero_shot": best["method"], "original": orig["bits_per_byte"],
-                                 "zero_shot": best["bits_per_byte"], "healed_500": healed["bits_per_byte"],
+                                 "zero_shot": best["bits_per_byte"], "heal_steps": healed["heal_steps"],
+                                 "healed": healed["bits_per_byte"],
                                  "gap_recovered": None if rec is None else round(rec, 3),
                                  "heal_wall_s": healed["heal_wall_s"], "heal_cpu_s": healed["heal_cpu_s"],
-                                 "met": bool(rec is not None and rec >= 0.5 and healed["heal_wall_s"] <= 900)}
+                                 "met": bool(healed["heal_steps"] >= 500 and rec is not None and rec >= 0.5
+                                             and healed["heal_wall_s"] <= 900)}
     return report
 
 
