@@ -264,11 +264,15 @@ def hypernet_folder() -> Path:
     return cache_dir("bench") / "hypernet-smollm2"
 
 
-def run_zeroshot(targets: list[str], methods: list[str], eval_bytes: int, context: int, on_change) -> None:
+METHOD_SPECS = {"omp-shared": ("omp", {"atoms": "shared"})}  # bench rows for non-default method settings
+
+
+def run_zeroshot(targets: list[str], methods: list[str], eval_bytes: int, context: int, on_change,
+                 stage: str = "zeroshot") -> None:
     from tokbench.lm import load_lm
     from tokbench.transplant.core import transplant
 
-    state = load_stage("zeroshot")
+    state = load_stage(stage)
     state.setdefault("rows", {})
     rows = state["rows"]
     for lang in dict.fromkeys(TARGETS[t] for t in targets):
@@ -279,7 +283,7 @@ def run_zeroshot(targets: list[str], methods: list[str], eval_bytes: int, contex
             rows[key] = {"target": "smollm2 (original)", "eval": lang, "method": "-",
                          **score_blocks(load_lm("smollm2"), blocks, context),
                          "eval_s": round(time.perf_counter() - t0, 1)}
-            save_stage("zeroshot", state)
+            save_stage(stage, state)
             on_change()
     specs = tokenizers_for(targets)
     for t in targets:
@@ -289,18 +293,18 @@ def run_zeroshot(targets: list[str], methods: list[str], eval_bytes: int, contex
             key = f"{t}|{method}"
             if key in rows:
                 continue
-            params = {}
+            name, params = METHOD_SPECS.get(method, (method, {}))
             if method == "zett":
                 folder = hypernet_folder()
                 if not (folder / "config.json").is_file():
                     rows[key] = {"target": t, "eval": lang, "method": method,
                                  "skipped": f"no trained hypernetwork at {folder} (`make hypernet` trains one)"}
-                    save_stage("zeroshot", state)
+                    save_stage(stage, state)
                     continue
                 params = {"hypernet": str(folder)}
             load0 = os.getloadavg()[0]
             t0, c0 = time.perf_counter(), cpu_seconds()
-            res = transplant("smollm2", specs[t], method, save=False, lm=load_lm("smollm2"), params=params)
+            res = transplant("smollm2", specs[t], name, save=False, lm=load_lm("smollm2"), params=params)
             wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
             t1 = time.perf_counter()
             score = score_blocks(res.lm, blocks, context)
@@ -310,7 +314,7 @@ def run_zeroshot(targets: list[str], methods: list[str], eval_bytes: int, contex
                          "approximated": res.counts["approximated"], "fallback": res.counts["fallback"],
                          "vocab_size": res.counts["vocab_size"]}
             print({k: v for k, v in rows[key].items() if k != "block_nll"}, file=sys.stderr, flush=True)
-            save_stage("zeroshot", state)
+            save_stage(stage, state)
             on_change()
 
 
@@ -470,6 +474,7 @@ def main(argv=None) -> None:
     ap.add_argument("--context", type=int, default=1024)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--note", action="append", default=[], help="a line for the report (e.g. what was reduced)")
+    ap.add_argument("--stage-file", default="zeroshot", help="zero-shot rows file (side-by-side runs need their own)")
     ap.add_argument("--out", default=str(REPO / "reports" / "bench" / "transplant.json"))
     args = ap.parse_args(argv)
     if args.threads:
@@ -499,7 +504,8 @@ def main(argv=None) -> None:
         save_stage("holdout", {"result": holdout_cosines()})
         write()
     if "zeroshot" in stages:
-        run_zeroshot(args.targets.split(","), args.methods.split(","), args.eval_bytes, args.context, write)
+        run_zeroshot(args.targets.split(","), args.methods.split(","), args.eval_bytes, args.context, write,
+                     args.stage_file)
     if "heal" in stages:
         steps = [int(s) for s in args.heal_steps.split(",")]
         run_heal(args.heal_targets.split(","), [m for m in args.heal_methods.split(",") if m] or None, steps,
