@@ -11,7 +11,9 @@ import glob
 import gzip
 import io
 import json
+import os
 import sys
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,9 +67,12 @@ class Source:
 
 
 def expand(specs: Sequence[str]) -> list[Source]:
-    """Turn specs (files, folders, globs, "-") into sources in a deterministic order."""
+    """Turn specs (files, folders, globs, "-") into sources in a deterministic order. A folder entry that cannot be
+    read (an unreadable subfolder, a broken link, a device or pipe) is an InputError naming it, never skipped."""
     if not specs:
         raise UsageError("no corpus given")
+    if sum(str(s) == "-" for s in specs) > 1:
+        raise UsageError("stdin (-) is given more than once; it can be read only once")
     sources: list[Source] = []
     for spec in specs:
         spec = str(spec)
@@ -76,8 +81,7 @@ def expand(specs: Sequence[str]) -> list[Source]:
             continue
         path = Path(spec)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path)))
-            files = [p for p in files if p.name not in ("MANIFEST.json", "README.md")]
+            files = [p for p in _walk(path) if p.name not in ("MANIFEST.json", "README.md")]
             if not files:
                 raise InputError(f"{spec}: folder holds no files")
             sources += [Source(str(p)) for p in files]
@@ -89,25 +93,82 @@ def expand(specs: Sequence[str]) -> list[Source]:
             if not matches:
                 raise InputError(f"{spec}: pattern matches no files")
             sources += [Source(m) for m in matches]
+        elif os.path.lexists(spec):
+            raise InputError(f"{spec}: is a broken link")
         else:
             raise InputError(f"{spec}: no such file or folder")
     return sources
+
+
+def _walk(root: Path) -> list[Path]:
+    """Every non-hidden regular file under `root`, sorted; unreadable folders and odd entries are errors."""
+
+    def fail(exc: OSError) -> None:
+        raise InputError(f"{exc.filename}: cannot read folder: {exc.strerror}")
+
+    files = []
+    for base, dirs, names in os.walk(root, onerror=fail, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            if name.startswith("."):
+                continue
+            p = Path(base, name)
+            if not p.exists():
+                raise InputError(f"{p}: is a broken link")
+            if not p.is_file():
+                raise InputError(f"{p}: not a regular file (a pipe, socket or device)")
+            files.append(p)
+    return sorted(files)
 
 
 def _hidden(rel: Path) -> bool:
     return any(part.startswith(".") for part in rel.parts)
 
 
-def _decode(data: bytes, where: str, offset: int, errors: str) -> str:
+def _decode(data: bytes, where: str, offset: int, errors: str, line: int | None = None) -> str:
     try:
         return data.decode("utf-8", errors=errors)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{where}: invalid UTF-8 at byte offset {offset + exc.start} (use --errors replace)") from None
+        at = f"line {line}, " if line is not None else ""
+        raise InputError(f"{where}: invalid UTF-8 at {at}byte offset {offset + exc.start} (use --errors replace)"
+                         ) from None
 
 
-def _check_text(head: bytes, where: str) -> None:
-    if b"\x00" in head[:_SNIFF]:
-        raise InputError(f"{where}: looks like a binary file (NUL bytes), not text")
+def _check_text(data: bytes, where: str, offset: int = 0) -> None:
+    """NUL bytes anywhere (every reader checks every chunk it reads) mean a binary file, not text."""
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise InputError(f"{where}: looks like a binary file (NUL byte at offset {offset + nul}), not text")
+
+
+def _read_error(exc: BaseException, where: str) -> InputError:
+    """A failed read as one line naming the file: a truncated or corrupt .gz, or an OS error."""
+    if isinstance(exc, EOFError):
+        return InputError(f"{where}: truncated gzip file (it ends before its end-of-stream marker)")
+    if isinstance(exc, (gzip.BadGzipFile, zlib.error)):
+        return InputError(f"{where}: corrupt gzip file ({exc})")
+    if isinstance(exc, OSError):
+        return InputError(f"{where}: cannot read: {exc.strerror or exc}")
+    return InputError(f"{where}: cannot read: {exc}")
+
+
+_READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def _raw_lines(source: "Source") -> Iterator[tuple[int, bytes]]:
+    """(offset, line bytes) of a source, read to its end; every read error names the file."""
+    offset = 0
+    with source.open() as handle:
+        it = iter(handle)
+        while True:
+            try:
+                raw = next(it)
+            except StopIteration:
+                return
+            except _READ_ERRORS as exc:
+                raise _read_error(exc, source.path) from None
+            yield offset, raw
+            offset += len(raw)
 
 
 @dataclass
@@ -158,49 +219,52 @@ class Corpus:
                         empty = False
                         yield line
                 continue
-            offset = 0
-            with source.open() as handle:
-                first = True
-                for raw in handle:
-                    if first:
-                        _check_text(raw, source.path)
-                        first = False
-                    yield _decode(raw, source.path, offset, self.errors)
-                    offset += len(raw)
-                    empty = False
+            for offset, raw in _raw_lines(source):
+                _check_text(raw, source.path, offset)
+                yield _decode(raw, source.path, offset, self.errors)
+                empty = False
         if empty:
             raise InputError(f"{self._label()}: corpus is empty (no text)")
 
     def _records(self, source: Source) -> Iterator[str]:
-        with source.open() as handle:
-            for lineno, raw in enumerate(handle, 1):
-                if not raw.strip():
-                    continue
-                line = _decode(raw, source.path, 0, self.errors)
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{source.path}:{lineno}: invalid JSON: {exc.msg}") from None
-                if not isinstance(record, dict) or self.text_field not in record:
-                    raise InputError(f"{source.path}:{lineno}: no field {self.text_field!r} (see --text-field)")
-                value = record[self.text_field]
-                if not isinstance(value, str):
-                    raise InputError(f"{source.path}:{lineno}: field {self.text_field!r} is not a string")
-                yield value
+        for lineno, (offset, raw) in enumerate(_raw_lines(source), 1):
+            _check_text(raw, f"{source.path}:{lineno}", offset)
+            if not raw.strip():
+                continue
+            line = _decode(raw, source.path, offset, self.errors, line=lineno)
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{source.path}:{lineno}: invalid JSON: {exc.msg}") from None
+            if not isinstance(record, dict) or self.text_field not in record:
+                raise InputError(f"{source.path}:{lineno}: no field {self.text_field!r} (see --text-field)")
+            value = record[self.text_field]
+            if not isinstance(value, str):
+                raise InputError(f"{source.path}:{lineno}: field {self.text_field!r} is not a string")
+            yield value
 
     @staticmethod
     def _read(handle: BinaryIO, where: str) -> bytes:
         try:
             return handle.read()
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise InputError(f"{where}: cannot read: {exc}") from None
+        except _READ_ERRORS as exc:
+            raise _read_error(exc, where) from None
 
     def _label(self) -> str:
         return ", ".join(str(s) for s in self.specs)
 
 
-def read_text_arg(value: str) -> str:
-    """A TEXT argument where "-" means stdin."""
+def read_text_arg(value: str, name: str = "TEXT") -> str:
+    """A TEXT argument where "-" means stdin. Bytes that are not UTF-8 (the shell passes them through as surrogate
+    escapes) are an InputError, not a crash deep inside an encoder."""
     if value == "-":
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8").read()
+        from tokbench.io import read_bytes
+
+        data = read_bytes("-")
+        _check_text(data, "stdin")
+        return _decode(data, "stdin", 0, "strict")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(f"{name} argument is not valid UTF-8 (byte {exc.start} cannot be decoded)") from None
     return value

@@ -29,7 +29,8 @@ def test_record_has_exactly_the_issue_keys(gpt2, texts):
             "mean_words_per_token", "tr_percent_unique", "tr_percent_weighted", "pure_percent_unique",
             "pure_percent_weighted", "no_verdict_unique", "morph_precision", "morph_recall", "morph_f1", "premium",
             "throughput_mb_s",
-            "bits_per_byte", "exact_bits_per_byte"]  # issue 6: model metrics, null without --model
+            "bits_per_byte", "exact_bits_per_byte",  # issue 6: model metrics, null without --model
+            "corpus_hash"]  # issue 14: which text was measured (the gate refuses a baseline of other text)
     (rec,) = evaluate([gpt2], [str(texts)])
     assert list(rec) == keys
     # metrics that do not apply are null, never 0: no unk token, no byte fallback, no language, no parallel text

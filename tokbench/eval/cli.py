@@ -27,7 +27,7 @@ def eval_command(
     per_document: Optional[Path] = typer.Option(None, "--per-document", help="write per-document counts (JSONL); - = stdout"),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="write a report folder (json, csv, md, html)"),
-    force: bool = typer.Option(False, "--force", help="replace an existing --output folder"),
+    force: bool = typer.Option(False, "--force", help="replace an existing --output folder or --per-document file"),
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="records to gate against (exit 1 on regression)"),
     tolerance: Optional[list[str]] = typer.Option(None, "--tolerance", help="METRIC=X% allowed worsening; repeat"),
     roundtrip: bool = typer.Option(True, "--roundtrip/--no-roundtrip", help="check decode(encode(doc)) == doc"),
@@ -39,7 +39,7 @@ def eval_command(
 ) -> None:
     """Measure tokenizers on corpora: compression, fertility, %TR/%Pure, morphology, Rényi, parity, byte budgets."""
     from tokbench.eval import gate, report, run
-    from tokbench.io import atomic_write, format_records
+    from tokbench.io import atomic_write, claim_output, format_records
 
     if fmt is not None and fmt not in ("json", "jsonl", "csv", "md"):
         raise UsageError(f"--format {fmt!r}: choose json, jsonl, csv or md")
@@ -49,6 +49,10 @@ def eval_command(
     old = gate.load_records(baseline) if baseline is not None else None
     if per_document is not None and str(per_document) == "-" and fmt:
         raise UsageError("--per-document - and --format both want stdout; give --per-document a file")
+    if output is not None:  # decided before the evaluation runs, not after it
+        claim_output(output, force, "--output")
+    if per_document is not None:
+        claim_output(per_document, force, "--per-document")
 
     from tokbench.eval.models import ModelScorer
 

@@ -9,9 +9,10 @@ punctuation and whitespace are not words.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import regex
@@ -156,6 +157,7 @@ class Stats:
     morph: tuple[int, int, int] | None = None  # (tp, npred, ngold)
     lexicon: dict | None = None  # the %TR/%Pure fields, filled by lexicons.lexicon_scores
     premium: float | None = None
+    corpus_hash: str | None = None  # content_hash of the corpus's documents (the gate checks it matches)
     extra: dict = field(default_factory=dict)
 
     def add_counts(self, ids: np.ndarray) -> None:
@@ -349,7 +351,17 @@ _M = [
            "model: exact byte-level bits per byte over the first --exact-bytes of each document (--model)"),
 ]
 METRICS: dict[str, Metric] = {m.key: m for m in _M}
-RECORD_KEYS: tuple[str, ...] = IDENTITY_KEYS + tuple(METRICS)
+CHECK_KEYS = ("corpus_hash",)  # not a metric: says which text was measured
+RECORD_KEYS: tuple[str, ...] = IDENTITY_KEYS + tuple(METRICS) + CHECK_KEYS
+
+
+def content_hash(documents: Iterable[bytes], start: int = 0) -> int:
+    """An order-free hash of a corpus: the sum of each document's 128-bit BLAKE2b digest mod 2**128, so shards hash
+    separately and add up to the whole corpus's value (pass the running sum as `start`)."""
+    total = start
+    for doc in documents:
+        total += int.from_bytes(hashlib.blake2b(doc, digest_size=16).digest(), "big")
+    return total % (1 << 128)
 
 
 def _clean(v):
@@ -366,4 +378,5 @@ def record(s: Stats) -> dict:
     out = {"tokenizer": s.tokenizer, "corpus": s.corpus, "lang": s.lang}
     for m in _M:
         out[m.key] = _clean(m.fn(s))
+    out["corpus_hash"] = s.corpus_hash
     return out

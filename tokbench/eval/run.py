@@ -227,8 +227,10 @@ class Evaluation:
             stats = [Stats(name, src.name, src.lang, t.vocab_size, table)
                      for name, t, table in zip(self.names, self.tokenizers, tables)]
             ndocs = 0
+            digest = 0
             for batch in _batches(src.documents(), self.batch_bytes, self.max_doc_bytes):
                 encoded = [d.encode("utf-8") for d in batch]
+                digest = metrics.content_hash(encoded, digest)
                 spans = [word_byte_spans(d) for d in batch]
                 for tok, table, st in zip(self.tokenizers, tables, stats):
                     self._encode_batch(tok, table, st, batch, encoded, spans, gold, ndocs)
@@ -237,6 +239,8 @@ class Evaluation:
                     self.progress(src.name, sum(len(e) for e in encoded))
             if ndocs == 0 or all(st.bytes == 0 for st in stats):
                 raise InputError(f"corpus {src.name}: empty (no text)")
+            for st in stats:
+                st.corpus_hash = f"{digest:032x}"
             lex = self._lexicon(src.lang)
             for tok, table, st in zip(self.tokenizers, tables, stats):
                 if st.counts is None:
