@@ -472,7 +472,10 @@ def silence_stdout() -> None:
 
 # ------------------------------------------------------------------------------------------------ formats
 def format_records(records: list[dict], fmt: str) -> str:
-    """Render records as json, jsonl, csv or md (pandas does the tables)."""
+    """Render records as json, jsonl, csv or md (pandas does the tables). JSON has no Infinity or NaN: such values
+    are written as null (commands that can produce them say why in a field of their own)."""
+    if fmt in ("json", "jsonl"):
+        records = [_json_safe(r) for r in records]
     if fmt == "json":
         return json.dumps(records, ensure_ascii=False, indent=2) + "\n"
     if fmt == "jsonl":
@@ -485,6 +488,13 @@ def format_records(records: list[dict], fmt: str) -> str:
     if fmt == "md":
         return _markdown(frame)
     raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+def _json_safe(record: dict) -> dict:
+    if all(not isinstance(v, float) or v == v and v not in (float("inf"), float("-inf")) for v in record.values()):
+        return record
+    return {k: None if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))) else v
+            for k, v in record.items()}
 
 
 def _markdown(frame) -> str:
