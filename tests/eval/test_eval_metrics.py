@@ -25,9 +25,12 @@ def test_renyi_fixture_from_tokenization_scorer():
 def test_record_has_exactly_the_issue_keys(gpt2, texts):
     keys = ["tokenizer", "corpus", "lang", "tokens", "bytes", "chars", "words", "bytes_per_token", "chars_per_token",
             "tokens_per_kb", "fertility", "continued_words", "renyi_efficiency", "renyi_efficiency_observed",
-            "vocab_utilization", "roundtrip_exact_rate", "unk_rate", "byte_fallback_rate", "cross_whitespace_share",
+            "vocab_utilization", "vocab_size", "gini", "avg_token_rank", "digit_group_share", "digit_split_entropy",
+            "code_token_alignment", "code_boundary_recall", "invalid_utf8_token_share", "split_char_share",
+            "roundtrip_exact_rate", "unk_rate", "byte_fallback_rate", "cross_whitespace_share",
             "mean_words_per_token", "tr_percent_unique", "tr_percent_weighted", "pure_percent_unique",
             "pure_percent_weighted", "no_verdict_unique", "morph_precision", "morph_recall", "morph_f1", "premium",
+            "premium_min", "premium_median", "premium_max",  # issue 16: per-document parity spread
             "throughput_mb_s",
             "bits_per_byte", "exact_bits_per_byte",  # issue 6: model metrics, null without --model
             "corpus_hash"]  # issue 14: which text was measured (the gate refuses a baseline of other text)
@@ -35,7 +38,7 @@ def test_record_has_exactly_the_issue_keys(gpt2, texts):
     assert list(rec) == keys
     # metrics that do not apply are null, never 0: no unk token, no byte fallback, no language, no parallel text
     for k in ("unk_rate", "byte_fallback_rate", "tr_percent_unique", "pure_percent_weighted", "no_verdict_unique",
-              "morph_f1", "premium", "bits_per_byte", "exact_bits_per_byte"):
+              "morph_f1", "premium", "bits_per_byte", "exact_bits_per_byte", "code_token_alignment", "premium_max"):
         assert rec[k] is None, k
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -56,16 +57,21 @@ def renyi_efficiency(counts, vocab_size: int | None = None, alpha: float = DEFAU
     return h / math.log2(v)
 
 
+def char_byte_offsets(text: str) -> np.ndarray:
+    """UTF-8 byte offset of every character position of `text` (len(text) + 1 entries)."""
+    cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    width = 1 + (cps >= 0x80) + (cps >= 0x800) + (cps >= 0x10000)
+    offs = np.zeros(len(cps) + 1, dtype=np.int64)
+    np.cumsum(width, out=offs[1:])
+    return offs
+
+
 def word_byte_spans(text: str) -> np.ndarray:
     """(n, 2) array of [start, end) UTF-8 byte offsets of the words of `text` (``WORD_RE``)."""
     spans = [m.span() for m in WORD_RE.finditer(text)]
     if not spans:
         return np.zeros((0, 2), dtype=np.int64)
-    cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    width = 1 + (cps >= 0x80) + (cps >= 0x800) + (cps >= 0x10000)
-    offs = np.zeros(len(cps) + 1, dtype=np.int64)
-    np.cumsum(width, out=offs[1:])
-    return offs[np.asarray(spans, dtype=np.int64)]
+    return char_byte_offsets(text)[np.asarray(spans, dtype=np.int64)]
 
 
 def tokens_per_word(token_ends: np.ndarray, spans: np.ndarray) -> np.ndarray:
@@ -106,6 +112,7 @@ class TokenTable:
     byte_fallback: np.ndarray | None  # bool: <0xNN> byte-fallback token; None when the vocabulary has none
     special: np.ndarray  # bool
     unk_id: int | None
+    utf8_invalid: np.ndarray | None = None  # bool: the token's bytes are not valid UTF-8 on their own
 
     @classmethod
     def build(cls, tok) -> "TokenTable":
@@ -130,7 +137,7 @@ class TokenTable:
             if 0 <= i < n:
                 special[i] = True
         unk = tok.roles.get("unk") if getattr(tok, "roles", None) else None
-        return cls(lengths, cross, words, fallback if fallback.any() else None, special, unk)
+        return cls(lengths, cross, words, fallback if fallback.any() else None, special, unk, utf8_invalid(raw, n))
 
 
 # --------------------------------------------------------------------------------------------------- accumulator
@@ -306,6 +313,200 @@ def throughput_mb_s(s: Stats):
     return s.bytes / 1e6 / s.encode_seconds
 
 
+# ------------------------------------------------------------- distribution, digits, code, UTF-8, parity spread
+# Metrics from TokEval, tokenization-scorer and Petrov et al. that tokbench adds. The boundary metrics need more than
+# the id counts: `doc_facts` finds what a document offers once (its digit runs, its Python lexical tokens), and
+# `observe_document` folds each tokenizer's token ends into plain sums and one Counter in `Stats.extra`, so statistics
+# of two shards still merge by addition.
+_DIGIT_RUN = regex.compile(rb"[0-9]{2,}")
+
+
+def utf8_invalid(raw: list[bytes], n: int) -> np.ndarray:
+    """bool per id: the token's bytes alone are not valid UTF-8 (a character cut in two, a lone byte-fallback byte)."""
+    out = np.zeros(n, dtype=bool)
+    for i, b in enumerate(raw[:n]):
+        try:
+            b.decode("utf-8")
+        except UnicodeDecodeError:
+            out[i] = True
+    return out
+
+
+def gini(counts) -> float | None:
+    """Gini coefficient of the positive counts: 0 when every used token is equally frequent, towards 1 when a few
+    tokens take nearly all occurrences. Unused vocabulary is left out (it would make every small corpus look ~1)."""
+    c = np.asarray(counts, dtype=np.float64)
+    c = np.sort(c[c > 0])
+    if c.size == 0:
+        return None
+    i = np.arange(1, c.size + 1)
+    return float(2.0 * (i * c).sum() / (c.size * c.sum()) - (c.size + 1) / c.size)
+
+
+def mean_frequency_rank(counts) -> float | None:
+    """Mean, over token occurrences, of the token's frequency rank in this corpus (1 = most frequent; TokEval's
+    average token rank). Ties do not matter: tokens of equal count contribute the same whatever their order."""
+    c = np.asarray(counts, dtype=np.float64)
+    c = np.sort(c[c > 0])[::-1]
+    if c.size == 0:
+        return None
+    return float((np.arange(1, c.size + 1) * c).sum() / c.sum())
+
+
+def digit_groups(n: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Token boundaries (offsets inside a run of n digits) of 3-digit groups from the left (123|45, as cl100k and
+    llama3 pre-tokenize) and from the right (12|345, thousands as people write them)."""
+    return tuple(range(3, n, 3)), tuple(range(n % 3 or 3, n, 3))
+
+
+@dataclass
+class DocFacts:
+    """What a document offers the boundary metrics, found once and shared by every tokenizer."""
+
+    digit_runs: np.ndarray  # (n, 2) UTF-8 byte spans of runs of 2+ ASCII digits
+    code_spans: np.ndarray | None  # (n, 2) byte spans of Python lexical tokens; None when the text is not Python
+
+
+def doc_facts(text: str, data: bytes) -> DocFacts:
+    runs = np.asarray([m.span() for m in _DIGIT_RUN.finditer(data)], dtype=np.int64).reshape(-1, 2)
+    return DocFacts(runs, python_spans(text))
+
+
+def python_spans(text: str) -> np.ndarray | None:
+    """UTF-8 byte spans of the lexical tokens Python's own `tokenize` finds (newlines, indentation and other whitespace
+    left out: whitespace between lexical tokens is free for a tokenizer to attach either way), or None when the text is
+    not Python. A text is Python when `ast.parse` accepts it and it has a statement other than a bare expression (a
+    word or a number alone parses too). Corpus documents carry no file name, so other languages get None: their
+    lexers would have to be guessed from the content."""
+    import ast
+    import io
+    import tokenize
+    import warnings
+
+    if not text.strip():
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text)
+        if all(isinstance(node, ast.Expr) for node in tree.body):
+            return None
+        skip = {tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
+        toks = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                if t.type not in skip and t.string.strip()]
+    except (SyntaxError, ValueError, RecursionError, tokenize.TokenError):
+        return None
+    line_start = np.zeros(text.count("\n") + 2, dtype=np.int64)  # char offset of each line (tokenize rows)
+    np.cumsum([len(line) + 1 for line in text.split("\n")], out=line_start[1:])
+    chars = np.asarray([(line_start[t.start[0] - 1] + t.start[1], line_start[t.end[0] - 1] + t.end[1]) for t in toks],
+                       dtype=np.int64).reshape(-1, 2)
+    return char_byte_offsets(text)[chars]
+
+
+def _add(extra: dict, key: str, value) -> None:
+    extra[key] = extra.get(key, 0) + int(value)
+
+
+def observe_document(s: Stats, facts: DocFacts, prepared: bytes, encoded: bytes, ends: np.ndarray) -> None:
+    """Fold one document into the boundary sums of `s.extra`. `ends` are the cumulative byte ends of its tokens, which
+    tile `prepared` (the text as the tokenizer sees it); digit and code spans of `encoded` (the original UTF-8) are
+    used where `prepared` is the same bytes, or the same after one dummy-prefix space."""
+    x = s.extra
+    inner = ends[:-1]  # the token boundaries inside the document
+    b = np.frombuffer(prepared, dtype=np.uint8)
+    cont = (b & 0xC0) == 0x80  # UTF-8 continuation bytes: a boundary before one cuts a character
+    _add(x, "utf8_chars", len(b) - int(cont.sum()))
+    cut = inner[cont[inner]]
+    if len(cut):
+        _add(x, "split_chars", len(np.unique(np.cumsum(~cont)[cut])))
+    shift = 0 if prepared == encoded else 1 if prepared[:1] == b" " and prepared[1:] == encoded else None
+    if shift is None:
+        return
+    if len(facts.digit_runs):
+        runs = facts.digit_runs + shift
+        lo = np.searchsorted(inner, runs[:, 0], side="right")
+        hi = np.searchsorted(inner, runs[:, 1], side="left")
+        splits = x.setdefault("digit_splits", Counter())  # (run length, boundary offsets inside the run) -> runs
+        for (a, e), i, j in zip(runs.tolist(), lo.tolist(), hi.tolist()):
+            splits[(e - a, tuple((inner[i:j] - a).tolist()))] += 1
+    if facts.code_spans is not None and len(facts.code_spans):
+        lex = facts.code_spans + shift
+        starts = np.concatenate([[0], inner])
+        overlapped = np.searchsorted(lex[:, 0], ends, side="left") - np.searchsorted(lex[:, 1], starts, side="right")
+        _add(x, "code_tokens", len(ends))
+        _add(x, "code_tokens_aligned", int((overlapped <= 1).sum()))
+        gap_from, gap_to = lex[:-1, 1], lex[1:, 0]  # between two lexical tokens (whitespace included)
+        k = np.searchsorted(inner, gap_from, side="left")
+        hit = (k < len(inner)) & (inner[np.minimum(k, len(inner) - 1)] <= gap_to) if len(inner) else k < 0
+        _add(x, "code_gaps", len(gap_from))
+        _add(x, "code_gaps_hit", int(hit.sum()))
+
+
+def gini_coefficient(s: Stats):
+    """Gini coefficient of the token frequencies (TokEval), over the distinct tokens used."""
+    return None if s.counts is None or s.tokens == 0 else gini(s.counts)
+
+
+def avg_token_rank(s: Stats):
+    """Mean frequency rank of the tokens (TokEval's average token rank; 1 = every token is the most frequent one)."""
+    return None if s.counts is None or s.tokens == 0 else mean_frequency_rank(s.counts)
+
+
+def digit_group_share(s: Stats):
+    """Share of digit runs (2+ digits) whose token boundaries are exactly 3-digit groups, from the left or the right
+    (runs of 2-3 digits: kept whole). None when the text has no such run."""
+    splits = s.extra.get("digit_splits")
+    if not splits:
+        return None
+    ok = sum(c for (n, cuts), c in splits.items() if cuts in digit_groups(n))
+    return ratio(ok, sum(splits.values()))
+
+
+def digit_split_entropy(s: Stats):
+    """Entropy (bits) of how digit runs are split, given their length: H(boundary offsets | run length). 0 when every
+    number of a length is always cut the same way; high when the cuts depend on which digits they are (gpt2)."""
+    splits = s.extra.get("digit_splits")
+    if not splits:
+        return None
+    by_len: dict[int, list[int]] = {}
+    for (n, _cuts), c in splits.items():
+        by_len.setdefault(n, []).append(c)
+    total = sum(splits.values())
+    return float(sum(sum(cs) / total * renyi_entropy(cs, 1) for cs in by_len.values()))
+
+
+def code_token_alignment(s: Stats):
+    """Python documents: share of tokens lying within one lexical token (whitespace around it free)."""
+    return ratio(s.extra.get("code_tokens_aligned"), s.extra.get("code_tokens"))
+
+
+def code_boundary_recall(s: Stats):
+    """Python documents: share of the boundaries between consecutive lexical tokens that a token boundary falls on
+    (anywhere in the whitespace between them)."""
+    return ratio(s.extra.get("code_gaps_hit"), s.extra.get("code_gaps"))
+
+
+def invalid_utf8_token_share(s: Stats):
+    """Share of tokens (by frequency) whose bytes alone are not valid UTF-8."""
+    t = s.table
+    if t is None or t.utf8_invalid is None or s.counts is None or s.tokens == 0:
+        return None
+    return ratio(s.weighted(t.utf8_invalid), s.tokens)
+
+
+def split_char_share(s: Stats):
+    """Share of characters whose UTF-8 bytes are split across two or more tokens (documents whose tokens tile)."""
+    return ratio(s.extra.get("split_chars", 0) if "utf8_chars" in s.extra else None, s.extra.get("utf8_chars"))
+
+
+def _premium_quantile(key: str) -> Callable[[Stats], float | None]:
+    def f(s: Stats):
+        return s.extra.get(key)
+
+    f.__name__ = key
+    return f
+
+
 # ---------------------------------------------------------------------------------------------------------- registry
 @dataclass(frozen=True)
 class Metric:
@@ -330,6 +531,20 @@ _M = [
     Metric("renyi_efficiency", renyi_efficiency_nominal, "higher", "Rényi efficiency a=2.5, nominal |V|"),
     Metric("renyi_efficiency_observed", renyi_efficiency_observed, "higher", "Rényi efficiency a=2.5, observed |V|"),
     Metric("vocab_utilization", vocab_utilization, "higher", "distinct tokens used / |V|"),
+    Metric("vocab_size", lambda s: s.vocab_size, None, "nominal vocabulary size |V|"),
+    Metric("gini", gini_coefficient, "lower", "Gini coefficient of token frequencies (0 = even use; TokEval)"),
+    Metric("avg_token_rank", avg_token_rank, None, "mean frequency rank of the tokens (1 = most frequent; TokEval)"),
+    Metric("digit_group_share", digit_group_share, "higher",
+           "share of 2+-digit numbers cut exactly into 3-digit groups (from the left or the right)"),
+    Metric("digit_split_entropy", digit_split_entropy, "lower",
+           "entropy (bits) of digit-run splits given the run length (0 = always cut the same way)"),
+    Metric("code_token_alignment", code_token_alignment, "higher",
+           "Python documents: share of tokens within one lexical token (tokenize module)"),
+    Metric("code_boundary_recall", code_boundary_recall, "higher",
+           "Python documents: share of lexical-token boundaries that are token boundaries"),
+    Metric("invalid_utf8_token_share", invalid_utf8_token_share, "lower",
+           "share of tokens that are not valid UTF-8 on their own"),
+    Metric("split_char_share", split_char_share, "lower", "share of characters split across tokens"),
     Metric("roundtrip_exact_rate", roundtrip_exact_rate, "higher", "share of documents decoding back exactly"),
     Metric("unk_rate", unk_rate, "lower", "share of unknown tokens"),
     Metric("byte_fallback_rate", byte_fallback_rate, "lower", "share of <0xNN> byte-fallback tokens"),
@@ -344,6 +559,10 @@ _M = [
     Metric("morph_recall", _morph(1), "higher", "morpheme boundaries hit / morpheme boundaries"),
     Metric("morph_f1", _morph(2), "higher", "F1 of morpheme-boundary alignment"),
     Metric("premium", premium, "lower", "tokens vs the same text in the reference language"),
+    Metric("premium_min", _premium_quantile("premium_min"), "lower",
+           "lowest premium of one parallel document (FLORES: one sentence)"),
+    Metric("premium_median", _premium_quantile("premium_median"), "lower", "median premium over parallel documents"),
+    Metric("premium_max", _premium_quantile("premium_max"), "lower", "highest premium of one parallel document"),
     Metric("throughput_mb_s", throughput_mb_s, "higher", "encode MB/s"),
     Metric("bits_per_byte", lambda s: s.extra.get("bits_per_byte"), "lower",
            "model: token-level NLL / (ln 2 x bytes) (--model)"),

@@ -37,6 +37,7 @@ class Source:
     lang: str | None
     documents: Callable[[], Iterator[str]]
     group: str | None = None
+    units: Callable[[], list[str]] | None = None  # parallel sets: the aligned units (files; FLORES: sentences)
 
 
 def parse_corpus_spec(spec: str) -> tuple[str, str | None]:
@@ -81,7 +82,8 @@ def parallel_sources(directory: str | Path) -> list[Source]:
         out = []
         for s in subdirs:
             files = [str(s / c) for c in common]
-            out.append(Source(f"{group}/{s.name}", s.name, _files_reader(files), group))
+            read = _files_reader(files)
+            out.append(Source(f"{group}/{s.name}", s.name, read, group, lambda read=read: list(read())))
         return out
     codes: dict[str, list[Path]] = {}
     for f in sorted(d.iterdir()):
@@ -92,7 +94,8 @@ def parallel_sources(directory: str | Path) -> list[Source]:
     splits = [{f.suffix for f in fs} for fs in codes.values()]
     if any(s != splits[0] for s in splits):
         raise InputError(f"{d}: languages have different splits ({', '.join(sorted(codes))})")
-    return [Source(f"{group}/{code}", lexicons.base_lang(code), _flores_reader(fs), group) for code, fs in codes.items()]
+    return [Source(f"{group}/{code}", lexicons.base_lang(code), _flores_reader(fs), group, _flores_lines(fs))
+            for code, fs in codes.items()]
 
 
 def _files_reader(files: list[str]) -> Callable[[], Iterator[str]]:
@@ -105,15 +108,22 @@ def _files_reader(files: list[str]) -> Callable[[], Iterator[str]]:
     return read
 
 
-def _flores_reader(files: list[Path]) -> Callable[[], Iterator[str]]:
-    def read():
-        lines = []
+def _flores_lines(files: list[Path]) -> Callable[[], list[str]]:
+    def lines():
+        out = []
         for f in files:
             try:
-                lines += [ln.strip() for ln in f.read_text(encoding="utf-8").splitlines()]
+                out += [ln.strip() for ln in f.read_text(encoding="utf-8").splitlines()]
             except UnicodeDecodeError as e:
                 raise InputError(f"{f}: not UTF-8 at byte {e.start}") from None
-        yield " ".join(lines)
+        return out
+
+    return lines
+
+
+def _flores_reader(files: list[Path]) -> Callable[[], Iterator[str]]:
+    def read():
+        yield " ".join(_flores_lines(files)())
 
     return read
 
@@ -196,6 +206,8 @@ class Evaluation:
         self.progress = progress
         self.stats: list[Stats] = []
         self.length_hist: dict[tuple[str, str], np.ndarray] = {}
+        self.first_seen: dict[str, np.ndarray] = {}  # tokenizer -> byte offset (all corpora) where each id first came
+        self.bytes_read = 0
         self._lex: dict = {}
         self._gold: dict = {}
         self._run()
@@ -222,6 +234,9 @@ class Evaluation:
 
     def _run(self) -> None:
         tables = [TokenTable.build(t) for t in self.tokenizers]
+        self.tables = tables
+        for name, table in zip(self.names, tables):
+            self.first_seen[name] = np.full(len(table.lengths), -1, dtype=np.int64)
         for src in self.sources:
             gold = self._gold_for(src.lang)
             stats = [Stats(name, src.name, src.lang, t.vocab_size, table)
@@ -232,9 +247,11 @@ class Evaluation:
                 encoded = [d.encode("utf-8") for d in batch]
                 digest = metrics.content_hash(encoded, digest)
                 spans = [word_byte_spans(d) for d in batch]
+                facts = [metrics.doc_facts(d, e) for d, e in zip(batch, encoded)]
                 for tok, table, st in zip(self.tokenizers, tables, stats):
-                    self._encode_batch(tok, table, st, batch, encoded, spans, gold, ndocs)
+                    self._encode_batch(tok, table, st, batch, encoded, spans, gold, ndocs, facts)
                 ndocs += len(batch)
+                self.bytes_read += sum(len(e) for e in encoded)
                 if self.progress:
                     self.progress(src.name, sum(len(e) for e in encoded))
             if ndocs == 0 or all(st.bytes == 0 for st in stats):
@@ -261,18 +278,17 @@ class Evaluation:
             if gold is not None and gold.analyser is not None:
                 gold.analyser.save()
 
-    def _encode_batch(self, tok, table: TokenTable, st: Stats, batch, encoded, spans, gold, first_doc) -> None:
+    def _encode_batch(self, tok, table: TokenTable, st: Stats, batch, encoded, spans, gold, first_doc,
+                      facts) -> None:
         t0 = time.perf_counter()
         flat, offs = tok.encode_arrays(batch)
         st.encode_seconds += time.perf_counter() - t0
         flat = np.asarray(flat, dtype=np.int64)
-        n = len(table.lengths)
-        inside = flat < n
-        keep = inside.copy()
-        keep[inside] = ~table.special[flat[inside]]
+        inside, keep = _kept(flat, table)
         st.add_counts(flat[keep])
         lengths = np.zeros(len(flat), dtype=np.int64)
         lengths[inside] = table.lengths[flat[inside]]
+        self._first_seen(st.tokenizer, flat[keep], (np.cumsum(lengths) - lengths)[keep])
         for k, doc in enumerate(batch):
             a, b = int(offs[k]), int(offs[k + 1])
             ntok = int(keep[a:b].sum())
@@ -292,6 +308,7 @@ class Evaluation:
                 if gold is not None:
                     m = morphology.score_text(prepared, ends, gold)
                     st.morph = m if st.morph is None else tuple(x + y for x, y in zip(st.morph, m))
+                metrics.observe_document(st, facts[k], prepared, encoded[k], ends)
             if self.roundtrip:
                 st.roundtrip_checked += 1
                 st.roundtrip_ok += tok.decode(flat[a:b].tolist()) == doc
@@ -300,6 +317,53 @@ class Evaluation:
                        "chars": len(doc), "tokens": ntok, "bytes_per_token": metrics.ratio(nbytes, ntok),
                        "tokens_per_kb": None if not nbytes else 1000.0 * ntok / nbytes}
                 self.per_document.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def _first_seen(self, name: str, ids: np.ndarray, offsets: np.ndarray) -> None:
+        """Note the byte offset (over all text read so far) where each id of this batch first appeared."""
+        seen = self.first_seen[name]
+        uniq, first = np.unique(ids, return_index=True)
+        new = seen[uniq] < 0
+        seen[uniq[new]] = self.bytes_read + offsets[first[new]]
+
+    def vocab_curves(self, points: int = 48) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per tokenizer: (bytes of text read, share of |V| used by then), on a log grid over all corpora in order."""
+        if self.bytes_read < 2:
+            return {}
+        x = np.unique(np.geomspace(min(1000, self.bytes_read), self.bytes_read, points).astype(np.int64))
+        out = {}
+        for name, tok in zip(self.names, self.tokenizers):
+            seen = np.sort(self.first_seen[name][self.first_seen[name] >= 0])
+            out[name] = (x, np.searchsorted(seen, x, side="left") / tok.vocab_size)
+        return out
+
+    def _unit_tokens(self, k: int, texts: list[str]) -> np.ndarray:
+        """Tokens (specials excluded) of each text under tokenizer k."""
+        flat, offs = self.tokenizers[k].encode_arrays(texts)
+        _, keep = _kept(np.asarray(flat, dtype=np.int64), self.tables[k])
+        c = np.concatenate([[0], np.cumsum(keep)])
+        return c[np.asarray(offs[1:])] - c[np.asarray(offs[:-1])]
+
+    def _premium_spread(self, sts: list[Stats]) -> None:
+        """min/median/max over aligned units of tokens(unit) / tokens(the same unit in the reference language)."""
+        by_name = {s.name: s for s in self.sources}
+        index = {name: k for k, name in enumerate(self.names)}
+        units = {st.corpus: by_name[st.corpus].units for st in sts}
+        if any(u is None for u in units.values()):
+            return
+        texts = {c: u() for c, u in units.items()}
+        if len({len(t) for t in texts.values()}) != 1:
+            return
+        counts = {(st.tokenizer, st.corpus): self._unit_tokens(index[st.tokenizer], texts[st.corpus]) for st in sts}
+        ref = {st.tokenizer: counts[(st.tokenizer, st.corpus)] for st in sts
+               if lexicons.base_lang(st.lang) == self.reference_lang}
+        for st in sts:
+            base = ref.get(st.tokenizer)
+            mine = counts[(st.tokenizer, st.corpus)]
+            ok = base > 0 if base is not None else None
+            if ok is None or not ok.any():
+                continue
+            p = mine[ok] / base[ok]
+            st.extra.update(premium_min=float(p.min()), premium_median=float(np.median(p)), premium_max=float(p.max()))
 
     def _premiums(self) -> None:
         groups: dict[str, list[Stats]] = {}
@@ -316,6 +380,15 @@ class Evaluation:
             ref = {st.tokenizer: st.tokens for st in sts if lexicons.base_lang(st.lang) == self.reference_lang}
             for st in sts:
                 st.premium = metrics.ratio(st.tokens, ref.get(st.tokenizer))
+            self._premium_spread(sts)
+
+
+def _kept(flat: np.ndarray, table: TokenTable) -> tuple[np.ndarray, np.ndarray]:
+    """(ids inside the table, ids that count as tokens: inside and not special)."""
+    inside = flat < len(table.lengths)
+    keep = inside.copy()
+    keep[inside] = ~table.special[flat[inside]]
+    return inside, keep
 
 
 def _unique_names(names: list[str], specs: list[str]) -> list[str]:
