@@ -12,7 +12,7 @@ import regex
 from tokbench import pretok
 from tokbench.bytelevel import char_to_byte
 from tokbench.errors import InputError, UsageError
-from tokbench.train.counts import WordCounts, count_texts, count_words
+from tokbench.train.counts import WordCounts, count_blocks, count_texts, count_words
 
 FLORES = sorted(Path("/work/shared/corpora/flores200").glob("*_Latn.dev*")) + sorted(Path("corpora").glob("**/*.txt"))[:4]
 
@@ -61,6 +61,27 @@ def test_lines_are_pretokenized_one_at_a_time():
     wc = count_texts(["x\n\n  y\n"], "gpt2")
     assert wc.to_dict() == {b"x": 1, b"\n": 3, b" ": 1, b" y": 1}
     assert regex.findall(pretok.pattern("gpt2"), "x\n\n  y\n") == ["x", "\n\n ", " y", "\n"]
+
+
+@pytest.mark.parametrize("name", ["gpt2", "o200k"])
+@pytest.mark.parametrize("normalizer", [None, "nfc"])
+def test_threads_and_blocks_count_the_same(name, normalizer):
+    """Any number of threads, lines or whole blocks of lines: the same table as the per-line Python reference."""
+    lines = corpus_lines()
+    ref = reference(lines, name, normalizer)
+    for threads in (1, 2, 3):
+        assert count_words(lines, name, normalizer, batch_chars=3000, threads=threads).to_dict() == ref
+    text = "".join(lines)
+    cuts = [0] + [text.index("\n", k) + 1 for k in range(1000, len(text) - 2000, 7919)] + [len(text)]
+    blocks = [text[a:b] for a, b in zip(cuts, cuts[1:])]  # each block ends with "\n" but the last
+    whole = count_texts([text], name, normalizer)  # splitlines() above also cut at \\u2028 etc.; blocks cut at "\\n" only
+    for threads in (1, 2):
+        assert count_blocks(blocks, name, normalizer, threads=threads) == whole
+
+
+def test_blocks_cut_lines_after_each_newline():
+    """A block's lines end after "\\n" (one regex pass per line, as for count_words); an empty block counts nothing."""
+    assert count_blocks(["x\n\n  y\n", "", "z"], "gpt2").to_dict() == {b"x": 1, b"\n": 3, b" ": 1, b" y": 1, b"z": 1}
 
 
 # whitespace-kept is left out: HF's Split runs Oniguruma, whose \w takes in ²³¹¼½¾ and leaves out ZWJ/ZWNJ, unlike the

@@ -8,7 +8,7 @@ Pure functions on arrays: no I/O, no tokbench imports.
 import numpy as np
 from numba import njit
 
-from tokbench.kernels.bpe_train import _insert_pair, _pair_key, _sift_down, _sift_up
+from tokbench.kernels.bpe_train import _insert_pair, _pair_key, _sift_down, _sift_up, push_entry
 from tokbench.kernels.pretokenize import LETTER, NUMBER, SPACE
 from tokbench.kernels.tables import (EMPTY, grow, int_find, int_rehash, intern_token,
                                      table_capacity, token_table)
@@ -485,13 +485,7 @@ def train_merges_resume(word_syms, word_offs, word_counts, tok_pool, tok_offs, f
                 ecnt = grow(ecnt, n_entries + 1)
                 eleft = grow(eleft, n_entries + 1)
                 eright = grow(eright, n_entries + 1)
-                ecnt[n_entries] = pcnt[k]
-                eleft[n_entries] = np.int32(pkeys[k] >> 32)
-                eright[n_entries] = np.int32(pkeys[k] & 0xFFFFFFFF)
-                heap = grow(heap, heap_n + 1)
-                heap[heap_n] = n_entries
-                heap_n += 1
-                _sift_up(heap, heap_n - 1, ecnt, eleft, eright)
+                heap, heap_n = push_entry(heap, heap_n, n_entries, pcnt[k], pkeys[k], ecnt, eleft, eright)
                 n_entries += 1
 
     return m_left[:n_merges].copy(), m_right[:n_merges].copy(), m_new[:n_merges].copy(), refused_n

@@ -8,6 +8,8 @@ Reproduces trainer.rs step for step (see shared notes/bpe-training.md) so that m
 - every pair that got a +f change goes back on the heap (if its count is > 0) with the words where that happened;
 - stop when the vocabulary reaches vocab_size, the heap is empty, or the best count is < 1 or < min_frequency;
 - a merge whose byte concatenation is already a token reuses that id (and is still recorded).
+Memory stays near HF's: heap entries whose merge was applied are reused, and the pool of word positions is compacted
+to the entries still on the heap whenever it would otherwise grow while mostly dead.
 """
 
 import numpy as np
@@ -65,6 +67,18 @@ def _sift_up(heap, i, cnt, left, right):
         heap[i] = heap[p]
         i = p
     heap[i] = e
+
+
+@njit(cache=True)
+def push_entry(heap, heap_n, e, count, key, ecnt, eleft, eright):
+    """Entry e := (count, pair key) pushed on the heap (its arrays have room for e). Returns (heap, heap_n)."""
+    ecnt[e] = count
+    eleft[e] = np.int32(key >> 32)
+    eright[e] = np.int32(key & 0xFFFFFFFF)
+    heap = grow(heap, heap_n + 1)
+    heap[heap_n] = e
+    _sift_up(heap, heap_n, ecnt, eleft, eright)
+    return heap, heap_n + 1
 
 
 @njit(cache=True)
@@ -177,6 +191,22 @@ def _apply_merge(
 
 
 @njit(cache=True)
+def _compact(pos, heap, heap_n, estart, elen, cap):
+    """A fresh position pool of capacity cap holding only the positions of entries on the heap (order kept within
+    each entry, so merges do not change). Returns (pool, used)."""
+    out = np.empty(cap, np.int32)
+    q = 0
+    for h in range(heap_n):
+        e = heap[h]
+        s = estart[e]
+        estart[e] = q
+        for t in range(elen[e]):
+            out[q + t] = pos[s + t]
+        q += elen[e]
+    return out, q
+
+
+@njit(cache=True)
 def train_merges(word_syms, word_offs, word_counts, tok_pool, tok_offs, vocab_size, min_frequency):
     """Run the merge loop.
 
@@ -249,6 +279,10 @@ def train_merges(word_syms, word_offs, word_counts, tok_pool, tok_offs, vocab_si
     pocc = pocc[:0]
     plast = plast[:0]
 
+    live = pos_n  # positions held by entries on the heap; the rest of the pool is dead and gets compacted away
+    efree = np.empty(1024, np.int64)  # entries whose merge was applied: their slots are reused
+    n_free = 0
+
     heap = np.empty(cap_e, np.int64)
     heap_n = n_entries
     for k in range(n_entries):
@@ -264,8 +298,8 @@ def train_merges(word_syms, word_offs, word_counts, tok_pool, tok_offs, vocab_si
     # per merge: (pair index, word) of every +f change, one row per pair and word; per pair: rows so far, last word
     ch_pair = np.empty(1024, np.int64)
     ch_word = np.empty(1024, np.int32)
-    bcnt = np.zeros(len(pkeys), np.int64)
-    blast = np.full(len(pkeys), -1, np.int64)
+    bcnt = np.zeros(len(pkeys), np.int32)
+    blast = np.full(len(pkeys), -1, np.int32)
     bstart = np.empty(len(pkeys), np.int64)
     touched = np.empty(1024, np.int64)
     # within one merge: pair index of (other, new) / (new, other) by other's id, to skip the hash table
@@ -290,6 +324,10 @@ def train_merges(word_syms, word_offs, word_counts, tok_pool, tok_offs, vocab_si
             continue
         if cur < 1 or min_frequency > cur:
             break
+        live -= elen[e]
+        efree = grow(efree, n_free + 1)
+        efree[n_free] = e
+        n_free += 1
 
         # the new token: bytes(a) + bytes(b), or the id that already has those bytes
         la = poffs[a + 1] - poffs[a]
@@ -328,14 +366,25 @@ def train_merges(word_syms, word_offs, word_counts, tok_pool, tok_offs, vocab_si
             bstart = grow(bstart, room)
             bcnt[old:] = 0
             blast[old:] = -1
-        if 2 * room + 2 > len(pslots):
-            pslots = int_rehash(pkeys, n_pairs, table_capacity(2 * room))
+        if 2 * room + 2 > len(pslots):  # load factor <= 1/2; the capacity doubles as room passes it
+            pslots = int_rehash(pkeys, n_pairs, table_capacity(room))
         n_ch, n_touched, n_pairs = _apply_merge(
             pos[estart[e] : estart[e] + elen[e]], a, b, new, syms, at, wlen, word_offs, word_counts,
             pslots, pkeys, pcnt, n_pairs, nb_left, nb_right, nb_seen, bcnt, blast, touched, ch_pair, ch_word,
         )
 
         # pairs that rose go back on the heap (if their count is > 0) with the words where they rose
+        added = 0
+        for t in range(n_touched):
+            k = touched[t]
+            if pcnt[k] > 0:
+                added += bcnt[k]
+        if pos_n + added > len(pos):
+            if 2 * (live + added) <= len(pos):  # mostly dead: compact instead of growing
+                pos, pos_n = _compact(pos, heap, heap_n, estart, elen, max(2 * (live + added), 1024))
+            else:
+                pos = grow(pos, pos_n + added)
+        live += added
         for t in range(n_touched):
             k = touched[t]
             if pcnt[k] > 0:
@@ -344,7 +393,6 @@ def train_merges(word_syms, word_offs, word_counts, tok_pool, tok_offs, vocab_si
             else:
                 bstart[k] = -1
             bcnt[k] = 0
-        pos = grow(pos, pos_n)
         for c in range(n_ch):
             k = ch_pair[c]
             if bstart[k] >= 0:
@@ -353,22 +401,21 @@ def train_merges(word_syms, word_offs, word_counts, tok_pool, tok_offs, vocab_si
         for t in range(n_touched):
             k = touched[t]
             if bstart[k] >= 0:
-                if n_entries >= len(ecnt):
-                    ecnt = grow(ecnt, n_entries + 1)
-                    eleft = grow(eleft, n_entries + 1)
-                    eright = grow(eright, n_entries + 1)
-                    estart = grow(estart, n_entries + 1)
-                    elen = grow(elen, n_entries + 1)
-                ecnt[n_entries] = pcnt[k]
-                eleft[n_entries] = np.int32(pkeys[k] >> 32)
-                eright[n_entries] = np.int32(pkeys[k] & 0xFFFFFFFF)
-                estart[n_entries] = bstart[k]
-                elen[n_entries] = bcnt[k]
-                heap = grow(heap, heap_n + 1)
-                heap[heap_n] = n_entries
-                heap_n += 1
-                _sift_up(heap, heap_n - 1, ecnt, eleft, eright)
-                n_entries += 1
+                if n_free > 0:
+                    n_free -= 1
+                    ne = efree[n_free]
+                else:
+                    ne = n_entries
+                    n_entries += 1
+                    if ne >= len(ecnt):
+                        ecnt = grow(ecnt, ne + 1)
+                        eleft = grow(eleft, ne + 1)
+                        eright = grow(eright, ne + 1)
+                        estart = grow(estart, ne + 1)
+                        elen = grow(elen, ne + 1)
+                estart[ne] = bstart[k]
+                elen[ne] = bcnt[k]
+                heap, heap_n = push_entry(heap, heap_n, ne, pcnt[k], pkeys[k], ecnt, eleft, eright)
             bcnt[k] = 0
             blast[k] = -1
 

@@ -232,10 +232,11 @@ def _o200k_piece(cps, i, hi, cls):
     return _space_newline_tail(cps, i, hi, cls)
 
 
-# --- per-line drivers: one compiled function per scanner, so a run compiles (and caches) only the one it uses -------
+# --- per-line drivers: one compiled function per scanner, so a run compiles (and caches) only the one it uses; they
+# release the GIL, so threads scan batches side by side -------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def split_gpt2(cps, bounds, cls):
     """Pre-token spans of every line cps[bounds[j]:bounds[j+1]] (each line is its own string for the regex)."""
     starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
@@ -250,7 +251,7 @@ def split_gpt2(cps, bounds, cls):
     return starts[:n], ends[:n]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def split_cl100k(cps, bounds, cls, max_digits):
     """As split_gpt2 for cl100k / llama3 (max_digits 3) and qwen2 (max_digits 1)."""
     starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
@@ -265,7 +266,7 @@ def split_cl100k(cps, bounds, cls, max_digits):
     return starts[:n], ends[:n]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def split_o200k(cps, bounds, cls):
     """As split_gpt2 for o200k."""
     starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
@@ -280,7 +281,7 @@ def split_o200k(cps, bounds, cls):
     return starts[:n], ends[:n]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def split_whitespace(cps, bounds, cls, keep_space):
     """`\\w+|[^\\w\\s]+` per line; whitespace runs are pieces too when keep_space (`...|\\s+`), else dropped."""
     starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)

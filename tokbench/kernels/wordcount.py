@@ -3,7 +3,8 @@
 The table lives in caller-owned arrays so memory grows with the distinct words only: `slots` (int32, power-of-two
 size, -1 = empty) points at word ids; per word: hash, offset and length in `store` (its code points), count. Kernels
 stop early and return where they stopped when an array is full; the caller grows that array and calls again.
-Pure functions on arrays: no I/O, no tokbench imports.
+Pure functions on arrays: no I/O, no tokbench imports. The counting kernels release the GIL (`nogil`), so counters
+owned by different threads fill at the same time.
 """
 
 from __future__ import annotations
@@ -23,7 +24,27 @@ def _hash(cps, a, b):
     return h ^ (h >> 29)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
+def line_bounds(cps):
+    """int64 bounds of the lines of cps, each cut after its "\\n" (the last one may lack it): [0, ..., len(cps)]."""
+    n = 1
+    for i in range(cps.size):
+        if cps[i] == 10:
+            n += 1
+    bounds = np.empty(n + 1, np.int64)
+    bounds[0] = 0
+    j = 1
+    for i in range(cps.size):
+        if cps[i] == 10:
+            bounds[j] = i + 1
+            j += 1
+    bounds[j] = cps.size
+    if j > 1 and bounds[j - 1] == cps.size:  # text ends with "\\n": no empty last line
+        return bounds[:j]
+    return bounds
+
+
+@njit(cache=True, nogil=True)
 def count_spans(cps, starts, ends, p0, slots, whash, woff, wlen, wcount, store, state):
     """Count the pieces cps[starts[p]:ends[p]] for p >= p0 into the table; `state` = [n_words, store_used].
 
@@ -70,7 +91,7 @@ def count_spans(cps, starts, ends, p0, slots, whash, woff, wlen, wcount, store, 
     return starts.size
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rehash(slots, whash, n_words):
     """Fill a fresh (all -1) slot array with word ids 0..n_words-1."""
     mask = slots.size - 1

@@ -7,6 +7,13 @@ word, sorted by word bytes), so equal counts give byte-identical files however t
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
+import functools
+import itertools
+import os
+import queue
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -223,49 +230,135 @@ class _Counter:
         return WordCounts(data, offsets, self.wcount[:nw], pretokenizer, normalizer)  # sorts; words are distinct
 
 
+def default_threads() -> int:
+    """All the cores this process may run on (the `--threads` default)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def count_words(
-    lines: Iterable[str], pretokenizer: str, normalizer: str | None = None, *, batch_chars: int = 1 << 18
+    lines: Iterable[str], pretokenizer: str, normalizer: str | None = None, *, batch_chars: int = 1 << 18,
+    threads: int | None = None,
 ) -> WordCounts:
     """Count pre-tokens, running the pre-tokenizer on each line separately (as HF's train_from_files does).
 
-    Lines are normalized one by one, batched into one code-point array of about `batch_chars`, split and counted in
-    numba; only the table of distinct words is kept between batches."""
-    kind = pretok.kind(pretokenizer)
-    cls = pretok.class_table()
-    (counts,) = count_pieces(lines, [lambda cps, bounds: KP.split_lines(cps, bounds, kind, cls)], pretokenizer,
-                             normalizer, batch_chars=batch_chars)
+    Lines are normalized, batched into one code-point array of about `batch_chars`, split and counted in numba;
+    only the table of distinct words is kept between batches. `threads` (default: all cores) count batches side by
+    side, each into its own table; the tables are summed, so the result is the same for any number of threads."""
+    (counts,) = count_pieces(lines, [_splitter(pretokenizer)], pretokenizer, normalizer, batch_chars=batch_chars,
+                             threads=threads)
     return counts
 
 
-def count_pieces(lines: Iterable[str], splitters, pretokenizer: str, normalizer: str | None = None, *,
-                 batch_chars: int = 1 << 18) -> list[WordCounts]:
-    """Count the pieces of each splitter over the same lines; a splitter maps (code points, line bounds) to
-    (starts, ends). The tables are tagged with `pretokenizer`, the preset the splitters stand for."""
-    norm = pretok.normalizer_name(normalizer)
-    counters = [_Counter() for _ in splitters]
-    batch: list[str] = []
-    size = 0
+def count_blocks(
+    blocks: Iterable[str], pretokenizer: str, normalizer: str | None = None, *, threads: int | None = None
+) -> WordCounts:
+    """count_words for text handed over in blocks of whole lines (`Corpus.blocks()`): each block is cut into lines
+    after every "\\n" in numba, so no Python object is made per line. A block must not end inside a line unless its
+    source ends there."""
+    (counts,) = _count_batches(_text_batches(blocks, normalizer), [_splitter(pretokenizer)], pretokenizer,
+                               normalizer, threads)
+    return counts
 
-    def flush():
-        cps = KP.codepoints("".join(batch))
-        bounds = np.zeros(len(batch) + 1, np.int64)
-        np.cumsum(np.fromiter(map(len, batch), np.int64, len(batch)), out=bounds[1:])
+
+def _splitter(pretokenizer: str):
+    kind = pretok.kind(pretokenizer)
+    cls = pretok.class_table()
+    return lambda cps, bounds: KP.split_lines(cps, bounds, kind, cls)
+
+
+def count_pieces(lines: Iterable[str], splitters, pretokenizer: str, normalizer: str | None = None, *,
+                 batch_chars: int = 1 << 18, threads: int = 1) -> list[WordCounts]:
+    """Count the pieces of each splitter over the same lines; a splitter maps (code points, line bounds) to
+    (starts, ends). The tables are tagged with `pretokenizer`, the preset the splitters stand for. One thread unless
+    told: a splitter may keep state across batches (supertoken's seeded stream of lengths runs in corpus order)."""
+    return _count_batches(_line_batches(lines, normalizer, batch_chars), splitters, pretokenizer, normalizer, threads)
+
+
+def _normalizer(normalizer):
+    norm = pretok.normalizer_name(normalizer)
+    return None if norm == "none" else functools.partial(unicodedata.normalize, norm.upper())
+
+
+def _line_batches(lines: Iterable[str], normalizer, batch_chars: int):
+    """(text, line lengths) batches of about batch_chars characters, taken with islice/join/map (no loop per line)."""
+    norm = _normalizer(normalizer)
+    it = iter(lines)
+    take = 1024
+    while True:
+        batch = list(itertools.islice(it, take))
+        if not batch:
+            return
+        if norm is not None:
+            batch = list(map(norm, batch))
+        lengths = np.fromiter(map(len, batch), np.int64, len(batch))
+        text = "".join(batch)
+        yield text, lengths
+        take = min(max(64, batch_chars * len(batch) // max(len(text), 1)), 1 << 20)
+
+
+def _text_batches(blocks: Iterable[str], normalizer):
+    """(text, None) per block: its lines are found in the kernel. Normalizing a whole block equals normalizing each
+    line, as "\\n" is a starter that composes with nothing."""
+    norm = _normalizer(normalizer)
+    for block in blocks:
+        if block:
+            yield (norm(block) if norm is not None else block), None
+
+
+def _count_batches(batches, splitters, pretokenizer: str, normalizer, threads: int | None) -> list[WordCounts]:
+    """Split and count every batch into per-thread tables; sum the tables at the end (canonical, so exact)."""
+    norm = pretok.normalizer_name(normalizer)
+    threads = default_threads() if threads is None else max(1, int(threads))
+
+    def work(item, counters):
+        text, lengths = item
+        cps = KP.codepoints(text)
+        if lengths is None:
+            bounds = KW.line_bounds(cps)
+        else:
+            bounds = np.zeros(len(lengths) + 1, np.int64)
+            np.cumsum(lengths, out=bounds[1:])
         for split, counter in zip(splitters, counters):
             starts, ends = split(cps, bounds)
             counter.add(cps, starts, ends)
-        batch.clear()
 
-    for line in lines:
-        if norm != "none":
-            line = pretok.normalize(line, norm)
-        batch.append(line)
-        size += len(line)
-        if size >= batch_chars:
-            flush()
-            size = 0
-    if batch:
-        flush()
-    return [c.result(pretokenizer, norm) for c in counters]
+    if threads == 1:
+        counters = [_Counter() for _ in splitters]
+        for item in batches:
+            work(item, counters)
+        return [c.result(pretokenizer, norm) for c in counters]
+
+    per_thread = [[_Counter() for _ in splitters] for _ in range(threads)]
+    free = queue.SimpleQueue()  # each counter set is used by one thread at a time
+    for counters in per_thread:
+        free.put(counters)
+
+    def task(item):
+        counters = free.get()
+        try:
+            work(item, counters)
+        finally:
+            free.put(counters)
+
+    with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="tokbench-count") as pool:
+        pending = collections.deque()
+        for item in batches:
+            pending.append(pool.submit(task, item))
+            if len(pending) >= 2 * threads:  # bounded look-ahead: memory stays a few batches
+                pending.popleft().result()
+        for fut in pending:
+            fut.result()
+    results = []
+    for j in range(len(splitters)):
+        tables = [per_thread[t][j].result(pretokenizer, norm) for t in range(threads)]
+        total = tables[0]
+        for other in tables[1:]:
+            total = total + other
+        results.append(total)
+    return results
 
 
 def count_texts(texts: Iterable[str], pretokenizer: str, normalizer: str | None = None) -> WordCounts:
