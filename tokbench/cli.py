@@ -165,7 +165,7 @@ _register_capabilities()
 
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: runs the app, mapping errors to one line on stderr and an exit code."""
-    from tokbench.errors import install_signal_handlers
+    from tokbench.errors import install_signal_handlers, received_signal
     from tokbench.io import finish_stdout, guard_stdio
 
     guard_stdio()
@@ -176,6 +176,8 @@ def main(argv: Optional[list[str]] = None) -> None:
         args.remove("--debug")
     try:
         code = app(args=args, prog_name="tokbench", standalone_mode=False)
+        if received_signal() is not None or code == 130:  # typer turns Ctrl-C into a silent Exit(130)
+            raise KeyboardInterrupt
         finish_stdout()
     except BaseException as exc:  # noqa: BLE001 - every way out gets its one line and exit code here
         code = _exit_code(exc, args, debug)

@@ -46,7 +46,8 @@ def logprob(model: ModelOpt, text: Annotated[str, typer.Argument(help="text, or 
     """Byte-level log-probability and bits per byte of a text (next to the token-level figure)."""
     from tokbench.byteprob.commands import logprob_record, open_model
 
-    _emit(logprob_record(open_model(model), _text(text), eos=eos), fmt)
+    text = _text(text)  # a bad argument fails before the model loads
+    _emit(logprob_record(open_model(model), text, eos=eos), fmt)
 
 
 @app.command("next")
@@ -58,7 +59,8 @@ def next_(model: ModelOpt, prefix: Annotated[str, typer.Option("--prefix", help=
 
     if top < 1:
         raise UsageError("--top must be at least 1")
-    _emit(next_records(open_model(model), _text(prefix, "--prefix"), top), fmt)
+    prefix = _text(prefix, "--prefix")
+    _emit(next_records(open_model(model), prefix, top), fmt)
 
 
 @app.command()

@@ -9,6 +9,8 @@ reconstruction on random old tokens. All randomness of step s comes from (seed, 
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import math
 import sys
@@ -319,7 +321,24 @@ def train(model: str, corpus: list[str], out: str | Path, opts: TrainOptions, re
     if force and not resume:
         for name in (CHECKPOINT, CURVE, hn.WEIGHTS, hn.CONFIG):
             (out / name).unlink(missing_ok=True)
+    created = [p for p in (out, *out.parents) if not p.exists()]
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _train_into(out, model, lm, pool, opts, resume, progress, until, corpus)
+    except BaseException:  # a run that stopped before its first checkpoint (a full disk, Ctrl-C) leaves no folder
+        if created and not (out / CHECKPOINT).is_file():
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)
+            for folder in created[1:]:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+        raise
+
+
+def _train_into(out: Path, model, lm, pool, opts: TrainOptions, resume: bool, progress: bool, until, corpus) -> dict:
+    import torch
+
     trainer = Trainer(lm, pool, opts, model_spec=str(model))
     if resume and (out / CHECKPOINT).is_file():
         try:
