@@ -228,7 +228,7 @@ def _exit_code(exc: BaseException, args: list[str], debug: bool) -> int:
     if isinstance(exc, BrokenPipeError):  # `| head`: quiet, as other tools are
         silence_stdout()
         return 1
-    if isinstance(exc, MemoryError):
+    if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)):
         say(f"error: out of memory{_size_hint(args)}")
         return 1
     if isinstance(exc, OSError) and exc.filename:

@@ -96,7 +96,9 @@ def transplant_command(
 
     _check_format(fmt)
     from tokbench.io import claim_output
+    from tokbench.transplant.core import check_pad
 
+    check_pad(pad_to_multiple_of)
     claim_output(out, force)  # before any loading
     if aux is not None and aux not in ("minilm", "glove", "self"):
         raise UsageError(f"--aux must be minilm, glove or self, not {aux!r}")
