@@ -30,7 +30,7 @@ corpora: setup
 	$(BIN)/python -m tokbench.corpora_build --full
 
 demo: setup
-	$(BIN)/tokbench demo
+	$(BIN)/tokbench demo --force
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -23,6 +23,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 TokenizerOpt = Annotated[str, typer.Option("--tokenizer", "-t", help="tokenizer.json, folder, .model, or zoo name")]
 TextField = Annotated[str, typer.Option("--text-field", help="field holding the text in .jsonl inputs")]
 Errors = Annotated[str, typer.Option("--errors", help="invalid UTF-8: strict (fail) or replace")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="replace an existing --out (atomically)")]
 
 
 class TokenizeFormat(str, Enum):
@@ -76,11 +77,12 @@ def count(
     normalizer: NormOpt = "none",
     text_field: TextField = "text",
     errors: Errors = "strict",
+    force: ForceOpt = False,
 ) -> None:
     """Count pre-tokenized words into a parquet table; sum shards with `train --from-counts`."""
     from tokbench.commands import count_command
 
-    count_command(corpus, out, pretokenizer, normalizer, text_field, errors)
+    count_command(corpus, out, pretokenizer, normalizer, text_field, errors, force=force)
 
 
 @app.command()
@@ -108,6 +110,7 @@ def train(
         "--max-token-chars", help="char-bpe: characters per token (4)")] = None,
     pad_vocab_pow2: Annotated[Optional[bool], typer.Option(
         "--pad-vocab-pow2", help="char-bpe: pad the vocabulary to a power of two")] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Train a tokenizer; writes a standard tokenizer.json. Also --algo superbpe, supertoken, char-bpe."""
     from tokbench.commands import train_command
@@ -117,7 +120,7 @@ def train(
         raise UsageError("give a corpus (or - for stdin), or --from-counts")
     train_command(corpus or [], out, algo=algo, vocab_size=vocab_size, min_frequency=min_frequency,
                   special_tokens=specials, pretokenizer=pretokenizer, normalizer=normalizer,
-                  text_field=text_field, errors=errors, engine=engine, from_counts=from_counts or (),
+                  text_field=text_field, errors=errors, engine=engine, from_counts=from_counts or (), force=force,
                   super_options=dict(transition=transition, max_words=max_words, chunk_min=chunk_min,
                                      chunk_max=chunk_max, seed=seed, max_token_chars=max_token_chars,
                                      pad_vocab_pow2=pad_vocab_pow2))
@@ -136,19 +139,23 @@ def sweep(
     fmt: Annotated[str, typer.Option("--format", help="json, jsonl, csv or md (stdout)")] = "json",
     text_field: TextField = "text",
     errors: Errors = "strict",
+    force: ForceOpt = False,
 ) -> None:
     """Train superbpe at several transition points (and plain BPE) and report bytes/token on --eval, with a plot."""
     from tokbench.train.sweep import sweep_command
 
     sweep_command(corpus, out, eval_corpus, algo=algo, transitions=transition, vocab_size=vocab_size,
-                  max_words=max_words, pretokenizer=pretokenizer, fmt=fmt, text_field=text_field, errors=errors)
+                  max_words=max_words, pretokenizer=pretokenizer, fmt=fmt, text_field=text_field, errors=errors,
+                  force=force)
 
 
 @app.command()
-def demo(out: Annotated[Path, typer.Option("--out", "-o")] = Path("reports/demo")) -> None:
+def demo(out: Annotated[Path, typer.Option("--out", "-o")] = Path("reports/demo"), force: ForceOpt = False) -> None:
     """Train BPE and unigram on bundled text and compare them with zoo tokenizers on bundled corpora."""
     from tokbench.demo import run_demo
+    from tokbench.io import claim_output
 
+    claim_output(out, force)
     run_demo(out)
 
 

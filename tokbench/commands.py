@@ -10,7 +10,7 @@ from typing import TextIO
 
 from tokbench.corpus import Corpus
 from tokbench.errors import UsageError
-from tokbench.io import atomic_dir, atomic_write
+from tokbench.io import atomic_dir, atomic_files, claim_output
 from tokbench.report_console import console, progress
 from tokbench.tokenizer import load_tokenizer
 from tokbench.train import backends, presets
@@ -54,10 +54,11 @@ def tokenize_stream(spec: str, path: str, fmt: str, lines: bool, text_field: str
 
 
 def count_command(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normalizer: str, text_field: str,
-                  errors: str) -> Path:
+                  errors: str, force: bool = False) -> Path:
     """Count pre-tokenized words into a parquet table (sum several with `train --from-counts`)."""
     from tokbench.train.counts import count_words
 
+    claim_output(out, force)
     presets.check(pretokenizer, normalizer)
     corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
     lines = progress(corpus.lines(), f"counting {corpus.name}", unit_of=len)
@@ -70,10 +71,13 @@ def count_command(corpus_specs: Sequence[str], out: Path, pretokenizer: str, nor
 def train_command(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size: int, min_frequency: int,
                   special_tokens: Sequence[str], pretokenizer: str, normalizer: str, text_field: str,
                   errors: str, engine: str = "numba", from_counts: Sequence[Path] = (),
-                  super_options: dict | None = None) -> Path:
+                  super_options: dict | None = None, force: bool = False) -> Path:
     """Train with the chosen algorithm and write tokenizer.json (and the .model for SentencePiece) atomically."""
     from tokbench.train import supertokens
 
+    out = claim_output(out, force)
+    if _is_file_output(out) and out.with_suffix(".model").is_dir():
+        raise UsageError(f"{out.with_suffix('.model')}: is a folder, and training may write the .model there")
     given = {k: v for k, v in (super_options or {}).items() if v is not None}
     if algo in supertokens.ALGOS:
         return _train_super(corpus_specs, out, algo, vocab_size, min_frequency, special_tokens, pretokenizer,
@@ -112,6 +116,7 @@ def train_command(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size:
                         f"-> {target}")
         return target
     corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
+    vocab_size = bound_vocab(vocab_size, corpus, len(special_tokens))
     lines = progress(corpus.lines(), f"reading {corpus.name}", unit_of=len)
     if use_engine:
         from tokbench.train.bpe import train_bpe_lines
@@ -136,6 +141,7 @@ def _train_super(corpus_specs, out, algo, vocab_size, min_frequency, special_tok
     if algo != "supertoken":
         options["pretokenizer"] = pretokenizer
     corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
+    vocab_size = bound_vocab(vocab_size, corpus, len(special_tokens))
     lines = progress(corpus.lines(), f"reading {corpus.name}", unit_of=lambda line: len(line))
     started = time.perf_counter()
     trained = supertokens.train(algo, lines, vocab_size, min_frequency=min_frequency,
@@ -146,15 +152,42 @@ def _train_super(corpus_specs, out, algo, vocab_size, min_frequency, special_tok
     return target
 
 
+MAX_VOCAB = 1 << 22  # 4,194,304 tokens: 16x the largest production vocabulary, and what every engine can hold
+
+
+def bound_vocab(vocab_size: int, corpus: Corpus, n_special: int) -> int:
+    """--vocab-size bounded before any engine allocates for it: no trainer makes more tokens than the alphabet, the
+    specials and one per byte of text (each merge or piece needs text to come from), so a larger request trains the
+    same tokenizer as that bound. Above the engines' common limit (or on stdin, whose size is unknown) it is refused."""
+    import os
+
+    total: int | None = 0
+    for source in corpus.sources:
+        if source.is_stdin:
+            total = None
+            break
+        size = os.stat(source.path).st_size
+        total += size * 1032 if source.path.endswith(".gz") else size  # deflate expands at most ~1032x
+    vocab = vocab_size if total is None else min(vocab_size, 258 + n_special + total)
+    if vocab > MAX_VOCAB:
+        raise UsageError(f"--vocab-size {vocab_size} is above what the trainers can hold ({MAX_VOCAB:,})")
+    return vocab
+
+
+def _is_file_output(out: Path) -> bool:
+    return out.suffix.lower() == ".json"
+
+
 def _write_tokenizer(hf, out: Path, model_bytes: bytes | None) -> Path:
-    """A path ending in .json is the tokenizer file itself; anything else is a folder to hold it."""
+    """A path ending in .json is the tokenizer file itself (with its SentencePiece .model beside it: one output, both
+    replaced together or neither); anything else is a folder to hold it. `out` was claimed before training."""
     text = hf.to_str(pretty=True)
-    if out.suffix == ".json":
-        if model_bytes is not None:
-            with atomic_write(out.with_suffix(".model"), "wb") as handle:
-                handle.write(model_bytes)
-        with atomic_write(out) as handle:
-            handle.write(text)
+    if _is_file_output(out):
+        targets = [out] if model_bytes is None else [out, out.with_suffix(".model")]
+        with atomic_files(targets) as temps:
+            temps[0].write_text(text, encoding="utf-8")
+            if model_bytes is not None:
+                temps[1].write_bytes(model_bytes)
         return out
     with atomic_dir(out, force=True) as tmp:
         (tmp / "tokenizer.json").write_text(text, encoding="utf-8")

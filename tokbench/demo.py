@@ -27,7 +27,7 @@ def run_demo(out: Path) -> list[dict]:
         target = out / "tokenizers" / f"{algo}-{VOCAB // 1000}k.json"
         train_command([str(bundled(TRAIN_CORPUS))], target, algo=algo, vocab_size=VOCAB, min_frequency=0,
                       special_tokens=["<|endoftext|>"], pretokenizer="gpt2", normalizer="none", text_field="text",
-                      errors="strict")
+                      errors="strict", force=True)  # `demo --force` was decided by the CLI
         trained.append(str(target))
     corpora = []
     for spec in EVAL_CORPORA:

@@ -265,9 +265,7 @@ def atomic_files(paths: Sequence[str | os.PathLike]) -> Iterator[list[Path]]:
     created: list[Path] = []
     temps: list[Path] = []
     try:
-        for target in targets:
-            if target.is_dir():
-                raise UsageError(f"{target}: is a folder, expected a file path")
+        for target in targets:  # an existing entry (even a folder) is replaced: the caller claimed it
             created += _make_parent(target)
             clean_stale_temps(target)
             try:

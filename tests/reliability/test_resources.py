@@ -36,8 +36,11 @@ def test_huge_vocab_size_on_other_engines(tb, tmp_path, corpus, algo):
         r.one_line("--vocab-size")
 
 
-def test_vocab_size_beyond_any_engine(tb, tmp_path, corpus):
-    r = tb("train", corpus, "--vocab-size", str(2 ** 40), "-o", tmp_path / "t.json")
+@pytest.mark.parametrize("engine", ["numba", "hf"])
+def test_vocab_size_beyond_any_engine(tb, tmp_path, corpus, engine):
+    """On stdin the text's size is unknown until read: a size no engine can hold is refused up front."""
+    r = tb("train", "-", "--engine", engine, "--vocab-size", str(10 ** 9), "-o", tmp_path / "t.json",
+           stdin=corpus.read_bytes(), memory=4 * GIB)
     assert r.code == 2
     r.one_line("--vocab-size")
 
