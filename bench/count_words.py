@@ -80,7 +80,7 @@ def run_hf_pretok(path: Path):
 def run_regex(path: Path):
     import regex
 
-    from tokbench.pretok import pattern
+    from tokbench.tokenizer.presets import pattern
 
     findall = regex.compile(pattern("gpt2")).findall
     counts = Counter(w for line in lines_of(path) for w in findall(line))

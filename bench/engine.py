@@ -1,15 +1,23 @@
-"""Benchmark the numba BPE engine against its peers; writes reports/bench/engine.json and engine.md.
+"""Benchmark tokbench's BPE engine against its peers in one run; writes reports/bench/engine.json and engine.md.
 
-Training (10 MB and 50 MB of English, vocab 8k and 32k): tokbench (numba word counts + numba merge loop), HF
-`tokenizers` (the reference BpeTrainer configuration) and SentencePiece BPE, each from the text file to a saved model.
-Encoding (10 MB, the 8k tokenizer trained on 10 MB): tokbench's BPEEncoder, HF `encode_batch` and tiktoken with an
-Encoding built from the same merges (ranks: byte value for the 256 bytes, 256+i for merge i, keyed by raw bytes), with
-one thread and with the library's default threads. Every run is its own subprocess: wall seconds include interpreter
-start and imports; peak memory is the child's own ru_maxrss. tokbench runs with a warm numba cache, and once
-each with an empty one (cold). The text is built by interleaving documents of the English corpora found (bundled
-full corpora if `make corpora` ran, else the folders given) and cut at a line end; the report records what was used.
+Text: English man pages from Debian packages (`bench.manpages`, text tokbench was never tuned on; `--corpus bundled`
+interleaves the bundled corpora instead). Every run is its own subprocess: wall seconds include interpreter start and
+imports; peak memory is the child's own ru_maxrss; CPU seconds are reported too (the machine is shared: CPU time is
+the steadier number). tokbench runs with a warm numba cache unless the row says cold.
 
-    python -m bench.engine [--source DIR ...] [--sizes 10 50] [--vocabs 8000 32000] [--repeats 1]
+- Training (10 MB / 8k and 50 MB / 32k by default): tokbench (numba word counts + merge loop, per-phase peak memory),
+  HF `tokenizers` (the reference BpeTrainer), SentencePiece BPE, and the peers `rustbpe` and `bpeasy` (same GPT-2
+  regex, lines fed as HF reads a file). tokbench's tokenizer.json must be byte-identical to HF's; the peers' token sets
+  and merge orders are compared with it.
+- Encoding 10 MB of documents with cl100k_base and o200k_base: tokbench (1 and N threads), tiktoken, and the peers
+  `bpe-openai` and `tokendagger`; every id sequence is compared with tiktoken's. Plus the 8k tokenizer trained above:
+  tokbench, HF `encode_batch` and tiktoken built from the same merges.
+- Start-up: import time, cl100k load, 1 KB tokenize and peak memory per tool; `tokbench tokenize` of a 1 KB file as a
+  user runs it (warm, with an empty numba cache, and first run after `tokbench warmup`).
+
+Peers run in their own venv (`.venv-bench`, made by `make bench`), never in tokbench's: they are not dependencies.
+
+    python -m bench.engine [--corpus manpages|bundled] [--sizes 10 50] [--vocabs 8000 32000] [--parts ...]
 """
 
 from __future__ import annotations
@@ -32,10 +40,14 @@ OUT = ROOT / "reports/bench"
 DEFAULT_SOURCES = ["corpora/full/en-tech", "corpora/full/en-dict", "corpora/full/legal", "corpora/full/multi/en"]
 FALLBACK_SOURCES = ["corpora/en-tech", "corpora/en-dict", "corpora/legal", "corpora/multi/en"]
 MB = 1_000_000
+PEER_PYTHON = ROOT / ".venv-bench/bin/python"
+GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+ZOO = ("cl100k_base", "o200k_base")
+
 
 
 # ----------------------------------------------------------------------------------------------------------------------
-# workers (run in a child process; print one JSON line)
+# workers (run in a child process; print one JSON line). Peer workers run in the peers' venv: stdlib + numpy only here.
 # ----------------------------------------------------------------------------------------------------------------------
 def _lines(path: str):
     """Lines as HF's trainer reads a file: cut after "\\n" only, each keeping it."""
@@ -43,18 +55,46 @@ def _lines(path: str):
         yield from handle
 
 
-def worker_train_tokbench(path: str, vocab: int, out: str) -> dict:
+def _blocks(path: str, size: int = 1 << 22):
+    """The file in blocks of whole lines (about `size` characters each)."""
+    with open(path, encoding="utf-8", newline="\n") as handle:
+        while block := handle.read(size):
+            yield block + handle.readline()
+
+
+def _documents(path: str) -> list[str]:
+    """The text's documents (offsets in the .docs.json beside it), else its lines."""
+    offsets_file = Path(path).with_suffix(".docs.json")
+    if not offsets_file.exists():
+        return list(_lines(path))
+    data = Path(path).read_bytes()
+    cuts = [*json.loads(offsets_file.read_text()), len(data)]
+    return [data[a:b].decode("utf-8") for a, b in zip(cuts, cuts[1:])]
+
+
+def _hwm_mb() -> float:
+    """Peak resident memory so far (VmHWM), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def worker_train_tokbench(path: str, vocab: int, out: str, threads: int = 0) -> dict:
     t0 = time.perf_counter()
     from tokbench.train.bpe import train_bpe_counts
-    from tokbench.train.counts import count_words
+    from tokbench.train.counts import count_blocks
 
     t1 = time.perf_counter()
-    counts = count_words(_lines(path), "gpt2")
+    peak_import = _hwm_mb()
+    counts = count_blocks(_blocks(path), "gpt2", threads=threads or None)
     t2 = time.perf_counter()
+    peak_count = _hwm_mb()
     tok = train_bpe_counts(counts, vocab)
     t3 = time.perf_counter()
     tok.save(out)
-    return {"import_s": t1 - t0, "count_s": t2 - t1, "merge_s": t3 - t2, "words": len(counts)}
+    return {"import_s": t1 - t0, "count_s": t2 - t1, "merge_s": t3 - t2, "words": len(counts),
+            "peak_mb_by_phase": {"import": peak_import, "count": peak_count, "merge+save": _hwm_mb()}}
 
 
 def worker_train_stream(path: str, vocab: int, out: str, repeat: int) -> dict:
@@ -94,8 +134,26 @@ def worker_train_spm(path: str, vocab: int, out: str) -> dict:
     return {}
 
 
-def _texts(path: str) -> list[str]:
-    return list(_lines(path))
+def _save_ranks(ranks, out: str) -> None:
+    """Token bytes in rank order (hex), for the driver to compare with tokbench's merges."""
+    Path(out).write_text(json.dumps([bytes(b).hex() for b, _ in sorted(ranks, key=lambda kv: kv[1])]))
+
+
+def worker_train_rustbpe(path: str, vocab: int, out: str) -> dict:
+    import rustbpe
+
+    tok = rustbpe.Tokenizer()
+    tok.train_from_iterator(_lines(path), vocab_size=vocab, pattern=GPT2_PATTERN)
+    _save_ranks(tok.get_mergeable_ranks(), out)
+    return {}
+
+
+def worker_train_bpeasy(path: str, vocab: int, out: str) -> dict:
+    import bpeasy
+
+    vocab_map = bpeasy.train_bpe(_lines(path), GPT2_PATTERN, 128, vocab)
+    _save_ranks(vocab_map.items(), out)
+    return {}
 
 
 def _digest(flat) -> str:
@@ -105,9 +163,9 @@ def _digest(flat) -> str:
 
 
 def worker_encode_tokbench(tokjson: str, path: str) -> dict:
-    texts = _texts(path)
+    texts = _documents(path)
     t0 = time.perf_counter()
-    from tokbench.bpe_encoder import BPEEncoder
+    from tokbench.tokenizer.fast_bpe import BPEEncoder
 
     enc = BPEEncoder.from_tokenizer_json(tokjson)
     t1 = time.perf_counter()
@@ -117,7 +175,7 @@ def worker_encode_tokbench(tokjson: str, path: str) -> dict:
 
 
 def worker_encode_hf(tokjson: str, path: str) -> dict:
-    texts = _texts(path)
+    texts = _documents(path)
     t0 = time.perf_counter()
     import numpy as np
     from tokenizers import Tokenizer
@@ -134,8 +192,8 @@ def tiktoken_from_tokenizer_json(tokjson: str):
     """A tiktoken Encoding with the same merges, and the map from its ranks to the tokenizer.json ids."""
     import tiktoken
 
-    from tokbench.bytelevel import byte_to_char, to_bytes
-    from tokbench.train.presets import PATTERNS
+    from tokbench.tokenizer.bytelevel import byte_to_char, to_bytes
+    from tokbench.tokenizer.presets import pattern
 
     spec = json.loads(Path(tokjson).read_text(encoding="utf-8"))
     vocab = spec["model"]["vocab"]
@@ -148,12 +206,12 @@ def tiktoken_from_tokenizer_json(tokjson: str):
             rank_to_id.append(vocab[a + b])
         else:
             rank_to_id.append(-1)
-    enc = tiktoken.Encoding(name="bench", pat_str=PATTERNS["gpt2"], mergeable_ranks=ranks, special_tokens={})
+    enc = tiktoken.Encoding(name="bench", pat_str=pattern("gpt2"), mergeable_ranks=ranks, special_tokens={})
     return enc, rank_to_id
 
 
 def worker_encode_tiktoken(tokjson: str, path: str, threads: int) -> dict:
-    texts = _texts(path)
+    texts = _documents(path)
     t0 = time.perf_counter()
     import numpy as np
 
@@ -166,31 +224,125 @@ def worker_encode_tiktoken(tokjson: str, path: str, threads: int) -> dict:
     return {"load_s": t1 - t0, "encode_s": t2 - t1, "tokens": len(flat), "digest": _digest(flat)}
 
 
+def _read_ranks(path: Path) -> dict[bytes, int]:
+    """A .tiktoken file (base64 token, rank per line), without tiktoken."""
+    import base64
+
+    ranks = {}
+    for line in path.read_bytes().splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+def _zoo_encoder(tool: str, descriptor: str):
+    """(encode a list of texts -> flat int64 ids, extra facts) for a zoo tiktoken descriptor, loaded by `tool`."""
+    import numpy as np
+
+    desc = json.loads(Path(descriptor).read_text())
+    name = desc["name"]
+    if tool == "tokbench":
+        from tokbench.tokenizer.fast_bpe import BPEEncoder
+
+        enc = BPEEncoder.from_descriptor(descriptor)
+        facts = {"numba_scanner": enc._scanner is not None}
+        return lambda texts, threads: enc.encode_batch(texts, threads=threads)[0], facts
+    if tool == "tiktoken":
+        import tiktoken
+
+        enc = tiktoken.get_encoding(name)
+    elif tool == "bpe-openai":
+        import bpe_openai
+
+        enc = bpe_openai.get_encoding(name)
+    elif tool == "tokendagger":
+        import tokendagger
+
+        ranks = _read_ranks(Path(descriptor).parent / desc["ranks"])
+        enc = tokendagger.Encoding(name, pat_str=desc["pattern"], mergeable_ranks=ranks, special_tokens={})
+    else:
+        raise SystemExit(f"unknown tool {tool}")
+
+    def run(texts, threads):
+        out = [enc.encode_ordinary(t) for t in texts]
+        return np.fromiter((i for ids in out for i in ids), np.int64)
+
+    return run, {}
+
+
+def worker_encode_zoo(tool: str, descriptor: str, path: str, threads: int) -> dict:
+    texts = _documents(path)
+    t0 = time.perf_counter()
+    run, facts = _zoo_encoder(tool, descriptor)
+    t1 = time.perf_counter()
+    run(texts[:20], threads)  # first call apart (tokbench: kernels load from the numba cache here)
+    t2 = time.perf_counter()
+    ids = run(texts, threads)
+    t3 = time.perf_counter()
+    return {"load_s": t1 - t0, "first_call_s": t2 - t1, "encode_s": t3 - t2, "tokens": len(ids),
+            "digest": _digest(ids), **facts}
+
+
+def worker_startup(tool: str, descriptor: str, path: str) -> dict:
+    """Import, load cl100k, tokenize one 1 KB text: each timed, in a fresh interpreter."""
+    text = Path(path).read_text(encoding="utf-8")
+    t0 = time.perf_counter()
+    if tool == "tokbench":
+        import tokbench.tokenizer.fast_bpe  # noqa: F401
+    else:
+        __import__({"tiktoken": "tiktoken", "bpe-openai": "bpe_openai", "tokendagger": "tokendagger"}[tool])
+    t1 = time.perf_counter()
+    run, _ = _zoo_encoder(tool, descriptor)
+    t2 = time.perf_counter()
+    ids = run([text], 1)
+    t3 = time.perf_counter()
+    return {"import_s": t1 - t0, "load_s": t2 - t1, "tokenize_s": t3 - t2, "tokens": len(ids), "digest": _digest(ids)}
+
+
 WORKERS = {
     "train-tokbench": worker_train_tokbench,
     "train-stream": worker_train_stream,
     "train-hf": worker_train_hf,
     "train-spm": worker_train_spm,
+    "train-rustbpe": worker_train_rustbpe,
+    "train-bpeasy": worker_train_bpeasy,
     "encode-tokbench": worker_encode_tokbench,
     "encode-hf": worker_encode_hf,
     "encode-tiktoken": worker_encode_tiktoken,
+    "encode-zoo": worker_encode_zoo,
+    "startup": worker_startup,
 }
+PEER_WORKERS = {"train-rustbpe", "train-bpeasy"}
+PEER_TOOLS = {"bpe-openai", "tokendagger"}
 
 
 # ----------------------------------------------------------------------------------------------------------------------
 # the driver
 # ----------------------------------------------------------------------------------------------------------------------
-def run_child(kind: str, args: list, env: dict | None = None) -> dict:
-    """Run a worker in a fresh interpreter: (wall seconds, peak RSS MB, the worker's own JSON)."""
-    cmd = [sys.executable, "-m", "bench.engine", "--worker", kind, *map(str, args)]
+def run_cmd(cmd: list[str], env: dict | None = None) -> tuple[float, dict, str, str]:
+    """Run a command: (wall s, {peak_rss_mb, cpu_s} of that child alone (wait4), stdout, stderr)."""
     child_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = proc.communicate()
-    wall = time.perf_counter() - started
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=child_env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
     if proc.returncode != 0:
-        raise RuntimeError(f"{kind} failed: {err.decode()[-2000:]}")
-    result = json.loads(out.decode().strip().splitlines()[-1])
+        raise RuntimeError(f"{' '.join(map(str, cmd[:4]))} failed: {stderr[-2000:]}")
+    return wall, {"peak_rss_mb": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime}, stdout, stderr
+
+
+def run_child(kind: str, args: list, env: dict | None = None) -> dict:
+    """Run a worker in a fresh interpreter (the peers' venv for peer workers): wall s, peak RSS MB, its JSON."""
+    peer = kind in PEER_WORKERS or (kind in ("encode-zoo", "startup") and args[0] in PEER_TOOLS)
+    python = str(PEER_PYTHON) if peer else sys.executable
+    wall, _, out, _ = run_cmd([python, "-m", "bench.engine", "--worker", kind, *map(str, args)], env)
+    result = json.loads(out.strip().splitlines()[-1])
     result.update({"wall_s": wall, "peak_rss_mb": result.pop("_maxrss_mb")})  # the child's own ru_maxrss
     return result
 
@@ -228,23 +380,50 @@ def build_text(sources: list[Path], size: int, out: Path) -> dict:
 def median_run(kind, args, repeats, env=None) -> dict:
     runs = [run_child(kind, args, env) for _ in range(repeats)]
     best = dict(runs[0])
-    for key in ("wall_s", "cpu_s", "peak_rss_mb", "encode_s", "count_s", "merge_s"):
+    for key in ("wall_s", "cpu_s", "peak_rss_mb", "encode_s", "count_s", "merge_s", "load_s", "import_s",
+                "tokenize_s"):
         if key in best:
             best[key] = statistics.median(r[key] for r in runs)
     best["repeats"] = repeats
     return best
 
 
+def _tokens_in_order(path: Path) -> list[bytes]:
+    """Tokens created by merges, in merge order: from a tokenizer.json, or from a peer's ranks (hex, rank order)."""
+    if path.suffix == ".ranks":
+        return [bytes.fromhex(h) for h in json.loads(path.read_text())][256:]
+    from tokbench.tokenizer.bytelevel import to_bytes
+
+    out = []
+    for merge in json.loads(path.read_text())["model"]["merges"]:
+        a, b = merge.split(" ") if isinstance(merge, str) else merge
+        out.append(to_bytes(a) + to_bytes(b))
+    return out
+
+
+def compare_tokens(ours: list[bytes], theirs: list[bytes]) -> dict:
+    first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), None)
+    if first is None and len(ours) != len(theirs):
+        first = min(len(ours), len(theirs))
+    return {"same_token_set": set(ours) == set(theirs), "same_merge_order": first is None,
+            "first_differing_merge": first, "shared_tokens": len(set(ours) & set(theirs)), "tokens": len(theirs)}
+
+
+def _ratio(a: dict, b: dict, key: str):
+    return a[key] / b[key] if key in a and key in b and b[key] else None
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
-    parser.add_argument("--source", action="append", help="folders of English text (default: bundled corpora)")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 50], help="training sizes in MB")
-    parser.add_argument("--vocabs", type=int, nargs="+", default=[8000, 32000])
+    parser.add_argument("--corpus", choices=["manpages", "bundled"], default="manpages")
+    parser.add_argument("--source", action="append", help="--corpus bundled: folders of English text")
+    parser.add_argument("--cells", default="10:8000,50:32000", help="training runs as MB:vocab, comma-separated")
     parser.add_argument("--encode-mb", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--skip-spm", action="store_true")
-    parser.add_argument("--parts", default="train,encode,cold,streaming",
+    parser.add_argument("--name", default="engine", help="report name: reports/bench/NAME.json and NAME.md")
+    parser.add_argument("--parts", default="train,encode,zoo,startup,cold,streaming",
                         help="sections to run; the others are kept from the existing engine.json")
     args = parser.parse_args(argv)
     if args.worker:
@@ -260,154 +439,311 @@ def main(argv=None) -> None:
         print(json.dumps(result))
         return
 
-    sources = [Path(s) for s in (args.source or [])]
-    if not sources:
-        sources = [ROOT / s for s in DEFAULT_SOURCES if (ROOT / s).is_dir()] or [
-            ROOT / s for s in FALLBACK_SOURCES if (ROOT / s).is_dir()]
-    TMP.mkdir(parents=True, exist_ok=True)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    cells = [tuple(int(x) for x in c.split(":")) for c in args.cells.split(",")]
+    sizes = sorted({s for s, _ in cells} | {args.encode_mb})
+    TMP.mkdir(parents=True, exist_ok=True)
+    threads = len(os.sched_getaffinity(0))
     report = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg_start": os.getloadavg()},
-        "note": "shared machine (other jobs running): numbers are noisy; one run per cell unless repeats says more",
-        "texts": {}, "train": [], "encode": [], "cold": [], "streaming": [],
+        "machine": {"cpus": os.cpu_count(), "threads": threads, "python": platform.python_version(),
+                    "load_avg_start": os.getloadavg()},
+        "note": "shared machine (other jobs running): wall times are noisy, CPU seconds steadier; one run per cell "
+                "unless repeats says more",
+        "peers_venv": str(PEER_PYTHON.relative_to(ROOT)) if PEER_PYTHON.exists() else None,
+        "texts": {}, "train": [], "encode": [], "zoo": [], "startup": [], "cold": [], "streaming": [],
     }
+    texts = {}
+    if args.corpus == "manpages":
+        from bench import manpages
+
+        built = manpages.build(TMP / "manpages", sizes)
+        report["corpus"] = {k: v for k, v in built.items() if k != "texts"}
+        for key, text in built["texts"].items():
+            report["texts"][key] = text
+            texts[int(key[:-2])] = Path(text["file"])
+    else:
+        sources = [Path(s) for s in (args.source or [])] or [
+            ROOT / s for s in DEFAULT_SOURCES if (ROOT / s).is_dir()] or [
+            ROOT / s for s in FALLBACK_SOURCES if (ROOT / s).is_dir()]
+        report["corpus"] = {"source": "bundled corpora, interleaved"}
+        for size in sizes:
+            path = TMP / f"english-{size}mb.txt"
+            report["texts"][f"{size}MB"] = build_text(sources, size * MB, path)
+            texts[size] = path
+    for key, text in report["texts"].items():
+        log(f"text {key}: {text['bytes']} bytes")
+    peers = PEER_PYTHON.exists()
+    if not peers:
+        log(f"no {PEER_PYTHON}: peers skipped (make bench creates it)")
+
     warm_cache = TMP / "numba-warm"
     warm_env = {"NUMBA_CACHE_DIR": str(warm_cache)}
-    texts = {}
-    for size in sorted(set(args.sizes) | {args.encode_mb}):
-        path = TMP / f"english-{size}mb.txt"
-        report["texts"][f"{size}MB"] = build_text(sources, size * MB, path)
-        texts[size] = path
-        log(f"text {size} MB: {report['texts'][f'{size}MB']['bytes']} bytes")
-
-    # warm the numba cache once (not recorded)
     small = texts[min(texts)]
-    run_child("train-tokbench", [small, 1000, TMP / "warmup.json"], warm_env)
+    run_child("train-tokbench", [small, 1000, TMP / "warmup.json", 1], warm_env)  # fill the warm cache (not recorded)
     run_child("encode-tokbench", [TMP / "warmup.json", small], warm_env)
 
     parts = set(args.parts.split(","))
-    previous = json.loads((OUT / "engine.json").read_text()) if (OUT / "engine.json").exists() else {}
-    for key in ("train", "encode", "cold", "streaming", "streaming_same_merges"):
+    previous = json.loads((OUT / f"{args.name}.json").read_text()) if (OUT / f"{args.name}.json").exists() else {}
+    for key in ("train", "encode", "zoo", "startup", "cold", "streaming", "streaming_same_merges"):
         if key.split("_")[0] not in parts and key in previous:
             report[key] = previous[key]
-    for size in args.sizes if "train" in parts else []:
-        for vocab in args.vocabs:
-            files = {}
-            row = {"size_mb": size, "vocab": vocab}
-            engines = [("tokbench", "train-tokbench", warm_env), ("hf", "train-hf", None)]
-            if not args.skip_spm:
-                engines.append(("sentencepiece", "train-spm", None))
-            for name, kind, env in engines:
-                out = TMP / f"{name}-{size}mb-{vocab}.json"
-                files[name] = out
-                target = TMP / f"spm-{size}mb-{vocab}" if name == "sentencepiece" else out
-                log(f"train {name} {size} MB vocab {vocab}")
-                try:
-                    row[name] = median_run(kind, [texts[size], vocab, target], args.repeats, env)
-                except RuntimeError as exc:
-                    row[name] = {"error": str(exc)[-300:]}
-            ours = json.loads(files["tokbench"].read_text())["model"]
-            ref = json.loads(files["hf"].read_text())["model"]
-            row["identical_to_hf"] = ours["vocab"] == ref["vocab"] and ours["merges"] == ref["merges"]
-            row["wall_ratio_vs_hf"] = row["tokbench"]["wall_s"] / row["hf"]["wall_s"]
-            row["rss_ratio_vs_hf"] = row["tokbench"]["peak_rss_mb"] / row["hf"]["peak_rss_mb"]
-            row["cpu_ratio_vs_hf"] = row["tokbench"]["cpu_s"] / row["hf"]["cpu_s"]
-            if "wall_s" in row.get("sentencepiece", {}):
-                row["wall_ratio_vs_sentencepiece"] = row["tokbench"]["wall_s"] / row["sentencepiece"]["wall_s"]
-            report["train"].append(row)
-            log(f"  tokbench/hf wall {row['wall_ratio_vs_hf']:.2f}x rss {row['rss_ratio_vs_hf']:.2f}x "
-                f"identical={row['identical_to_hf']}")
 
-    # encoding: the 8k (or smallest) tokenizer HF trained on the smallest text
-    vocab = min(args.vocabs)
-    tokjson = TMP / f"hf-{min(args.sizes)}mb-{vocab}.json"
+    # --- training
+    for size, vocab in cells if "train" in parts else []:
+        files = {}
+        row = {"size_mb": size, "vocab": vocab}
+        engines = [("tokbench", "train-tokbench", [threads], warm_env), ("tokbench_1thread", "train-tokbench", [1],
+                                                                        warm_env), ("hf", "train-hf", [], None)]
+        if not args.skip_spm:
+            engines.append(("sentencepiece", "train-spm", [], None))
+        if peers:
+            engines += [("rustbpe", "train-rustbpe", [], None), ("bpeasy", "train-bpeasy", [], None)]
+        for name, kind, extra, env in engines:
+            out = TMP / f"{name}-{size}mb-{vocab}.{'ranks' if kind in PEER_WORKERS else 'json'}"
+            files[name] = out
+            target = TMP / f"spm-{size}mb-{vocab}" if name == "sentencepiece" else out
+            log(f"train {name} {size} MB vocab {vocab}")
+            try:
+                row[name] = median_run(kind, [texts[size], vocab, target, *extra], args.repeats, env)
+            except RuntimeError as exc:
+                row[name] = {"error": str(exc)[-300:]}
+        ours = files["tokbench"].read_bytes()
+        row["identical_to_hf"] = ours == files["hf"].read_bytes()  # the whole tokenizer.json, byte for byte
+        row["threads_identical"] = ours == files["tokbench_1thread"].read_bytes()
+        merged = _tokens_in_order(files["tokbench"])
+        for peer in ("rustbpe", "bpeasy"):
+            if "wall_s" in row.get(peer, {}):
+                row[f"tokens_vs_{peer}"] = compare_tokens(merged, _tokens_in_order(files[peer]))
+        for peer in ("hf", "sentencepiece", "rustbpe", "bpeasy"):
+            if "wall_s" in row.get(peer, {}):
+                for key, label in (("wall_s", "wall"), ("cpu_s", "cpu"), ("peak_rss_mb", "rss")):
+                    row[f"{label}_ratio_vs_{peer}"] = _ratio(row["tokbench"], row[peer], key)
+        report["train"].append(row)
+        log(f"  tokbench/hf wall {row['wall_ratio_vs_hf']:.2f}x rss {row['rss_ratio_vs_hf']:.2f}x "
+            f"identical={row['identical_to_hf']}" + (f" tokbench/rustbpe wall {row['wall_ratio_vs_rustbpe']:.2f}x"
+                                                      if "wall_ratio_vs_rustbpe" in row else ""))
+
+    # --- encoding with the 8k tokenizer HF trained on the smallest text
+    size0, vocab = min(cells)
+    tokjson = TMP / f"hf-{size0}mb-{vocab}.json"
     enc_text = texts[args.encode_mb]
     nbytes = enc_text.stat().st_size
-    enc = {"size_mb": args.encode_mb, "vocab": vocab, "tokenizer": str(tokjson.relative_to(ROOT))}
-    contenders = [
-        ("tokbench", "encode-tokbench", [tokjson, enc_text], warm_env),
-        ("hf_1thread", "encode-hf", [tokjson, enc_text], {"RAYON_NUM_THREADS": "1"}),
-        ("hf", "encode-hf", [tokjson, enc_text], None),
-        ("tiktoken_1thread", "encode-tiktoken", [tokjson, enc_text, 1], None),
-        ("tiktoken", "encode-tiktoken", [tokjson, enc_text, os.cpu_count() or 1], None),
-    ]
-    for name, kind, cargs, env in contenders if "encode" in parts else []:
-        log(f"encode {name}")
-        r = median_run(kind, cargs, args.repeats, env)
-        r["mb_per_s"] = nbytes / MB / r["encode_s"]
-        enc[name] = r
     if "encode" in parts:
+        enc = {"size_mb": args.encode_mb, "vocab": vocab, "tokenizer": str(tokjson.relative_to(ROOT))}
+        contenders = [
+            ("tokbench", "encode-tokbench", [tokjson, enc_text], warm_env),
+            ("hf_1thread", "encode-hf", [tokjson, enc_text], {"RAYON_NUM_THREADS": "1"}),
+            ("hf", "encode-hf", [tokjson, enc_text], None),
+            ("tiktoken_1thread", "encode-tiktoken", [tokjson, enc_text, 1], None),
+            ("tiktoken", "encode-tiktoken", [tokjson, enc_text, threads], None),
+        ]
+        for name, kind, cargs, env in contenders:
+            log(f"encode {name}")
+            r = median_run(kind, cargs, args.repeats, env)
+            r["mb_per_s"] = nbytes / MB / r["encode_s"]
+            enc[name] = r
         enc["identical_ids"] = len({enc[n]["digest"] for n, *_ in contenders}) == 1
         for name in ("hf_1thread", "hf", "tiktoken_1thread", "tiktoken"):
             enc[f"throughput_ratio_vs_{name}"] = enc["tokbench"]["mb_per_s"] / enc[name]["mb_per_s"]
         report["encode"] = [enc]
-    enc = report["encode"][0]
 
-    # cold numba cache: an empty cache folder (and an empty tokbench cache for the class table)
-    cold_runs = [("train-tokbench", [texts[min(args.sizes)], vocab, TMP / "cold.json"]),
+    # --- zoo encoders (cl100k, o200k): tokbench against tiktoken and the fastest exact peers
+    tt_env = {"TIKTOKEN_CACHE_DIR": str(TMP / "tiktoken")}
+    descriptors = {}
+    if parts & {"zoo", "startup"}:
+        from tokbench.tokenizer import zoo
+
+        zoo.seed_tiktoken_cache(TMP / "tiktoken")
+        descriptors = {name: zoo.resolve(name) for name in ZOO}
+    for name in ZOO if "zoo" in parts else []:
+        row = {"tokenizer": name, "size_mb": args.encode_mb, "documents": len(_documents(str(enc_text)))}
+        tools = [("tokbench_1thread", "tokbench", 1), ("tokbench", "tokbench", threads), ("tiktoken", "tiktoken", 1)]
+        tools += [(t, t, 1) for t in sorted(PEER_TOOLS)] if peers else []
+        for label, tool, n in tools:
+            log(f"encode {name} {label}")
+            try:
+                r = median_run("encode-zoo", [tool, descriptors[name], enc_text, n], args.repeats,
+                               {**warm_env, **tt_env})
+                r["mb_per_s"] = nbytes / MB / r["encode_s"]
+            except RuntimeError as exc:
+                r = {"error": str(exc)[-300:]}
+            row[label] = r
+        ref = row["tiktoken"].get("digest")
+        row["ids_identical_to_tiktoken"] = {label: row[label].get("digest") == ref for label, *_ in tools}
+        one = row["tokbench_1thread"]
+        for label in ("bpe-openai", "tokendagger", "tiktoken"):
+            if "mb_per_s" in row.get(label, {}):
+                row[f"speed_1thread_vs_{label}"] = one["mb_per_s"] / row[label]["mb_per_s"]
+        row["thread_speedup"] = row["tokbench"]["mb_per_s"] / one["mb_per_s"]
+        report["zoo"].append(row)
+
+    # --- start-up: 1 KB through each tool, and through the CLI
+    one_kb = TMP / "1kb.txt"
+    one_kb.write_bytes(enc_text.read_bytes()[:1024].rsplit(b"\n", 1)[0] + b"\n")
+    if "startup" in parts:
+        report["startup"] = []
+        for tool in ["tokbench", "tiktoken", *(sorted(PEER_TOOLS) if peers else [])]:
+            log(f"startup {tool}")
+            r = median_run("startup", [tool, descriptors["cl100k_base"], one_kb], max(args.repeats, 3),
+                           {**warm_env, **tt_env})
+            report["startup"].append({"tool": tool, **r})
+        cli = str(Path(sys.executable).with_name("tokbench"))
+        for label, cmd in (("tokbench --help", [cli, "--help"]),
+                           ("tokbench tokenize -t cl100k_base 1KB", [cli, "tokenize", "-t", "cl100k_base",
+                                                                     str(one_kb), "--format", "count"])):
+            runs = [run_cmd(cmd, {**warm_env, **tt_env}) for _ in range(3)]
+            report["startup"].append({"tool": label, "wall_s": statistics.median(r[0] for r in runs),
+                                      **{k: statistics.median(r[1][k] for r in runs) for k in runs[0][1]}})
+        imports = [_import_time(run_cmd([sys.executable, "-X", "importtime", "-c", "import tokbench.cli"],
+                                        warm_env)[3]) for _ in range(3)]
+        report["cli_import_s"] = statistics.median(imports) if None not in imports else None
+
+    # --- cold numba cache: an empty cache folder; then the same after `tokbench warmup`
+    cold_runs = [("train-tokbench", [texts[size0], vocab, TMP / "cold.json", threads]),
                  ("encode-tokbench", [tokjson, enc_text])]
-    for kind, cargs in cold_runs if "cold" in parts else []:
-        with tempfile.TemporaryDirectory() as cold:
-            log(f"cold {kind}")
-            r = run_child(kind, cargs, {"NUMBA_CACHE_DIR": cold + "/numba", "TOKBENCH_CACHE": cold + "/tb"})
-        warm = next((row["tokbench"] for row in report["train"] if row["size_mb"] == min(args.sizes)
-                     and row["vocab"] == vocab), None) if kind == "train-tokbench" else enc["tokbench"]
-        report["cold"].append({"task": kind, "size_mb": min(args.sizes), "vocab": vocab, "cold_wall_s": r["wall_s"],
-                               "warm_wall_s": warm["wall_s"], "added_s": r["wall_s"] - warm["wall_s"],
-                               "cold_cpu_s": r["cpu_s"], "warm_cpu_s": warm["cpu_s"],
-                               "added_cpu_s": r["cpu_s"] - warm["cpu_s"]})
-    # streaming: the smallest text once and five times over (same distinct words, 5x the bytes)
-    for repeat in (1, 5) if "streaming" in parts else []:
-        log(f"streaming x{repeat}")
-        out = TMP / f"stream-x{repeat}.json"
-        r = run_child("train-stream", [texts[min(args.sizes)], vocab, out, repeat], warm_env)
-        r["repeat"] = repeat
-        report["streaming"].append(r)
+    if "cold" in parts:
+        report["cold"] = []
+        warm_rows = {"train-tokbench": next((r["tokbench"] for r in report["train"] if r["size_mb"] == size0
+                                             and r["vocab"] == vocab), None),
+                     "encode-tokbench": (report["encode"] or [{}])[0].get("tokbench")}
+        for kind, cargs in cold_runs:
+            for mode in ("empty", "after warmup"):
+                with tempfile.TemporaryDirectory() as cold:
+                    env = {"NUMBA_CACHE_DIR": cold + "/numba"}
+                    log(f"cold {kind} ({mode} cache)")
+                    try:
+                        if mode == "after warmup":
+                            run_cmd([str(Path(sys.executable).with_name("tokbench")), "warmup"], env)
+                        r = run_child(kind, cargs, env)
+                    except RuntimeError as exc:
+                        report["cold"].append({"task": kind, "cache": mode, "error": str(exc)[-300:]})
+                        continue
+                warm = warm_rows[kind] or {}
+                report["cold"].append({"task": kind, "cache": mode, "size_mb": size0, "vocab": vocab,
+                                       "cold_wall_s": r["wall_s"], "warm_wall_s": warm.get("wall_s"),
+                                       "cold_cpu_s": r["cpu_s"], "warm_cpu_s": warm.get("cpu_s"),
+                                       "wall_ratio": _ratio(r, warm, "wall_s"), "cpu_ratio": _ratio(r, warm, "cpu_s")})
+    # --- streaming: the smallest text once and five times over (same distinct words, 5x the bytes)
     if "streaming" in parts:
+        report["streaming"] = []
+        for repeat in (1, 5):
+            log(f"streaming x{repeat}")
+            r = run_child("train-stream", [texts[size0], vocab, TMP / f"stream-x{repeat}.json", repeat], warm_env)
+            r["repeat"] = repeat
+            report["streaming"].append(r)
         a, b = (json.loads((TMP / f"stream-x{k}.json").read_text())["model"] for k in (1, 5))
         report["streaming_same_merges"] = a["merges"] == b["merges"]
     report["machine"]["load_avg_end"] = os.getloadavg()
 
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "engine.json").write_text(json.dumps(report, indent=2) + "\n")
-    (OUT / "engine.md").write_text(markdown(report))
+    (OUT / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (OUT / f"{args.name}.md").write_text(markdown(report))
     log(markdown(report))
 
 
+def _import_time(stderr: str) -> float | None:
+    """Cumulative seconds of `import tokbench.cli` from `python -X importtime` output."""
+    for line in stderr.splitlines():
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) == 3 and parts[2] == "tokbench.cli":
+            return int(parts[1]) / 1e6
+    return None
+
+
+def _cell(x: dict) -> str:
+    if "wall_s" not in x:
+        return (x.get("error") or "-")[:60].replace("|", "/").replace("\n", " ")
+    return f"{x['wall_s']:.2f} s ({x['cpu_s']:.2f} CPU) / {x['peak_rss_mb']:.0f} MB"
+
+
+def _x(v) -> str:
+    return "-" if v is None else f"{v:.2f}x"
+
+
+def _section(title: str, columns: list[str]) -> list[str]:
+    """A Markdown heading and a table header."""
+    return ["", f"## {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def markdown(report: dict) -> str:
-    lines = ["# BPE engine benchmark", "", f"{report['note']}. Machine: {report['machine']}.", ""]
+    m = report["machine"]
+    lines = ["# BPE engine benchmark", "", f"{report['note']}. Machine: {m['cpus']} CPUs, Python {m['python']}, "
+             f"load average {m['load_avg_start'][0]:.1f} at start, {m.get('load_avg_end', [float('nan')])[0]:.1f} "
+             f"at end. Peers' venv: {report.get('peers_venv')}.", ""]
+    corpus = report.get("corpus", {})
+    lines.append(f"Text: {corpus.get('source', '')}" + (
+        f" from {', '.join(f'{k} {v}' for k, v in corpus['packages'].items())}" if corpus.get("packages") else ""))
     for key, text in report["texts"].items():
-        srcs = ", ".join(f"{Path(s).name} ({v['documents']} docs)" for s, v in text["sources"].items())
-        lines.append(f"- {key} text: {text['bytes']:,} bytes from {srcs}")
-    lines += ["", "## Training (wall s incl. interpreter start (CPU s) / peak RSS MB)", "",
-              "| text | vocab | tokbench | HF tokenizers | sentencepiece BPE | tokbench/HF wall | tokbench/HF CPU | "
-              "tokbench/HF RSS | identical to HF |", "|---|---|---|---|---|---|---|---|---|"]
+        lines.append(f"- {key}: {text['bytes']:,} bytes" + (f", {text['documents']} documents" if "documents" in text
+                                                           else ""))
+    lines += _section("Training (wall s incl. interpreter start (CPU s) / peak RSS MB)",
+                      ["text", "vocab", "tokbench", "tokbench 1 thread", "HF tokenizers", "sentencepiece BPE", "rustbpe",
+                       "bpeasy", "tokbench/rustbpe wall", "tokbench/HF wall", "tokbench/HF RSS", "identical to HF"])
     for r in report["train"]:
-        def cell(name):
-            x = r.get(name, {})
-            if "wall_s" not in x:
-                return x.get("error", "-")[:40]
-            return f"{x['wall_s']:.1f} s ({x['cpu_s']:.1f} CPU) / {x['peak_rss_mb']:.0f} MB"
-        lines.append(f"| {r['size_mb']} MB | {r['vocab']} | {cell('tokbench')} | {cell('hf')} | "
-                     f"{cell('sentencepiece')} | {r['wall_ratio_vs_hf']:.2f}x | {r['cpu_ratio_vs_hf']:.2f}x | "
-                     f"{r['rss_ratio_vs_hf']:.2f}x | "
-                     f"{r['identical_to_hf']} |")
+        lines.append(f"| {r['size_mb']} MB | {r['vocab']} | {_cell(r['tokbench'])} | "
+                     f"{_cell(r.get('tokbench_1thread', {}))} | {_cell(r['hf'])} | "
+                     f"{_cell(r.get('sentencepiece', {}))} | {_cell(r.get('rustbpe', {}))} | "
+                     f"{_cell(r.get('bpeasy', {}))} | {_x(r.get('wall_ratio_vs_rustbpe'))} | "
+                     f"{_x(r.get('wall_ratio_vs_hf'))} | {_x(r.get('rss_ratio_vs_hf'))} | {r['identical_to_hf']} |")
+    lines += ["", "tokbench phases (s) and peak RSS after each phase (MB); the peers' tokens against tokbench's (= HF's):",
+              ""]
+    for r in report["train"]:
+        t = r["tokbench"]
+        if "count_s" in t:
+            ph = ", ".join(f"{k} {v:.0f}" for k, v in t.get("peak_mb_by_phase", {}).items())
+            lines.append(f"- {r['size_mb']} MB / {r['vocab']}: import {t['import_s']:.2f}, count {t['count_s']:.2f}, "
+                         f"merge {t['merge_s']:.2f}; peak MB: {ph}; same file with 1 thread: "
+                         f"{r.get('threads_identical')}")
+        for peer in ("rustbpe", "bpeasy"):
+            c = r.get(f"tokens_vs_{peer}")
+            if c:
+                lines.append(f"  - {peer}: same token set {c['same_token_set']} ({c['shared_tokens']} of "
+                             f"{c['tokens']} shared), same merge order {c['same_merge_order']}"
+                             + (f" (first difference at merge {c['first_differing_merge']})"
+                                if not c["same_merge_order"] else ""))
     for e in report["encode"]:
-        lines += ["", f"## Encoding {e['size_mb']} MB (vocab {e['vocab']}, one process; MB/s of encode call)", "",
-                  "| engine | MB/s | wall s | peak RSS MB | tokbench speed-up |", "|---|---|---|---|---|"]
+        lines += _section(f"Encoding {e['size_mb']} MB with the trained {e['vocab']} tokenizer (MB/s of the encode call)",
+                          ["engine", "MB/s", "wall s", "peak RSS MB", "tokbench speed-up"])
         for name in ("tokbench", "hf_1thread", "hf", "tiktoken_1thread", "tiktoken"):
             x = e[name]
             ratio = "" if name == "tokbench" else f"{e[f'throughput_ratio_vs_{name}']:.1f}x"
             lines.append(f"| {name} | {x['mb_per_s']:.1f} | {x['wall_s']:.1f} | {x['peak_rss_mb']:.0f} | {ratio} |")
         lines.append(f"\nSame ids from all engines: {e['identical_ids']}")
-    lines += ["", "## Cold numba cache (empty NUMBA_CACHE_DIR)", "",
-              "| task | cold wall s | warm wall s | added wall s | added CPU s |", "|---|---|---|---|---|"]
-    for c in report["cold"]:
-        lines.append(f"| {c['task']} {c['size_mb']} MB | {c['cold_wall_s']:.1f} | {c['warm_wall_s']:.1f} | "
-                     f"{c['added_s']:.1f} | {c['added_cpu_s']:.1f} |")
+    for z in report.get("zoo", []):
+        lines += _section(f"Encoding {z['size_mb']} MB ({z['documents']} documents) with {z['tokenizer']}",
+                          ["tool", "MB/s", "encode s (CPU s of the run)", "load s", "peak RSS MB", "ids = tiktoken's"])
+        for label, same in z["ids_identical_to_tiktoken"].items():
+            x = z[label]
+            if "mb_per_s" not in x:
+                lines.append(f"| {label} | {_cell(x)} | | | | |")
+                continue
+            lines.append(f"| {label} | {x['mb_per_s']:.1f} | {x['encode_s']:.2f} ({x['cpu_s']:.2f}) | "
+                         f"{x['load_s']:.2f} | {x['peak_rss_mb']:.0f} | {same} |")
+        lines.append(f"\ntokbench one thread vs bpe-openai {_x(z.get('speed_1thread_vs_bpe-openai'))}, vs tokendagger "
+                     f"{_x(z.get('speed_1thread_vs_tokendagger'))}, vs tiktoken {_x(z.get('speed_1thread_vs_tiktoken'))};"
+                     f" {report['machine']['threads']} threads vs one: {_x(z.get('thread_speedup'))}. numba scanner: "
+                     f"{z['tokbench'].get('numba_scanner')}")
+    if report.get("startup"):
+        lines += _section("Start-up: 1 KB through cl100k_base (fresh interpreter, median of 3)",
+                          ["tool", "wall s", "import s", "load s", "tokenize s", "CPU s", "peak RSS MB"])
+        for r in report["startup"]:
+            f = lambda k: f"{r[k]:.3f}" if k in r else ""  # noqa: E731
+            lines.append(f"| {r['tool']} | {f('wall_s')} | {f('import_s')} | {f('load_s')} | {f('tokenize_s')} | "
+                         f"{f('cpu_s')} | {r.get('peak_rss_mb', 0):.0f} |")
+        lines.append(f"\n`import tokbench.cli` (python -X importtime, cumulative): {report.get('cli_import_s')} s")
+    if report.get("cold"):
+        lines += _section("Cold start (empty numba cache, and the first run after `tokbench warmup`)",
+                          ["task", "cache", "wall s", "warm wall s", "wall ratio", "CPU s", "warm CPU s"])
+        for c in report["cold"]:
+            if "error" in c:
+                lines.append(f"| {c['task']} | {c['cache']} | {_cell(c)} | | | | |")
+                continue
+            lines.append(f"| {c['task']} {c['size_mb']} MB | {c['cache']} | {c['cold_wall_s']:.2f} | "
+                         f"{c['warm_wall_s'] or 0:.2f} | {_x(c['wall_ratio'])} | {c['cold_cpu_s']:.2f} | "
+                         f"{c['warm_cpu_s'] or 0:.2f} |")
     if report.get("streaming"):
-        lines += ["", "## Streaming (train path on the same text repeated: memory follows distinct words)", "",
-                  "| input MB | wall s | peak RSS MB |", "|---|---|---|"]
+        lines += _section("Streaming (train path on the same text repeated: memory follows distinct words)",
+                          ["input MB", "wall s", "peak RSS MB"])
         for r in report["streaming"]:
             lines.append(f"| {r['input_bytes'] / MB:.0f} | {r['wall_s']:.1f} | {r['peak_rss_mb']:.0f} |")
         lines.append(f"\nSame merges: {report['streaming_same_merges']}")

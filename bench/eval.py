@@ -52,12 +52,12 @@ def make_corpus(lang_code: str, mb: float, dest: Path, doc_bytes: int = 64_000) 
 
 def reference_encoder(name: str):
     """(label, batch encode function -> list of id lists) of the reference implementation for a zoo tokenizer."""
-    from tokbench import zoo
+    from tokbench.tokenizer import formats, zoo
     from tokbench.tokenizer import load_tokenizer
 
     path = zoo.resolve(name)
-    if zoo.is_descriptor(path):
-        enc, normalize = zoo.descriptor_encoding(path)
+    if formats.is_descriptor(path):
+        enc, normalize = formats.descriptor_encoding(path)
         return "tiktoken encode_ordinary_batch", lambda docs: enc.encode_ordinary_batch([normalize(d) for d in docs])
     hf = load_tokenizer(name).hf()
     return "HF tokenizers encode_batch", lambda docs: [e.ids for e in hf.encode_batch(docs, add_special_tokens=False)]

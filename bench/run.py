@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-ORDER = ("engine", "eval", "supertokens", "transplant", "byteprob")
+ORDER = ("engine", "eval", "supertokens", "transplant", "byteprob", "scale", "tr_flores")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -69,7 +69,7 @@ def train_en32k(path: Path) -> dict:
 
 def heldout_texts(max_bytes: int) -> list[str]:
     """The held-out en-tech documents, at most max_bytes in all (the last one cut at a character boundary)."""
-    from tokbench.transplant.evaluate import read_texts
+    from tokbench.corpus import read_texts
 
     _, held = split_en_tech()
     return read_texts([str(p) for p in held], max_bytes)

@@ -9,24 +9,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-STRESS = [
-    "Hello world",
-    "  leading spaces and trailing   ",
-    "İstanbul'da ılık bir gün; IĞDIR ığdır İi Iı",
-    "中文分词测试，日本語のテキスト。한국어",
-    "مرحبا بالعالم والسلام عليكم",
-    "emoji 🤗👨‍👩‍👧‍👦 flags 🇹🇷 and skin 👍🏽",
-    "def f(x):\r\n\treturn  x ** 2  # comment\n\n\n    pass",
-    "numbers 1234567 3.14159 1,000,000 and 2026-11-28",
-    "don't won't I'LL we've they'RE",
-    "tabs\t\tand\u00a0nbsp\u2003em space\u200bzero width",
-    "a" * 300,
-    "",
-    " ",
-    "\n",
-]
-
+from tests.helpers import REPO
 
 @dataclass
 class Result:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer as HFRaw
 
-from tests.test_tokenizer import NPM_FILES
+from tests.helpers import NPM_FILES
 
 
 @pytest.fixture

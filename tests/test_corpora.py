@@ -161,7 +161,7 @@ def _debs_cached() -> bool:
 def test_rebuild_is_byte_identical(tmp_path):
     out = tmp_path / "corpora"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    r = subprocess.run([sys.executable, "-m", "tokbench.corpora_build", "--out", str(out)], cwd=REPO, env=env,
+    r = subprocess.run([sys.executable, "tools/corpora_build.py", "--out", str(out)], cwd=REPO, env=env,
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert (out / "MANIFEST.json").read_bytes() == (ROOT / "MANIFEST.json").read_bytes()

@@ -59,3 +59,55 @@ def test_bad_jsonl_and_usage(tmp_path):
         Corpus([])
     with pytest.raises(UsageError):
         Corpus([str(path)], errors="ignore")
+
+
+# --- shards: byte ranges cut at line ends read exactly what the whole file reads ------------------------------------
+def _shard_lines(corpus, size, **kw):
+    return [line for shard in corpus.shards(size, **kw) for line in shard.lines()]
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, 10**6])
+def test_shards_cut_at_line_ends_and_cover_every_line(tmp_path, size):
+    from tokbench.corpus import group_shards
+
+    text = "".join(f"line {i} {'x' * (i % 13)}\n" for i in range(50)) + "no final newline"
+    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "b.txt").write_text("", encoding="utf-8")  # an empty file is an empty shard
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps({"text": f"r{i}\nsecond"}) + "\n" for i in range(9)))
+    with gzip.open(tmp_path / "d.txt.gz", "wt", encoding="utf-8") as handle:
+        handle.write("gz line\n" * 20)  # compressed files are never cut
+    corpus = Corpus([str(tmp_path)])
+    shards = corpus.shards(size)
+    assert _shard_lines(corpus, size) == list(corpus.lines())
+    raw = (tmp_path / "a.txt").read_bytes()
+    for shard in shards:
+        if shard.path.endswith("a.txt") and shard.start:
+            assert raw[shard.start - 1:shard.start] == b"\n"  # every cut follows a line end
+    assert sum(s.path.endswith("d.txt.gz") for s in shards) == 1
+    assert sum(s.path.endswith("b.txt") for s in shards) == 1
+    if size == 7:
+        assert sum(s.path.endswith("a.txt") for s in shards) > 20 and sum(s.path.endswith("c.jsonl") for s in shards) > 3
+    # documents: a plain file stays one document (split_text=False), JSONL records are cut between records
+    docs = [d for s in corpus.shards(size, split_text=False) for d in s.documents()]
+    assert docs == list(corpus.documents())
+    # packing keeps the order and every shard once
+    groups = group_shards(shards, size)
+    assert [s for g in groups for s in g] == shards
+
+
+def test_bad_input_in_a_later_shard_names_file_and_offset(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"good line\n" * 30 + b"abc\xffdef\n" + b"more\n" * 5)
+    corpus = Corpus([str(bad)])
+    with pytest.raises(InputError) as whole:
+        list(corpus.lines())
+    with pytest.raises(InputError) as sharded:
+        _shard_lines(corpus, 40)
+    assert str(sharded.value) == str(whole.value) == f"{bad}: invalid UTF-8 at byte offset 303 (use --errors replace)"
+    js = tmp_path / "bad.jsonl"
+    js.write_text(json.dumps({"text": "ok"}) + "\n" * 1 + (json.dumps({"text": "ok"}) + "\n") * 20 + "{broken\n")
+    offset = js.read_bytes().rindex(b"{broken")
+    with pytest.raises(InputError, match=rf"bad\.jsonl: record at byte offset {offset}: invalid JSON"):
+        _shard_lines(Corpus([str(js)]), 50)
+    with pytest.raises(UsageError, match="stdin"):
+        Corpus(["-"]).shards()

@@ -1,169 +1,33 @@
-"""The `tokbench` command: thin wrappers that parse flags, call the library and format output.
+"""The `tokbench` app: one `register(app)` call per capability, and error mapping.
 
 This is the one place that turns a TokbenchError into a one-line message and an exit code (2 usage, 1 failed work).
+The commands themselves live beside their code, in each package's cli.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import traceback
-from enum import Enum
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import Optional
 
 import typer
 
-from tokbench.errors import TokbenchError, UsageError
+from tokbench.errors import TokbenchError
+
+# Command order in `tokbench --help` follows this list.
+CAPABILITIES = ("tokbench.tokenizer.cli", "tokbench.train.cli", "tokbench.eval.cli", "tokbench.eval.demo",
+                "tokbench.transplant.cli", "tokbench.lm.cli", "tokbench.byteprob.cli")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train, transplant and evaluate tokenizers.", rich_markup_mode=None)
-
-TokenizerOpt = Annotated[str, typer.Option("--tokenizer", "-t", help="tokenizer.json, folder, .model, or zoo name")]
-TextField = Annotated[str, typer.Option("--text-field", help="field holding the text in .jsonl inputs")]
-Errors = Annotated[str, typer.Option("--errors", help="invalid UTF-8: strict (fail) or replace")]
-ForceOpt = Annotated[bool, typer.Option("--force", help="replace an existing --out (atomically)")]
-
-
-class TokenizeFormat(str, Enum):
-    ids = "ids"
-    tokens = "tokens"
-    jsonl = "jsonl"
-    count = "count"
-
-
-@app.command()
-def zoo(fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table") -> None:
-    """List the named production tokenizers (built offline from registry packages)."""
-    from tokbench import zoo as zoo_mod
-
-    names = zoo_mod.names()
-    if fmt == "json":
-        print(json.dumps(names))
-    elif fmt == "table":
-        from tokbench.report_console import print_table
-
-        print_table([{k: r[k] for k in ("name", "summary", "built")} for r in zoo_mod.records()],
-                    title="tokbench zoo")
-    else:
-        raise UsageError(f"--format must be table or json, not {fmt!r}")
-
-
-@app.command()
-def tokenize(
-    tokenizer: TokenizerOpt,
-    path: Annotated[str, typer.Argument(help="input file, or - for stdin")] = "-",
-    fmt: Annotated[TokenizeFormat, typer.Option("--format", help="ids, tokens, jsonl or count")] = TokenizeFormat.ids,
-    lines: Annotated[bool, typer.Option("--lines", help="each line is its own document")] = False,
-    text_field: TextField = "text",
-    errors: Errors = "strict",
-) -> None:
-    """Tokenize a file or stdin (no special tokens added)."""
-    from tokbench.commands import tokenize_stream
-
-    tokenize_stream(tokenizer, path, fmt.value, lines=lines, text_field=text_field, errors=errors, out=sys.stdout)
-
-
-PretokOpt = Annotated[str, typer.Option("--pretokenizer", help="gpt2, cl100k, llama3, qwen2, o200k, whitespace, whitespace-kept, none")]
-NormOpt = Annotated[str, typer.Option("--normalizer", help="nfc, nfkc, none")]
-
-
-@app.command()
-def count(
-    corpus: Annotated[list[str], typer.Argument(help="files, folders, globs, or - for stdin")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="counts.parquet")],
-    pretokenizer: PretokOpt = "gpt2",
-    normalizer: NormOpt = "none",
-    text_field: TextField = "text",
-    errors: Errors = "strict",
-    force: ForceOpt = False,
-) -> None:
-    """Count pre-tokenized words into a parquet table; sum shards with `train --from-counts`."""
-    from tokbench.commands import count_command
-
-    count_command(corpus, out, pretokenizer, normalizer, text_field, errors, force=force)
-
-
-@app.command()
-def train(
-    corpus: Annotated[Optional[list[str]], typer.Argument(help="files, folders, globs, or - for stdin")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="tokenizer.json path, or a folder")] = Path("tokenizer.json"),
-    algo: Annotated[str, typer.Option(
-        "--algo", help="bpe, unigram, wordpiece, sp-bpe, sp-unigram, superbpe, supertoken, char-bpe")] = "bpe",
-    vocab_size: Annotated[int, typer.Option("--vocab-size", help="size of the vocabulary, specials included")] = 8000,
-    min_frequency: Annotated[int, typer.Option("--min-frequency")] = 0,
-    special_tokens: Annotated[str, typer.Option("--special-tokens", help="comma-separated")] = "",
-    pretokenizer: PretokOpt = "gpt2",
-    normalizer: NormOpt = "none",
-    engine: Annotated[str, typer.Option("--engine", help="bpe engine: numba (tokbench's) or hf (tokenizers')")] = "numba",
-    from_counts: Annotated[Optional[list[Path]], typer.Option("--from-counts", help="train on count tables")] = None,
-    text_field: TextField = "text",
-    errors: Errors = "strict",
-    transition: Annotated[Optional[float], typer.Option(
-        "--transition", help="superbpe: stage-2 start, a fraction of --vocab-size (<1) or a vocab size")] = None,
-    max_words: Annotated[Optional[int], typer.Option("--max-words", help="superbpe: words per token (4)")] = None,
-    chunk_min: Annotated[Optional[int], typer.Option("--chunk-min", help="supertoken: shortest piece (4)")] = None,
-    chunk_max: Annotated[Optional[int], typer.Option("--chunk-max", help="supertoken: longest piece (23)")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="supertoken: random seed (0)")] = None,
-    max_token_chars: Annotated[Optional[int], typer.Option(
-        "--max-token-chars", help="char-bpe: characters per token (4)")] = None,
-    pad_vocab_pow2: Annotated[Optional[bool], typer.Option(
-        "--pad-vocab-pow2", help="char-bpe: pad the vocabulary to a power of two")] = None,
-    force: ForceOpt = False,
-) -> None:
-    """Train a tokenizer; writes a standard tokenizer.json. Also --algo superbpe, supertoken, char-bpe."""
-    from tokbench.commands import train_command
-
-    specials = [s for s in special_tokens.split(",") if s]
-    if not corpus and not from_counts:
-        raise UsageError("give a corpus (or - for stdin), or --from-counts")
-    train_command(corpus or [], out, algo=algo, vocab_size=vocab_size, min_frequency=min_frequency,
-                  special_tokens=specials, pretokenizer=pretokenizer, normalizer=normalizer,
-                  text_field=text_field, errors=errors, engine=engine, from_counts=from_counts or (), force=force,
-                  super_options=dict(transition=transition, max_words=max_words, chunk_min=chunk_min,
-                                     chunk_max=chunk_max, seed=seed, max_token_chars=max_token_chars,
-                                     pad_vocab_pow2=pad_vocab_pow2))
-
-
-@app.command()
-def sweep(
-    corpus: Annotated[list[str], typer.Argument(help="training files, folders, globs")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="folder for the tokenizers, sweep.json and the plot")],
-    eval_corpus: Annotated[list[str], typer.Option("--eval", help="held-out text for bytes/token")],
-    algo: Annotated[str, typer.Option("--algo", help="superbpe")] = "superbpe",
-    transition: Annotated[str, typer.Option("--transition", help="comma-separated transition points")] = "0.4,0.6,0.8",
-    vocab_size: Annotated[int, typer.Option("--vocab-size")] = 32000,
-    max_words: Annotated[int, typer.Option("--max-words")] = 4,
-    pretokenizer: Annotated[str, typer.Option("--pretokenizer", help="stage 1: gpt2, cl100k, llama3")] = "gpt2",
-    fmt: Annotated[str, typer.Option("--format", help="json, jsonl, csv or md (stdout)")] = "json",
-    text_field: TextField = "text",
-    errors: Errors = "strict",
-    force: ForceOpt = False,
-) -> None:
-    """Train superbpe at several transition points (and plain BPE) and report bytes/token on --eval, with a plot."""
-    from tokbench.train.sweep import sweep_command
-
-    sweep_command(corpus, out, eval_corpus, algo=algo, transitions=transition, vocab_size=vocab_size,
-                  max_words=max_words, pretokenizer=pretokenizer, fmt=fmt, text_field=text_field, errors=errors,
-                  force=force)
-
-
-@app.command()
-def demo(out: Annotated[Path, typer.Option("--out", "-o")] = Path("reports/demo"), force: ForceOpt = False) -> None:
-    """Train BPE and unigram on bundled text and compare them with zoo tokenizers on bundled corpora."""
-    from tokbench.demo import run_demo
-    from tokbench.io import claim_output
-
-    claim_output(out, force)
-    run_demo(out)
 
 
 def _register_capabilities() -> None:
     """Each capability keeps its thin wrappers beside its code: <package>/cli.py exposes register(app)."""
     import importlib
 
-    for module in ("tokbench.eval.cli", "tokbench.transplant.cli", "tokbench.byteprob.cli"):
+    for module in CAPABILITIES:
         importlib.import_module(module).register(app)
 
 

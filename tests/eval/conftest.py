@@ -20,7 +20,7 @@ def _pkg_dir(name: str) -> Path:
 @pytest.fixture(scope="session")
 def cl100k_ranks() -> dict[bytes, int]:
     """cl100k_base ranks from quicktok-v1 (u32 n; n x {u16 len, bytes, u32 rank})."""
-    from tokbench.zoo import read_quicktok_ranks
+    from tokbench.tokenizer.formats import read_quicktok_ranks
 
     return read_quicktok_ranks(_pkg_dir("quicktok") / "data" / "cl100k.vocab")
 
@@ -36,7 +36,7 @@ def cl100k_file(cl100k_ranks, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def gpt2_json() -> Path:
-    from tokbench import zoo
+    from tokbench.tokenizer import zoo
 
     path = Path(zoo.resolve("gpt2"))
     if not path.exists():

@@ -1,4 +1,6 @@
-"""%TR / %Pure on a hand-checked Turkish sample, and morpheme-boundary P/R/F1 on hand-made segmentations."""
+"""%TR / %Pure under `--tr-method lexicon` (tokbench's first variant) on a hand-checked Turkish sample, and
+morpheme-boundary P/R/F1 on hand-made segmentations. The default method (the paper's) is tested in
+test_eval_paper_method.py."""
 from __future__ import annotations
 
 import numpy as np
@@ -33,13 +35,13 @@ def test_turkish_lowercasing():
 
 @pytest.mark.parametrize("tok,count,verdict", SAMPLE)
 def test_hand_verdicts(tok, count, verdict):
-    assert lexicons.lexicon_for("tr").verdict(tok) == verdict
+    assert lexicons.lexicon_for("tr", method="lexicon").verdict(tok) == verdict
 
 
 def test_tr_pure_unique_and_weighted_counted_by_hand():
     toks = [t for t, _, _ in SAMPLE] + [b"unused"]
     counts = np.array([c for _, c, _ in SAMPLE] + [0])
-    got = lexicons.lexicon_scores(toks, counts, lexicons.lexicon_for("tr"))
+    got = lexicons.lexicon_scores(toks, counts, lexicons.lexicon_for("tr", method="lexicon"))
     # 13 distinct tokens used (the unused one is not counted), 32 tokens in all
     # words:  ev, evler, kitap, İstanbul, IŞIK, gidiyorum = 6 distinct; weighted 5+2+3+1+2+1 = 14
     # pure:   ev, ler, kitap, İstanbul, IŞIK = 5 distinct; weighted 5+4+3+1+2 = 15
@@ -54,7 +56,7 @@ def test_tr_pure_unique_and_weighted_counted_by_hand():
 def test_user_lexicon_and_morphemes_for_any_language(tmp_path):
     (tmp_path / "words.dic").write_text("3\nHaus/SN\nhäuser\nBaum\n", encoding="utf-8")  # hunspell style
     (tmp_path / "morph.txt").write_text("# roots and affixes\nhaus\ner\n", encoding="utf-8")
-    lex = lexicons.lexicon_for("de", tmp_path / "words.dic", tmp_path / "morph.txt")
+    lex = lexicons.lexicon_for("de", tmp_path / "words.dic", tmp_path / "morph.txt", method="lexicon")
     toks = [b" Haus", b"er", b" Baum", b"xx", b"!"]
     got = lexicons.lexicon_scores(toks, np.array([2, 1, 1, 1, 5]), lex)
     assert got["tr_percent_unique"] == pytest.approx(100 * 2 / 5)  # Haus, Baum
@@ -64,10 +66,11 @@ def test_user_lexicon_and_morphemes_for_any_language(tmp_path):
 
 
 def test_wordfreq_language_without_morphemes_has_null_purity():
-    lex = lexicons.lexicon_for("en")
+    lex = lexicons.lexicon_for("en", method="lexicon")
     got = lexicons.lexicon_scores([b" the", b"zzqx"], np.array([3, 1]), lex)
     assert got["tr_percent_unique"] == 50.0 and got["pure_percent_unique"] is None
-    assert lexicons.lexicon_for("xx") is None and lexicons.lexicon_for(None) is None
+    assert lexicons.lexicon_for("xx", method="lexicon") is None
+    assert lexicons.lexicon_for(None, method="lexicon") is None
 
 
 def test_suffix_templates_follow_vowel_harmony():

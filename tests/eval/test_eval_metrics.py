@@ -28,7 +28,8 @@ def test_record_has_exactly_the_issue_keys(gpt2, texts):
             "vocab_utilization", "vocab_size", "gini", "avg_token_rank", "digit_group_share", "digit_split_entropy",
             "code_token_alignment", "code_boundary_recall", "invalid_utf8_token_share", "split_char_share",
             "roundtrip_exact_rate", "unk_rate", "byte_fallback_rate", "cross_whitespace_share",
-            "mean_words_per_token", "tr_percent_unique", "tr_percent_weighted", "pure_percent_unique",
+            "mean_words_per_token", "word_percent_unique", "word_percent_weighted", "tr_percent_unique",
+            "tr_percent_weighted", "pure_percent_unique",
             "pure_percent_weighted", "no_verdict_unique", "morph_precision", "morph_recall", "morph_f1", "premium",
             "premium_min", "premium_median", "premium_max",  # issue 16: per-document parity spread
             "throughput_mb_s",
@@ -66,9 +67,9 @@ def test_counts_match_hf_tokenizers(gpt2_json, texts):
 def test_counts_match_tiktoken(cl100k_ranks, cl100k_file, texts):
     import tiktoken
 
-    from tokbench.tokenizer import CL100K_PATTERN
+    from tokbench.tokenizer.presets import pattern
 
-    enc = tiktoken.Encoding("cl100k_test", pat_str=CL100K_PATTERN, mergeable_ranks=cl100k_ranks, special_tokens={})
+    enc = tiktoken.Encoding("cl100k_test", pat_str=pattern("cl100k"), mergeable_ranks=cl100k_ranks, special_tokens={})
     docs = _docs(texts)
     (rec,) = evaluate([str(cl100k_file)], [str(texts)])
     assert rec["tokens"] == sum(len(enc.encode_ordinary(d)) for d in docs)

@@ -8,11 +8,11 @@ import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tokbench import pretok
 from tokbench.errors import UsageError
 from tokbench.kernels import pretokenize as K
+from tokbench.tokenizer import presets
 
-NAMES = pretok.PRETOKENIZERS
+NAMES = presets.PRETOKENIZERS
 EXAMPLES = int(os.environ.get("TOKBENCH_HYPOTHESIS_EXAMPLES", "600"))  # raise for a deeper search
 
 # Characters that exercise every branch: contractions (incl. `(?i)` oddities like LONG S), letters of several scripts,
@@ -34,7 +34,7 @@ texts = st.lists(
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=texts)
 def test_scanner_equals_regex(name, text):
-    assert pretok.split(text, name) == regex.findall(pretok.pattern(name), text)
+    assert presets.split(text, name) == regex.findall(presets.pattern(name), text)
 
 
 # A small alphabet that makes the tricky interactions frequent: case classes (Lu, Ll, Lt, Lm, Lo, marks) around
@@ -46,7 +46,7 @@ DENSE = st.text(alphabet=list("aAǅʰ中\u0301\u0903'sSlLeEvVrRdDmMtTſ1٣!/. \t
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=DENSE)
 def test_scanner_equals_regex_dense(name, text):
-    assert pretok.split(text, name) == regex.findall(pretok.pattern(name), text)
+    assert presets.split(text, name) == regex.findall(presets.pattern(name), text)
 
 
 FIXED = [
@@ -73,16 +73,16 @@ FIXED = [
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("text", FIXED)
 def test_fixed_examples(name, text):
-    assert pretok.split(text, name) == regex.findall(pretok.pattern(name), text)
+    assert presets.split(text, name) == regex.findall(presets.pattern(name), text)
 
 
 def test_known_splits():
     """Spot values from the published behaviour of each pattern family."""
-    assert pretok.split("I'm  here 12345\n", "gpt2") == ["I", "'m", " ", " here", " 12345", "\n"]
-    assert pretok.split("I'M  here 12345\n", "cl100k") == ["I", "'M", " ", " here", " ", "123", "45", "\n"]
-    assert pretok.split("don't stop", "whitespace") == ["don", "'", "t", "stop"]
-    assert pretok.split("x 2024", "qwen2") == ["x", " ", "2", "0", "2", "4"]
-    assert pretok.split("Hello WORLD's CamelCase", "o200k") == ["Hello", " WORLD's", " Camel", "Case"]
+    assert presets.split("I'm  here 12345\n", "gpt2") == ["I", "'m", " ", " here", " 12345", "\n"]
+    assert presets.split("I'M  here 12345\n", "cl100k") == ["I", "'M", " ", " here", " ", "123", "45", "\n"]
+    assert presets.split("don't stop", "whitespace") == ["don", "'", "t", "stop"]
+    assert presets.split("x 2024", "qwen2") == ["x", " ", "2", "0", "2", "4"]
+    assert presets.split("Hello WORLD's CamelCase", "o200k") == ["Hello", " WORLD's", " Camel", "Case"]
 
 
 def test_flores_lines_equal_regex():
@@ -95,12 +95,12 @@ def test_flores_lines_equal_regex():
     lines = [ln for f in files for ln in f.read_text(encoding="utf-8").splitlines(keepends=True)][:800]
     for name in NAMES:
         for line in lines:
-            assert pretok.split(line, name) == regex.findall(pretok.pattern(name), line)
+            assert presets.split(line, name) == regex.findall(presets.pattern(name), line)
 
 
 def test_class_table_matches_regex_on_sample():
     """The cached table agrees with `regex` (incl. `\\s` lacking U+001C..U+001F, unlike str.isspace)."""
-    table = pretok.class_table()
+    table = presets.class_table()
     assert not table[0x1C] & K.SPACE and "\x1c".isspace()
     assert table[0x85] & K.SPACE and table[0x3000] & K.SPACE
     assert table[0x17F] & K.CI_S and table[ord("S")] & K.CI_S
@@ -117,7 +117,7 @@ def test_class_table_matches_regex_on_sample():
 
 def test_unknown_names():
     with pytest.raises(UsageError, match="pre-tokenizer"):
-        pretok.split("x", "bert")
+        presets.split("x", "bert")
     with pytest.raises(UsageError, match="normalizer"):
-        pretok.normalize("x", "nfkx")
-    assert pretok.normalize("e\u0301", "nfc") == "é" and pretok.normalize("ﬁ", "nfkc") == "fi"
+        presets.normalize("x", "nfkx")
+    assert presets.normalize("e\u0301", "nfc") == "é" and presets.normalize("ﬁ", "nfkc") == "fi"

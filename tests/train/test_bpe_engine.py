@@ -11,9 +11,9 @@ import regex
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from tokbench.errors import UsageError
+from tokbench.tokenizer.presets import pattern
+from tokbench.tokenizer.presets import hf_normalizer, hf_pretokenizer
 from tokbench.train.bpe import learn_merges, train_bpe, train_bpe_lines
-from tokbench.kernels.pretokenize import PATTERNS
-from tokbench.train.presets import hf_normalizer, hf_pretokenizer
 
 REPO = Path(__file__).resolve().parents[2]
 FLORES = Path("/work/shared/corpora/flores200")
@@ -106,7 +106,7 @@ def test_merges_identical_to_hf(corpora, corpus, vocab_size, min_frequency, spec
     if corpus not in corpora:
         pytest.skip(f"no {corpus} corpus on this machine")
     files = corpora[corpus]
-    words, counts = word_counts(files, PATTERNS[pretokenizer])
+    words, counts = word_counts(files, pattern(pretokenizer))
     ours = json.loads(train_bpe(words, counts, vocab_size, min_frequency, specials, pretokenizer).to_str())
     ref = json.loads(hf_train(files, vocab_size, min_frequency, specials, pretokenizer).to_str())
     assert len(ref["model"]["merges"]) > 200
@@ -139,7 +139,7 @@ def test_numba_counts_pipeline_identical_to_hf(corpora, corpus, vocab_size, pret
 
 
 def test_min_frequency_stops_early(corpora):
-    words, counts = word_counts(corpora["english"], PATTERNS["gpt2"])
+    words, counts = word_counts(corpora["english"], pattern("gpt2"))
     tokens_all, merges_all = learn_merges(words, counts, 50_000, 0)
     tokens_min, merges_min = learn_merges(words, counts, 50_000, 20)
     assert 0 < len(merges_min) < len(merges_all)
@@ -147,7 +147,7 @@ def test_min_frequency_stops_early(corpora):
 
 
 def test_save_is_deterministic(corpora, tmp_path):
-    words, counts = word_counts(corpora["english"], PATTERNS["gpt2"])
+    words, counts = word_counts(corpora["english"], pattern("gpt2"))
     paths = []
     for i, order in enumerate([slice(None), slice(None, None, -1)]):  # word order must not matter either
         tok = train_bpe(words[order], counts[order], 2000, special_tokens=SPECIALS)

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import numpy as np
 import pytest
 import regex
 
-from tokbench import pretok
-from tokbench.bytelevel import char_to_byte
 from tokbench.errors import InputError, UsageError
+from tokbench.tokenizer import presets
+from tokbench.tokenizer.bytelevel import char_to_byte
 from tokbench.train.counts import WordCounts, count_blocks, count_texts, count_words
 
 FLORES = sorted(Path("/work/shared/corpora/flores200").glob("*_Latn.dev*")) + sorted(Path("corpora").glob("**/*.txt"))[:4]
@@ -34,11 +35,11 @@ def corpus_lines() -> list[str]:
 
 
 def reference(lines, name, normalizer=None) -> dict[bytes, int]:
-    pat = regex.compile(pretok.pattern(name))
-    return dict(Counter(w.encode() for ln in lines for w in pat.findall(pretok.normalize(ln, normalizer))))
+    pat = regex.compile(presets.pattern(name))
+    return dict(Counter(w.encode() for ln in lines for w in pat.findall(presets.normalize(ln, normalizer))))
 
 
-@pytest.mark.parametrize("name", pretok.PRETOKENIZERS)
+@pytest.mark.parametrize("name", presets.PRETOKENIZERS)
 def test_counts_equal_python_reference(name):
     lines = corpus_lines()
     wc = count_words(lines, name, batch_chars=5000)  # small batches: many batches and table growth
@@ -60,7 +61,7 @@ def test_lines_are_pretokenized_one_at_a_time():
     """Lines "x\\n", "\\n", "  y\\n" give three "\\n"; one regex pass over the text would give "\\n\\n " instead."""
     wc = count_texts(["x\n\n  y\n"], "gpt2")
     assert wc.to_dict() == {b"x": 1, b"\n": 3, b" ": 1, b" y": 1}
-    assert regex.findall(pretok.pattern("gpt2"), "x\n\n  y\n") == ["x", "\n\n ", " y", "\n"]
+    assert regex.findall(presets.pattern("gpt2"), "x\n\n  y\n") == ["x", "\n\n ", " y", "\n"]
 
 
 @pytest.mark.parametrize("name", ["gpt2", "o200k"])
@@ -86,10 +87,10 @@ def test_blocks_cut_lines_after_each_newline():
 
 # whitespace-kept is left out: HF's Split runs Oniguruma, whose \w takes in ²³¹¼½¾ and leaves out ZWJ/ZWNJ, unlike the
 # `regex` package the scanner follows (HF's own Whitespace pre-tokenizer, Rust regex, agrees with `regex`: tested here).
-@pytest.mark.parametrize("name", [n for n in pretok.PRETOKENIZERS if n != "whitespace-kept"])
+@pytest.mark.parametrize("name", [n for n in presets.PRETOKENIZERS if n != "whitespace-kept"])
 def test_matches_hf_pretokenizer(name):
     """Counts equal those from the HF pre-tokenizer the trainer would use (bytes mapped back from ByteLevel chars)."""
-    hf = pretok.hf_pretokenizer(name)
+    hf = presets.hf_pretokenizer(name)
     byte_of = char_to_byte()
     lines = corpus_lines()
     ref = Counter(bytes(byte_of[c] for c in piece) for ln in lines for piece, _ in hf.pre_tokenize_str(ln))
@@ -165,6 +166,58 @@ def test_load_errors(tmp_path):
 def test_lone_surrogates_pass_through():
     """Text decoded with surrogateescape still counts like regex does (words keep the surrogate's 3 bytes)."""
     lines = ["ab\udc80cd 'x\udcff\n", "\udc80\n"]
-    pat = regex.compile(pretok.pattern("gpt2"))
+    pat = regex.compile(presets.pattern("gpt2"))
     ref = Counter(w.encode("utf-8", "surrogatepass") for ln in lines for w in pat.findall(ln))
     assert count_words(lines, "gpt2").to_dict() == dict(ref)
+
+
+# --- datasets, partitions, sums past 32 bits ------------------------------------------------------------------------
+def test_dataset_of_partitions_reads_as_one_table(tmp_path):
+    from tokbench.train.counts import save_dataset
+
+    lines = corpus_lines()
+    whole = count_words(lines, "gpt2")
+    parts = whole.partition(5)
+    assert sum(len(p) for p in parts) == len(whole) and WordCounts.sum(parts) == whole
+    assert all(set(a.words).isdisjoint(b.words) for a in parts for b in parts if a is not b)
+    assert [len(p) for p in count_words(lines[::-1], "gpt2").partition(5)] == [len(p) for p in parts]  # by hash
+    folder = save_dataset(parts, tmp_path / "counts")
+    assert sorted(p.name for p in folder.iterdir()) == [f"part-0000{k}.parquet" for k in range(5)]
+    table = pq.read_table(folder)  # pyarrow (and pandas) read the folder as one table
+    assert dict(zip(table.column("word").to_pylist(), table.column("count").to_pylist())) == whole.to_dict()
+    assert WordCounts.load(folder) == whole
+    with pytest.raises(UsageError, match="already exists"):
+        save_dataset(parts, folder)
+    kept = whole.at_least(3)
+    assert kept.to_dict() == {w: c for w, c in whole.to_dict().items() if c >= 3} and 0 < len(kept) < len(whole)
+
+
+def test_counts_past_32_bits_sum_and_train_exactly():
+    """Every count x 2**31 in two tables: the sums are count x 2**32, which 32-bit counters would wrap to 0. BPE on
+    counts scaled by a constant makes the same merges, so the tokenizer must equal the one trained on the originals."""
+    from tokbench.train.bpe import train_bpe_counts
+
+    small = count_words(MADE.splitlines(keepends=True), "gpt2")
+    data, offsets, counts = small.arrays()
+    half = WordCounts(data, offsets, counts * 2**31, "gpt2", canonical=True)
+    big = WordCounts.sum([half, half])
+    assert big.counts.dtype == np.int64 and (big.counts == counts * 2**32).all() and big.total > 2**40
+    assert train_bpe_counts(big, 400).to_str() == train_bpe_counts(small, 400).to_str()
+
+
+def test_sharded_count_in_process_equals_one_pass(tmp_path):
+    import functools
+
+    from tokbench.corpus import Corpus
+    from tokbench.train.counts import count_sharded, word_splitters
+    from tokbench.train.runners import Runner
+
+    (tmp_path / "a.txt").write_text(MADE, encoding="utf-8")
+    (tmp_path / "b.txt").write_text("", encoding="utf-8")
+    corpus = Corpus([str(tmp_path)])
+    shards = [(s,) for s in corpus.shards(100)]
+    (total,) = count_sharded(Runner(), shards, functools.partial(word_splitters, "cl100k"), "cl100k", parts=3)
+    assert total == count_words(corpus.lines(), "cl100k")
+    stats = count_sharded(Runner(), shards, functools.partial(word_splitters, "cl100k"), "cl100k", parts=3,
+                          min_count=2, folder=tmp_path)
+    assert [n for n, _ in stats] == [len(p) for p in total.at_least(2).partition(3)]

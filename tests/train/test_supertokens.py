@@ -17,11 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
-from tokbench.bpe_encoder import BPEEncoder
-from tokbench.bytelevel import to_bytes
 from tokbench.corpus import Corpus
 from tokbench.errors import UsageError
 from tokbench.kernels import bpe_limited as KL
+from tokbench.tokenizer.bytelevel import to_bytes
+from tokbench.tokenizer.fast_bpe import BPEEncoder
 from tokbench.train import supertokens as S
 from tokbench.train.bpe import train_bpe
 from tokbench.train.counts import count_words
@@ -115,10 +115,10 @@ def _same_ids_and_round_trip(path, texts):
 
 
 def _scan(text: str, digits3: bool) -> list[str]:
-    from tokbench import pretok
     from tokbench.kernels.pretokenize import codepoints
+    from tokbench.tokenizer import presets
 
-    starts, ends = KL.split_super(codepoints(text), np.array([0, len(text)], np.int64), pretok.class_table(), digits3)
+    starts, ends = KL.split_super(codepoints(text), np.array([0, len(text)], np.int64), presets.class_table(), digits3)
     return [text[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
 
 

@@ -1,4 +1,4 @@
-"""Tiny real tokenizers (BPE trained here on standard-library source) and tiny random Llama models for transplant tests."""
+"""Fixtures for transplant tests: tiny real tokenizers (BPE trained on standard-library source), tiny random Llamas."""
 
 from __future__ import annotations
 
@@ -9,48 +9,7 @@ from pathlib import Path
 
 import pytest
 
-SPECIAL = "<|endoftext|>"
-
-
-def stdlib_text(*modules) -> str:
-    return "".join(Path(m.__file__).read_text(encoding="utf-8") for m in modules)
-
-
-def train_bpe(text: str, vocab_size: int, path: Path) -> Path:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[SPECIAL], show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator([text], trainer)
-    tok.save(str(path))
-    return path
-
-
-def make_model(folder: Path, tokenizer_json: Path, tied: bool, seed: int = 0) -> Path:
-    """A tiny random Llama saved as a HF folder with its tokenizer."""
-    import torch
-    from tokenizers import Tokenizer
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    vocab = Tokenizer.from_file(str(tokenizer_json)).get_vocab_size()
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                      tie_word_embeddings=tied, bos_token_id=0, eos_token_id=0, pad_token_id=None)
-    model = LlamaForCausalLM(cfg)
-    with torch.no_grad():  # larger weights than the default init, so logits differ visibly between tokens
-        model.get_input_embeddings().weight.normal_(0, 1.0)
-        if not tied:
-            model.lm_head.weight.normal_(0, 0.5)
-    folder.mkdir(parents=True)
-    model.save_pretrained(folder)
-    (folder / "tokenizer.json").write_bytes(tokenizer_json.read_bytes())
-    (folder / "tokenizer_config.json").write_text(json.dumps({"bos_token": SPECIAL, "eos_token": SPECIAL}))
-    return folder
-
+from tests.helpers import make_model, stdlib_text, train_bpe
 
 @pytest.fixture(scope="session")
 def toks(tmp_path_factory) -> dict[str, Path]:

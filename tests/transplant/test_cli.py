@@ -8,9 +8,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tokbench.lm import load_lm
 from tokbench.errors import UsageError
-from tokbench.transplant.cli import lm_app, transplant_command
+from tokbench.lm import load_lm
+from tokbench.lm.cli import lm_app
+from tokbench.transplant.cli import transplant_command
 
 
 @pytest.fixture(scope="module")

@@ -137,7 +137,7 @@ def test_every_method_fills_every_row(tmp_path, models, toks):
     hn.save(hn.build(hn.HyperNetConfig(dim=e.shape[1], tied=True, max_pieces=4, layers=1, width=16, heads=2,
                                        vocab_rows=len(e), fingerprint=hn.fingerprint(e)), float(e.std())), untrained)
     for name in names():
-        params = {"aux": "self"} if name.startswith("tokenadapt") else {}
+        params = {"aux": "self"} if name.startswith("tokenadapt") or name in ("omp", "focus") else {}
         params = {"hypernet": str(untrained)} if name == "zett" else params
         ctx = Context(lm.tokenizer, new_tok, e, targets, params=params)
         rows = get_method(name)(ctx).apply(e, np.random.default_rng(0))

@@ -68,7 +68,7 @@ def test_holdout_tokenadapt_beats_mean_and_subword_mean_beats_random(holdout):
 def test_real_transplant_end_to_end(tmp_path, smol):
     """SmolLM2 onto a small BPE trained here: subword-mean must beat random in bits per byte, and the saved folder
     must load with the HF auto classes."""
-    from tests.transplant.conftest import stdlib_text, train_bpe
+    from tests.helpers import stdlib_text, train_bpe
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     import difflib

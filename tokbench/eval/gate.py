@@ -193,3 +193,72 @@ def _fmt(v) -> str:
     if isinstance(v, str):
         return repr(v)
     return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def improvements(rows: list[dict]) -> list[dict]:
+    """Rows that moved the better way by more than their tolerance (by more than 0 where none is set)."""
+    return [r for r in rows if r["better"] and r["change_pct"] is not None and not r["worse"] and r["change_pct"] != 0
+            and abs(r["change_pct"]) > (r["tolerance_pct"] or 0.0) + 1e-9]
+
+
+# ---------------------------------------------------------------------------------------------- CI-native outputs
+def junit(new: list[dict], rows: list[dict], tolerances: dict[str, float], suite: str = "tokbench.gate") -> str:
+    """JUnit XML that GitLab, Jenkins and GitHub test reporters show as is: one test case per tokenizer x corpus x gated
+    metric (classname "TOKENIZER on CORPUS", name the metric); a regression is a <failure> naming the old and new
+    values, a metric that is null now is <skipped> (nothing to compare), everything else passes."""
+    import xml.etree.ElementTree as ET
+
+    by = {(r["tokenizer"], r["corpus"], r["metric"]): r for r in rows}
+    cases, failures, skipped = [], 0, 0
+    for rec in new:
+        for key in [k for k in METRICS if k in tolerances]:
+            case = ET.Element("testcase", classname=f"{rec['tokenizer']} on {rec['corpus']}", name=key, time="0")
+            row = by.get((rec["tokenizer"], rec["corpus"], key))
+            if row is not None and row["regressed"]:
+                failures += 1
+                fail = ET.SubElement(case, "failure", message=describe(row), type="regression")
+                fail.text = (f"{key}: baseline {_fmt(row['old'])}, now {_fmt(row['new'])}, change "
+                             f"{row['change_pct']:+.4g}% ({row['better']} is better, tolerance "
+                             f"{row['tolerance_pct']:.3g}%)")
+            elif rec.get(key) is None:
+                skipped += 1
+                was = "" if row is None else f" (baseline {_fmt(row['old'])})"
+                ET.SubElement(case, "skipped", message=f"{key} is null: does not apply{was}")
+            cases.append(case)
+    root = ET.Element("testsuites", name=suite, tests=str(len(cases)), failures=str(failures), errors="0",
+                      skipped=str(skipped))
+    ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(cases)), failures=str(failures), errors="0",
+                       skipped=str(skipped), time="0")
+    ts.extend(cases)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def markdown(rows: list[dict], checks: int | None = None, full: str | None = None,
+             full_title: str = "every changed value") -> str:
+    """A job summary or pull-request comment: a verdict line, a short table of what moved beyond tolerance
+    (regressions, then improvements), then the full table folded in <details> (`full`, Markdown; default: every
+    changed value)."""
+    from tokbench.io import format_records
+
+    bad, good = regressions(rows), improvements(rows)
+    n = f" of {checks} gated checks" if checks is not None else ""
+    verdict = "FAILED" if bad else "passed"
+    lines = [f"### tokbench gate {verdict}: {len(bad)} regressed, {len(good)} improved beyond tolerance{n}", ""]
+    if bad or good:
+        lines += ["| | tokenizer | corpus | metric | baseline | now | change | tolerance |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for mark, rs in (("regressed", bad), ("improved", good)):
+            for r in rs:
+                tol = "" if r["tolerance_pct"] is None else f"{r['tolerance_pct']:.3g}%"
+                lines.append(f"| **{mark}** | {r['tokenizer']} | {r['corpus']} | {r['metric']} | {_fmt(r['old'])} | "
+                             f"{_fmt(r['new'])} | {r['change_pct']:+.3g}% | {tol} |")
+        lines.append("")
+    else:
+        lines += ["Nothing moved beyond its tolerance.", ""]
+    if full is None:
+        shown = [{k: r[k] for k in ("tokenizer", "corpus", "metric", "old", "new", "change_pct", "better",
+                                    "tolerance_pct", "regressed")} for r in rows]
+        full = format_records(shown, "md") if shown else "No value changed.\n"
+    lines += [f"<details><summary>{full_title}</summary>", "", full.rstrip("\n"), "", "</details>", ""]
+    return "\n".join(lines)

@@ -164,7 +164,7 @@ class Stats:
     morph: tuple[int, int, int] | None = None  # (tp, npred, ngold)
     lexicon: dict | None = None  # the %TR/%Pure fields, filled by lexicons.lexicon_scores
     premium: float | None = None
-    corpus_hash: str | None = None  # content_hash of the corpus's documents (the gate checks it matches)
+    content_sum: int = 0  # content_hash of the documents seen (a sum: shards merge by adding, mod 2**128)
     extra: dict = field(default_factory=dict)
 
     def add_counts(self, ids: np.ndarray) -> None:
@@ -176,6 +176,34 @@ class Stats:
             if len(bc) > len(self.counts):  # ids beyond vocab_size (added tokens): grow
                 self.counts = np.concatenate([self.counts, np.zeros(len(bc) - len(self.counts), np.int64)])
             self.counts[: len(bc)] += bc
+
+    SUMMED = ("tokens", "bytes", "chars", "words", "documents", "roundtrip_ok", "roundtrip_checked", "aligned_words",
+              "continued", "encode_seconds")
+
+    def merge(self, other: "Stats") -> "Stats":
+        """Add the statistics of another shard of the same (tokenizer, corpus) into this one, exactly: sums, the
+        per-id count histogram (which the unique-token and per-token metrics read) and the boundary counts, and the sums
+        in `extra`. The derived fields (lexicon, premium, model scores) are computed after the merge."""
+        for name in self.SUMMED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.content_sum = (self.content_sum + other.content_sum) % (1 << 128)
+        if other.counts is not None:
+            if self.counts is None:
+                self.counts = other.counts.copy()
+            else:
+                n = max(len(self.counts), len(other.counts))
+                merged = np.zeros(n, np.int64)
+                merged[: len(self.counts)] += self.counts
+                merged[: len(other.counts)] += other.counts
+                self.counts = merged
+        if other.morph is not None:
+            self.morph = other.morph if self.morph is None else tuple(x + y for x, y in zip(self.morph, other.morph))
+        for key, value in other.extra.items():  # observe_document's sums, and its Counter (keys in first-seen order)
+            if isinstance(value, Counter):
+                self.extra.setdefault(key, Counter()).update(value)
+            else:
+                self.extra[key] = self.extra.get(key, 0) + value
+        return self
 
     def weighted(self, per_id: np.ndarray) -> float:
         """Sum over counted tokens of a per-id value."""
@@ -550,7 +578,9 @@ _M = [
     Metric("byte_fallback_rate", byte_fallback_rate, "lower", "share of <0xNN> byte-fallback tokens"),
     Metric("cross_whitespace_share", cross_whitespace_share, None, "share of tokens crossing whitespace"),
     Metric("mean_words_per_token", mean_words_per_token, None, "mean words touched per word-bearing token"),
-    Metric("tr_percent_unique", _lex("tr_percent_unique"), "higher", "% distinct tokens that are valid words"),
+    Metric("word_percent_unique", _lex("word_percent_unique"), "higher", "% distinct token strings that are words"),
+    Metric("word_percent_weighted", _lex("word_percent_weighted"), "higher", "% tokens (by frequency) words"),
+    Metric("tr_percent_unique", _lex("tr_percent_unique"), "higher", "%TR: word_percent_unique (the paper's name)"),
     Metric("tr_percent_weighted", _lex("tr_percent_weighted"), "higher", "% tokens (by frequency) valid words"),
     Metric("pure_percent_unique", _lex("pure_percent_unique"), "higher", "% distinct tokens that are pure morphemes"),
     Metric("pure_percent_weighted", _lex("pure_percent_weighted"), "higher", "% tokens (by frequency) pure"),
@@ -597,5 +627,5 @@ def record(s: Stats) -> dict:
     out = {"tokenizer": s.tokenizer, "corpus": s.corpus, "lang": s.lang}
     for m in _M:
         out[m.key] = _clean(m.fn(s))
-    out["corpus_hash"] = s.corpus_hash
+    out["corpus_hash"] = f"{s.content_sum:032x}" if s.documents else None
     return out

@@ -7,8 +7,10 @@ first `exact_bytes` bytes of the corpus, which costs one incremental LM call per
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from tokbench.corpus import head
 
 
 @dataclass
@@ -32,23 +34,10 @@ class ModelScorer:
     def score(self, documents: Iterable[str]) -> dict:
         from tokbench.byteprob.commands import exact_bits_per_byte
 
-        docs = list(_first_bytes(documents, self.max_bytes))
+        docs = list(head(documents, self.max_bytes))
         token_level = self.lm.bits_per_byte(docs, context=self.context, progress=False)
         exact = {}
         if self.exact_bytes:
-            head = list(_first_bytes(docs, self.exact_bytes))
-            exact = exact_bits_per_byte(self.byte_lm, head, max_bytes=self.exact_bytes)
+            first = list(head(docs, self.exact_bytes))
+            exact = exact_bits_per_byte(self.byte_lm, first, max_bytes=self.exact_bytes)
         return {"bits_per_byte": token_level["bits_per_byte"], "exact_bits_per_byte": exact.get("exact_bits_per_byte")}
-
-
-def _first_bytes(documents: Iterable[str], budget: int) -> Iterator[str]:
-    """Documents until `budget` UTF-8 bytes, the last one cut at a character boundary."""
-    for doc in documents:
-        if budget <= 0:
-            return
-        data = doc.encode("utf-8")
-        if len(data) > budget:
-            doc = data[:budget].decode("utf-8", errors="ignore")
-        budget -= len(data)
-        if doc:
-            yield doc

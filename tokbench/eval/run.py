@@ -38,6 +38,7 @@ class Source:
     documents: Callable[[], Iterator[str]]
     group: str | None = None
     units: Callable[[], list[str]] | None = None  # parallel sets: the aligned units (files; FLORES: sentences)
+    tasks: Callable[[int, int], list] | None = None  # (shard size, workers) -> groups of readers with .documents()
 
 
 def parse_corpus_spec(spec: str) -> tuple[str, str | None]:
@@ -61,7 +62,9 @@ def corpus_source(spec, lang: str | None = None) -> Source:
     elif lang is None and isinstance(spec, str):
         spec, lang = parse_corpus_spec(spec)
     corpus = spec if hasattr(spec, "documents") else Corpus([str(spec)])
-    return Source(corpus.name, lang, corpus.documents)
+    # a plain file is one document, so only JSONL (a record per line) is cut inside a file
+    tasks = (lambda size, n: corpus.tasks(size, n, split_text=False)) if hasattr(corpus, "tasks") else None
+    return Source(corpus.name, lang, corpus.documents, tasks=tasks)
 
 
 def parallel_sources(directory: str | Path) -> list[Source]:
@@ -172,6 +175,7 @@ class Evaluation:
         reference_lang: str = "en",
         lexicon_file: str | Path | None = None,
         morphemes_file: str | Path | None = None,
+        tr_method: str = "paper",
         gold_tsv: str | Path | None = None,
         per_document: IO[str] | None = None,
         batch_bytes: int = 1 << 20,
@@ -179,13 +183,19 @@ class Evaluation:
         roundtrip: bool = True,
         progress: Callable[[str, int], None] | None = None,
         models: Sequence = (),
+        runner=None,
+        shard_size: int = 64 << 20,
     ):
         from tokbench.tokenizer import load_tokenizer
 
         if not tokenizers and not models:
             raise UsageError("give at least one --tokenizer or --model")
         self.models = list(models)  # ModelScorer objects: their tokenizers are evaluated too, and scored as LMs
+        if runner is not None and self.models:
+            raise UsageError("--model scores in this process: drop --workers/--scheduler to use it")
+        self.runner, self.shard_size = runner, shard_size
         tokenizers = [*tokenizers, *(m.tokenizer for m in self.models)]
+        self.specs = list(tokenizers)  # what shard tasks load on the workers
         self.tokenizers = [t if hasattr(t, "encode_arrays") else load_tokenizer(t) for t in tokenizers]
         self.sources = [corpus_source(c) for c in corpora]
         if parallel:
@@ -200,6 +210,9 @@ class Evaluation:
             raise UsageError("two corpora have the same name; give distinct folders or files")
         self.reference_lang = lexicons.base_lang(reference_lang)
         self.lexicon_file, self.morphemes_file, self.gold_tsv = lexicon_file, morphemes_file, gold_tsv
+        if tr_method not in lexicons.METHODS:
+            raise UsageError(f"--tr-method {tr_method!r}: choose {' or '.join(lexicons.METHODS)}")
+        self.tr_method = tr_method
         self.per_document = per_document
         self.batch_bytes, self.max_doc_bytes = batch_bytes, max_doc_bytes
         self.roundtrip = roundtrip
@@ -222,7 +235,8 @@ class Evaluation:
         key = lexicons.base_lang(lang)
         if key not in self._lex:
             has_files = self.lexicon_file or self.morphemes_file
-            self._lex[key] = lexicons.lexicon_for(lang, self.lexicon_file, self.morphemes_file) \
+            self._lex[key] = lexicons.lexicon_for(lang, self.lexicon_file, self.morphemes_file,
+                                                  self.tr_method) \
                 if (lang or has_files) else None
         return self._lex[key]
 
@@ -238,26 +252,18 @@ class Evaluation:
         for name, table in zip(self.names, tables):
             self.first_seen[name] = np.full(len(table.lengths), -1, dtype=np.int64)
         for src in self.sources:
-            gold = self._gold_for(src.lang)
             stats = [Stats(name, src.name, src.lang, t.vocab_size, table)
                      for name, t, table in zip(self.names, self.tokenizers, tables)]
-            ndocs = 0
-            digest = 0
-            for batch in _batches(src.documents(), self.batch_bytes, self.max_doc_bytes):
-                encoded = [d.encode("utf-8") for d in batch]
-                digest = metrics.content_hash(encoded, digest)
-                spans = [word_byte_spans(d) for d in batch]
-                facts = [metrics.doc_facts(d, e) for d, e in zip(batch, encoded)]
-                for tok, table, st in zip(self.tokenizers, tables, stats):
-                    self._encode_batch(tok, table, st, batch, encoded, spans, gold, ndocs, facts)
-                ndocs += len(batch)
-                self.bytes_read += sum(len(e) for e in encoded)
-                if self.progress:
-                    self.progress(src.name, sum(len(e) for e in encoded))
+            if self.runner is None:
+                sink = None if self.per_document is None else _RowWriter(self.per_document)
+                done = _Pass(self.tokenizers, tables, stats, self._gold_for(src.lang), self.roundtrip, sink,
+                             self.batch_bytes, self.max_doc_bytes)
+                done.run(src.documents(), None if self.progress is None else lambda n, s=src: self.progress(s.name, n))
+                ndocs = self._absorb(done.seen, done.ndocs, done.nbytes, 0)
+            else:
+                ndocs = self._run_sharded(src, stats)
             if ndocs == 0 or all(st.bytes == 0 for st in stats):
                 raise InputError(f"corpus {src.name}: empty (no text)")
-            for st in stats:
-                st.corpus_hash = f"{digest:032x}"
             lex = self._lexicon(src.lang)
             for tok, table, st in zip(self.tokenizers, tables, stats):
                 if st.counts is None:
@@ -278,52 +284,30 @@ class Evaluation:
             if gold is not None and gold.analyser is not None:
                 gold.analyser.save()
 
-    def _encode_batch(self, tok, table: TokenTable, st: Stats, batch, encoded, spans, gold, first_doc,
-                      facts) -> None:
-        t0 = time.perf_counter()
-        flat, offs = tok.encode_arrays(batch)
-        st.encode_seconds += time.perf_counter() - t0
-        flat = np.asarray(flat, dtype=np.int64)
-        inside, keep = _kept(flat, table)
-        st.add_counts(flat[keep])
-        lengths = np.zeros(len(flat), dtype=np.int64)
-        lengths[inside] = table.lengths[flat[inside]]
-        self._first_seen(st.tokenizer, flat[keep], (np.cumsum(lengths) - lengths)[keep])
-        for k, doc in enumerate(batch):
-            a, b = int(offs[k]), int(offs[k + 1])
-            ntok = int(keep[a:b].sum())
-            nbytes = len(encoded[k])
-            st.tokens += ntok
-            st.bytes += nbytes
-            st.chars += len(doc)
-            st.words += len(spans[k])
-            st.documents += 1
-            ends = np.cumsum(lengths[a:b])
-            prepared = encoded[k] if tok.byte_level else tok.prepare(doc)
-            if len(ends) and ends[-1] == len(prepared):
-                wsp = spans[k] if prepared == encoded[k] else word_byte_spans(prepared.decode("utf-8", "replace"))
-                tpw = metrics.tokens_per_word(ends, wsp)
-                st.aligned_words += len(wsp)
-                st.continued += int((tpw >= 2).sum())
-                if gold is not None:
-                    m = morphology.score_text(prepared, ends, gold)
-                    st.morph = m if st.morph is None else tuple(x + y for x, y in zip(st.morph, m))
-                metrics.observe_document(st, facts[k], prepared, encoded[k], ends)
-            if self.roundtrip:
-                st.roundtrip_checked += 1
-                st.roundtrip_ok += tok.decode(flat[a:b].tolist()) == doc
-            if self.per_document is not None:
-                row = {"tokenizer": st.tokenizer, "corpus": st.corpus, "document": first_doc + k, "bytes": nbytes,
-                       "chars": len(doc), "tokens": ntok, "bytes_per_token": metrics.ratio(nbytes, ntok),
-                       "tokens_per_kb": None if not nbytes else 1000.0 * ntok / nbytes}
+    def _run_sharded(self, src: Source, stats: list[Stats]) -> int:
+        """Measure one source shard by shard on the runner and merge the shards' statistics into `stats` (exact:
+        every record equals the one-process record, throughput aside); per-document rows keep their numbers."""
+        groups = src.tasks(self.shard_size, self.runner.workers) if src.tasks else [(src,)]
+        task = _ShardTask(self.specs, self.names, src.name, src.lang, str(self.gold_tsv or "") or None,
+                          self.roundtrip, self.per_document is not None, self.batch_bytes, self.max_doc_bytes)
+        ndocs = 0
+        for part_stats, rows, seen, n, nbytes in self.runner.map(task, groups, label=f"eval {src.name}"):
+            for st, part in zip(stats, part_stats):
+                st.merge(part)
+            for row in rows:
+                row["document"] += ndocs
                 self.per_document.write(json.dumps(row, ensure_ascii=False) + "\n")
+            ndocs = self._absorb(seen, n, nbytes, ndocs)
+        return ndocs
 
-    def _first_seen(self, name: str, ids: np.ndarray, offsets: np.ndarray) -> None:
-        """Note the byte offset (over all text read so far) where each id of this batch first appeared."""
-        seen = self.first_seen[name]
-        uniq, first = np.unique(ids, return_index=True)
-        new = seen[uniq] < 0
-        seen[uniq[new]] = self.bytes_read + offsets[first[new]]
+    def _absorb(self, seen: list[np.ndarray], ndocs: int, nbytes: int, before: int) -> int:
+        """Fold a pass's first-seen offsets (relative to its own start) into the run's; returns documents so far."""
+        for name, local in zip(self.names, seen):
+            run = self.first_seen[name]
+            new = (run < 0) & (local >= 0)
+            run[new] = self.bytes_read + local[new]
+        self.bytes_read += nbytes
+        return before + ndocs
 
     def vocab_curves(self, points: int = 48) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per tokenizer: (bytes of text read, share of |V| used by then), on a log grid over all corpora in order."""
@@ -389,6 +373,133 @@ def _kept(flat: np.ndarray, table: TokenTable) -> tuple[np.ndarray, np.ndarray]:
     keep = inside.copy()
     keep[inside] = ~table.special[flat[inside]]
     return inside, keep
+
+
+# ------------------------------------------------------------------------------------- one pass over documents
+class _Pass:
+    """One pass of every tokenizer over documents, accumulating into `stats` (in place): what the single process
+    runs over a whole source and each shard task over its shards. Byte offsets (first sightings of each id) are
+    relative to the pass's start, so the caller can place them in the run."""
+
+    def __init__(self, tokenizers, tables, stats, gold, roundtrip: bool, sink, batch_bytes: int, max_doc_bytes: int):
+        self.tokenizers, self.tables, self.stats, self.gold = tokenizers, tables, stats, gold
+        self.roundtrip, self.sink = roundtrip, sink
+        self.batch_bytes, self.max_doc_bytes = batch_bytes, max_doc_bytes
+        self.seen = [np.full(len(t.lengths), -1, dtype=np.int64) for t in tables]
+        self.ndocs = self.nbytes = 0
+
+    def run(self, docs: Iterable[str], progress: Callable[[int], None] | None = None) -> "_Pass":
+        for batch in _batches(docs, self.batch_bytes, self.max_doc_bytes):
+            encoded = [d.encode("utf-8") for d in batch]
+            spans = [word_byte_spans(d) for d in batch]
+            facts = [metrics.doc_facts(d, e) for d, e in zip(batch, encoded)]
+            for t, (tok, table, st) in enumerate(zip(self.tokenizers, self.tables, self.stats)):
+                self._encode_batch(t, tok, table, st, batch, encoded, spans, facts)
+            self.ndocs += len(batch)
+            self.nbytes += sum(len(e) for e in encoded)
+            if progress:
+                progress(sum(len(e) for e in encoded))
+        return self
+
+    def _encode_batch(self, t, tok, table: TokenTable, st: Stats, batch, encoded, spans, facts) -> None:
+        gold, first_doc = self.gold, self.ndocs
+        t0 = time.perf_counter()
+        flat, offs = tok.encode_arrays(batch)
+        st.encode_seconds += time.perf_counter() - t0
+        flat = np.asarray(flat, dtype=np.int64)
+        inside, keep = _kept(flat, table)
+        st.add_counts(flat[keep])
+        lengths = np.zeros(len(flat), dtype=np.int64)
+        lengths[inside] = table.lengths[flat[inside]]
+        self._first_seen(t, flat[keep], (np.cumsum(lengths) - lengths)[keep])
+        for k, doc in enumerate(batch):
+            a, b = int(offs[k]), int(offs[k + 1])
+            ntok = int(keep[a:b].sum())
+            nbytes = len(encoded[k])
+            st.tokens += ntok
+            st.bytes += nbytes
+            st.chars += len(doc)
+            st.words += len(spans[k])
+            st.documents += 1
+            st.content_sum = metrics.content_hash((encoded[k],), st.content_sum)
+            ends = np.cumsum(lengths[a:b])
+            prepared = encoded[k] if tok.byte_level else tok.prepare(doc)
+            if len(ends) and ends[-1] == len(prepared):
+                wsp = spans[k] if prepared == encoded[k] else word_byte_spans(prepared.decode("utf-8", "replace"))
+                tpw = metrics.tokens_per_word(ends, wsp)
+                st.aligned_words += len(wsp)
+                st.continued += int((tpw >= 2).sum())
+                if gold is not None:
+                    m = morphology.score_text(prepared, ends, gold)
+                    st.morph = m if st.morph is None else tuple(x + y for x, y in zip(st.morph, m))
+                metrics.observe_document(st, facts[k], prepared, encoded[k], ends)
+            if self.roundtrip:
+                st.roundtrip_checked += 1
+                st.roundtrip_ok += tok.decode(flat[a:b].tolist()) == doc
+            if self.sink is not None:
+                self.sink({"tokenizer": st.tokenizer, "corpus": st.corpus, "document": first_doc + k,
+                           "bytes": nbytes, "chars": len(doc), "tokens": ntok,
+                           "bytes_per_token": metrics.ratio(nbytes, ntok),
+                           "tokens_per_kb": None if not nbytes else 1000.0 * ntok / nbytes})
+
+    def _first_seen(self, k: int, ids: np.ndarray, offsets: np.ndarray) -> None:
+        """Note the byte offset (from the pass's start) where each id of this batch first appeared."""
+        seen = self.seen[k]
+        uniq, first = np.unique(ids, return_index=True)
+        new = seen[uniq] < 0
+        seen[uniq[new]] = self.nbytes + offsets[first[new]]
+
+
+class _RowWriter:
+    def __init__(self, stream: IO[str]):
+        self.stream = stream
+
+    def __call__(self, row: dict) -> None:
+        self.stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+_LOADED: dict = {}  # per worker process: tokenizers and their tables, loaded once for all the shards it runs
+
+
+@dataclass
+class _ShardTask:
+    """Worker task: the statistics of one group of shards of one source, returned unmerged, with the rows.
+
+    Picklable: it carries tokenizer specs, not tokenizers (each worker loads them once), and returns Stats without
+    their token tables (the client has its own)."""
+
+    specs: list
+    names: list[str]
+    corpus: str
+    lang: str | None
+    gold_tsv: str | None
+    roundtrip: bool
+    rows: bool
+    batch_bytes: int
+    max_doc_bytes: int
+
+    def __call__(self, shards):
+        from tokbench.tokenizer import load_tokenizer
+
+        loaded = []
+        for spec in self.specs:
+            key = spec if isinstance(spec, str) else id(spec)
+            if key not in _LOADED:
+                tok = load_tokenizer(spec) if isinstance(spec, str) else spec
+                _LOADED[key] = (tok, TokenTable.build(tok))
+            loaded.append(_LOADED[key])
+        toks, tables = [t for t, _ in loaded], [t for _, t in loaded]
+        stats = [Stats(name, self.corpus, self.lang, t.vocab_size, table)
+                 for name, t, table in zip(self.names, toks, tables)]
+        rows: list[dict] = []
+        gold = morphology.gold_for(self.lang, self.gold_tsv)
+        done = _Pass(toks, tables, stats, gold, self.roundtrip, rows.append if self.rows else None, self.batch_bytes,
+                     self.max_doc_bytes).run(d for shard in shards for d in shard.documents())
+        if gold is not None and gold.analyser is not None:
+            gold.analyser.save()
+        for st in stats:
+            st.table = None
+        return stats, rows, done.seen, done.ndocs, done.nbytes
 
 
 def _unique_names(names: list[str], specs: list[str]) -> list[str]:

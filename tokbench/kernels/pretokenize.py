@@ -26,38 +26,8 @@ UPPERISH = 4096  # [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] (o200k)
 LOWERISH = 8192  # [\p{Ll}\p{Lm}\p{Lo}\p{M}] (o200k)
 _CI_LETTERS = {"s": CI_S, "d": CI_D, "m": CI_M, "t": CI_T, "l": CI_L, "v": CI_V, "e": CI_E, "r": CI_R}
 
-# --- patterns (kernel ids and the regexes they reproduce) -----------------------------------------------------------
+# --- scanner kinds: one per pre-tokenizer preset (the regexes they reproduce: tokbench.tokenizer.presets) -----------
 GPT2, CL100K, LLAMA3, WHITESPACE, QWEN2, O200K, WHITESPACE_KEPT, NONE = 0, 1, 2, 3, 4, 5, 6, 7
-PATTERNS = {
-    "gpt2": r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
-    "cl100k": r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""",
-    "llama3": r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
-    "whitespace": r"""\w+|[^\w\s]+""",  # HF pre_tokenizers.Whitespace: the whitespace between matches is dropped
-    "whitespace-kept": r"""\w+|[^\w\s]+|\s+""",  # the same cuts, whitespace runs kept as pieces (lossless)
-    "none": r"""[\s\S]+""",  # the whole line is one piece
-    "qwen2": r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
-    "o200k": "|".join(
-        [
-            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-            r"""\p{N}{1,3}""",
-            r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
-            r"""\s*[\r\n]+""",
-            r"""\s+(?!\S)""",
-            r"""\s+""",
-        ]
-    ),
-}
-KINDS = {
-    "gpt2": GPT2,
-    "cl100k": CL100K,
-    "llama3": LLAMA3,
-    "whitespace": WHITESPACE,
-    "whitespace-kept": WHITESPACE_KEPT,
-    "none": NONE,
-    "qwen2": QWEN2,
-    "o200k": O200K,
-}
 N_CODEPOINTS = 0x110000
 TABLE_VERSION = 2  # bump whenever the class bits change (names the on-disk cache)
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from tokbench.errors import UsageError, WorkError
-from tokbench.train import presets
+from tokbench.tokenizer import presets
 
 ALGOS = ("bpe", "unigram", "wordpiece", "sp-bpe", "sp-unigram")
 
@@ -28,7 +28,7 @@ def train_hf(lines: Iterable[str], algo: str, vocab_size: int, min_frequency: in
     """Train with `tokenizers`' own trainers; returns a `tokenizers.Tokenizer`."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    presets.check(pretokenizer, normalizer)
+    presets.check_trainable(pretokenizer, normalizer)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     alphabet = pre_tokenizers.ByteLevel.alphabet()
     specials = list(special_tokens)
@@ -61,7 +61,7 @@ def train_sentencepiece(lines: Iterable[str], algo: str, vocab_size: int, specia
     """Train SentencePiece (byte fallback on, one thread for determinism); returns (.model bytes, HF tokenizer)."""
     import sentencepiece as spm
 
-    from tokbench.tokenizer_convert import sentencepiece_to_hf
+    from tokbench.tokenizer.convert import sentencepiece_to_hf
 
     model_type = {"sp-bpe": "bpe", "sp-unigram": "unigram", "unigram": "unigram"}[algo]
     rule = {"none": "identity", "nfc": "identity", "nfkc": "nfkc"}[normalizer]

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 from tokenizers import AddedToken, Tokenizer, decoders, models
 
-from tokbench.bytelevel import byte_to_char, to_bytes
 from tokbench.errors import InputError, UsageError
 from tokbench.kernels.bpe_train import train_merges
-from tokbench.train import presets
+from tokbench.tokenizer import presets
+from tokbench.tokenizer.bytelevel import byte_to_char, to_bytes
 
 def initial_tokens(special_tokens) -> list[str]:
     """Ids in HF's order: special tokens, then the ByteLevel alphabet sorted by code point (no string twice)."""
@@ -102,7 +102,7 @@ def train_bpe(
     normalizer: str = "none",
 ) -> Tokenizer:
     """Train byte-level BPE on word counts (words as UTF-8 bytes, split by the preset's pre-tokenizer, line by line)."""
-    presets.check(pretokenizer, normalizer)  # before the work
+    presets.check_trainable(pretokenizer, normalizer)  # before the work
     special_tokens = list(special_tokens)
     tokens, merges = learn_merges(words, counts, vocab_size, min_frequency, special_tokens)
     return build_tokenizer(tokens, merges, special_tokens, pretokenizer, normalizer)
@@ -110,7 +110,7 @@ def train_bpe(
 
 def train_bpe_counts(word_counts, vocab_size: int, min_frequency: int = 0, special_tokens=()) -> Tokenizer:
     """Train on a `tokbench.train.counts.WordCounts` (its pre-tokenizer and normaliser go into the file)."""
-    presets.check(word_counts.pretokenizer, word_counts.normalizer)
+    presets.check_trainable(word_counts.pretokenizer, word_counts.normalizer)
     special_tokens = list(special_tokens)
     flat, offsets, counts = word_counts.arrays()
     tokens, merges = learn_merges_arrays(flat, offsets, counts, vocab_size, min_frequency, special_tokens)
@@ -123,5 +123,5 @@ def train_bpe_lines(
     """Count words of lines (each keeping its "\n", as HF reads files) in numba, then train: the `train` path."""
     from tokbench.train.counts import count_words
 
-    presets.check(pretokenizer, normalizer)
+    presets.check_trainable(pretokenizer, normalizer)
     return train_bpe_counts(count_words(lines, pretokenizer, normalizer), vocab_size, min_frequency, special_tokens)

@@ -11,19 +11,19 @@ import collections
 import concurrent.futures
 import functools
 import itertools
-import os
 import queue
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from tokbench import pretok
 from tokbench.errors import InputError, UsageError
-from tokbench.io import atomic_write
+from tokbench.io import atomic_dir, atomic_write, default_threads
+from tokbench.kernels import partition as KH
 from tokbench.kernels import pretokenize as KP
 from tokbench.kernels import wordcount as KW
+from tokbench.tokenizer import presets
 
 _META_PRETOK = b"tokbench.pretokenizer"
 _META_NORM = b"tokbench.normalizer"
@@ -38,9 +38,9 @@ class WordCounts:
     imported only to save or load, which keeps counting-then-training light on memory."""
 
     def __init__(self, data, offsets, counts, pretokenizer: str, normalizer: str | None = "none", *, canonical=False):
-        pretok.kind(pretokenizer)
+        presets.kind(pretokenizer)
         self.pretokenizer = pretokenizer
-        self.normalizer = pretok.normalizer_name(normalizer)
+        self.normalizer = presets.normalizer_name(normalizer)
         data = np.ascontiguousarray(data, np.uint8)
         offsets = np.ascontiguousarray(offsets, np.int64)
         counts = np.ascontiguousarray(counts, np.int64)
@@ -92,11 +92,39 @@ class WordCounts:
     def __add__(self, other: WordCounts) -> WordCounts:
         if not isinstance(other, WordCounts):
             return NotImplemented
-        self._check_compatible(other)
-        data = np.concatenate([self._data, other._data])
-        offsets = np.concatenate([self._offsets, other._offsets[1:] + self._offsets[-1]])
-        counts = np.concatenate([self._counts, other._counts])
-        return WordCounts(data, offsets, counts, self.pretokenizer, self.normalizer)
+        return WordCounts.sum([self, other])
+
+    @staticmethod
+    def sum(tables: Sequence[WordCounts], where: Sequence[str] = ()) -> WordCounts:
+        """The exact sum of many tables in one concatenation and one sort (not a chain of pairwise sums); int64
+        counts, so sums past 2**32 stay exact. `where` names each table for the mismatch error."""
+        tables = list(tables)
+        first = tables[0]
+        for k, t in enumerate(tables[1:], 1):
+            first._check_compatible(t, where[k] if k < len(where) else "")
+        if len(tables) == 1:
+            return first
+        data = np.concatenate([t._data for t in tables])
+        shift = np.cumsum([0] + [int(t._offsets[-1]) for t in tables[:-1]])
+        offsets = np.concatenate([tables[0]._offsets[:1]] + [t._offsets[1:] + s for t, s in zip(tables, shift)])
+        counts = np.concatenate([t._counts for t in tables])
+        return WordCounts(data, offsets, counts, first.pretokenizer, first.normalizer)
+
+    def partition(self, parts: int) -> list[WordCounts]:
+        """Split into `parts` disjoint tables by a hash of each word's bytes (the same in every process): every
+        shard sends a word to the same partition, so partition p of the sum is the sum of the shards' partitions p."""
+        if parts == 1:
+            return [self]
+        which = KH.partition_of(self._data, self._offsets, parts)
+        return [self._take(np.flatnonzero(which == p)) for p in range(parts)]
+
+    def at_least(self, min_count: int) -> WordCounts:
+        """The words counted at least `min_count` times (--min-word-count; exact only after the full sum)."""
+        return self if min_count <= 1 else self._take(np.flatnonzero(self._counts >= min_count))
+
+    def _take(self, idx: np.ndarray) -> WordCounts:
+        data, offsets = KH.take_words(self._data, self._offsets, idx.astype(np.int64))
+        return WordCounts(data, offsets, self._counts[idx], self.pretokenizer, self.normalizer, canonical=True)
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, WordCounts):
@@ -130,19 +158,47 @@ class WordCounts:
 
     @classmethod
     def load(cls, paths, *, allow_empty: bool = False) -> WordCounts:
-        """Sum one or more count files; they must share pre-tokenizer and normalizer. Errors name the file."""
+        """Sum one or more count files or datasets (folders of parts, as `tokbench count -o DIR` writes); they must
+        share pre-tokenizer and normalizer. Errors name the file."""
         paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
         if not paths:
             raise UsageError("no word-count files given")
-        total = None
-        for path in paths:
-            one = _read_one(Path(path))
-            if total is not None:
-                total._check_compatible(one, str(path))
-            total = one if total is None else total + one
+        files = [f for path in paths for f in dataset_files(Path(path))]
+        total = cls.sum([_read_one(f) for f in files], [str(f) for f in files])
         if not allow_empty and len(total) == 0:
             raise InputError(f"{', '.join(map(str, paths))}: word counts are empty (no words)")
         return total
+
+
+PART = "part-{:05d}.parquet"
+DEFAULT_PARTS = 8
+
+
+def dataset_files(path: Path) -> list[Path]:
+    """A count file is itself; a dataset folder is its visible .parquet parts in name order."""
+    if not path.is_dir():
+        return [path]
+    files = sorted(p for p in path.glob("*.parquet") if not p.name.startswith((".", "_")))
+    if not files:
+        raise InputError(f"{path}: folder holds no word-count parts (*.parquet)")
+    return files
+
+
+def write_part(table: WordCounts, folder, index: int) -> tuple[int, int]:
+    """Write partition `index` of a dataset into `folder` (atomically: a retried task just writes it again);
+    returns (distinct words, total count) for the caller's summary."""
+    table.save(Path(folder) / PART.format(index))
+    return len(table), table.total
+
+
+def save_dataset(tables: Sequence[WordCounts], folder, force: bool = False) -> Path:
+    """A count dataset: a folder of parquet parts (disjoint words), read by pandas/pyarrow as one table and by
+    `WordCounts.load`; never replaces an existing folder without `force`."""
+    folder = Path(folder)
+    with atomic_dir(folder, force=force) as tmp:
+        for k, table in enumerate(tables):
+            write_part(table, tmp, k)
+    return folder
 
 
 def _read_one(path: Path) -> WordCounts:
@@ -230,14 +286,6 @@ class _Counter:
         return WordCounts(data, offsets, self.wcount[:nw], pretokenizer, normalizer)  # sorts; words are distinct
 
 
-def default_threads() -> int:
-    """All the cores this process may run on (the `--threads` default)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
 def count_words(
     lines: Iterable[str], pretokenizer: str, normalizer: str | None = None, *, batch_chars: int = 1 << 18,
     threads: int | None = None,
@@ -247,7 +295,7 @@ def count_words(
     Lines are normalized, batched into one code-point array of about `batch_chars`, split and counted in numba;
     only the table of distinct words is kept between batches. `threads` (default: all cores) count batches side by
     side, each into its own table; the tables are summed, so the result is the same for any number of threads."""
-    (counts,) = count_pieces(lines, [_splitter(pretokenizer)], pretokenizer, normalizer, batch_chars=batch_chars,
+    (counts,) = count_pieces(lines, [word_splitter(pretokenizer)], pretokenizer, normalizer, batch_chars=batch_chars,
                              threads=threads)
     return counts
 
@@ -258,15 +306,21 @@ def count_blocks(
     """count_words for text handed over in blocks of whole lines (`Corpus.blocks()`): each block is cut into lines
     after every "\\n" in numba, so no Python object is made per line. A block must not end inside a line unless its
     source ends there."""
-    (counts,) = _count_batches(_text_batches(blocks, normalizer), [_splitter(pretokenizer)], pretokenizer,
+    (counts,) = _count_batches(_text_batches(blocks, normalizer), [word_splitter(pretokenizer)], pretokenizer,
                                normalizer, threads)
     return counts
 
 
-def _splitter(pretokenizer: str):
-    kind = pretok.kind(pretokenizer)
-    cls = pretok.class_table()
+def word_splitter(pretokenizer: str):
+    """The preset's pre-tokenizer as a splitter for `count_pieces`: (code points, line bounds) -> (starts, ends)."""
+    kind = presets.kind(pretokenizer)
+    cls = presets.class_table()
     return lambda cps, bounds: KP.split_lines(cps, bounds, kind, cls)
+
+
+def word_splitters(pretokenizer: str) -> list:
+    """[word_splitter]: the one table plain BPE counts (a picklable factory for `count_shard`)."""
+    return [word_splitter(pretokenizer)]
 
 
 def count_pieces(lines: Iterable[str], splitters, pretokenizer: str, normalizer: str | None = None, *,
@@ -278,7 +332,7 @@ def count_pieces(lines: Iterable[str], splitters, pretokenizer: str, normalizer:
 
 
 def _normalizer(normalizer):
-    norm = pretok.normalizer_name(normalizer)
+    norm = presets.normalizer_name(normalizer)
     return None if norm == "none" else functools.partial(unicodedata.normalize, norm.upper())
 
 
@@ -310,7 +364,7 @@ def _text_batches(blocks: Iterable[str], normalizer):
 
 def _count_batches(batches, splitters, pretokenizer: str, normalizer, threads: int | None) -> list[WordCounts]:
     """Split and count every batch into per-thread tables; sum the tables at the end (canonical, so exact)."""
-    norm = pretok.normalizer_name(normalizer)
+    norm = presets.normalizer_name(normalizer)
     threads = default_threads() if threads is None else max(1, int(threads))
 
     def work(item, counters):
@@ -351,14 +405,8 @@ def _count_batches(batches, splitters, pretokenizer: str, normalizer, threads: i
                 pending.popleft().result()
         for fut in pending:
             fut.result()
-    results = []
-    for j in range(len(splitters)):
-        tables = [per_thread[t][j].result(pretokenizer, norm) for t in range(threads)]
-        total = tables[0]
-        for other in tables[1:]:
-            total = total + other
-        results.append(total)
-    return results
+    return [WordCounts.sum([counters[j].result(pretokenizer, norm) for counters in per_thread])
+            for j in range(len(splitters))]
 
 
 def count_texts(texts: Iterable[str], pretokenizer: str, normalizer: str | None = None) -> WordCounts:
@@ -373,3 +421,43 @@ def _lines(text: str) -> Iterable[str]:
         yield part + "\n"
     if parts[-1]:
         yield parts[-1]
+
+
+# --- sharded counting (tokbench.train.runners runs these on Dask workers or in process) -------------------------------
+
+
+def count_shard(shards, splitters, pretokenizer: str, normalizer: str | None, parts: int) -> list[WordCounts]:
+    """Worker task: count a group of `corpus.Shard`s with each splitter of `splitters()` (a factory, so only its
+    name travels), then hash-partition each table: returns [table 0 part 0..parts-1, table 1 part 0.., ...]."""
+    lines = (line for shard in shards for line in shard.lines())
+    tables = count_pieces(lines, splitters(), pretokenizer, normalizer)
+    return [piece for table in tables for piece in table.partition(parts)]
+
+
+def count_sharded(runner, tasks, splitters, pretokenizer: str, normalizer: str | None = None, *, tables: int = 1,
+                  parts: int = DEFAULT_PARTS, min_count: int = 1, folder=None, label: str = "counting"):
+    """Count `tasks` (groups of shards: `Corpus.tasks`) on `runner` with a hash-partitioned reduce: partition p of every shard folds into one running
+    sum, `min_count` applies to the exact sums. With `folder`, each partition task writes its part there and returns
+    (words, total) (nothing large reaches this process); else returns one summed WordCounts per table."""
+    import functools
+
+    if parts < 1:
+        raise UsageError(f"--partitions must be at least 1, not {parts}")
+    if min_count < 1:
+        raise UsageError(f"--min-word-count must be at least 1, not {min_count}")
+    task = functools.partial(count_shard, splitters=splitters, pretokenizer=pretokenizer, normalizer=normalizer,
+                             parts=parts)
+    finish = functools.partial(_finish_part, min_count=min_count, folder=None if folder is None else str(folder))
+    results = runner.map_fold(task, list(tasks), _add, tables * parts, finish, label=label)
+    if folder is not None:
+        return results
+    return [WordCounts.sum(results[t * parts:(t + 1) * parts]) for t in range(tables)]
+
+
+def _add(a: WordCounts, b: WordCounts) -> WordCounts:
+    return a + b
+
+
+def _finish_part(table: WordCounts, index: int, min_count: int, folder: str | None):
+    table = table.at_least(min_count)
+    return table if folder is None else write_part(table, folder, index)

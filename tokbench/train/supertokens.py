@@ -26,21 +26,21 @@ from dataclasses import dataclass, field
 import numpy as np
 from tokenizers import AddedToken, Regex, Tokenizer, pre_tokenizers
 
-from tokbench import pretok
-from tokbench.bytelevel import byte_to_char, to_bytes
 from tokbench.errors import InputError, UsageError, WorkError
 from tokbench.kernels import bpe_limited as KL
-from tokbench.kernels import pretokenize as KP
 from tokbench.kernels.bpe_encode import build_bytes_table, build_merge_table, encode_pieces
+from tokbench.tokenizer import presets
+from tokbench.tokenizer.bytelevel import byte_to_char, to_bytes
 from tokbench.train.bpe import build_tokenizer, initial_tokens, learn_merges, reachable_vocab
-from tokbench.train.counts import WordCounts, count_pieces
+from tokbench.train.counts import WordCounts, count_pieces, word_splitter
 
 ALGOS = ("superbpe", "supertoken", "char-bpe")
-SUPER_PATTERNS = {"gpt2": KL.SUPER_PATTERN_DIGITS, "cl100k": KL.SUPER_PATTERN_DIGITS3,
-                  "llama3": KL.SUPER_PATTERN_DIGITS3}
+# superbpe's stage-2 pattern per stage-1 preset: its digit rule comes from the preset table (presets.Preset.superbpe)
+SUPER_PATTERNS = {name: {"digits": KL.SUPER_PATTERN_DIGITS, "digits3": KL.SUPER_PATTERN_DIGITS3}[row.superbpe]
+                  for name, row in presets.PRESETS.items() if row.superbpe is not None}
 LINES_PATTERN = r"\n|[^\n]+"  # supertoken's saved split: a newline is its own piece, nothing else is split
 BATCH_CHARS = 1 << 20
-STAGE1_PRETOKENIZERS = ("gpt2", "cl100k", "llama3")
+STAGE1_PRETOKENIZERS = presets.SUPERBPE_PRETOKENIZERS  # gpt2, cl100k, llama3: what superbpe and char-bpe accept
 
 
 @dataclass
@@ -59,14 +59,20 @@ def _count(lines: Iterable[str], splitters, normalizer: str = "none") -> list[Wo
     return count_pieces(lines, splitters, "gpt2", normalizer, batch_chars=BATCH_CHARS)
 
 
-def _stage1_splitter(pretokenizer: str):
-    kind, cls = pretok.kind(pretokenizer), pretok.class_table()
-    return lambda cps, bounds: KP.split_lines(cps, bounds, kind, cls)
-
-
 def _super_splitter(pretokenizer: str):
-    cls, digits3 = pretok.class_table(), SUPER_PATTERNS[pretokenizer] == KL.SUPER_PATTERN_DIGITS3
+    cls, digits3 = presets.class_table(), SUPER_PATTERNS[pretokenizer] == KL.SUPER_PATTERN_DIGITS3
     return lambda cps, bounds: KL.split_super(cps, bounds, cls, digits3)
+
+
+def splitters(algo: str, pretokenizer: str = "gpt2") -> list:
+    """What `algo` counts, one splitter per table, each piece counted per line: superbpe counts its stage-1 words
+    and its stage-2 phrases, char-bpe its words. Tables of per-line counts sum over shards, so these algorithms
+    train from counts made anywhere; supertoken cannot (its seeded cuts run over the corpus in order)."""
+    if algo == "superbpe":
+        return [word_splitter(pretokenizer), _super_splitter(pretokenizer)]
+    if algo == "char-bpe":
+        return [word_splitter(pretokenizer)]
+    raise UsageError(f"--algo {algo} does not train from word counts")
 
 
 class _Chunker:
@@ -168,7 +174,7 @@ def encode_phrases(tokens: list[str], merges: Sequence[tuple[str, str]], flat, o
 
 
 def _checks(vocab_size: int, special_tokens: Sequence[str], min_frequency: int, normalizer: str) -> list[str]:
-    if pretok.normalizer_name(normalizer) not in ("none", "nfc"):
+    if presets.normalizer_name(normalizer) not in ("none", "nfc"):
         raise UsageError(f"--normalizer {normalizer!r}: superbpe, supertoken and char-bpe support none or nfc")
     specials = list(special_tokens)
     if len(set(specials)) != len(specials):
@@ -198,7 +204,7 @@ def _split_tokenizer(hf: Tokenizer, pattern: str) -> Tokenizer:
 def _normalized(hf: Tokenizer, normalizer: str) -> Tokenizer:
     from tokenizers import normalizers
 
-    if pretok.normalizer_name(normalizer) == "nfc":
+    if presets.normalizer_name(normalizer) == "nfc":
         hf.normalizer = normalizers.NFC()
     return hf
 
@@ -223,8 +229,9 @@ def transition_size(transition: float, vocab_size: int, alphabet: int) -> int:
 
 def train_superbpe(lines: Iterable[str], vocab_size: int, transition: float = 0.6, max_words: int = 4,
                    min_frequency: int = 0, special_tokens: Sequence[str] = (), pretokenizer: str = "gpt2",
-                   normalizer: str = "none") -> Trained:
-    """SuperBPE: plain BPE up to the transition vocabulary, then merges across single spaces (<= max_words words)."""
+                   normalizer: str = "none", counted: Sequence[WordCounts] | None = None) -> Trained:
+    """SuperBPE: plain BPE up to the transition vocabulary, then merges across single spaces (<= max_words words).
+    `counted`: the two tables of `splitters("superbpe")` counted elsewhere (on a cluster); `lines` is then unused."""
     specials = _checks(vocab_size, special_tokens, min_frequency, normalizer)
     if pretokenizer not in STAGE1_PRETOKENIZERS:
         raise UsageError(f"--pretokenizer for superbpe must be one of {', '.join(STAGE1_PRETOKENIZERS)}")
@@ -232,7 +239,7 @@ def train_superbpe(lines: Iterable[str], vocab_size: int, transition: float = 0.
         raise UsageError(f"--max-words must be >= 1, got {max_words}")
     t_size = transition_size(transition, vocab_size, len(initial_tokens(specials)))
     started = time.process_time()
-    words1, words2 = _count(lines, [_stage1_splitter(pretokenizer), _super_splitter(pretokenizer)], normalizer)
+    words1, words2 = counted or _count(lines, splitters("superbpe", pretokenizer), normalizer)
     _empty_check(words1, "superbpe")
     counted = time.process_time()
 
@@ -282,15 +289,16 @@ def train_supertoken(lines: Iterable[str], vocab_size: int, chunk_min: int = 4, 
 
 def train_char_bpe(lines: Iterable[str], vocab_size: int, max_token_chars: int = 4, pad_vocab_pow2: bool = False,
                    min_frequency: int = 0, special_tokens: Sequence[str] = (), pretokenizer: str = "gpt2",
-                   normalizer: str = "none") -> Trained:
-    """KL3M-style character BPE: no token longer than max_token_chars characters; optional power-of-two padding."""
+                   normalizer: str = "none", counted: Sequence[WordCounts] | None = None) -> Trained:
+    """KL3M-style character BPE: no token longer than max_token_chars characters; optional power-of-two padding.
+    `counted`: the table of `splitters("char-bpe")` counted elsewhere; `lines` is then unused."""
     specials = _checks(vocab_size, special_tokens, min_frequency, normalizer)
     if pretokenizer not in STAGE1_PRETOKENIZERS:
         raise UsageError(f"--pretokenizer for char-bpe must be one of {', '.join(STAGE1_PRETOKENIZERS)}")
     if max_token_chars < 1:
         raise UsageError(f"--max-token-chars must be >= 1, got {max_token_chars}")
     started = time.process_time()
-    (words,) = _count(lines, [_stage1_splitter(pretokenizer)], normalizer)
+    (words,) = counted or _count(lines, splitters("char-bpe", pretokenizer), normalizer)
     _empty_check(words, "char-bpe")
     tokens = initial_tokens(specials)
     flat, offs, counts = words.arrays()

@@ -13,10 +13,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from tokbench.console import console, print_table
 from tokbench.corpus import Corpus
 from tokbench.errors import UsageError
 from tokbench.io import atomic_dir, atomic_write, write_json, write_records
-from tokbench.report_console import console, print_table
 from tokbench.tokenizer import load_tokenizer
 
 

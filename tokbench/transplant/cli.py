@@ -1,4 +1,4 @@
-"""Thin typer wrappers for `tokbench transplant`, `tokbench lm bpb` and `tokbench hypernet train`; the logic lives in
+"""Thin typer wrappers for `tokbench transplant` and `tokbench hypernet train`; the logic lives in
 core/evaluate/hypernet_train and tokbench.lm. `register(app)` mounts them on the main app."""
 
 from __future__ import annotations
@@ -9,84 +9,40 @@ from typing import Annotated, Optional
 
 import typer
 
+from tokbench.console import print_table
 from tokbench.errors import UsageError
+from tokbench.options import TABLE_OR_JSON, ContextOpt, FormatOpt, MaxBytesOpt, ModelOpt, check_format
 
-lm_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Causal language models: score text.")
-
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="HF model folder, .gguf file, or zoo name (smollm2)")]
-ContextOpt = Annotated[int, typer.Option("--context", help="tokens per window")]
-StrideOpt = Annotated[Optional[int], typer.Option("--stride", help="new tokens scored per window (default: context)")]
-MaxBytesOpt = Annotated[Optional[int], typer.Option("--max-bytes", help="score at most this many bytes of the corpus")]
-FormatOpt = Annotated[str, typer.Option("--format", help="table or json")]
-
-
-def _check_format(fmt: str) -> None:
-    if fmt not in ("table", "json"):
-        raise UsageError(f"--format must be table or json, not {fmt!r}")
-
-
-def _table(rows: list[dict], title: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    def cell(v) -> str:
-        return f"{v:.4f}" if isinstance(v, float) else str(v)
-
-    table = Table(title=title)
-    if len(rows) == 1:  # one record: a key/value table fits any terminal
-        table.add_column("")
-        table.add_column("value", justify="right")
-        for key, value in rows[0].items():
-            table.add_row(key, cell(value))
-    else:
-        for key in rows[0]:
-            table.add_column(key)
-        for row in rows:
-            table.add_row(*[cell(v) for v in row.values()])
-    Console(stderr=True).print(table)
-
-
-@lm_app.command("bpb")
-def bpb_command(
-    model: ModelOpt,
-    corpus: Annotated[list[str], typer.Option("--corpus", "-c", help="files, folders or globs (repeatable)")],
-    context: ContextOpt = 1024,
-    stride: StrideOpt = None,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
-    max_bytes: MaxBytesOpt = None,
-    fmt: FormatOpt = "table",
-) -> None:
-    """Bits per byte of a model on a corpus, with the model's own tokenizer."""
-    from tokbench.lm import load_lm
-    from tokbench.transplant.evaluate import read_texts
-
-    _check_format(fmt)
-    texts = read_texts(corpus, max_bytes)
-    result = load_lm(model).bits_per_byte(texts, context=context, stride=stride, batch_size=batch_size)
-    if fmt == "json":
-        print(json.dumps(result))
-    else:
-        _table([result], "bits per byte")
 
 
 def transplant_command(
     model: ModelOpt,
     tokenizer: Annotated[str, typer.Option("--tokenizer", "-t", help="the new tokenizer: file, folder or zoo name")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output model folder")],
-    method: Annotated[str, typer.Option("--method", help="tokenadapt, tokenadapt-local, tokenadapt-global, "
-                                                         "subword-mean, mean, random, hewitt")] = "tokenadapt",
+    method: Annotated[str, typer.Option("--method", help="tokenadapt, tokenadapt-local, tokenadapt-global, omp, "
+                                                         "focus, subword-mean, mean, random, hewitt, zett")] = "tokenadapt",
     evaluate: Annotated[Optional[list[str]], typer.Option("--evaluate", help="held-out corpus to score both models")] = None,
     keep_special: Annotated[str, typer.Option("--keep-special", help="old: keep the model's special tokens and roles; "
                                                                      "new: the new tokenizer's")] = "old",
     pad_to_multiple_of: Annotated[Optional[int], typer.Option("--pad-to-multiple-of")] = None,
-    temperature: Annotated[Optional[float], typer.Option("--temperature", help="TokenAdapt T (0.3)")] = None,
-    top_k: Annotated[Optional[int], typer.Option("--top-k", help="TokenAdapt global neighbours (3)")] = None,
+    temperature: Annotated[Optional[float], typer.Option("--temperature", help="TokenAdapt T (0.3); FOCUS (0.1)")] = None,
+    top_k: Annotated[Optional[int], typer.Option("--top-k", help="TokenAdapt global neighbours (3); FOCUS "
+                                                                 "candidates (64)")] = None,
+    k: Annotated[Optional[int], typer.Option("--k", help="OMP: shared tokens per new token (64)")] = None,
     weight: Annotated[Optional[float], typer.Option("--weight", help="TokenAdapt lambda, global share (0.3)")] = None,
     threshold: Annotated[Optional[float], typer.Option("--threshold", help="TokenAdapt min global cosine (0.5)")] = None,
-    aux: Annotated[Optional[str], typer.Option("--aux", help="TokenAdapt space: minilm, glove, self")] = None,
+    aux: Annotated[Optional[str], typer.Option("--aux", help="aux space (tokenadapt, omp, focus): minilm, glove, "
+                                                             "self")] = None,
     hypernet: Annotated[Optional[Path], typer.Option("--hypernet", help="zett: a folder from `tokbench hypernet train`")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     force: Annotated[bool, typer.Option("--force", help="replace --out if it exists")] = False,
+    heal_steps: Annotated[int, typer.Option("--heal-steps", help="then train only the new rows for N steps")] = 0,
+    heal_corpus: Annotated[Optional[list[str]], typer.Option("--heal-corpus", help="text for --heal-steps")] = None,
+    heal_lr: Annotated[float, typer.Option("--heal-lr")] = 1e-3,
+    heal_batch_size: Annotated[int, typer.Option("--heal-batch-size", help="sequences per heal step")] = 4,
+    heal_seq_len: Annotated[int, typer.Option("--heal-seq-len", help="tokens per heal sequence")] = 128,
+    heal_max_bytes: Annotated[Optional[int], typer.Option("--heal-max-bytes", help="read at most this much")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue an interrupted heal from OUT.heal/")] = False,
     context: ContextOpt = 1024,
     max_bytes: MaxBytesOpt = 200_000,
     fmt: FormatOpt = "table",
@@ -94,7 +50,7 @@ def transplant_command(
     """Give a pretrained causal LM a new tokenizer and save it as a Hugging Face model folder."""
     from tokbench.transplant.core import transplant
 
-    _check_format(fmt)
+    check_format(fmt, TABLE_OR_JSON)
     from tokbench.io import claim_output
     from tokbench.transplant.core import check_pad
 
@@ -102,20 +58,34 @@ def transplant_command(
     claim_output(out, force)  # before any loading
     if aux is not None and aux not in ("minilm", "glove", "self"):
         raise UsageError(f"--aux must be minilm, glove or self, not {aux!r}")
-    params = {"temperature": temperature, "top_k": top_k, "weight": weight, "threshold": threshold, "aux": aux,
-              "hypernet": str(hypernet) if hypernet is not None else None}
+    params = {"temperature": temperature, "top_k": top_k, "k": k, "weight": weight, "threshold": threshold,
+              "aux": aux, "hypernet": str(hypernet) if hypernet is not None else None}
     params = {k: v for k, v in params.items() if v is not None}
-    texts = None
-    if evaluate:
-        from tokbench.transplant.evaluate import read_texts
+    from tokbench.corpus import read_texts
 
-        texts = read_texts(evaluate, max_bytes)  # read first: a bad corpus fails before any work
+    heal = None
+    if heal_steps or heal_corpus or resume:
+        from tokbench.transplant.heal import HealOptions, HealRequest, check_work
+
+        if not heal_corpus:
+            raise UsageError("--heal-steps needs --heal-corpus (text to train the new rows on)")
+        opts = HealOptions(steps=heal_steps, batch_size=heal_batch_size, seq_len=heal_seq_len, lr=heal_lr, seed=seed)
+        opts.check()
+        work = out.with_name(out.name + ".heal")
+        check_work(work, resume, force)
+        heal = HealRequest(opts, read_texts(heal_corpus, heal_max_bytes), list(heal_corpus), work, resume)
+    texts = read_texts(evaluate, max_bytes) if evaluate else None  # read first: a bad corpus fails before any work
     from tokbench.lm import load_lm
 
     original = load_lm(model)
     result = transplant(model, tokenizer, method=method, out=out, keep_special=keep_special,
-                        pad_to_multiple_of=pad_to_multiple_of, seed=seed, force=force, params=params, lm=original)
+                        pad_to_multiple_of=pad_to_multiple_of, seed=seed, force=force, params=params, lm=original,
+                        heal=heal)
     record = {"out": str(out), "method": method, **result.counts, "seconds": round(result.seconds, 2)}
+    if heal is not None:
+        h = result.manifest["heal"]
+        record.update(heal_steps=h["steps"], heal_first_loss=h["first_loss"], heal_last_loss=h["last_loss"],
+                      heal_seconds=h["seconds"])
     if texts is not None:
         from tokbench.transplant.evaluate import compare
 
@@ -123,7 +93,7 @@ def transplant_command(
     if fmt == "json":
         print(json.dumps(record))
     else:
-        _table([record], f"transplant -> {out}")
+        print_table([record], f"transplant -> {out}", digits=4)
 
 
 hypernet_app = typer.Typer(no_args_is_help=True, help="ZeTT-style hypernetworks for zero-shot tokenizer transfer.")
@@ -163,7 +133,6 @@ def hypernet_train(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `transplant`, `lm` and `hypernet` to the main tokbench app."""
+    """Add `transplant` and `hypernet` to the main tokbench app."""
     app.command("transplant")(transplant_command)
-    app.add_typer(lm_app, name="lm")
     app.add_typer(hypernet_app, name="hypernet")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tokbench.console import status
 from tokbench.errors import UsageError, WorkError
 from tokbench.io import atomic_dir, atomic_write
 from tokbench.tokenizer import load_tokenizer
@@ -113,6 +113,16 @@ class Context:
         ok[list(i for i in self.old_tok.special_ids if i < len(ok))] = False
         if self.banned_old is not None:
             ok &= ~self.banned_old
+        return ok
+
+    @cached_property
+    def shared_old(self) -> np.ndarray:
+        """Usable old ids whose exact bytes are also a token of the new vocabulary (the overlap FOCUS and OMP
+        combine: rows that exist on both sides of the transplant)."""
+        new_bytes = set(self.new_tok.all_token_bytes())
+        old_bytes = self.old_tok.all_token_bytes()[: len(self.old_in)]
+        ok = self.usable_old.copy()
+        ok[: len(old_bytes)] &= np.fromiter((b in new_bytes for b in old_bytes), dtype=bool, count=len(old_bytes))
         return ok
 
     @cached_property
@@ -304,6 +314,7 @@ class Result:
     manifest: dict
     seconds: float
     lm: object = None  # the transplanted model with its new tokenizer (an LM)
+    targets: np.ndarray | None = None  # the new ids a method filled (what a heal trains)
 
 
 MAX_PAD = 1 << 16  # embedding rows are padded to a multiple of this at most (GPU kernels want 8..128)
@@ -317,9 +328,10 @@ def check_pad(pad_to_multiple_of: int | None) -> None:
 
 def transplant(model: str, tokenizer: str, method: str = "tokenadapt", out: str | Path | None = None,
                keep_special: str = "old", pad_to_multiple_of: int | None = None, seed: int = 0, force: bool = False,
-               params: dict | None = None, lm=None, save: bool = True) -> Result:
+               params: dict | None = None, lm=None, save: bool = True, heal=None) -> Result:
     """Transplant `tokenizer` onto `model` with `method` and save a HF model folder at `out` (atomic). `lm` may pass
-    the already loaded model (it is changed in place); save=False keeps the result in memory only (Result.lm)."""
+    the already loaded model (it is changed in place); save=False keeps the result in memory only (Result.lm).
+    `heal` (a tokbench.transplant.heal.HealRequest) then trains the new rows before saving."""
     from tokbench.lm import LM, load_lm
     from tokbench.transplant.methods import get_method
 
@@ -343,7 +355,7 @@ def transplant(model: str, tokenizer: str, method: str = "tokenadapt", out: str 
     start = lm.start_ids[0] if lm.start_ids else None
     match = match_vocab(lm.tokenizer, new_tok, keep_special, old_start=start, old_size=len(in_emb))
     for w in match.warnings:
-        _say(f"warning: {w}")
+        status(f"warning: {w}")
     new_tok = match.tokenizer
 
     n_new = new_tok.vocab_size
@@ -352,7 +364,7 @@ def transplant(model: str, tokenizer: str, method: str = "tokenadapt", out: str 
     special_unmatched = [i for i in range(n_new) if match.new_to_old[i] < 0 and match.kind[i] == "special"]
     ctx = Context(lm.tokenizer, new_tok, in_emb, targets, params=params, seed=seed, model_key=_model_key(lm),
                   old_out=old_out)
-    _say(f"{len(targets)} new tokens to fill with {method}; {int((match.new_to_old >= 0).sum())} copied")
+    status(f"{len(targets)} new tokens to fill with {method}; {int((match.new_to_old >= 0).sum())} copied")
     plan = method_fn(ctx)
     if len(plan.source) != len(targets):
         raise WorkError(f"method {method} returned {len(plan.source)} rows for {len(targets)} tokens")
@@ -401,6 +413,14 @@ def transplant(model: str, tokenizer: str, method: str = "tokenadapt", out: str 
         "warnings": match.warnings,
         "tokens": _token_sources(new_tok, lm.tokenizer, match, targets, plan, special_unmatched),
     }
+    new_lm = LM(model=lm.model, tokenizer=new_tok, folder=out or lm.folder, name=f"{model}+{method}")
+    curve = None
+    if heal is not None:
+        from tokbench.transplant.heal import heal as heal_rows
+
+        summary = heal_rows(new_lm, targets, heal.texts, heal.options, work=heal.work, resume=heal.resume, force=force)
+        curve = summary.pop("curve")
+        manifest["heal"] = {"corpus": list(heal.corpus), **summary}
     if save:
         with atomic_dir(out, force=force) as tmp:
             lm.model.save_pretrained(tmp)
@@ -408,8 +428,15 @@ def transplant(model: str, tokenizer: str, method: str = "tokenadapt", out: str 
             with open(tmp / "transplant.json", "w", encoding="utf-8") as fh:
                 json.dump(manifest, fh, ensure_ascii=False, indent=1)
                 fh.write("\n")
-    new_lm = LM(model=lm.model, tokenizer=new_tok, folder=out or lm.folder, name=f"{model}+{method}")
-    return Result(out, counts, manifest, time.perf_counter() - t0, new_lm)
+            if curve is not None:
+                from tokbench.transplant.heal import write_curve
+
+                write_curve(curve, tmp / "heal_curve.jsonl")
+    if heal is not None and heal.work is not None and save:
+        from tokbench.transplant.heal import remove_work
+
+        remove_work(heal.work)  # the model is saved: its checkpoints have done their job
+    return Result(out, counts, manifest, time.perf_counter() - t0, new_lm, targets)
 
 
 def _model_key(lm) -> str:
@@ -504,7 +531,3 @@ def _token_sources(new_tok, old_tok, match: Match, targets, plan: Plan, special_
                 rec["weights"] = [round(float(x), 4) for x in w]
         out.append(rec)
     return out
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr)

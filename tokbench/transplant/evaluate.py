@@ -2,26 +2,6 @@
 
 from __future__ import annotations
 
-from tokbench.corpus import Corpus
-from tokbench.errors import InputError
-
-
-def read_texts(specs: list[str], max_bytes: int | None = None) -> list[str]:
-    """Documents of a corpus, cut to at most `max_bytes` UTF-8 bytes in total (at a character boundary)."""
-    texts, total = [], 0
-    for doc in Corpus(list(specs)).documents():
-        if max_bytes is not None and total + len(doc.encode("utf-8")) > max_bytes:
-            room = max_bytes - total
-            cut = doc.encode("utf-8")[:room].decode("utf-8", errors="ignore")
-            if cut:
-                texts.append(cut)
-            break
-        texts.append(doc)
-        total += len(doc.encode("utf-8"))
-    if not any(texts):
-        raise InputError(f"{', '.join(specs)}: no text to score")
-    return texts
-
 
 def compare(original, transplanted, texts: list[str], context: int = 1024, stride: int | None = None,
             batch_size: int = 8, progress: bool = True) -> dict:

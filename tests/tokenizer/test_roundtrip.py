@@ -2,8 +2,8 @@
 
 import pytest
 
-from tokbench import zoo
 from tokbench.corpus import BUNDLED_ROOT, Corpus
+from tokbench.tokenizer import zoo
 from tokbench.tokenizer import load_tokenizer
 
 CORPORA = sorted(str(p.relative_to(BUNDLED_ROOT)) for p in BUNDLED_ROOT.glob("*/") if p.is_dir()

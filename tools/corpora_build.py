@@ -4,8 +4,8 @@ Why a recipe and not a download: the corpora must be real text, reproducible off
 byte-identical from run to run. Every corpus is a folder of UTF-8 ``.txt`` files (one document each); MANIFEST.json
 records the source package and version, licence, document count, bytes and sha256 of each corpus.
 
-    python -m tokbench.corpora_build            # rebuild the small committed sample under corpora/
-    python -m tokbench.corpora_build --full     # the full corpora under corpora/full/ (gitignored)
+    python tools/corpora_build.py            # rebuild the small committed sample under corpora/
+    python tools/corpora_build.py --full     # the full corpora under corpora/full/ (gitignored)
 
 Self-contained (stdlib only) so it runs before tokbench's dependencies are installed.
 """
@@ -790,7 +790,7 @@ def write(corpora: list[Corpus], out: Path, full: bool) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=out))
     try:
-        manifest = {"generator": "python -m tokbench.corpora_build" + (" --full" if full else ""),
+        manifest = {"generator": "python tools/corpora_build.py" + (" --full" if full else ""),
                     "kind": "full" if full else "sample", "corpora": {}}
         for c in corpora:
             d = tmp / c.name
@@ -817,7 +817,7 @@ def write(corpora: list[Corpus], out: Path, full: bool) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tokbench.corpora_build", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python tools/corpora_build.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("--full", action="store_true", help="build the full corpora (default: the small sample)")
     ap.add_argument("--out", type=Path, default=None, help="output folder (default: corpora/, or corpora/full with --full)")
     a = ap.parse_args(argv)

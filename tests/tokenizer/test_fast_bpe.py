@@ -11,10 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
-from tokbench.bpe_encoder import BPEEncoder
-from tokbench.errors import UsageError
+from tokbench.tokenizer.fast_bpe import BPEEncoder, Unsupported
+from tokbench.tokenizer.presets import PRETOKENIZERS, pattern
 from tokbench.train.bpe import train_bpe
-from tokbench.kernels.pretokenize import PATTERNS
 
 REPO = Path(__file__).resolve().parents[2]
 FLORES = Path("/work/shared/corpora/flores200")
@@ -123,15 +122,15 @@ def _word_counts(files, pattern):
     return words, np.array([counter[w] for w in words], np.int64)
 
 
-@pytest.mark.parametrize("pretokenizer,normalizer", [(p, "none") for p in sorted(PATTERNS)] + [("gpt2", "nfkc")])
+@pytest.mark.parametrize("pretokenizer,normalizer", [(p, "none") for p in sorted(PRETOKENIZERS)] + [("gpt2", "nfkc")])
 def test_trained_tokenizer_ids_equal_hf(pretokenizer, normalizer, lines, tmp_path):
     files = sorted(FLORES.glob("*.devtest")) or sorted((Path(sysconfig.get_paths()["stdlib"]) / "json").glob("*.py"))
-    words, counts = _word_counts(files, PATTERNS[pretokenizer])
+    words, counts = _word_counts(files, pattern(pretokenizer))
     tok = train_bpe(words, counts, 3000, 0, ["<|endoftext|>", "<pad>"], pretokenizer, normalizer)
     path = tmp_path / "tokenizer.json"
     tok.save(str(path))
     if pretokenizer == "none":  # one piece per line: not the encoder's job, the adapter keeps HF's encoder
-        with pytest.raises(UsageError, match="not supported by the fast encoder"):
+        with pytest.raises(Unsupported, match="not supported by the fast encoder"):
             BPEEncoder.from_tokenizer_json(path)
         return
     enc = BPEEncoder.from_tokenizer_json(path)
@@ -155,14 +154,14 @@ def _encoders(path):
     return _CACHE[path]
 
 
-def test_not_byte_level_bpe_is_a_usage_error(tmp_path):
+def test_not_byte_level_bpe_is_unsupported(tmp_path):
     from tokenizers import models
 
     tok = Tokenizer(models.WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]"))
-    with pytest.raises(UsageError, match="BPE"):
+    with pytest.raises(Unsupported, match="BPE"):
         BPEEncoder.from_tokenizer_json(tok)
     no_bytes = Tokenizer(models.BPE({"a": 0, "b": 1, "ab": 2}, [("a", "b")]))
-    with pytest.raises(UsageError):
+    with pytest.raises(Unsupported):
         BPEEncoder.from_tokenizer_json(no_bytes)
 
 
@@ -170,7 +169,7 @@ def test_fast_encoder_matches_the_adapter_policy():
     """fast_encoder: special-token text is plain text (as the adapter sets it up), None where it does not apply."""
     from tokenizers import models
 
-    from tokbench.bpe_encoder import fast_encoder
+    from tokbench.tokenizer.fast_bpe import fast_encoder
 
     path = _npm("gpt2")
     hf = Tokenizer.from_file(str(path))
@@ -183,13 +182,13 @@ def test_fast_encoder_matches_the_adapter_policy():
 @pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
 def test_ids_equal_tiktoken(name, lines):
     """tiktoken encodings from the zoo: ids equal `Encoding.encode_ordinary` (special-token text is plain text)."""
-    from tokbench import zoo
+    from tokbench.tokenizer import formats, zoo
 
     try:
         path = zoo.resolve(name)
     except Exception as exc:  # the zoo needs its registry packages
         pytest.skip(f"{name} not available: {exc}")
-    encoding, normalize = zoo.descriptor_encoding(path)
+    encoding, normalize = formats.descriptor_encoding(path)
     enc = BPEEncoder.from_descriptor(path)
     texts = lines[:3000]
     ref = [encoding.encode_ordinary(normalize(t)) for t in texts]
@@ -198,7 +197,7 @@ def test_ids_equal_tiktoken(name, lines):
 
 def test_chunked_batches_equal_one_by_one(monkeypatch, lines):
     """Big batches go through in chunks; the ids and offsets must not depend on where the chunks fall."""
-    import tokbench.bpe_encoder as be
+    import tokbench.tokenizer.fast_bpe as be
 
     path = _npm("gpt2")
     whole = BPEEncoder.from_tokenizer_json(path).encode_batch(lines)
@@ -207,3 +206,46 @@ def test_chunked_batches_equal_one_by_one(monkeypatch, lines):
     assert np.array_equal(whole[0], chunked[0]) and np.array_equal(whole[1], chunked[1])
     ids, offsets = BPEEncoder.from_tokenizer_json(path).encode_batch([])
     assert len(ids) == 0 and offsets.tolist() == [0]
+
+
+def test_threads_give_the_same_ids(monkeypatch, lines):
+    """Chunks encoded on several threads (each with its own word cache) give the ids of one thread."""
+    import tokbench.tokenizer.fast_bpe as be
+
+    monkeypatch.setattr(be, "CHUNK_CHARS", 4999)  # many chunks, so every thread gets work
+    enc = BPEEncoder.from_tokenizer_json(_npm("gpt2"))
+    one = enc.encode_batch(lines, threads=1)
+    for threads in (2, 3):
+        many = enc.encode_batch(lines, threads=threads)
+        assert np.array_equal(one[0], many[0]) and np.array_equal(one[1], many[1])
+
+
+def test_rank_tables_equal_python_reference(tmp_path):
+    """The kernels that read a .tiktoken file and derive tiktoken's merges agree with plain Python (base64 + dict)."""
+    import base64
+
+    from tokbench.errors import InputError
+    from tokbench.tokenizer import formats, zoo
+    from tokbench.tokenizer.fast_bpe import read_ranks_arrays
+
+    try:
+        path = formats.read_descriptor(zoo.resolve("cl100k_base"))["ranks"]
+    except Exception as exc:  # the zoo needs its registry packages
+        pytest.skip(f"cl100k_base not available: {exc}")
+    ref = {}
+    for line in path.read_bytes().splitlines():
+        token, rank = line.split()
+        ref[base64.b64decode(token)] = int(rank)
+    pool, starts, ends, ranks = read_ranks_arrays(path)
+    raw = pool.tobytes()
+    assert {raw[a:b]: int(r) for a, b, r in zip(starts.tolist(), ends.tolist(), ranks.tolist())} == ref
+    enc = BPEEncoder.from_descriptor(zoo.resolve("cl100k_base"))
+    expected = {(ref[t[:k]], ref[t[k:]]): r for t, r in ref.items() for k in range(1, len(t))
+                if t[:k] in ref and t[k:] in ref}
+    slots, keys, mranks, new = enc._merges
+    got = {(int(k >> 32), int(k & 0xFFFFFFFF)): int(n) for k, n in zip(keys.tolist(), new.tolist())}
+    assert got == expected  # new id = rank (id offset 0); a pair listed twice keeps its last rank
+    bad = tmp_path / "bad.tiktoken"
+    bad.write_bytes(b"IQ== 0\n\nIg== x\n")
+    with pytest.raises(InputError, match=r"bad.tiktoken: line 3 is not `base64 rank`"):
+        read_ranks_arrays(bad)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.transplant.conftest import make_model, stdlib_text, train_bpe
+from tests.helpers import make_model, stdlib_text, train_bpe
 from tokbench.errors import InputError, UsageError
 from tokbench.lm import load_lm
 

@@ -1,0 +1,39 @@
+"""The options every command spells the same way (typer `Annotated` types), and the one `--format` check.
+
+Capability CLIs (`<package>/cli.py`) import these, so `-t/--tokenizer`, `-o/--out`, `--text-field`, `--errors` and
+`--format` mean one thing everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from tokbench.errors import UsageError
+
+RECORD_FORMATS = ("json", "jsonl", "csv", "md")  # machine output of records (tokbench.io.format_records)
+TABLE_OR_JSON = ("table", "json")  # commands with one result: a table on stderr, or JSON on stdout
+
+TokenizerOpt = Annotated[str, typer.Option("--tokenizer", "-t", help="tokenizer.json, folder, .model, or zoo name")]
+TextField = Annotated[str, typer.Option("--text-field", help="field holding the text in .jsonl inputs")]
+Errors = Annotated[str, typer.Option("--errors", help="invalid UTF-8: strict (fail) or replace")]
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="HF model folder, .gguf file, or zoo name (smollm2)")]
+ContextOpt = Annotated[int, typer.Option("--context", help="tokens per window")]
+StrideOpt = Annotated[Optional[int], typer.Option("--stride", help="new tokens scored per window (default: context)")]
+MaxBytesOpt = Annotated[Optional[int], typer.Option("--max-bytes", help="score at most this many bytes of the corpus")]
+FormatOpt = Annotated[str, typer.Option("--format", help="table or json")]  # commands with one result
+ForceOpt = Annotated[bool, typer.Option("--force", help="replace an existing output (atomically; decided before work)")]
+
+
+def check_format(fmt: str | None, choices: tuple[str, ...] = RECORD_FORMATS) -> None:
+    """UsageError unless `fmt` (when given) is one of `choices`; the one place --format values are checked."""
+    if fmt is not None and fmt not in choices:
+        raise UsageError(f"--format must be one of {', '.join(choices)}, not {fmt!r}")
+
+
+def format_option(choices: tuple[str, ...] = RECORD_FORMATS, short: bool = False):
+    """A `--format` option whose help lists `choices`."""
+    names = ("--format", "-f") if short else ("--format",)
+    return typer.Option(*names, help=", ".join(choices) if choices != RECORD_FORMATS
+                        else "machine output to stdout: json, jsonl, csv or md")

@@ -1,0 +1,162 @@
+"""Hugging Face `tokenizers` backend: a tokenizer.json (BPE, Unigram, WordPiece, WordLevel).
+
+Byte-level BPE files are encoded by tokbench's numba encoder (`fast_bpe`) where it reproduces `tokenizers` exactly;
+everything else goes through `tokenizers` itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tokbench.tokenizer import bytelevel
+from tokbench.tokenizer.base import SPIECE_UNDERLINE, Tokenizer, roles_from_specials
+
+
+class HFTokenizer(Tokenizer):
+    """A `tokenizers.Tokenizer` (tokenizer.json): BPE, Unigram, WordPiece, WordLevel."""
+
+    def __init__(self, hf, name: str = "", config: dict | None = None):
+        hf.encode_special_tokens = True  # special-token text in the input is plain text, as with tiktoken
+        self._tok = hf
+        self.name = name or "tokenizer"
+        spec = json.loads(hf.to_str())
+        model = spec.get("model") or {}
+        self.model_type = str(model.get("type", "BPE")).lower()
+        self.byte_fallback = bool(model.get("byte_fallback"))
+        self._spec = spec
+        kinds = _component_types(spec)
+        self._bytelevel = "ByteLevel" in kinds
+        self._metaspace = "Metaspace" in kinds or SPIECE_UNDERLINE in _dumps(spec.get("normalizer")) or (
+            "Replace" in kinds and SPIECE_UNDERLINE in _dumps(spec.get("decoder")))
+        self._wordpiece = self.model_type == "wordpiece"
+        self._unk_token = model.get("unk_token")
+        added = spec.get("added_tokens") or []
+        self.special_tokens = {a["content"]: a["id"] for a in added if a.get("special")}
+        self._added_plain = {a["id"]: a["content"] for a in added if not a.get("special")}
+        config = config or {}
+        self.roles = roles_from_specials(self.special_tokens, bos=config.get("bos_token"), eos=config.get("eos_token"),
+                            pad=config.get("pad_token"), unk=config.get("unk_token") or self._unk_token)
+        norm = spec.get("normalizer")
+        self._normalizer_kinds = _component_types({"n": norm}) if norm else set()
+        self.byte_level = self._bytelevel and not self._wordpiece and self._normalizer_kinds <= {"NFC", "Sequence"}
+        self.lossless = self.byte_level or (self._metaspace and self.byte_fallback and not self._normalizer_kinds - {
+            "Prepend", "Replace", "Sequence", "NFC"})
+        self._max_id = max([hf.get_vocab_size(with_added_tokens=True) - 1] + [a["id"] for a in added])
+
+    @property
+    def vocab_size(self) -> int:
+        return self._max_id + 1
+
+    def hf(self):
+        return self._tok
+
+    @functools.cached_property
+    def _fast(self):
+        """tokbench's numba encoder where it reproduces this tokenizer exactly (byte-level BPE), else None."""
+        if self.model_type != "bpe" or not self._bytelevel:
+            return None
+        from tokbench.tokenizer.fast_bpe import fast_encoder
+
+        return fast_encoder(self._spec, encode_special_tokens=True)
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        if self._fast is not None and not add_special_tokens:
+            return self._fast.encode(text)
+        return self._tok.encode(text, add_special_tokens=add_special_tokens).ids
+
+    def encode_batch(self, texts: Sequence[str], add_special_tokens: bool = False) -> list[list[int]]:
+        if self._fast is not None and not add_special_tokens:
+            ids, offsets = self._fast.encode_batch(list(texts))
+            flat = ids.tolist()
+            return [flat[offsets[i]:offsets[i + 1]] for i in range(len(texts))]
+        return [e.ids for e in self._tok.encode_batch(list(texts), add_special_tokens=add_special_tokens)]
+
+    def encode_arrays(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        if self._fast is not None:
+            return self._fast.encode_batch(list(texts))
+        return super().encode_arrays(texts)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        if self.byte_level:
+            return self.decode_bytes(ids).decode("utf-8", errors="replace")
+        return self._tok.decode([int(i) for i in ids], skip_special_tokens=True)
+
+    def id_to_token(self, token_id: int) -> str:
+        token = self._tok.id_to_token(int(token_id))
+        return "" if token is None else token
+
+    def token_to_id(self, token: str) -> int | None:
+        return self._tok.token_to_id(token)
+
+    def token_bytes(self, token_id: int) -> bytes:
+        token_id = int(token_id)
+        if token_id in self.special_ids:
+            return b""
+        if token_id in self._added_plain:
+            return self._added_plain[token_id].encode("utf-8")
+        token = self._tok.id_to_token(token_id)
+        if token is None:
+            return b""
+        if self._bytelevel and not self._wordpiece:
+            raw = bytelevel.to_bytes(token)
+            return token.encode("utf-8") if raw is None else raw
+        if self.byte_fallback and len(token) == 6 and token.startswith("<0x") and token.endswith(">"):
+            return bytes([int(token[3:5], 16)])
+        if self._metaspace:
+            return token.replace(SPIECE_UNDERLINE, " ").encode("utf-8")
+        if self._wordpiece:
+            prefix = (self._spec.get("model") or {}).get("continuing_subword_prefix", "##")
+            return (token[len(prefix):] if token.startswith(prefix) else token).encode("utf-8")
+        return token.encode("utf-8")
+
+    def _prepends(self) -> bool:
+        pre = _dumps(self._spec.get("pre_tokenizer"))
+        norm = _dumps(self._spec.get("normalizer"))
+        return '"Prepend"' in norm or ('"Metaspace"' in pre and '"never"' not in pre and '"add_prefix_space": false'
+                                       not in pre)
+
+    def prepare(self, text: str) -> bytes:
+        normalizer = self._tok.normalizer
+        out = normalizer.normalize_str(text) if normalizer is not None else text
+        if self._wordpiece:  # WordPiece tokens carry no spaces: the words' bytes, run together
+            return "".join(out.split()).encode("utf-8")
+        if self._metaspace:
+            out = out.replace(SPIECE_UNDERLINE, " ")
+            if self._prepends() and "Prepend" not in self._normalizer_kinds and out and not out.startswith(" "):
+                out = " " + out
+        return out.encode("utf-8")
+
+    def bpe_merges(self) -> list[tuple[int, int, int]] | None:
+        if self.model_type != "bpe":
+            return None
+        vocab = self._tok.get_vocab(with_added_tokens=False)
+        merges = []
+        for merge in self._spec["model"].get("merges", []):
+            left, right = merge.split(" ", 1) if isinstance(merge, str) else merge
+            merges.append((vocab[left], vocab[right], vocab[left + right]))
+        return merges
+
+
+def _dumps(component: Any) -> str:
+    """A tokenizer.json component as text, `▁` kept as itself."""
+    return json.dumps(component or {}, ensure_ascii=False)
+
+
+def _component_types(obj: Any) -> set[str]:
+    """Every "type" named in a nested tokenizer.json component."""
+    found: set[str] = set()
+    if isinstance(obj, dict):
+        if isinstance(obj.get("type"), str):
+            found.add(obj["type"])
+        for value in obj.values():
+            found |= _component_types(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            found |= _component_types(value)
+    return found
+

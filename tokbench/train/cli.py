@@ -1,0 +1,101 @@
+"""`tokbench train`, `count` and `sweep`: thin typer wrappers; the work is in trainers.py, counts.py and sweep.py.
+
+`register(app)` mounts them on the main app.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from tokbench.errors import UsageError
+from tokbench.options import Errors, ForceOpt, TextField
+
+PretokOpt = Annotated[str, typer.Option("--pretokenizer", help="gpt2, cl100k, llama3, qwen2, o200k, whitespace, whitespace-kept, none")]
+NormOpt = Annotated[str, typer.Option("--normalizer", help="nfc, nfkc, none")]
+
+
+def count_command(
+    corpus: Annotated[list[str], typer.Argument(help="files, folders, globs, or - for stdin")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="counts.parquet")],
+    pretokenizer: PretokOpt = "gpt2",
+    normalizer: NormOpt = "none",
+    text_field: TextField = "text",
+    errors: Errors = "strict",
+    force: ForceOpt = False,
+) -> None:
+    """Count pre-tokenized words into a parquet table; sum shards with `train --from-counts`."""
+    from tokbench.train.trainers import run_count
+
+    run_count(corpus, out, pretokenizer, normalizer, text_field, errors, force=force)
+
+
+def train_command(
+    corpus: Annotated[Optional[list[str]], typer.Argument(help="files, folders, globs, or - for stdin")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="tokenizer.json path, or a folder")] = Path("tokenizer.json"),
+    algo: Annotated[str, typer.Option(
+        "--algo", help="bpe, unigram, wordpiece, sp-bpe, sp-unigram, superbpe, supertoken, char-bpe")] = "bpe",
+    vocab_size: Annotated[int, typer.Option("--vocab-size", help="size of the vocabulary, specials included")] = 8000,
+    min_frequency: Annotated[int, typer.Option("--min-frequency")] = 0,
+    special_tokens: Annotated[str, typer.Option("--special-tokens", help="comma-separated")] = "",
+    pretokenizer: PretokOpt = "gpt2",
+    normalizer: NormOpt = "none",
+    engine: Annotated[str, typer.Option("--engine", help="bpe engine: numba (tokbench's) or hf (tokenizers')")] = "numba",
+    from_counts: Annotated[Optional[list[Path]], typer.Option("--from-counts", help="train on count tables")] = None,
+    text_field: TextField = "text",
+    errors: Errors = "strict",
+    transition: Annotated[Optional[float], typer.Option(
+        "--transition", help="superbpe: stage-2 start, a fraction of --vocab-size (<1) or a vocab size")] = None,
+    max_words: Annotated[Optional[int], typer.Option("--max-words", help="superbpe: words per token (4)")] = None,
+    chunk_min: Annotated[Optional[int], typer.Option("--chunk-min", help="supertoken: shortest piece (4)")] = None,
+    chunk_max: Annotated[Optional[int], typer.Option("--chunk-max", help="supertoken: longest piece (23)")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="supertoken: random seed (0)")] = None,
+    max_token_chars: Annotated[Optional[int], typer.Option(
+        "--max-token-chars", help="char-bpe: characters per token (4)")] = None,
+    pad_vocab_pow2: Annotated[Optional[bool], typer.Option(
+        "--pad-vocab-pow2", help="char-bpe: pad the vocabulary to a power of two")] = None,
+    force: ForceOpt = False,
+) -> None:
+    """Train a tokenizer; writes a standard tokenizer.json. Also --algo superbpe, supertoken, char-bpe."""
+    from tokbench.train.trainers import run_train
+
+    specials = [s for s in special_tokens.split(",") if s]
+    if not corpus and not from_counts:
+        raise UsageError("give a corpus (or - for stdin), or --from-counts")
+    run_train(corpus or [], out, algo=algo, vocab_size=vocab_size, min_frequency=min_frequency,
+                  special_tokens=specials, pretokenizer=pretokenizer, normalizer=normalizer,
+                  text_field=text_field, errors=errors, engine=engine, from_counts=from_counts or (), force=force,
+                  super_options=dict(transition=transition, max_words=max_words, chunk_min=chunk_min,
+                                     chunk_max=chunk_max, seed=seed, max_token_chars=max_token_chars,
+                                     pad_vocab_pow2=pad_vocab_pow2))
+
+
+def sweep_command(
+    corpus: Annotated[list[str], typer.Argument(help="training files, folders, globs")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for the tokenizers, sweep.json and the plot")],
+    eval_corpus: Annotated[list[str], typer.Option("--eval", help="held-out text for bytes/token")],
+    algo: Annotated[str, typer.Option("--algo", help="superbpe")] = "superbpe",
+    transition: Annotated[str, typer.Option("--transition", help="comma-separated transition points")] = "0.4,0.6,0.8",
+    vocab_size: Annotated[int, typer.Option("--vocab-size")] = 32000,
+    max_words: Annotated[int, typer.Option("--max-words")] = 4,
+    pretokenizer: Annotated[str, typer.Option("--pretokenizer", help="stage 1: gpt2, cl100k, llama3")] = "gpt2",
+    fmt: Annotated[str, typer.Option("--format", help="json, jsonl, csv or md (stdout)")] = "json",
+    text_field: TextField = "text",
+    errors: Errors = "strict",
+    force: ForceOpt = False,
+) -> None:
+    """Train superbpe at several transition points (and plain BPE) and report bytes/token on --eval, with a plot."""
+    from tokbench.train import sweep
+
+    sweep.sweep_command(corpus, out, eval_corpus, algo=algo, transitions=transition, vocab_size=vocab_size,
+                        max_words=max_words, pretokenizer=pretokenizer, fmt=fmt, text_field=text_field, errors=errors,
+                        force=force)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `train`, `count` and `sweep` to the main tokbench app."""
+    app.command("train")(train_command)
+    app.command("count")(count_command)
+    app.command("sweep")(sweep_command)
