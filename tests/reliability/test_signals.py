@@ -12,6 +12,21 @@ import pytest
 from tests.reliability.conftest import leftovers, wait_for
 
 
+def _reading_stdin(proc) -> bool:
+    """The child is blocked in read(0, ...) (Linux: /proc/PID/syscall starts with the read syscall on fd 0)."""
+    import platform
+
+    read = {"x86_64": "0", "aarch64": "63"}.get(platform.machine())
+    try:
+        fields = open(f"/proc/{proc.pid}/syscall").read().split()
+    except OSError:
+        fields = []
+    if read is None or not fields:  # no way to look: give it time to start
+        time.sleep(5)
+        return True
+    return len(fields) > 1 and fields[0] == read and fields[1] == "0x0"
+
+
 def _temps(folder):
     return [p for p in folder.iterdir() if p.name.endswith(".tmp")]
 
@@ -35,7 +50,7 @@ def test_signal_while_writing_removes_the_temp(spawn, tmp_path, sig, code, word)
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_while_reading_stdin(spawn, tmp_path, sig, code):
     proc = spawn("train", "-", "--vocab-size", "300", "-o", tmp_path / "t.json")
-    time.sleep(1.5)
+    assert wait_for(lambda: _reading_stdin(proc), timeout=120)
     proc.send_signal(sig)
     assert proc.wait(timeout=60) == code
     err = proc.stderr.read().decode()

@@ -77,6 +77,12 @@ def train_sentencepiece(lines: Iterable[str], algo: str, vocab_size: int, specia
             input_sentence_size=0, shuffle_input_sentence=False, hard_vocab_limit=True,
             seed_sentencepiece_size=seed_sentencepiece_size, allow_whitespace_only_pieces=True)
     except RuntimeError as exc:
+        import re
+
+        too_high = re.search(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)", str(exc))
+        if too_high:  # hard_vocab_limit: sentencepiece cannot make that many pieces from this text
+            raise UsageError(f"--vocab-size is more than sentencepiece can make from this corpus (at most "
+                             f"{too_high.group(2)} pieces)") from None
         raise WorkError(f"sentencepiece training failed: {str(exc).splitlines()[-1]}") from None
     data = buffer.getvalue()
     with tempfile.TemporaryDirectory() as tmp:
