@@ -53,3 +53,26 @@ def test_full_disk_on_an_output_names_it_and_leaves_nothing(tb, tmp_path, corpus
     assert leftovers(tmp_path) == []
     if created:
         assert not (tmp_path / created).exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    """A real (randomly initialised) Llama folder with GPT-2's tokenizer: what `hypernet train --model` loads."""
+    import shutil
+
+    from tokbench.byteprob.hf import tiny_random_llama
+    from tokbench.tokenizer import zoo
+
+    folder = tmp_path_factory.mktemp("lm") / "tiny"
+    tiny_random_llama(50257).save_pretrained(folder)
+    shutil.copy(zoo.resolve("gpt2"), folder / "tokenizer.json")
+    return folder
+
+
+def test_hypernet_train_on_a_full_disk_leaves_no_folder(tb, tmp_path, corpus, tiny_lm):
+    out = tmp_path / "new" / "hn"
+    r = tb("hypernet", "train", "--model", tiny_lm, "--corpus", corpus, "-o", out, "--steps", "2",
+           "--warmup-steps", "1", "--save-every", "1", "--vocab-min", "300", "--vocab-max", "400", fsize=1000)
+    assert r.code == 1
+    r.one_line("checkpoint.pt", "File too large")
+    assert not (tmp_path / "new").exists() and leftovers(tmp_path) == []

@@ -84,7 +84,7 @@ def eval_command(
     report.print_table(report.rich_table(records), to_stdout=tty)
     if budget_rows:
         report.print_table(report.rows_table(budget_rows, f"byte budget: {budget} tokens"), to_stdout=tty)
-    rows = gate.diff(old, records, tolerances, baseline_name=str(baseline)) if old is not None else None
+    rows = gate.diff(old, records, tolerances, baseline_name=str(baseline), check=False) if old is not None else None
     if fmt == "md" and rows is not None:  # with a baseline, md is the gate's job summary (all metrics folded)
         sys.stdout.write(gate.markdown(rows, len(records) * len(tolerances), format_records(records, "md"),
                                        "all metrics"))
@@ -96,7 +96,7 @@ def eval_command(
         typer.echo(f"report written to {output}/index.html", err=True)
     if rows is not None:
         _junit(junit, records, rows, tolerances)
-        _gate(rows)
+        _gate(rows, gate.uncomparable(old, records, tolerances))
 
 
 def compare_command(
@@ -119,7 +119,8 @@ def compare_command(
     _check_new(output, force, "--output")
     tolerances = gate.parse_tolerances(tolerance) if tolerance else {}
     new_records = gate.load_records(new)
-    rows = gate.diff(gate.load_records(old), new_records, tolerances, baseline_name=str(old))
+    old_records = gate.load_records(old)
+    rows = gate.diff(old_records, new_records, tolerances, baseline_name=str(old), check=False)
     if fmt == "md":
         sys.stdout.write(gate.markdown(rows, len(new_records) * len(tolerances)))
     elif fmt:
@@ -131,7 +132,7 @@ def compare_command(
     shown = [{k: r[k] for k in ("tokenizer", "corpus", "metric", "old", "new", "change_pct", "better", "regressed")}
              for r in rows]
     report.print_table(report.rows_table(shown, f"{old} -> {new}"), to_stdout=sys.stdout.isatty() and not fmt)
-    _gate(rows)
+    _gate(rows, gate.uncomparable(old_records, new_records, tolerances))
 
 
 def _check_new(path: Optional[Path], force: bool, flag: str = "--junit") -> None:
@@ -153,13 +154,15 @@ def _junit(path: Optional[Path], records: list[dict], rows: list[dict], toleranc
     typer.echo(f"JUnit XML written to {path}", err=True)
 
 
-def _gate(rows: list[dict]) -> None:
+def _gate(rows: list[dict], problems: list[str] = ()) -> None:
+    """Exit 1 on a regression, or (fail closed) on a gated metric that could not be compared: after the reports."""
     from tokbench.eval import gate
 
     bad = gate.regressions(rows)
+    for r in bad:
+        typer.echo(f"REGRESSED {gate.describe(r)}", err=True)
+    gate.fail_uncomparable(list(problems))
     if bad:
-        for r in bad:
-            typer.echo(f"REGRESSED {gate.describe(r)}", err=True)
         # an error, not typer.Exit: click's standalone_mode=False returns Exit codes instead of raising them
         raise WorkError(f"gate: {len(bad)} metric(s) regressed beyond tolerance (listed above)")
     typer.echo("gate: no metric regressed beyond tolerance", err=True)

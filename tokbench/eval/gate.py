@@ -110,11 +110,12 @@ def _same_corpus(b: dict, r: dict, baseline_name: str) -> None:
 
 
 def diff(old: list[dict], new: list[dict], tolerances: dict[str, float] | None = None,
-         baseline_name: str = "baseline") -> list[dict]:
+         baseline_name: str = "baseline", check: bool = True) -> list[dict]:
     """One row per (tokenizer, corpus, metric) whose value changed, with `regressed` set where it moved the wrong way
     beyond its tolerance (only metrics named in `tolerances` can regress). Every (tokenizer, corpus) of `new` must be
     in `old` with the same corpus, and every gated metric must be comparable, else InputError (a baseline for other
-    tokenizers or corpora, or a metric the gate cannot read, is a mistake, not a pass)."""
+    tokenizers or corpora, or a metric the gate cannot read, is a mistake, not a pass). `check=False` leaves the
+    gated metrics to `uncomparable()`, for a caller that writes its reports before failing."""
     base = {_key(r): r for r in old}
     missing = [k for k in map(_key, new) if k not in base]
     if missing:
@@ -127,11 +128,8 @@ def diff(old: list[dict], new: list[dict], tolerances: dict[str, float] | None =
     strict = getattr(tolerances, "explicit", True)
     for r in new:
         _same_corpus(base[_key(r)], r, baseline_name)
-    unreadable = [_uncomparable(base[_key(r)], r, key, strict) for r in new for key in tolerances]
-    unreadable = [u for u in unreadable if u]
-    if unreadable:
-        more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
-        raise InputError(f"gate: cannot compare {unreadable[0]}{more}")
+    if check:
+        fail_uncomparable(uncomparable(old, new, tolerances))
     rows = []
     for r in new:
         b = base[_key(r)]
@@ -147,6 +145,21 @@ def diff(old: list[dict], new: list[dict], tolerances: dict[str, float] | None =
             regressed = tol is not None and worse and abs(change) > tol + 1e-12
             rows.append(_row(r, key, ov, nv, change, regressed, worse, tol))
     return rows
+
+
+def uncomparable(old: list[dict], new: list[dict], tolerances: dict[str, float]) -> list[str]:
+    """Every gated (record, metric) the gate cannot compare, as "METRIC for tokenizer T on corpus C: why"."""
+    base = {_key(r): r for r in old}
+    strict = getattr(tolerances, "explicit", True)
+    found = [_uncomparable(base[_key(r)], r, key, strict) for r in new if _key(r) in base for key in tolerances]
+    return [f for f in found if f]
+
+
+def fail_uncomparable(problems: list[str]) -> None:
+    """The fail-closed rule: a gated metric that could not be compared is an InputError (exit 1), never a pass."""
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InputError(f"gate: cannot compare {problems[0]}{more}")
 
 
 def _uncomparable(b: dict, r: dict, key: str, strict: bool) -> str | None:
