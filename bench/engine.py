@@ -2,7 +2,8 @@
 
 Text: English man pages from Debian packages (`bench.manpages`, text tokbench was never tuned on; `--corpus bundled`
 interleaves the bundled corpora instead). Every run is its own subprocess: wall seconds include interpreter start and
-imports; peak memory is the child's own ru_maxrss; CPU seconds are reported too (the machine is shared: CPU time is
+imports; peak memory is the child's own VmHWM (the CLI rows: its wait4 ru_maxrss, which starts from the small driver's
+RSS at fork, recorded as driver_rss_mb); CPU seconds are reported too (the machine is shared: CPU time is
 the steadier number). tokbench runs with a warm numba cache unless the row says cold.
 
 - Training (10 MB / 8k and 50 MB / 32k by default): tokbench (numba word counts + merge loop, per-phase peak memory),
@@ -43,6 +44,7 @@ MB = 1_000_000
 PEER_PYTHON = ROOT / ".venv-bench/bin/python"
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 ZOO = ("cl100k_base", "o200k_base")
+_KEEP: list = []
 
 
 
@@ -53,13 +55,6 @@ def _lines(path: str):
     """Lines as HF's trainer reads a file: cut after "\\n" only, each keeping it."""
     with open(path, encoding="utf-8", newline="\n") as handle:
         yield from handle
-
-
-def _blocks(path: str, size: int = 1 << 22):
-    """The file in blocks of whole lines (about `size` characters each)."""
-    with open(path, encoding="utf-8", newline="\n") as handle:
-        while block := handle.read(size):
-            yield block + handle.readline()
 
 
 def _documents(path: str) -> list[str]:
@@ -82,12 +77,13 @@ def _hwm_mb() -> float:
 
 def worker_train_tokbench(path: str, vocab: int, out: str, threads: int = 0) -> dict:
     t0 = time.perf_counter()
+    from tokbench.corpus import Corpus
     from tokbench.train.bpe import train_bpe_counts
     from tokbench.train.counts import count_blocks
 
     t1 = time.perf_counter()
     peak_import = _hwm_mb()
-    counts = count_blocks(_blocks(path), "gpt2", threads=threads or None)
+    counts = count_blocks(Corpus([path]).blocks(), "gpt2", threads=threads or None)  # the path `tokbench train` takes
     t2 = time.perf_counter()
     peak_count = _hwm_mb()
     tok = train_bpe_counts(counts, vocab)
@@ -242,9 +238,18 @@ def _zoo_encoder(tool: str, descriptor: str):
 
     desc = json.loads(Path(descriptor).read_text())
     name = desc["name"]
-    if tool == "tokbench":
+    if tool in ("tokbench", "tokbench-preset"):
         from tokbench.tokenizer.fast_bpe import BPEEncoder
 
+        if tool == "tokbench-preset":  # the zoo's ranks with the preset's own pattern text (its numba scanner)
+            from tokbench.tokenizer import presets
+
+            desc["pattern"] = presets.pattern(name.split("_")[0])
+            desc["ranks"] = str(Path(descriptor).parent / desc["ranks"])
+            folder = tempfile.TemporaryDirectory()  # removed when the worker exits
+            _KEEP.append(folder)
+            descriptor = str(Path(folder.name) / "preset.json")
+            Path(descriptor).write_text(json.dumps(desc))
         enc = BPEEncoder.from_descriptor(descriptor)
         facts = {"numba_scanner": enc._scanner is not None}
         return lambda texts, threads: enc.encode_batch(texts, threads=threads)[0], facts
@@ -277,11 +282,11 @@ def worker_encode_zoo(tool: str, descriptor: str, path: str, threads: int) -> di
     run, facts = _zoo_encoder(tool, descriptor)
     t1 = time.perf_counter()
     run(texts[:20], threads)  # first call apart (tokbench: kernels load from the numba cache here)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     ids = run(texts, threads)
-    t3 = time.perf_counter()
-    return {"load_s": t1 - t0, "first_call_s": t2 - t1, "encode_s": t3 - t2, "tokens": len(ids),
-            "digest": _digest(ids), **facts}
+    t3, c3 = time.perf_counter(), time.process_time()
+    return {"load_s": t1 - t0, "first_call_s": t2 - t1, "encode_s": t3 - t2, "encode_cpu_s": c3 - c2,
+            "tokens": len(ids), "digest": _digest(ids), **facts}
 
 
 def worker_startup(tool: str, descriptor: str, path: str) -> dict:
@@ -434,7 +439,7 @@ def main(argv=None) -> None:
         import resource
 
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        result["_maxrss_mb"] = usage.ru_maxrss / 1024
+        result["_maxrss_mb"] = _hwm_mb()  # VmHWM starts afresh at exec; ru_maxrss keeps the forking parent's RSS
         result["cpu_s"] = usage.ru_utime + usage.ru_stime  # on a shared machine, CPU time is the steadier number
         print(json.dumps(result))
         return
@@ -479,7 +484,8 @@ def main(argv=None) -> None:
     warm_cache = TMP / "numba-warm"
     warm_env = {"NUMBA_CACHE_DIR": str(warm_cache)}
     small = texts[min(texts)]
-    run_child("train-tokbench", [small, 1000, TMP / "warmup.json", 1], warm_env)  # fill the warm cache (not recorded)
+    run_cmd([str(Path(sys.executable).with_name("tokbench")), "warmup"], warm_env)  # fill the warm cache
+    run_child("train-tokbench", [small, 1000, TMP / "warmup.json", 1], warm_env)  # (not recorded)
     run_child("encode-tokbench", [TMP / "warmup.json", small], warm_env)
 
     parts = set(args.parts.split(","))
@@ -550,14 +556,16 @@ def main(argv=None) -> None:
     # --- zoo encoders (cl100k, o200k): tokbench against tiktoken and the fastest exact peers
     tt_env = {"TIKTOKEN_CACHE_DIR": str(TMP / "tiktoken")}
     descriptors = {}
-    if parts & {"zoo", "startup"}:
-        from tokbench.tokenizer import zoo
-
-        zoo.seed_tiktoken_cache(TMP / "tiktoken")
-        descriptors = {name: zoo.resolve(name) for name in ZOO}
+    if parts & {"zoo", "startup"}:  # in a child: the driver stays small (a child's peak memory starts from it)
+        code = ("import json, sys; from pathlib import Path; from tokbench.tokenizer import zoo; "
+                f"zoo.seed_tiktoken_cache(Path({str(TMP / 'tiktoken')!r})); "
+                f"print(json.dumps({{n: str(zoo.resolve(n)) for n in {ZOO!r}}}))")
+        descriptors = json.loads(run_cmd([sys.executable, "-c", code])[2].strip().splitlines()[-1])
     for name in ZOO if "zoo" in parts else []:
         row = {"tokenizer": name, "size_mb": args.encode_mb, "documents": len(_documents(str(enc_text)))}
-        tools = [("tokbench_1thread", "tokbench", 1), ("tokbench", "tokbench", threads), ("tiktoken", "tiktoken", 1)]
+        tools = [("tokbench_1thread", "tokbench", 1), ("tokbench", "tokbench", threads),
+                 ("tokbench_preset_1thread", "tokbench-preset", 1), ("tokbench_preset", "tokbench-preset", threads),
+                 ("tiktoken", "tiktoken", 1)]
         tools += [(t, t, 1) for t in sorted(PEER_TOOLS)] if peers else []
         for label, tool, n in tools:
             log(f"encode {name} {label}")
@@ -565,16 +573,23 @@ def main(argv=None) -> None:
                 r = median_run("encode-zoo", [tool, descriptors[name], enc_text, n], args.repeats,
                                {**warm_env, **tt_env})
                 r["mb_per_s"] = nbytes / MB / r["encode_s"]
+                r["mb_per_cpu_s"] = nbytes / MB / r["encode_cpu_s"]
             except RuntimeError as exc:
                 r = {"error": str(exc)[-300:]}
             row[label] = r
         ref = row["tiktoken"].get("digest")
         row["ids_identical_to_tiktoken"] = {label: row[label].get("digest") == ref for label, *_ in tools}
-        one = row["tokbench_1thread"]
-        for label in ("bpe-openai", "tokendagger", "tiktoken"):
-            if "mb_per_s" in row.get(label, {}):
-                row[f"speed_1thread_vs_{label}"] = one["mb_per_s"] / row[label]["mb_per_s"]
-        row["thread_speedup"] = row["tokbench"]["mb_per_s"] / one["mb_per_s"]
+        for prefix in ("tokbench", "tokbench_preset"):
+            one, many = row[f"{prefix}_1thread"], row[prefix]
+            for label in ("bpe-openai", "tokendagger", "tiktoken"):
+                if "mb_per_s" in row.get(label, {}) and "mb_per_s" in one:
+                    row[f"{prefix}_speed_1thread_vs_{label}"] = one["mb_per_s"] / row[label]["mb_per_s"]
+            for label in ("bpe-openai", "tokendagger", "tiktoken"):
+                if "mb_per_s" in row.get(label, {}) and "mb_per_s" in one:
+                    row[f"{prefix}_cpu_speed_1thread_vs_{label}"] = one["mb_per_cpu_s"] / row[label]["mb_per_cpu_s"]
+            if "mb_per_s" in one and "mb_per_s" in many:
+                row[f"{prefix}_thread_speedup"] = many["mb_per_s"] / one["mb_per_s"]
+                row[f"{prefix}_thread_cpu_ratio"] = many["encode_cpu_s"] / one["encode_cpu_s"]
         report["zoo"].append(row)
 
     # --- start-up: 1 KB through each tool, and through the CLI
@@ -587,6 +602,7 @@ def main(argv=None) -> None:
             r = median_run("startup", [tool, descriptors["cl100k_base"], one_kb], max(args.repeats, 3),
                            {**warm_env, **tt_env})
             report["startup"].append({"tool": tool, **r})
+        report["machine"]["driver_rss_mb"] = _hwm_mb()
         cli = str(Path(sys.executable).with_name("tokbench"))
         for label, cmd in (("tokbench --help", [cli, "--help"]),
                            ("tokbench tokenize -t cl100k_base 1KB", [cli, "tokenize", "-t", "cl100k_base",
@@ -711,18 +727,25 @@ def markdown(report: dict) -> str:
         lines.append(f"\nSame ids from all engines: {e['identical_ids']}")
     for z in report.get("zoo", []):
         lines += _section(f"Encoding {z['size_mb']} MB ({z['documents']} documents) with {z['tokenizer']}",
-                          ["tool", "MB/s", "encode s (CPU s of the run)", "load s", "peak RSS MB", "ids = tiktoken's"])
+                          ["tool", "MB/s", "MB per CPU s", "encode s (CPU s)", "load s", "peak RSS MB", "ids = tiktoken's"])
         for label, same in z["ids_identical_to_tiktoken"].items():
             x = z[label]
             if "mb_per_s" not in x:
-                lines.append(f"| {label} | {_cell(x)} | | | | |")
+                lines.append(f"| {label} | {_cell(x)} | | | | | |")
                 continue
-            lines.append(f"| {label} | {x['mb_per_s']:.1f} | {x['encode_s']:.2f} ({x['cpu_s']:.2f}) | "
-                         f"{x['load_s']:.2f} | {x['peak_rss_mb']:.0f} | {same} |")
-        lines.append(f"\ntokbench one thread vs bpe-openai {_x(z.get('speed_1thread_vs_bpe-openai'))}, vs tokendagger "
-                     f"{_x(z.get('speed_1thread_vs_tokendagger'))}, vs tiktoken {_x(z.get('speed_1thread_vs_tiktoken'))};"
-                     f" {report['machine']['threads']} threads vs one: {_x(z.get('thread_speedup'))}. numba scanner: "
-                     f"{z['tokbench'].get('numba_scanner')}")
+            lines.append(f"| {label} | {x['mb_per_s']:.1f} | {x['mb_per_cpu_s']:.1f} | {x['encode_s']:.2f} "
+                         f"({x['encode_cpu_s']:.2f}) | {x['load_s']:.2f} | {x['peak_rss_mb']:.0f} | {same} |")
+        for prefix, what in (("tokbench", f"the zoo descriptor as is (numba scanner: "
+                                          f"{z['tokbench'].get('numba_scanner')})"),
+                             ("tokbench_preset", "the preset's pattern text (numba scanner: "
+                                                 f"{z['tokbench_preset'].get('numba_scanner')})")):
+            lines.append(f"\n{prefix} ({what}): one thread vs bpe-openai "
+                         f"{_x(z.get(f'{prefix}_speed_1thread_vs_bpe-openai'))} wall, "
+                         f"{_x(z.get(f'{prefix}_cpu_speed_1thread_vs_bpe-openai'))} per CPU second, vs tokendagger "
+                         f"{_x(z.get(f'{prefix}_speed_1thread_vs_tokendagger'))}, vs tiktoken "
+                         f"{_x(z.get(f'{prefix}_speed_1thread_vs_tiktoken'))}; {report['machine']['threads']} threads "
+                         f"vs one: {_x(z.get(f'{prefix}_thread_speedup'))} ({_x(z.get(f'{prefix}_thread_cpu_ratio'))} "
+                         f"the CPU time).")
     if report.get("startup"):
         lines += _section("Start-up: 1 KB through cl100k_base (fresh interpreter, median of 3)",
                           ["tool", "wall s", "import s", "load s", "tokenize s", "CPU s", "peak RSS MB"])

@@ -1,18 +1,28 @@
-"""Benchmark: tokenizer transplantation on SmolLM2-135M.
+"""Benchmark: tokenizer transplantation on SmolLM2-135M, every method on three target tokenizers.
 
-1. Time a TokenAdapt transplant of SmolLM2 onto a 32k English BPE with the auxiliary (MiniLM) cache cold
-   (target <= 120 s on 2 cores). Wall and CPU seconds are both reported: the shared machine's load inflates wall time.
-2. Hold-out reconstruction: 10% of SmolLM2's multi-byte tokens treated as new; cosine of each method's rows to the
-   true rows, raw and about the mean row.
-3. Bits per byte on held-out English text (every 10th document of the bundled en-tech corpus, never used to train
-   the 32k BPE) of the original model and of each method, for the 32k BPE and for mistral-v1.
+Stages (each resumable; `--stage all`, what `make bench` runs, does them in order):
+- cold: a TokenAdapt transplant onto the 32k English BPE with the auxiliary (MiniLM) cache cold, wall and CPU seconds.
+- holdout: 10% of SmolLM2's multi-byte tokens treated as new; cosine of each method's rows to the true rows (raw and
+  about the mean row). This is the set method defaults may be chosen on: it never sees the evaluation text.
+- zeroshot: SmolLM2 onto (a) a 32k byte-level BPE trained with tokbench on the bundled English, (b) mistral-v1 and
+  (c) a BPE trained with tokbench on corpora/multi/tr; bits per byte of the original model and of every method on
+  FLORES-200 devtest (English for a and b, Turkish for c; >= 50 KiB each, never used for training or tuning), scored
+  in blocks of 8 sentences with a bootstrap interval over blocks, plus paired intervals of OMP - TokenAdapt; seconds
+  per method.
+- heal: the two best zero-shot methods per heal target, healed on the target's training text (never FLORES) for 100
+  and 500 steps (one run, evaluated at both: the learning rate is constant after warm-up, so step 100 of the run is a
+  100-step run); wall seconds of the heal steps alone.
+Every stage writes its rows to .cache/bench/transplant/<stage>.json and the merged report to
+reports/bench/transplant.json + .md, so stages may run one after another or side by side (`--threads`).
 
-Writes reports/bench/transplant.json.  Run: python -m bench.transplant [--eval-bytes N] [--quick]
+Run: python -m bench.transplant [--stage all|cold|holdout|zeroshot|heal] [--targets en32k,mistral-v1,tr]
+     [--methods ...] [--eval-bytes N] [--heal-steps 100,500] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import sys
@@ -23,7 +33,11 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-METHODS = ["tokenadapt", "tokenadapt-global", "subword-mean", "mean", "random", "hewitt"]
+METHODS = ["tokenadapt", "omp", "focus", "subword-mean", "hewitt", "mean", "random", "zett"]
+FLORES = Path("/work/shared/corpora/flores200")
+TARGETS = {"en32k": "en", "mistral-v1": "en", "tr": "tr"}  # target tokenizer -> evaluation language
+FLORES_FILE = {"en": "eng_Latn.devtest", "tr": "tur_Latn.devtest"}
+BLOCK_LINES = 8
 
 
 def cpu_seconds() -> float:
@@ -126,7 +140,7 @@ def holdout_cosines() -> list[dict]:
     rows = []
     runs = [(m, {}) for m in ("random", "mean", "hewitt", "subword-mean")]
     runs += [(m, {"aux": a}) for a in ("minilm", "glove", "self") for m in ("tokenadapt", "tokenadapt-local",
-                                                                            "tokenadapt-global")]
+                                                                            "tokenadapt-global", "omp", "focus")]
     for name, params in runs:
         t0 = time.perf_counter()
         plan = get_method(name)(Context(tok, tok, emb, targets, params=params, banned_old=banned))
@@ -138,81 +152,356 @@ def holdout_cosines() -> list[dict]:
     return [{"heldout_tokens": int(len(targets))}] + rows
 
 
-def bpb_table(tokenizers: dict[str, str], methods: list[str], texts: list[str], context: int,
-              on_row=lambda rows: None) -> list[dict]:
+def flores_blocks(lang: str, min_bytes: int) -> list[str]:
+    """FLORES-200 devtest sentences in order, grouped BLOCK_LINES to a block, until at least min_bytes."""
+    path = Path(os.environ.get("TOKBENCH_FLORES", FLORES)) / FLORES_FILE[lang]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    blocks, total = [], 0
+    for i in range(0, len(lines), BLOCK_LINES):
+        block = "\n".join(lines[i:i + BLOCK_LINES]) + "\n"
+        blocks.append(block)
+        total += len(block.encode("utf-8"))
+        if total >= min_bytes:
+            break
+    return blocks
+
+
+def train_tr(path: Path, vocab_size: int = 16000) -> dict:
+    """A byte-level BPE trained with tokbench (numba engine, gpt2 pre-tokenizer) on corpora/multi/tr."""
+    import subprocess
+
+    from tokbench.corpus import bundled
+    from tokenizers import Tokenizer
+
+    corpus = bundled("multi/tr")
+    if not path.exists():
+        subprocess.run([sys.executable, "-m", "tokbench.cli", "train", str(corpus), "--vocab-size", str(vocab_size),
+                        "--special-tokens", "<|endoftext|>", "-o", str(path)], check=True)
+    size = sum(p.stat().st_size for p in Path(corpus).rglob("*") if p.is_file())
+    return {"path": str(path), "vocab_size": Tokenizer.from_file(str(path)).get_vocab_size(), "asked": vocab_size,
+            "corpus": "bundled multi/tr (tokbench train, numba BPE)", "training_bytes": size}
+
+
+def train_texts(target: str) -> list[str]:
+    """The text a target's tokenizer was trained on (English for en32k and mistral-v1): what heal trains on."""
+    from tokbench.corpus import Corpus, bundled
+
+    if TARGETS[target] == "tr":
+        return list(Corpus([str(bundled("multi/tr"))]).documents())
+    train_docs, _ = split_en_tech()
+    specs = [str(bundled(n)) for n in ("en-dict", "legal", "code-py", "multi/en", "parallel/en")]
+    return list(Corpus(specs + [str(p) for p in train_docs]).documents())
+
+
+def score_blocks(lm, blocks: list[str], context: int) -> dict:
+    """Bits per byte over the blocks (each scored as its own document) with per-block nats and bytes."""
+    nll, nbytes, tokens = [], [], 0
+    for b in blocks:
+        r = lm.bits_per_byte([b], context=context, progress=False)
+        nll.append(r["nll"])
+        nbytes.append(r["bytes"])
+        tokens += r["tokens"]
+    nll, nbytes = np.array(nll), np.array(nbytes)
+    lo, hi = bootstrap(nll, nbytes)
+    return {"bits_per_byte": round(float(nll.sum() / (np.log(2) * nbytes.sum())), 4), "ci95": [round(lo, 4), round(hi, 4)],
+            "tokens": tokens, "bytes": int(nbytes.sum()), "blocks": len(blocks), "block_nll": nll.round(4).tolist()}
+
+
+def bootstrap(nll: np.ndarray, nbytes: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of total bits per byte, resampling blocks with replacement."""
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(nll), size=(reps, len(nll)))
+    stats = nll[pick].sum(1) / (np.log(2) * nbytes[pick].sum(1))
+    return float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5))
+
+
+def paired_interval(a: dict, b: dict, nbytes: np.ndarray, reps: int = 2000, seed: int = 0) -> dict:
+    """bits per byte of a minus b on the same blocks, with a paired bootstrap 95% interval."""
+    da, db = np.array(a["block_nll"]), np.array(b["block_nll"])
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(da), size=(reps, len(da)))
+    diff = (da[pick].sum(1) - db[pick].sum(1)) / (np.log(2) * nbytes[pick].sum(1))
+    point = (da.sum() - db.sum()) / (np.log(2) * nbytes.sum())
+    return {"difference": round(float(point), 4), "ci95": [round(float(np.percentile(diff, 2.5)), 4),
+                                                          round(float(np.percentile(diff, 97.5)), 4)]}
+
+
+# ---------------------------------------------------------------------------------------------------- state files
+def stage_path(stage: str) -> Path:
+    from tokbench.io import cache_dir
+
+    return cache_dir("bench", "transplant") / f"{stage}.json"
+
+
+def load_stage(stage: str) -> dict:
+    p = stage_path(stage)
+    return json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
+
+
+def save_stage(stage: str, data: dict) -> None:
+    from tokbench.io import write_json
+
+    write_json(stage_path(stage), data)
+
+
+def tokenizers_for(targets: list[str]) -> dict[str, str]:
+    from tokbench.io import cache_dir
+
+    specs = {}
+    for t in targets:
+        if t == "en32k":
+            specs[t] = train_en32k(cache_dir("bench") / "en32k.json")["path"]
+        elif t == "tr":
+            specs[t] = train_tr(cache_dir("bench") / "tr16k.json")["path"]
+        else:
+            specs[t] = t
+    return specs
+
+
+def hypernet_folder() -> Path:
+    from tokbench.io import cache_dir
+
+    return cache_dir("bench") / "hypernet-smollm2"
+
+
+def run_zeroshot(targets: list[str], methods: list[str], eval_bytes: int, context: int, on_change) -> None:
     from tokbench.lm import load_lm
     from tokbench.transplant.core import transplant
 
-    original = load_lm("smollm2").bits_per_byte(texts, context=context, progress=False)
-    rows = [{"tokenizer": "smollm2 (original)", "method": "-", "bits_per_byte": round(original["bits_per_byte"], 4),
-             "ratio_vs_original": 1.0, "tokens": original["tokens"], "bytes": original["bytes"]}]
-    print(rows[-1], file=sys.stderr, flush=True)
-    for tname, tspec in tokenizers.items():
-        for method in methods:
+    state = load_stage("zeroshot")
+    state.setdefault("rows", {})
+    rows = state["rows"]
+    for lang in dict.fromkeys(TARGETS[t] for t in targets):
+        key = f"original|{lang}"
+        if key not in rows:
+            blocks = flores_blocks(lang, eval_bytes)
             t0 = time.perf_counter()
-            res = transplant("smollm2", tspec, method, save=False, lm=load_lm("smollm2"))
-            seconds = time.perf_counter() - t0
-            r = res.lm.bits_per_byte(texts, context=context, progress=False)
-            rows.append({"tokenizer": tname, "method": method, "bits_per_byte": round(r["bits_per_byte"], 4),
-                         "ratio_vs_original": round(r["bits_per_byte"] / original["bits_per_byte"], 4),
-                         "tokens": r["tokens"], "bytes": r["bytes"], "transplant_s": round(seconds, 1),
-                         "copied": res.counts["copied"], "approximated": res.counts["approximated"],
-                         "fallback": res.counts["fallback"]})
-            print(rows[-1], file=sys.stderr, flush=True)
-            on_row(rows)
-    return rows
+            rows[key] = {"target": "smollm2 (original)", "eval": lang, "method": "-",
+                         **score_blocks(load_lm("smollm2"), blocks, context),
+                         "eval_s": round(time.perf_counter() - t0, 1)}
+            save_stage("zeroshot", state)
+            on_change()
+    specs = tokenizers_for(targets)
+    for t in targets:
+        lang = TARGETS[t]
+        blocks = flores_blocks(lang, eval_bytes)
+        for method in methods:
+            key = f"{t}|{method}"
+            if key in rows:
+                continue
+            params = {}
+            if method == "zett":
+                folder = hypernet_folder()
+                if not (folder / "config.json").is_file():
+                    rows[key] = {"target": t, "eval": lang, "method": method,
+                                 "skipped": f"no trained hypernetwork at {folder} (`make hypernet` trains one)"}
+                    save_stage("zeroshot", state)
+                    continue
+                params = {"hypernet": str(folder)}
+            load0 = os.getloadavg()[0]
+            t0, c0 = time.perf_counter(), cpu_seconds()
+            res = transplant("smollm2", specs[t], method, save=False, lm=load_lm("smollm2"), params=params)
+            wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+            t1 = time.perf_counter()
+            score = score_blocks(res.lm, blocks, context)
+            rows[key] = {"target": t, "eval": lang, "method": method, **score, "transplant_s": round(wall, 1),
+                         "transplant_cpu_s": round(cpu, 1), "eval_s": round(time.perf_counter() - t1, 1),
+                         "loadavg": round(load0, 1), "copied": res.counts["copied"],
+                         "approximated": res.counts["approximated"], "fallback": res.counts["fallback"],
+                         "vocab_size": res.counts["vocab_size"]}
+            print({k: v for k, v in rows[key].items() if k != "block_nll"}, file=sys.stderr, flush=True)
+            save_stage("zeroshot", state)
+            on_change()
+
+
+def best_methods(target: str, n: int = 2) -> list[str]:
+    rows = [r for k, r in load_stage("zeroshot").get("rows", {}).items()
+            if k.startswith(f"{target}|") and "bits_per_byte" in r]
+    return [r["method"] for r in sorted(rows, key=lambda r: r["bits_per_byte"])[:n]]
+
+
+def run_heal(targets: list[str], methods: list[str] | None, steps: list[int], eval_bytes: int, context: int,
+             on_change, opts_kw: dict) -> None:
+    from tokbench.lm import load_lm
+    from tokbench.transplant.core import transplant
+    from tokbench.transplant.heal import Healer, HealOptions
+
+    state = load_stage("heal")
+    state.setdefault("rows", {})
+    rows = state["rows"]
+    specs = tokenizers_for(targets)
+    for t in targets:
+        blocks = flores_blocks(TARGETS[t], eval_bytes)
+        texts = train_texts(t)
+        for method in methods or best_methods(t):
+            if all(f"{t}|{method}|{s}" in rows for s in steps):
+                continue
+            res = transplant("smollm2", specs[t], method, save=False, lm=load_lm("smollm2"))
+            opts = HealOptions(steps=max(steps), **opts_kw)
+            healer = Healer(res.lm, res.targets, texts, opts)
+            heal_wall = heal_cpu = 0.0
+            load0 = os.getloadavg()[0]
+            for s in sorted(steps):
+                t0, c0 = time.perf_counter(), cpu_seconds()
+                while healer.step_done < s:
+                    rec = healer.step()
+                    if rec["step"] % 25 == 0:
+                        print(f"heal {t} {method} step {rec['step']} loss {rec['loss']:.3f} "
+                              f"bpb {rec['bits_per_byte']:.3f}", file=sys.stderr, flush=True)
+                heal_wall += time.perf_counter() - t0
+                heal_cpu += cpu_seconds() - c0
+                healer.write_back()
+                score = score_blocks(res.lm, blocks, context)
+                curve = healer.curve
+                rows[f"{t}|{method}|{s}"] = {
+                    "target": t, "eval": TARGETS[t], "method": method, "heal_steps": s, **score,
+                    "heal_wall_s": round(heal_wall, 1), "heal_cpu_s": round(heal_cpu, 1), "loadavg_at_start": round(load0, 1),
+                    "train_loss_last25": round(float(np.mean([r["loss"] for r in curve[-25:]])), 4),
+                    "options": {**opts_kw, "steps_of_run": max(steps)}, "trained_rows": int(len(res.targets)),
+                    "heal_corpus": "the target tokenizer's training text (bundled)"}
+                print({k: v for k, v in rows[f"{t}|{method}|{s}"].items() if k != "block_nll"}, file=sys.stderr,
+                      flush=True)
+                save_stage("heal", state)
+                on_change()
+
+
+# ------------------------------------------------------------------------------------------------------- report
+def build_report(eval_bytes: int) -> dict:
+    from tokbench.io import cache_dir
+
+    report = {"model": "SmolLM2-135M-Instruct (Q4_1 GGUF dequantised to fp32)", "cpus": os.cpu_count(),
+              "heldout_text": f"FLORES-200 devtest (English: eng_Latn, Turkish: tur_Latn), first >= {eval_bytes} bytes, "
+                              f"in blocks of {BLOCK_LINES} sentences, each scored as its own document",
+              "machine_note": "2 cores shared with other engineers' jobs: wall seconds are inflated (loadavg is "
+                              "recorded per row); CPU seconds are closer to the work done"}
+    for name in ("en32k", "tr16k"):
+        p = cache_dir("bench") / f"{name}.json"
+        if p.exists():
+            from tokenizers import Tokenizer
+
+            report[f"tokenizer_{name}"] = {"path": str(p), "vocab_size": Tokenizer.from_file(str(p)).get_vocab_size()}
+    for stage in ("cold", "holdout"):
+        data = load_stage(stage)
+        if data:
+            report[{"cold": "cold_transplant", "holdout": "holdout_reconstruction"}[stage]] = data["result"]
+    zs = load_stage("zeroshot").get("rows", {})
+    report["bits_per_byte"] = [{k: v for k, v in r.items() if k != "block_nll"} for r in zs.values()]
+    paired = []
+    for t in TARGETS:
+        a, b = zs.get(f"{t}|omp"), zs.get(f"{t}|tokenadapt")
+        if a and b and "block_nll" in a and "block_nll" in b:
+            blocks = flores_blocks(TARGETS[t], eval_bytes)
+            nbytes = np.array([len(x.encode("utf-8")) for x in blocks])
+            paired.append({"target": t, "comparison": "omp - tokenadapt", **paired_interval(a, b, nbytes),
+                           "omp_at_or_below_tokenadapt": a["bits_per_byte"] <= b["bits_per_byte"]})
+    report["omp_vs_tokenadapt"] = paired
+    if paired:
+        report["target_omp"] = {"met": sum(p["omp_at_or_below_tokenadapt"] for p in paired) >= 2,
+                                "targets_at_or_below": sum(p["omp_at_or_below_tokenadapt"] for p in paired),
+                                "of": len(paired)}
+    heal = load_stage("heal").get("rows", {})
+    report["heal"] = [{k: v for k, v in r.items() if k != "block_nll"} for r in heal.values()]
+    orig = zs.get("original|en")
+    best = min((r for k, r in zs.items() if k.startswith("en32k|") and "bits_per_byte" in r),
+               key=lambda r: r["bits_per_byte"], default=None)
+    healed = heal.get(f"en32k|{best['method']}|500") if best else None
+    if orig and best and healed:
+        gap = best["bits_per_byte"] - orig["bits_per_byte"]
+        rec = (best["bits_per_byte"] - healed["bits_per_byte"]) / gap if gap > 0 else None
+        report["target_heal"] = {"best_zero_shot": best["method"], "original": orig["bits_per_byte"],
+                                 "zero_shot": best["bits_per_byte"], "healed_500": healed["bits_per_byte"],
+                                 "gap_recovered": None if rec is None else round(rec, 3),
+                                 "heal_wall_s": healed["heal_wall_s"], "heal_cpu_s": healed["heal_cpu_s"],
+                                 "met": bool(rec is not None and rec >= 0.5 and healed["heal_wall_s"] <= 900)}
+    return report
 
 
 def write_markdown(report: dict, path: Path) -> None:
-    """A human summary of the JSON report: timing, hold-out reconstruction, bits per byte."""
+    """A human summary of the JSON report."""
     from tokbench.io import atomic_write, format_records
 
-    parts = [f"# Transplant benchmark\n\nModel: {report['model']}. Held-out text: {report['heldout_text']}.\n"]
+    def table(rows: list[dict], drop=()) -> str:
+        keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in drop]
+        return format_records([{k: r.get(k, "") for k in keys} for r in rows], "md")
+
+    parts = [f"# Transplant benchmark\n\nModel: {report['model']}. Held-out text: {report['heldout_text']}. "
+             f"{report['machine_note']}.\n"]
     cold = report.get("cold_transplant")
     if cold:
-        parts.append(f"\nCold TokenAdapt transplant onto the {report['tokenizer_en32k']['vocab_size']}-token BPE: "
-                     f"{cold['wall_s']} s wall, {cold['cpu_s']} s CPU (load average {cold['loadavg_at_start']} on "
-                     f"{report['cpus']} cores; target {cold['target_s']} s).\n")
+        parts.append(f"\nCold TokenAdapt transplant onto the 32k BPE: {cold['wall_s']} s wall, {cold['cpu_s']} s CPU "
+                     f"(load average {cold['loadavg_at_start']} on {report['cpus']} cores).\n")
     hold = [r for r in report.get("holdout_reconstruction", []) if "method" in r]
     if hold:
-        parts.append("\n## Hold-out reconstruction (10% of SmolLM2 tokens)\n\n" + format_records(hold, "md"))
+        parts.append("\n## Hold-out reconstruction (10% of SmolLM2 tokens)\n\n" + table(hold))
     rows = report.get("bits_per_byte") or []
     if rows:
-        keys = list(dict.fromkeys(k for r in rows for k in r))
-        parts.append("\n## Bits per byte\n\n" + format_records([{k: r.get(k, "") for k in keys} for r in rows], "md"))
+        parts.append("\n## Bits per byte, zero-shot (95% bootstrap interval over blocks)\n\n"
+                     + table(rows, drop=("blocks",)))
+    if report.get("omp_vs_tokenadapt"):
+        parts.append("\n## OMP vs TokenAdapt (paired bootstrap on the same blocks)\n\n" + table(report["omp_vs_tokenadapt"]))
+    for key in ("target_omp", "target_heal"):
+        if key in report:
+            parts.append(f"\n{key}: `{json.dumps(report[key])}`\n")
+    if report.get("heal"):
+        parts.append("\n## After embedding heal\n\n" + table(report["heal"], drop=("options", "blocks")))
+        parts.append(f"\nHeal options: `{json.dumps(report['heal'][0]['options'])}`\n")
+    for note in report.get("notes", []):
+        parts.append(f"\n- {note}")
     with atomic_write(path) as fh:
-        fh.write("".join(parts))
+        fh.write("".join(parts) + "\n")
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--eval-bytes", type=int, default=10_000)
+    ap.add_argument("--stage", default="all", choices=["all", "cold", "holdout", "zeroshot", "heal", "report"])
+    ap.add_argument("--targets", default=",".join(TARGETS))
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--heal-targets", default="en32k")
+    ap.add_argument("--heal-methods", default="", help="default: the two best zero-shot methods per heal target")
+    ap.add_argument("--heal-steps", default="100,500")
+    ap.add_argument("--heal-batch-size", type=int, default=4)
+    ap.add_argument("--heal-seq-len", type=int, default=128)
+    ap.add_argument("--heal-lr", type=float, default=1e-3)
+    ap.add_argument("--eval-bytes", type=int, default=51_200)
     ap.add_argument("--context", type=int, default=1024)
-    ap.add_argument("--quick", action="store_true", help="skip the cold timing and the hold-out table")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--note", action="append", default=[], help="a line for the report (e.g. what was reduced)")
     ap.add_argument("--out", default=str(REPO / "reports" / "bench" / "transplant.json"))
     args = ap.parse_args(argv)
+    if args.threads:
+        import torch
 
+        torch.set_num_threads(args.threads)
     from tokbench.io import cache_dir, write_json
 
-    en32k = train_en32k(cache_dir("bench") / "en32k.json")
-    report = {"model": "SmolLM2-135M-Instruct (Q4_1 GGUF dequantised to fp32)", "tokenizer_en32k": en32k,
-              "heldout_text": f"bundled en-tech, every 10th document, first {args.eval_bytes} bytes", "cpus": os.cpu_count()}
     out = Path(args.out)
+    notes_state = load_stage("notes")
+    if args.note:
+        notes_state["notes"] = notes_state.get("notes", []) + args.note
+        save_stage("notes", notes_state)
 
-    def write(rows=None) -> None:
-        if rows is not None:
-            report["bits_per_byte"] = rows
+    def write() -> None:
+        report = build_report(args.eval_bytes)
+        report["notes"] = load_stage("notes").get("notes", [])
         write_json(out, report)
         write_markdown(report, out.with_suffix(".md"))
 
-    if not args.quick:
-        report["cold_transplant"] = cold_timing(en32k["path"])
-        print(report["cold_transplant"], file=sys.stderr, flush=True)
+    stages = ["cold", "holdout", "zeroshot", "heal"] if args.stage == "all" else [args.stage]
+    if "cold" in stages and not load_stage("cold"):
+        en32k = train_en32k(cache_dir("bench") / "en32k.json")
+        save_stage("cold", {"result": cold_timing(en32k["path"])})
         write()
-        report["holdout_reconstruction"] = holdout_cosines()
+    if "holdout" in stages and not load_stage("holdout"):
+        save_stage("holdout", {"result": holdout_cosines()})
         write()
-    texts = heldout_texts(args.eval_bytes)
-    bpb_table({"en32k": en32k["path"], "mistral-v1": "mistral-v1"}, METHODS, texts, args.context, on_row=write)
+    if "zeroshot" in stages:
+        run_zeroshot(args.targets.split(","), args.methods.split(","), args.eval_bytes, args.context, write)
+    if "heal" in stages:
+        steps = [int(s) for s in args.heal_steps.split(",")]
+        run_heal(args.heal_targets.split(","), [m for m in args.heal_methods.split(",") if m] or None, steps,
+                 args.eval_bytes, args.context, write,
+                 {"batch_size": args.heal_batch_size, "seq_len": args.heal_seq_len, "lr": args.heal_lr})
+    write()
     print(f"wrote {out}", file=sys.stderr)
 
 

@@ -17,7 +17,7 @@ from tokbench.errors import TokbenchError
 
 # Command order in `tokbench --help` follows this list.
 CAPABILITIES = ("tokbench.tokenizer.cli", "tokbench.train.cli", "tokbench.eval.cli", "tokbench.eval.demo",
-                "tokbench.transplant.cli", "tokbench.lm.cli", "tokbench.byteprob.cli")
+                "tokbench.transplant.cli", "tokbench.lm.cli", "tokbench.byteprob.cli", "tokbench.warmup")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train, transplant and evaluate tokenizers.", rich_markup_mode=None)
@@ -45,6 +45,16 @@ def main(argv: Optional[list[str]] = None) -> None:
     debug = "--debug" in args
     if debug:
         args.remove("--debug")
+        import logging
+
+        logger = logging.getLogger("tokbench")  # debug lines (e.g. which pre-tokenizer runs) go to stderr
+        for old in [h for h in logger.handlers if getattr(h, "tokbench", False)]:
+            logger.removeHandler(old)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("tokbench: debug: %(message)s"))
+        handler.tokbench = True
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
     try:
         code = app(args=args, prog_name="tokbench", standalone_mode=False)
         if received_signal() is not None or code == 130:  # typer turns Ctrl-C into a silent Exit(130)

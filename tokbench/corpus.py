@@ -181,6 +181,9 @@ class Shard:
     def documents(self) -> Iterator[str]:
         return _documents(self.source, self.text_field, self.errors, self.start, self.end)
 
+    def blocks(self) -> Iterator[str]:
+        return _blocks(self.source, self.text_field, self.errors, self.start, self.end)
+
     def size(self) -> int:
         """Bytes of input in the shard (on disk: compressed size for .gz)."""
         if self.source.is_stdin:
@@ -214,21 +217,24 @@ class Corpus:
 
     def documents(self) -> Iterator[str]:
         """One string per file, or per record of a JSONL file. Raises InputError if the corpus is empty."""
-        empty = True
-        for source in self.sources:
-            for text in _documents(source, self.text_field, self.errors):
-                empty = empty and not text
-                yield text
-        if empty:
-            raise InputError(f"{self._label()}: corpus is empty (no text)")
+        return self._each(_documents)
 
     def lines(self) -> Iterator[str]:
         """Lines with their newline kept, streamed file by file (JSONL records are split into lines too)."""
+        return self._each(_lines)
+
+    def blocks(self) -> Iterator[str]:
+        """The same text as `lines()` in blocks of whole lines (about BLOCK_SIZE bytes, cut after a "\\n"), so a
+        counter can cut the lines itself instead of receiving one Python string per line."""
+        return self._each(_blocks)
+
+    def _each(self, reader) -> Iterator[str]:
+        """reader(source, text_field, errors)'s strings, source after source; InputError at the end if all empty."""
         empty = True
         for source in self.sources:
-            for line in _lines(source, self.text_field, self.errors):
-                empty = False
-                yield line
+            for text in reader(source, self.text_field, self.errors):
+                empty = empty and not text
+                yield text
         if empty:
             raise InputError(f"{self._label()}: corpus is empty (no text)")
 
@@ -360,6 +366,37 @@ def _lines(source: Source, text_field: str, errors: str, start: int = 0, end: in
             offset += len(raw)
 
 
+BLOCK_SIZE = 1 << 22
+
+
+def _blocks(source: Source, text_field: str, errors: str, start: int = 0, end: int | None = None) -> Iterator[str]:
+    """Lines of `_lines` joined into blocks of about BLOCK_SIZE bytes, each cut after a "\\n" (a file's last line may
+    lack it). A JSONL record's lines are str.splitlines' (not cut at "\\n" only): each comes as a block of its own."""
+    if source.is_jsonl:
+        yield from _lines(source, text_field, errors, start, end)
+        return
+    offset, rest, size = start, b"", BLOCK_SIZE
+    with source.open() as handle:
+        if start:
+            handle.seek(start)
+        while True:
+            want = size if end is None else min(size, end - offset - len(rest))
+            chunk = _read(handle, source.path, want) if want > 0 else b""
+            data = rest + chunk
+            cut = len(data) if not chunk else data.rfind(b"\n") + 1
+            if not cut:
+                if not chunk:
+                    return
+                rest = data
+                continue
+            _check_text(data[:cut], source.path, offset)  # every block: a NUL anywhere is a binary file
+            yield _decode(data[:cut], source.path, offset, errors)
+            offset += cut
+            rest = data[cut:]
+            if not chunk:
+                return
+
+
 def _documents(source: Source, text_field: str, errors: str, start: int = 0,
                end: int | None = None) -> Iterator[str]:
     if source.is_jsonl:
@@ -398,9 +435,9 @@ def _records(source: Source, text_field: str, errors: str, start: int = 0, end: 
             yield value
 
 
-def _read(handle: BinaryIO, where: str) -> bytes:
+def _read(handle: BinaryIO, where: str, size: int = -1) -> bytes:
     try:
-        return handle.read()
+        return handle.read(size)
     except _READ_ERRORS as exc:
         raise _read_error(exc, where) from None
 

@@ -55,12 +55,25 @@ def package_dir(module: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
+_THREADS: int | None = None  # set by a command's --threads
+
+
 def default_threads() -> int:
-    """All the cores this process may run on: the default of every `--threads`."""
+    """Threads for counting and encoding: the command's `--threads`, else all the cores this process may run on."""
+    if _THREADS is not None:
+        return _THREADS
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+def set_threads(threads: int | None) -> None:
+    """`--threads N` for the rest of the process (None: all cores again); UsageError below 1."""
+    global _THREADS
+    if threads is not None and threads < 1:
+        raise UsageError(f"--threads must be at least 1, not {threads}")
+    _THREADS = threads
 
 
 # ------------------------------------------------------------------------------------------------ OS errors named

@@ -22,8 +22,12 @@ ModelOpt = Annotated[str, typer.Option("--model", "-m", help="HF model folder, .
 ContextOpt = Annotated[int, typer.Option("--context", help="tokens per window")]
 StrideOpt = Annotated[Optional[int], typer.Option("--stride", help="new tokens scored per window (default: context)")]
 MaxBytesOpt = Annotated[Optional[int], typer.Option("--max-bytes", help="score at most this many bytes of the corpus")]
+AllowSpecial = Annotated[bool, typer.Option(
+    "--allow-special", help="read special-token text in the input (<|endoftext|>, <|im_start|>, <s>) as those tokens, "
+    "as a model sees chat-formatted data; default: plain text")]
 FormatOpt = Annotated[str, typer.Option("--format", help="table or json")]  # commands with one result
 ForceOpt = Annotated[bool, typer.Option("--force", help="replace an existing output (atomically; decided before work)")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="threads for counting and encoding (default: all cores)")]
 
 
 def check_format(fmt: str | None, choices: tuple[str, ...] = RECORD_FORMATS) -> None:

@@ -69,6 +69,18 @@ def test_documents_are_scored_independently(tiny):
     assert a["nll"] == pytest.approx(b1["nll"] + b2["nll"], rel=1e-5)
 
 
+def test_allow_special_scores_special_tokens_as_the_model_sees_them(tiny):
+    import dataclasses
+
+    text = "one<|endoftext|>two"
+    view = dataclasses.replace(tiny, tokenizer=tiny.tokenizer.allowing_special())
+    eot = tiny.tokenizer.token_to_id("<|endoftext|>")
+    assert eot in view.tokenizer.encode(text) and eot not in tiny.tokenizer.encode(text)
+    allowed, plain = (lm.bits_per_byte([text], context=64, progress=False) for lm in (view, tiny))
+    assert allowed["tokens"] == len(view.tokenizer.encode(text)) < plain["tokens"]
+    assert allowed["bytes"] == plain["bytes"] == len(text.encode())
+
+
 def test_incremental_logprobs_match_a_full_forward(tiny):
     ids = tiny.start_ids + tiny.tokenizer.encode(TEXT[:80])
     full, _ = tiny.logprobs_incremental(ids)

@@ -267,11 +267,12 @@ def test_qwen25_matches_npm_qwen_tokenizer_json():
     # the NFC normaliser matters: without it the decomposed strings tokenise differently
     encoding, _ = formats.descriptor_encoding(path)
     assert encoding.encode_ordinary(NFC_SENSITIVE) != reference(NFC_SENSITIVE) == ours(NFC_SENSITIVE)
-    # Qwen2.5's special tokens sit where Qwen's own tokenizer.json puts them
-    added = {t["content"]: t["id"] for t in json.loads(reference_file.read_text())["added_tokens"]}
-    specials = json.loads(path.read_text())["special_tokens"]
-    assert specials == {name: added[name] for name in zoo.QWEN25_SPECIALS}
-    assert specials["<|endoftext|>"] == 151643 and specials["<|im_end|>"] == 151645
+    # Qwen2.5's added tokens sit where Qwen's own tokenizer.json puts them, special (or not) as it marks them
+    added = {t["content"]: (t["id"], t["special"]) for t in json.loads(reference_file.read_text())["added_tokens"]}
+    descriptor = json.loads(path.read_text())
+    assert {k: (v, True) for k, v in descriptor["special_tokens"].items()} | {
+        k: (v, False) for k, v in descriptor["added_tokens"].items()} == {name: added[name] for name in zoo.QWEN25_SPECIALS}
+    assert descriptor["special_tokens"]["<|endoftext|>"] == 151643 and descriptor["added_tokens"]["<|fim_prefix|>"] == 151659
 
 
 def test_mistral_v1_matches_sentencepiece_on_source():

@@ -221,3 +221,27 @@ def test_sharded_count_in_process_equals_one_pass(tmp_path):
     stats = count_sharded(Runner(), shards, functools.partial(word_splitters, "cl100k"), "cl100k", parts=3,
                           min_count=2, folder=tmp_path)
     assert [n for n, _ in stats] == [len(p) for p in total.at_least(2).partition(3)]
+
+
+def test_corpus_blocks_count_as_its_lines(tmp_path, monkeypatch):
+    """Corpus.blocks() (what train/count read) holds the same lines as Corpus.lines(): files that end without a
+    newline stay apart, .gz and JSONL included, whatever the block size; a bad byte is named at the same offset."""
+    import gzip
+
+    from tokbench import corpus as C
+    from tokbench.corpus import Corpus
+
+    (tmp_path / "a.txt").write_text("one line\nno newline at the end", encoding="utf-8")
+    (tmp_path / "b.txt").write_text(MADE, encoding="utf-8")
+    (tmp_path / "c.txt.gz").write_bytes(gzip.compress(MADE[:500].encode()))
+    (tmp_path / "d.jsonl").write_text('{"text": "rec one\\r\\nrec\\u2028two"}\n{"text": "x"}\n', encoding="utf-8")
+    corpus = Corpus([str(tmp_path)])
+    lines = list(corpus.lines())
+    for size in (7, 64, 1 << 22):
+        monkeypatch.setattr(C, "BLOCK_SIZE", size)
+        blocks = list(corpus.blocks())
+        assert "".join(blocks) == "".join(lines)
+        assert count_blocks(blocks, "gpt2") == count_words(lines, "gpt2")
+    (tmp_path / "e.txt").write_bytes(b"fine\n" * 30 + b"bad \xff byte\n")
+    with pytest.raises(InputError, match=r"e.txt: invalid UTF-8 at byte offset 154"):
+        list(Corpus([str(tmp_path / "e.txt")]).blocks())

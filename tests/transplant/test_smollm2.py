@@ -49,7 +49,8 @@ def holdout(smol):
     mu = emb.mean(0)
     scores = {}
     for name, params in [("random", {}), ("mean", {}), ("subword-mean", {}), ("tokenadapt", {"aux": "glove"}),
-                         ("tokenadapt-global", {"aux": "glove"})]:
+                         ("tokenadapt-global", {"aux": "glove"}), ("omp", {"aux": "glove", "k": 8}),
+                         ("focus", {"aux": "glove"})]:
         ctx = Context(tok, tok, emb, targets, params=params, banned_old=banned)
         rows = get_method(name)(ctx).apply(emb, np.random.default_rng(1))
         scores[name] = {"raw": mean_cos(rows, emb[targets]), "centred": mean_cos(rows - mu, emb[targets] - mu)}
@@ -63,6 +64,14 @@ def test_holdout_tokenadapt_beats_mean_and_subword_mean_beats_random(holdout):
     assert s["tokenadapt"]["centred"] > s["mean"]["centred"] + 0.2
     assert s["subword-mean"]["centred"] > s["random"]["centred"] + 0.1
     assert s["tokenadapt-global"]["raw"] > s["mean"]["raw"]  # the neighbours beat the common direction outright
+
+
+def test_holdout_omp_and_focus_beat_subword_mean(holdout):
+    """Sparse combinations of the aux-space neighbours reconstruct SmolLM2's held-out rows better than its own pieces
+    (measured: centred cosine omp 0.37, focus 0.43, subword-mean 0.18)."""
+    s = holdout
+    assert s["omp"]["centred"] > s["subword-mean"]["centred"] + 0.1
+    assert s["focus"]["centred"] > s["subword-mean"]["centred"] + 0.1
 
 
 def test_real_transplant_end_to_end(tmp_path, smol):

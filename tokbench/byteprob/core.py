@@ -9,12 +9,14 @@ empty; one LM call then gives q at the new T.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from tokbench.byteprob.tables import VocabTables, utf8_shape
+from tokbench.byteprob.validity import ALT_PROBES
 from tokbench.kernels import byteprob as K
 
 EOT = 256
@@ -226,7 +228,9 @@ class ByteLM:
             alts.append((A, self._hid(A), lpa, self._q(A), self.validity.mask(A, y)))
         return ByteState(self, y, T, self._hid(T), lpT, q, valid, tok, off, lp, base, alts)
 
-    _PROBES = [b"x", b"0", b"!", b" x", b"\n", b"'", b"\t"]
+    @functools.cached_property
+    def _probes(self) -> list[bytes]:
+        return [p.encode() for p, _ in getattr(self.validity, "alt_probes", [(p, p) for p in ALT_PROBES])]
 
     def _alternatives(self, y: bytes, T: tuple[int, ...]) -> list[tuple[int, ...]]:
         """Canonical prefixes other than T with exactly the bytes y: the encodings of y + probe cut at |y|."""
@@ -234,7 +238,7 @@ class ByteLM:
             return []
         tb = self.tables.token_bytes
         out = []
-        for p in self._PROBES:
+        for p in self._probes:
             e = self.encode_bytes(y + p)
             if e is None:
                 continue

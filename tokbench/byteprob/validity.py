@@ -7,10 +7,17 @@ tokenizers :class:`BPEValidity` gets the same answer fast from
 * where the pre-tokenizer puts the boundary between T's last pre-token and t, evaluated once per *class signature*
   (characters replaced by representatives of the classes the pre-tokenizer regexes can tell apart) and cached,
 * UTF-8 consistency (a token may only continue a character the text has started), special tokens excluded.
+
+T + [t] only has to be a canonical *prefix*: what follows t may change the cut. Pre-tokenizers look ahead past
+whitespace (`\\s+(?!\\S)` gives a space run's last space to the next word), so a token ending in whitespace is also
+tried with a letter, a digit and a symbol after it (``LOOKAHEAD``); a token ending inside a character is tried with
+every class its completions can take. A committed state that is not enc(y) itself (an alternative cut of a whitespace
+run, ``ALT_PROBES``) is held to the cut it was made with, not to the cut of y at the end of the text.
 """
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections import OrderedDict
 from functools import lru_cache
@@ -23,6 +30,11 @@ from tokbench.kernels import byteprob as K
 SPLIT, JOIN, BAD, RECHUNK, RECHECK = 0, 1, 2, 3, 4  # RECHUNK: split, but T's last pre-tokens are cut anew;
 # RECHECK: joined and cut anew (rare: after whitespace runs): each such token is re-encoded
 _CONTRACTION = set("strevmldSTREVMLD")
+_SPACES = " \t\n\r"  # the whitespace class representatives of _char_class
+# what may follow a token ending in whitespace (the regexes' lookahead sees one character: letter, digit or other)
+LOOKAHEAD = ("", "x", "0", "!")
+# continuations that reveal other canonical cuts of a text ending in whitespace (ByteLM's alternative states)
+ALT_PROBES = ("x", "0", "!", " x", "\n", "'", "\t")
 
 
 @lru_cache(maxsize=None)
@@ -56,17 +68,41 @@ def _partial_class(frag: bytes) -> str:
     return max(sorted(votes), key=votes.get) if votes else "!"
 
 
-def _classes(data: bytes, keep_head: int = 0) -> str:
-    """Class string of a byte fragment: leading continuation bytes dropped, an unfinished last char guessed."""
+@lru_cache(maxsize=None)
+def _completions(frag: bytes) -> tuple[tuple[str, frozenset], ...]:
+    """The classes of the characters that complete an unfinished one, each with the first missing bytes that lead
+    to it (a token ending in the fragment is valid if any class fits and the BPE lets it stand next to its completion)."""
+    need = utf8_shape(frag)[2]
+    bits = frag[0] & (0x7F >> (len(frag) + need))
+    for b in frag[1:]:
+        bits = (bits << 6) | (b & 0x3F)
+    lo = bits << (6 * need)
+    found: dict[str, set] = {}
+    for cp in range(lo, min(lo + (1 << (6 * need)), 0x110000)):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        enc = chr(cp).encode("utf-8")
+        if enc.startswith(frag):
+            found.setdefault(_char_class(chr(cp)), set()).add(enc[len(frag)])
+    return tuple((c, frozenset(v)) for c, v in sorted(found.items()))
+
+
+def _split_unfinished(data: bytes) -> tuple[bytes, bytes]:
+    """(data up to its unfinished last character, that character's bytes); leading continuation bytes dropped."""
     lead, ok, owed = utf8_shape(data)
     body = data[lead:]
-    tail = b""
-    if owed:
-        # split off the unfinished last character
-        i = len(body) - 1
-        while i > 0 and 0x80 <= body[i] <= 0xBF:
-            i -= 1
-        body, tail = body[:i], body[i:]
+    if not owed:
+        return body, b""
+    i = len(body) - 1
+    while i > 0 and 0x80 <= body[i] <= 0xBF:
+        i -= 1
+    return body[:i], body[i:]
+
+
+def _classes(data: bytes, keep_head: int = 0, guess_tail: bool = True) -> str:
+    """Class string of a byte fragment: leading continuation bytes dropped, an unfinished last char guessed (or left
+    off with guess_tail=False)."""
+    body, tail = _split_unfinished(data)
     text = body.decode("utf-8", errors="replace")
     out = []
     since_quote = 99
@@ -76,7 +112,7 @@ def _classes(data: bytes, keep_head: int = 0) -> str:
         else:
             out.append(_char_class(c))
         since_quote = 0 if c == "'" else since_quote + 1
-    if tail:
+    if tail and guess_tail:
         out.append(_partial_class(tail))
     return "".join(out)
 
@@ -162,24 +198,51 @@ class BPEValidity:
         self._bound_cache: dict[str, np.ndarray] = {}
         self._mask_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
         tb = tables.token_bytes
-        # tokens that start inside a character (continuation bytes) are marked: they can only join the last pre-token
-        sigs = [("\x00" if 0x80 <= tb[t][0] <= 0xBF else "") + _cap_runs(_classes(tb[t], keep_head=2))
-                if tables.usable[t] else "" for t in range(V)]
-        uniq, inv = np.unique(np.array(sigs, dtype=object), return_inverse=True)
-        self.sig_strings = list(uniq)
-        self.sig_of = inv.astype(np.int64)
-        # a token can only come out of the tokenizer if its bytes form one pre-token on their own
-        if pre_tokenize is None:
-            pure = np.ones(V, bool)
-        else:
-            pure = np.array([self._one_chunk(s) for s in self.sig_strings])[self.sig_of]
-        self.split_ok = tables.usable & pure & (self.reach | ignore_merges)
         self.fallback = np.zeros(V, bool) if fallback is None else fallback & tables.usable
         for t in np.nonzero(self.fallback)[0]:  # an ASCII character the vocabulary has is never spelt in bytes
             if tb[t][0] < 0x80 and self.reach[tables.by_bytes.get(tb[t], t)] and tables.by_bytes.get(tb[t], t) != t:
                 self.fallback[t] = False
-        self.ws_end = np.array([t for t in range(V) if tables.usable[t] and tb[t][-1:] in (b" ", b"\t", b"\n", b"\r")],
-                               np.int64)
+        # Class signatures. A token ending inside a character has one variant per class its completions can take;
+        # tokens that start inside a character are marked: they can only join the last pre-token.
+        var_tok, var_str, var_next = [], [], []
+        for t in range(V):
+            if tables.usable[t]:
+                for sig, nexts in self._variants(tb[t]):
+                    var_tok.append(t)
+                    var_str.append(sig)
+                    var_next.append(nexts)
+        uniq, inv = np.unique(np.array(var_str, dtype=object), return_inverse=True)
+        self.sig_strings = list(uniq)
+        self.var_tok = np.array(var_tok, np.int64)
+        self.var_sig = inv.astype(np.int64)
+        # a token can only come out of the tokenizer if its bytes form one pre-token on their own
+        if pre_tokenize is None:
+            pure = np.ones(len(self.var_tok), bool)
+        else:
+            pure = np.array([self._one_chunk(s) for s in self.sig_strings])[self.var_sig]
+        # a token ending inside a character must also survive next to the rest of that character: some token u
+        # starting with a byte that completes it to this variant's class must pair canonically with it
+        self.var_right = np.ones(len(self.var_tok), bool)
+        firsts = {}
+        for i in (i for i, nx in enumerate(var_next) if nx is not None):
+            t = int(self.var_tok[i])
+            if t not in firsts:
+                firsts[t] = set(np.unique(tables.first_byte[self._pair_mask(t) & self.reach]).tolist())
+            self.var_right[i] = bool(firsts[t] & var_next[i])
+        self.var_split_ok = pure & (self.reach | ignore_merges)[self.var_tok] & self.var_right
+        self.split_ok = np.zeros(V, bool)
+        self.split_ok[self.var_tok[self.var_split_ok]] = True
+        self._right_cache: dict[int, np.ndarray] = {}
+
+    @staticmethod
+    def _variants(data: bytes) -> list[tuple[str, frozenset | None]]:
+        """(class signature, first bytes that complete the last character to it, None if complete) per variant."""
+        mark = "\x00" if 0x80 <= data[0] <= 0xBF else ""
+        tail = _split_unfinished(data)[1]
+        head = _classes(data, keep_head=2, guess_tail=False)
+        if not tail:
+            return [(mark + _cap_runs(head), None)]
+        return [(mark + _cap_runs(head + c), nexts) for c, nexts in _completions(tail)]
 
     def _one_chunk(self, s: str) -> bool:
         return len(self.pre_tokenize(s.lstrip("\x00"))) <= 1
@@ -189,17 +252,42 @@ class BPEValidity:
         if hit is not None:
             self._pair_cache.move_to_end(a)
             return hit
-        if self.fallback[a]:  # byte-fallback pieces take part in no merge
-            mask = self.reach | self.fallback
-        elif not self.reach[a]:
-            mask = np.zeros(self.tables.V, bool)
-        else:
-            mask = K.pair_valid_mask(a, self.left, self.right, self.rank, self.eff, self.reach,
-                                     self.bl_start, self.bl_right, self.bl_rank)
+        mask = self._pair_mask(a)
         self._pair_cache[a] = mask
         if len(self._pair_cache) > 512:
             self._pair_cache.popitem(last=False)
         return mask
+
+    def _pair_mask(self, a: int) -> np.ndarray:
+        if self.fallback[a]:  # byte-fallback pieces take part in no merge
+            return self.reach | self.fallback
+        if not self.reach[a]:
+            return np.zeros(self.tables.V, bool)
+        return K.pair_valid_mask(a, self.left, self.right, self.rank, self.eff, self.reach,
+                                 self.bl_start, self.bl_right, self.bl_rank)
+
+    def _right_ok(self, probe: int) -> np.ndarray:
+        """ok[t]: t can be followed, inside one pre-token, by a token of the lookahead probe's class (t + that
+        token is pairwise canonical); only tokens ending in whitespace are asked."""
+        hit = self._right_cache.get(probe)
+        if hit is not None:
+            return hit
+        tables = self.tables
+        want = LOOKAHEAD[probe]
+        tb = tables.token_bytes
+        follow = np.zeros(tables.V, bool)
+        for t in np.nonzero(tables.usable & self.reach)[0]:
+            try:
+                text = tb[t].decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            follow[t] = all(_char_class(c) == want for c in text)
+        ok = np.zeros(tables.V, bool)
+        ends_ws = [t for t in np.nonzero(tables.usable)[0] if _classes(tb[t])[-1:] in tuple(_SPACES)]
+        for t in ends_ws:
+            ok[t] = bool((self._pair_mask(int(t)) & follow).any())
+        self._right_cache[probe] = ok
+        return ok
 
     def _tail(self, y: bytes) -> tuple[str, bytes, bytes]:
         """Class signature of the last pre-tokens of y (enough context for the regex), the last pre-token's bytes
@@ -230,35 +318,87 @@ class BPEValidity:
             i -= 1
         return i
 
-    def _outcomes(self, tail: str) -> np.ndarray:
-        hit = self._bound_cache.get(tail)
+    @functools.cached_property
+    def alt_probes(self) -> list[tuple[str, str]]:
+        """(text, class string) of the continuations that reveal alternative cuts: ALT_PROBES, and per class a
+        character that a detached space does not merge with (its own token, pairwise canonical after ' '), so that
+        the cut ' ' + ' ' + that character shows up even where ' x', ' 0' and ' !' are merges."""
+        out = [(p, p) for p in ALT_PROBES]
+        tables = self.tables
+        space = tables.by_bytes.get(b" ")
+        if space is None or not self.reach[space]:
+            return out
+        after = self._pair_mask(space)
+        found: dict[str, str] = {}
+        for t in tables.order:
+            if not (after[t] and self.reach[t]):
+                continue
+            try:
+                c = tables.token_bytes[t].decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            k = _char_class(c) if len(c) == 1 else ""
+            if k in ("x", "0", "!") and k not in found and self.encode_bytes is not None \
+                    and self.encode_bytes(b" " + tables.token_bytes[t]) == [space, int(t)]:
+                found[k] = c
+        return out + [(" " + c, " " + k) for k, c in sorted(found.items())] + [(c, k) for k, c in sorted(found.items())]
+
+    def _own_cuts(self, T, y, window, tail: str) -> list[frozenset]:
+        """Pre-token ends inside the tail that T was cut with: y's own at the end of the text when T = enc(y), else
+        those of y + a probe that T is the canonical prefix of (an alternative state)."""
+        n = len(tail)
+        at_end = frozenset(e for _, e in self.pre_tokenize(tail)[:-1]) if tail else frozenset()
+        if self.encode_bytes is None:
+            return [at_end]
+        win, k = self._window_tokens(T, y, window)
+        want = list(T[k:])
+        if self.encode_bytes(win) == want:
+            return [at_end]
+        tb = self.tables.token_bytes
+        cuts = []
+        for p, cls in self.alt_probes:
+            enc = self.encode_bytes(win + p.encode())
+            if enc is None or list(enc[: len(want)]) != want or sum(len(tb[t]) for t in want) != len(win):
+                continue
+            cut = frozenset(e for _, e in self.pre_tokenize(tail + cls) if e < n)
+            if cut not in cuts:
+                cuts.append(cut)
+        return cuts or [at_end]
+
+    def _outcomes(self, tail: str, own: frozenset) -> np.ndarray:
+        """out[probe, sig]: where the pre-tokenizer puts t's boundaries after the tail when LOOKAHEAD[probe] follows
+        t (SPLIT/JOIN/BAD/RECHUNK/RECHECK, +8 when t's pre-token goes on into the probe)."""
+        key = (tail, own)
+        hit = self._bound_cache.get(key)
         if hit is not None:
             return hit
         n = len(tail)
-        own = {e for _, e in self.pre_tokenize(tail)[:-1]} if tail else set()
-        out = np.empty(len(self.sig_strings), np.int8)
+        out = np.full((len(LOOKAHEAD), len(self.sig_strings)), BAD, np.int8)
         for i, s in enumerate(self.sig_strings):
             if not s:
-                out[i] = BAD
                 continue
             inner = s.startswith("\x00")
             if inner:
                 s = s[1:]
                 if not s:
-                    out[i] = JOIN
+                    out[0, i] = JOIN
                     continue
-            ends = [e for _, e in self.pre_tokenize(tail + s)[:-1]]
-            before = {e for e in ends if e < n}
-            inside = any(n < e for e in ends)
-            if inside or (inner and n in ends):
-                out[i] = BAD
-            elif before != own:
-                out[i] = RECHUNK if (n in ends and not inner) else RECHECK
-            elif n in ends or n == 0:
-                out[i] = SPLIT
-            else:
-                out[i] = JOIN
-        self._bound_cache[tail] = out
+            m = n + len(s)
+            for j, probe in enumerate(LOOKAHEAD):
+                if j and s[-1] not in _SPACES:
+                    break  # only whitespace is cut differently by what follows it
+                ends = [e for _, e in self.pre_tokenize(tail + s + probe)[:-1]]
+                before = {e for e in ends if e < n}
+                if any(n < e < m for e in ends) or (inner and n in ends):
+                    res = BAD
+                elif before != own:
+                    res = RECHUNK if (n in ends and not inner and not j) else RECHECK
+                elif n in ends or n == 0:
+                    res = SPLIT
+                else:
+                    res = JOIN
+                out[j, i] = res + (8 if j and m not in ends and res != BAD else 0)
+        self._bound_cache[key] = out
         return out
 
     def _window_tokens(self, T, y, window):
@@ -269,15 +409,17 @@ class BPEValidity:
             n += len(tb[T[k]])
         return (window, k) if n == len(window) else (y, 0)
 
-    def _recheck(self, T, y, window, ids) -> np.ndarray:
-        """The re-encode check itself for the given candidate tokens, on the last pre-tokens of the text only."""
+    def _recheck(self, T, y, window, ids, probe: bytes = b"") -> np.ndarray:
+        """The re-encode check itself for the given candidate tokens, on the last pre-tokens of the text only (with
+        a probe after t: T + [t] must start the encoding)."""
         window, k = self._window_tokens(T, y, window)
         tb = self.tables.token_bytes
         want = list(T[k:])
         ok = np.zeros(len(ids), bool)
         for i, t in enumerate(ids):
-            enc = self.encode_bytes(window + tb[t])
-            ok[i] = enc is not None and list(enc) == want + [int(t)]
+            enc = self.encode_bytes(window + tb[t] + probe)
+            ok[i] = enc is not None and (list(enc) == want + [int(t)] if not probe else
+                                         list(enc[: len(want) + 1]) == want + [int(t)])
         return ok
 
     def _feasible(self, T, y, window, ids) -> np.ndarray:
@@ -291,8 +433,10 @@ class BPEValidity:
             n += len(tb[t])
             bounds.add(n)
         keep = []
-        for g in np.unique(self.sig_of[ids]):
-            members = ids[self.sig_of[ids] == g]
+        sig = np.zeros(self.tables.V, np.int64)
+        sig[self.var_tok[::-1]] = self.var_sig[::-1]  # a token's first variant stands for it
+        for g in np.unique(sig[ids]):
+            members = ids[sig[ids] == g]
             try:
                 text = (window + tb[members[0]]).decode("utf-8")
             except UnicodeDecodeError:
@@ -307,7 +451,7 @@ class BPEValidity:
     def _rechunk_ok(self, T: tuple[int, ...], y: bytes, window: bytes, g: int) -> bool:
         """When t starts a new pre-token but T's last pre-tokens are cut anew, T survives iff re-encoding gives it
         back; one representative token of the signature class decides for the class (the rest of t is one pre-token)."""
-        reps = np.nonzero((self.sig_of == g) & self.split_ok)[0]
+        reps = self.var_tok[(self.var_sig == g) & self.var_split_ok]
         if not reps.size or self.encode_bytes is None:
             return False
         return bool(self._recheck(T, y, window, [int(reps[0])])[0])
@@ -332,50 +476,61 @@ class BPEValidity:
 
     def _mask(self, T, y, utf8, tail, last, window) -> np.ndarray:
         tables = self.tables
+        pair = self.pair_mask(T[-1])
         if self.pre_tokenize is None:
-            join = np.ones(tables.V, bool)
-            split = np.zeros(tables.V, bool)
+            joined, other = pair.copy(), np.zeros(tables.V, bool)
         else:
-            per_sig = self._outcomes(tail)
-            rechunk = np.nonzero(per_sig == RECHUNK)[0]
-            if rechunk.size:
-                per_sig = per_sig.copy()
-                per_sig[rechunk] = [SPLIT if self._rechunk_ok(T, y, window, g) else BAD for g in rechunk]
-            outc = per_sig[self.sig_of]
-            join = outc == JOIN
-            split = outc == SPLIT
-            redo = np.nonzero((outc == RECHECK) & utf8)[0]
-            if redo.size and self.encode_bytes is not None:
-                if not getattr(self.pre_tokenize, "approximate", False):
-                    redo = self._feasible(T, y, window, redo)
-                if redo.size:
-                    split[redo[self._recheck(T, y, window, redo)]] = True  # exact answer, whatever the reason
-        valid = join & self.pair_mask(T[-1])
+            joined, other = np.zeros(tables.V, bool), np.zeros(tables.V, bool)
+            for own in self._own_cuts(T, y, window, tail):
+                j, o = self._cut_mask(T, y, utf8, tail, window, own, pair)
+                joined |= j
+                other |= o
         if self.ignore_merges and last:
             # a whole pre-token found in the vocabulary is emitted as that one token
             for w in tables.with_prefix(last):
                 rest = tables.token_bytes[w][len(last):]
                 t = tables.by_bytes.get(rest)
                 if t is not None:
-                    valid[t] = False
-        valid |= split & (self.split_ok | (outc == RECHECK) if self.pre_tokenize is not None else False)
+                    joined[t] = False
+        valid = joined | other
         valid |= self.fallback  # a character missing from the vocabulary is spelt in byte pieces (per-byte check)
         valid &= utf8
-        if self.pre_tokenize is not None and self.encode_bytes is not None:
-            # a token ending in whitespace may be cut differently at the end of the text than before a non-space
-            # (`\s+(?!\S)`): T + [t] is a canonical prefix if it survives re-encoding with a non-space after it
-            ws = self.ws_end[~valid[self.ws_end] & utf8[self.ws_end]]
-            if ws.size:
-                win, k = self._window_tokens(T, y, window)
-                want = list(T[k:])
-                tb = tables.token_bytes
-                for t in ws:
-                    for probe in (b"x",):
-                        enc = self.encode_bytes(win + tb[t] + probe)
-                        if enc is not None and list(enc[: len(want) + 1]) == want + [int(t)]:
-                            valid[t] = True
-                            break
         return valid
+
+    def _cut_mask(self, T, y, utf8, tail, window, own, pair) -> tuple[np.ndarray, np.ndarray]:
+        """Tokens valid after T when T's last pre-tokens are cut at ``own``, whichever lookahead probe follows t:
+        (joined to T's last pre-token by the pair check, starting a pre-token or re-encoded)."""
+        V = self.tables.V
+        per = self._outcomes(tail, own)
+        joined, other = np.zeros(V, bool), np.zeros(V, bool)
+        tok = self.var_tok
+        for j in range(len(LOOKAHEAD)):
+            row = per[j]
+            if j == 0:
+                rechunk = np.nonzero(row == RECHUNK)[0]
+                if rechunk.size:
+                    row = row.copy()
+                    row[rechunk] = [SPLIT if self._rechunk_ok(T, y, window, g) else BAD for g in rechunk]
+            oc = row[self.var_sig]
+            goes_on = oc >= 8
+            oc = oc & 7
+            ok_join = (oc == JOIN) & pair[tok] & self.var_right
+            ok_split = (oc == SPLIT) & self.var_split_ok
+            if j:
+                right = ~goes_on | self._right_ok(j)[tok]
+                ok_join &= right
+                ok_split &= right
+            joined[tok[ok_join]] = True
+            other[tok[ok_split]] = True
+            redo = np.unique(tok[oc == RECHECK])
+            redo = redo[utf8[redo] & ~(joined[redo] | other[redo])]
+            if redo.size and self.encode_bytes is not None:
+                if not getattr(self.pre_tokenize, "approximate", False):
+                    redo = self._feasible(T, y, window, redo)
+                if redo.size:
+                    probe = LOOKAHEAD[j].encode()
+                    other[redo[self._recheck(T, y, window, redo, probe)]] = True  # exact, whatever the reason
+        return joined, other
 
 
 def _hf_parts(tokenizer):

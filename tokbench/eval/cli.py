@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from tokbench.errors import UsageError, WorkError
+from tokbench.options import AllowSpecial
 
 FORMAT_HELP = "machine output to stdout: json, jsonl, csv or md"
 JUNIT_HELP = "with a baseline: write JUnit XML (one test case per tokenizer x corpus x gated metric) to FILE"
@@ -42,6 +43,7 @@ def eval_command(
     max_bytes: int = typer.Option(100_000, "--max-bytes", help="--model: bytes per corpus scored at token level"),
     exact_bytes: int = typer.Option(128, "--exact-bytes", help="--model: bytes per corpus scored exactly "
                                     "(one LM call per byte; 0 = off)"),
+    allow_special: AllowSpecial = False,
 ) -> None:
     """Measure tokenizers on corpora: compression, fertility, %TR/%Pure, morphology, Rényi, parity, byte budgets."""
     from tokbench.eval import gate, report, run
@@ -68,7 +70,7 @@ def eval_command(
     def evaluate(stream):
         return run.Evaluation(tokenizer or [], corpus or [], models=scorers, parallel=list(parallel or []) or None, reference_lang=reference,
                               lexicon_file=lexicon, morphemes_file=morphemes, tr_method=tr_method, gold_tsv=gold_seg,
-                              per_document=stream, roundtrip=roundtrip)
+                              per_document=stream, roundtrip=roundtrip, allow_special=allow_special)
 
     if per_document is None:
         ev = evaluate(None)

@@ -417,10 +417,11 @@ def _summary_html(records: list[dict], diff_rows: list[dict] | None) -> str:
         bad, good = regressions(diff_rows), improvements(diff_rows)
         parts.append(f"<p class='gate'><b class='bad'>{len(bad)} regressed</b> beyond tolerance, "
                      f"<b class='good'>{len(good)} improved</b> against the baseline.</p>")
-        for cls, rows in (("bad", bad), ("good", good)):
+        for cls, label, rows in (("bad", "regressed", bad), ("good", "improved", good)):
             if not rows:
                 continue
-            parts.append(f"<table class='changes {cls}'><thead><tr><th>tokenizer</th><th>corpus</th><th>metric</th>"
+            parts.append(f"<table class='changes {cls}'><caption>{label}</caption><thead><tr><th>tokenizer</th>"
+                         "<th>corpus</th><th>metric</th>"
                          "<th>baseline</th><th>now</th><th>change</th></tr></thead><tbody>")
             for r in rows[:40]:
                 parts.append(f"<tr><td>{e(short_name(r['tokenizer']))}</td><td>{e(r['corpus'])}</td>"
@@ -495,7 +496,7 @@ nav a{margin-right:14px;color:#2458a6}.meta{color:#666;margin:0 0 8px}
 table{border-collapse:collapse}
 .summary td,.summary th,.changes td,.changes th{padding:4px 10px;border-bottom:1px solid #e6e6e6;text-align:left}
 .summary td.win{font-weight:600;color:#17692f}.lang{color:#777;font-size:12px}
-.changes{margin:6px 0 12px}.changes.bad td{background:#fdecea}.changes.good td{background:#e8f5e9}
+.changes{margin:6px 0 12px}.changes caption{text-align:left;font-weight:600;padding:2px 0}.changes.bad td{background:#fdecea}.changes.good td{background:#e8f5e9}
 b.bad{color:#b3261e}b.good{color:#17692f}
 .figs{display:flex;flex-wrap:wrap;gap:18px 28px;align-items:flex-start}
 figure{margin:0;display:table}figure img{display:block;max-width:calc(100vw - 64px);height:auto}

@@ -7,6 +7,10 @@ Corpora are read one batch of documents at a time (bounded memory: ids are folde
 sums, never kept); each batch is segmented into words once and then encoded by every tokenizer with the adapter's
 `encode_arrays` (the fast engine's encoder where one applies). Documents larger than `max_doc_bytes` are cut at line
 ends and counted as separate documents.
+
+`throughput_mb_s` is measured apart from that pass, warm: each tokenizer first encodes a small sample (its loading and
+first use, compiles and tables included, are `first_use_s`), then the corpus's first megabyte is timed, repeated until
+THROUGHPUT_BYTES or THROUGHPUT_SECONDS is reached, whichever comes first.
 """
 from __future__ import annotations
 
@@ -24,6 +28,9 @@ from tokbench.errors import InputError, UsageError
 from tokbench.eval import lexicons, metrics, morphology
 from tokbench.eval.metrics import Stats, TokenTable, word_byte_spans
 
+THROUGHPUT_BYTES = 1 << 20  # warm encode timed over at least this much text ...
+THROUGHPUT_SECONDS = 0.5  # ... or this long, whichever comes first
+WARMUP_BYTES = 16 << 10  # the first encode, whose time (with loading) is first_use_s
 _LANG_SUFFIX = regex.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 FLORES_SPLITS = ("dev", "devtest")
 
@@ -185,7 +192,9 @@ class Evaluation:
         models: Sequence = (),
         runner=None,
         shard_size: int = 64 << 20,
+        allow_special: bool = False,
     ):
+        """allow_special: special-token text in the documents is read as those tokens (`--allow-special`)."""
         from tokbench.tokenizer import load_tokenizer
 
         if not tokenizers and not models:
@@ -196,7 +205,15 @@ class Evaluation:
         self.runner, self.shard_size = runner, shard_size
         tokenizers = [*tokenizers, *(m.tokenizer for m in self.models)]
         self.specs = list(tokenizers)  # what shard tasks load on the workers
-        self.tokenizers = [t if hasattr(t, "encode_arrays") else load_tokenizer(t) for t in tokenizers]
+        self.first_use: list[float] = []  # seconds: loading plus the first encode, per tokenizer
+        self.tokenizers = []
+        for spec in tokenizers:
+            started = time.perf_counter()
+            self.tokenizers.append(spec if hasattr(spec, "encode_arrays") else load_tokenizer(spec))
+            self.first_use.append(time.perf_counter() - started)
+        self.allow_special = allow_special
+        if allow_special:
+            self.tokenizers = [t.allowing_special() for t in self.tokenizers]
         self.sources = [corpus_source(c) for c in corpora]
         if parallel:
             for d in [parallel] if isinstance(parallel, (str, Path)) else parallel:
@@ -246,7 +263,37 @@ class Evaluation:
             self._gold[key] = morphology.gold_for(lang, self.gold_tsv)
         return self._gold[key]
 
+    def _warm_up(self) -> None:
+        """Each tokenizer's first encode, on a small sample of the first corpus: compiles, tables and caches are made
+        here, not in the timed encodes (their time goes to first_use_s)."""
+        from tokbench.corpus import head
+
+        sample = list(head(self.sources[0].documents(), WARMUP_BYTES)) or [" "]
+        for k, tok in enumerate(self.tokenizers):
+            started = time.perf_counter()
+            tok.encode_arrays(sample)
+            self.first_use[k] += time.perf_counter() - started
+
+    def _time_throughput(self, src: Source, stats: list[Stats]) -> None:
+        """Warm MB/s of each tokenizer on the source's first THROUGHPUT_BYTES (repeated while shorter than that)."""
+        from tokbench.corpus import head
+
+        sample = list(head(src.documents(), THROUGHPUT_BYTES))
+        nbytes = sum(len(d.encode("utf-8")) for d in sample)
+        for k, (tok, st) in enumerate(zip(self.tokenizers, stats)):
+            st.extra["first_use_s"] = self.first_use[k]
+            if not nbytes:
+                continue
+            done, spent = 0, 0.0
+            while done < THROUGHPUT_BYTES and spent < THROUGHPUT_SECONDS:
+                started = time.perf_counter()
+                tok.encode_arrays(sample)
+                spent += time.perf_counter() - started
+                done += nbytes
+            st.extra["throughput_mb_s"] = done / 1e6 / spent if spent > 0 else None
+
     def _run(self) -> None:
+        self._warm_up()
         tables = [TokenTable.build(t) for t in self.tokenizers]
         self.tables = tables
         for name, table in zip(self.names, tables):
@@ -264,6 +311,7 @@ class Evaluation:
                 ndocs = self._run_sharded(src, stats)
             if ndocs == 0 or all(st.bytes == 0 for st in stats):
                 raise InputError(f"corpus {src.name}: empty (no text)")
+            self._time_throughput(src, stats)
             lex = self._lexicon(src.lang)
             for tok, table, st in zip(self.tokenizers, tables, stats):
                 if st.counts is None:
@@ -289,7 +337,8 @@ class Evaluation:
         every record equals the one-process record, throughput aside); per-document rows keep their numbers."""
         groups = src.tasks(self.shard_size, self.runner.workers) if src.tasks else [(src,)]
         task = _ShardTask(self.specs, self.names, src.name, src.lang, str(self.gold_tsv or "") or None,
-                          self.roundtrip, self.per_document is not None, self.batch_bytes, self.max_doc_bytes)
+                          self.roundtrip, self.per_document is not None, self.batch_bytes, self.max_doc_bytes,
+                          self.allow_special)
         ndocs = 0
         for part_stats, rows, seen, n, nbytes in self.runner.map(task, groups, label=f"eval {src.name}"):
             for st, part in zip(stats, part_stats):
@@ -477,15 +526,17 @@ class _ShardTask:
     rows: bool
     batch_bytes: int
     max_doc_bytes: int
+    allow_special: bool = False
 
     def __call__(self, shards):
         from tokbench.tokenizer import load_tokenizer
 
         loaded = []
         for spec in self.specs:
-            key = spec if isinstance(spec, str) else id(spec)
+            key = (spec if isinstance(spec, str) else id(spec), self.allow_special)
             if key not in _LOADED:
                 tok = load_tokenizer(spec) if isinstance(spec, str) else spec
+                tok = tok.allowing_special() if self.allow_special else tok
                 _LOADED[key] = (tok, TokenTable.build(tok))
             loaded.append(_LOADED[key])
         toks, tables = [t for t, _ in loaded], [t for _, t in loaded]

@@ -27,7 +27,7 @@ LOWERISH = 8192  # [\p{Ll}\p{Lm}\p{Lo}\p{M}] (o200k)
 _CI_LETTERS = {"s": CI_S, "d": CI_D, "m": CI_M, "t": CI_T, "l": CI_L, "v": CI_V, "e": CI_E, "r": CI_R}
 
 # --- scanner kinds: one per pre-tokenizer preset (the regexes they reproduce: tokbench.tokenizer.presets) -----------
-GPT2, CL100K, LLAMA3, WHITESPACE, QWEN2, O200K, WHITESPACE_KEPT, NONE = 0, 1, 2, 3, 4, 5, 6, 7
+GPT2, CL100K, LLAMA3, WHITESPACE, QWEN2, O200K, WHITESPACE_KEPT, NONE, TEKKEN = 0, 1, 2, 3, 4, 5, 6, 7, 8
 N_CODEPOINTS = 0x110000
 TABLE_VERSION = 2  # bump whenever the class bits change (names the on-disk cache)
 
@@ -143,9 +143,10 @@ def _punct_newlines(cps, i, hi, cls, slash):
 
 
 @njit(cache=True)
-def _cl100k_piece(cps, i, hi, cls, max_digits):
+def _cl100k_piece(cps, i, hi, cls, max_digits, end_run):
     r"""cl100k, llama3 (max_digits 3) and qwen2 (1) behave alike: possessive or not, their quantifiers meet disjoint
-    classes, and `\s*[\r\n]` ends where `\s*[\r\n]+` does."""
+    classes, and `\s*[\r\n]` ends where `\s*[\r\n]+` does. end_run: tiktoken's cl100k `\s++$` branch, tried
+    before `\s*[\r\n]`: whitespace that runs to the end of the text is one piece (`"a\n "` -> `a`, `"\n "`)."""
     c = cps[i]
     e = _contraction_end(cps, i, hi, cls)
     if e > i:
@@ -160,42 +161,54 @@ def _cl100k_piece(cps, i, hi, cls, max_digits):
     e = _punct_newlines(cps, i, hi, cls, False)
     if e >= 0:
         return e
+    if end_run and _run(cps, i, hi, cls, SPACE) == hi:
+        return hi
     return _space_newline_tail(cps, i, hi, cls)
 
 
 @njit(cache=True)
-def _o200k_lower_first(cps, j, hi, cls):
+def _o200k_lower_first(cps, j, hi, cls, contractions):
     """`[Lu Lt Lm Lo M]*[Ll Lm Lo M]+(?i:'s|...)?` at j (as the backtracking regex resolves it), or -1."""
     u = _run(cps, j, hi, cls, UPPERISH)
     if u < hi and cls[cps[u]] & LOWERISH:
-        return _contraction_end(cps, _run(cps, u, hi, cls, LOWERISH), hi, cls)
+        return _suffix_end(cps, _run(cps, u, hi, cls, LOWERISH), hi, cls, contractions)
     for k in range(u - 1, j - 1, -1):  # give back upper-ish chars until one that is also lower-ish
         if cls[cps[k]] & LOWERISH:
-            return _contraction_end(cps, k + 1, hi, cls)
+            return _suffix_end(cps, k + 1, hi, cls, contractions)
     return -1
 
 
 @njit(cache=True)
-def _o200k_upper_first(cps, j, hi, cls):
+def _o200k_upper_first(cps, j, hi, cls, contractions):
     """`[Lu Lt Lm Lo M]+[Ll Lm Lo M]*(?i:'s|...)?` at j, or -1."""
     u = _run(cps, j, hi, cls, UPPERISH)
     if u == j:
         return -1
-    return _contraction_end(cps, _run(cps, u, hi, cls, LOWERISH), hi, cls)
+    return _suffix_end(cps, _run(cps, u, hi, cls, LOWERISH), hi, cls, contractions)
 
 
 @njit(cache=True)
-def _o200k_piece(cps, i, hi, cls):
+def _suffix_end(cps, i, hi, cls, contractions):
+    """o200k's optional contraction after a word; Tekken's words have none."""
+    return _contraction_end(cps, i, hi, cls) if contractions and i < hi else i
+
+
+@njit(cache=True)
+def _o200k_piece(cps, i, hi, cls, contractions, max_digits):
+    """o200k (contractions, max_digits 3) and Tekken (none, 1): the same alternatives otherwise."""
     c = cps[i]
     k = cls[c]
     prefix = not (k & (LETTER | NUMBER)) and c != 10 and c != 13 and i + 1 < hi  # [^\r\n\p{L}\p{N}]?
     for alt in range(2):  # each alternative tries with the prefix char first, then without
         for j in range(i + 1 if prefix else i, i - 1, -1):
-            e = _o200k_lower_first(cps, j, hi, cls) if alt == 0 else _o200k_upper_first(cps, j, hi, cls)
+            if alt == 0:
+                e = _o200k_lower_first(cps, j, hi, cls, contractions)
+            else:
+                e = _o200k_upper_first(cps, j, hi, cls, contractions)
             if e >= 0:
                 return e
     if k & NUMBER:
-        return min(_run(cps, i, hi, cls, NUMBER), i + 3)
+        return min(_run(cps, i, hi, cls, NUMBER), i + max_digits)
     e = _punct_newlines(cps, i, hi, cls, True)
     if e >= 0:
         return e
@@ -222,30 +235,30 @@ def split_gpt2(cps, bounds, cls):
 
 
 @njit(cache=True, nogil=True)
-def split_cl100k(cps, bounds, cls, max_digits):
-    """As split_gpt2 for cl100k / llama3 (max_digits 3) and qwen2 (max_digits 1)."""
+def split_cl100k(cps, bounds, cls, max_digits, end_run):
+    """As split_gpt2 for cl100k (end_run) / llama3 (max_digits 3) and qwen2 (max_digits 1)."""
     starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
     n = 0
     for j in range(len(bounds) - 1):
         i, hi = bounds[j], bounds[j + 1]
         while i < hi:
             starts[n] = i
-            i = _cl100k_piece(cps, i, hi, cls, max_digits)
+            i = _cl100k_piece(cps, i, hi, cls, max_digits, end_run)
             ends[n] = i
             n += 1
     return starts[:n], ends[:n]
 
 
 @njit(cache=True, nogil=True)
-def split_o200k(cps, bounds, cls):
-    """As split_gpt2 for o200k."""
+def split_o200k(cps, bounds, cls, contractions, max_digits):
+    """As split_gpt2 for o200k (contractions, max_digits 3) and Tekken (none, 1)."""
     starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
     n = 0
     for j in range(len(bounds) - 1):
         i, hi = bounds[j], bounds[j + 1]
         while i < hi:
             starts[n] = i
-            i = _o200k_piece(cps, i, hi, cls)
+            i = _o200k_piece(cps, i, hi, cls, contractions, max_digits)
             ends[n] = i
             n += 1
     return starts[:n], ends[:n]
@@ -281,14 +294,14 @@ def split_lines(cps: np.ndarray, bounds: np.ndarray, kind: int, cls: np.ndarray)
     """int32 (starts, ends) of the pre-tokens of each line cps[bounds[j]:bounds[j+1]] (bounds: int64, ascending)."""
     if kind == GPT2:
         return split_gpt2(cps, bounds, cls)
-    if kind == O200K:
-        return split_o200k(cps, bounds, cls)
+    if kind == O200K or kind == TEKKEN:
+        return split_o200k(cps, bounds, cls, kind == O200K, 3 if kind == O200K else 1)
     if kind == WHITESPACE or kind == WHITESPACE_KEPT:
         return split_whitespace(cps, bounds, cls, kind == WHITESPACE_KEPT)
     if kind == NONE:
         keep = np.flatnonzero(bounds[1:] > bounds[:-1])
         return bounds[keep].astype(np.int32), bounds[keep + 1].astype(np.int32)
-    return split_cl100k(cps, bounds, cls, 1 if kind == QWEN2 else 3)
+    return split_cl100k(cps, bounds, cls, 1 if kind == QWEN2 else 3, kind == CL100K)
 
 
 def codepoints(text: str) -> np.ndarray:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from tokbench.options import TABLE_OR_JSON, ContextOpt, FormatOpt, MaxBytesOpt, ModelOpt, StrideOpt, check_format
+from tokbench.options import (TABLE_OR_JSON, AllowSpecial, ContextOpt, FormatOpt, MaxBytesOpt, ModelOpt, StrideOpt,
+                              check_format)
 
 lm_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Causal language models: score text.")
 
@@ -21,6 +22,7 @@ def bpb_command(
     batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
     max_bytes: MaxBytesOpt = None,
     fmt: FormatOpt = "table",
+    allow_special: AllowSpecial = False,
 ) -> None:
     """Bits per byte of a model on a corpus, with the model's own tokenizer."""
     from tokbench.console import print_table
@@ -29,7 +31,10 @@ def bpb_command(
 
     check_format(fmt, TABLE_OR_JSON)
     texts = read_texts(corpus, max_bytes)
-    result = load_lm(model).bits_per_byte(texts, context=context, stride=stride, batch_size=batch_size)
+    lm = load_lm(model)
+    if allow_special:
+        lm.tokenizer = lm.tokenizer.allowing_special()
+    result = lm.bits_per_byte(texts, context=context, stride=stride, batch_size=batch_size)
     if fmt == "json":
         print(json.dumps(result))
     else:

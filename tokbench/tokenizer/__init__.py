@@ -7,7 +7,18 @@ table), formats (rank files and descriptors), presets (pre-tokenizers and normal
 behind byte-level BPE), convert (SentencePiece -> tokenizer.json), zoo, bytelevel (GPT-2's byte <-> char map).
 """
 
-from tokbench.tokenizer.base import Tokenizer
-from tokbench.tokenizer.load import load_tokenizer
-
 __all__ = ["Tokenizer", "load_tokenizer"]
+
+
+def __getattr__(name: str):
+    """The two names load on first use (PEP 562): mounting `tokbench zoo`/`tokenize` imports this package, and
+    `tokbench --help` must not pay for numpy."""
+    if name == "Tokenizer":
+        from tokbench.tokenizer.base import Tokenizer
+
+        return Tokenizer
+    if name == "load_tokenizer":
+        from tokbench.tokenizer.load import load_tokenizer
+
+        return load_tokenizer
+    raise AttributeError(f"module 'tokbench.tokenizer' has no attribute {name!r}")

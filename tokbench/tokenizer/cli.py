@@ -9,7 +9,7 @@ from typing import Annotated, TextIO
 
 import typer
 
-from tokbench.options import TABLE_OR_JSON, Errors, TextField, TokenizerOpt, check_format
+from tokbench.options import TABLE_OR_JSON, AllowSpecial, Errors, TextField, ThreadsOpt, TokenizerOpt, check_format
 
 BATCH = 256  # documents (or lines) encoded per call
 
@@ -41,18 +41,26 @@ def tokenize_command(
     lines: Annotated[bool, typer.Option("--lines", help="each line is its own document")] = False,
     text_field: TextField = "text",
     errors: Errors = "strict",
+    threads: ThreadsOpt = None,
+    allow_special: AllowSpecial = False,
 ) -> None:
-    """Tokenize a file or stdin (no special tokens added)."""
-    tokenize_stream(tokenizer, path, fmt.value, lines=lines, text_field=text_field, errors=errors, out=sys.stdout)
+    """Tokenize a file or stdin (no special tokens added unless --allow-special reads them from the text)."""
+    from tokbench.io import set_threads
+
+    set_threads(threads)
+    tokenize_stream(tokenizer, path, fmt.value, lines=lines, text_field=text_field, errors=errors, out=sys.stdout,
+                    allow_special=allow_special)
 
 
-def tokenize_stream(spec: str, path: str, fmt: str, lines: bool, text_field: str, errors: str, out: TextIO) -> None:
+def tokenize_stream(spec: str, path: str, fmt: str, lines: bool, text_field: str, errors: str, out: TextIO,
+                    allow_special: bool = False) -> None:
     """Write ids/tokens/jsonl/count for each document (or line), streaming in batches."""
     from tokbench.corpus import Corpus
     from tokbench.io import iter_chunks
     from tokbench.tokenizer import load_tokenizer
 
     tok = load_tokenizer(spec)
+    tok = tok.allowing_special() if allow_special else tok
     corpus = Corpus([path], text_field=text_field, errors=errors)
     units = (line.rstrip("\n") for line in corpus.lines()) if lines else corpus.documents()
     total = 0

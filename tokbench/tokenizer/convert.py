@@ -1,8 +1,14 @@
 """SentencePiece `.model` -> `tokenizers.Tokenizer`, so every tokenizer tokbench writes is a standard tokenizer.json.
 
-transformers 5 dropped the converter's old entry points; we keep its merge extraction (`SentencePieceExtractor`) and
-assemble the pipeline ourselves: Llama-style normaliser (dummy prefix, spaces as `▁`), byte fallback, and a decoder that
-undoes both.
+transformers 5 dropped the converter's old entry points; we keep its merge generator (`generate_merges`) and assemble
+the pipeline ourselves: Llama-style normaliser (dummy prefix, spaces as `▁`), byte fallback, and a decoder that undoes
+both.
+
+BPE merges are ranked the way SentencePiece encodes: it merges the adjacent pair whose joined piece scores highest, so
+a merge's rank is its piece's score (highest first), as transformers' `SpmConverter` ranks them. Ranking by piece id
+instead is wrong wherever ids and scores disagree: Llama/Mistral models list `▁▁` early but score it last, and the
+id order then gives `"a  b"` as `▁a ▁▁ b` where SentencePiece gives `▁a ▁ ▁b`. Unigram models keep their scores; their
+Viterbi ties (equal-score segmentations) can still break differently in `tokenizers` (same score, same text).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ SPIECE_UNDERLINE = "▁"
 def sentencepiece_to_hf(path: str | Path):
     from sentencepiece import sentencepiece_model_pb2 as pb
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from transformers.convert_slow_tokenizer import SentencePieceExtractor
+    from transformers.convert_slow_tokenizer import generate_merges
 
     path = Path(path)
     proto = pb.ModelProto()
@@ -28,13 +34,13 @@ def sentencepiece_to_hf(path: str | Path):
     spec, norm_spec = proto.trainer_spec, proto.normalizer_spec
     byte_fallback = bool(spec.byte_fallback)
     unk_piece = proto.pieces[spec.unk_id].piece if 0 <= spec.unk_id < len(proto.pieces) else None
-    extracted = SentencePieceExtractor(str(path)).extract(None)
-    is_bpe = spec.model_type == 2
-    if is_bpe:
-        model = models.BPE(vocab=extracted["vocab"], merges=extracted["merges"], unk_token=unk_piece,
-                           byte_fallback=byte_fallback, fuse_unk=True)
+    if spec.model_type == 2:  # BPE
+        vocab = {p.piece: i for i, p in enumerate(proto.pieces)}
+        merges = generate_merges(vocab, {p.piece: p.score for p in proto.pieces})  # by score, highest first
+        model = models.BPE(vocab=vocab, merges=merges, unk_token=unk_piece, byte_fallback=byte_fallback, fuse_unk=True)
     else:
-        model = models.Unigram(extracted["vocab"], unk_id=spec.unk_id, byte_fallback=byte_fallback)
+        model = models.Unigram([(p.piece, p.score) for p in proto.pieces], unk_id=spec.unk_id,
+                               byte_fallback=byte_fallback)
     tok = Tokenizer(model)
 
     steps = []

@@ -11,8 +11,10 @@ can fall back to `tokenizers`.
 from __future__ import annotations
 
 import concurrent.futures
+import copy
 import functools
 import json
+import logging
 import queue
 import unicodedata
 from pathlib import Path
@@ -39,6 +41,8 @@ from tokbench.tokenizer.bytelevel import char_to_byte
 GPT2_PATTERN = presets.pattern("gpt2")  # ByteLevel's built-in split
 WHITESPACE_PATTERN = presets.pattern("whitespace")  # HF's Whitespace pre-tokenizer (drops the whitespace)
 
+log = logging.getLogger(__name__)
+
 CACHE_WORDS = 1_000_000  # the word cache starts over past this many distinct pre-tokens
 CHUNK_CHARS = 1 << 18  # characters per kernel call in encode_batch (bounds working memory)
 
@@ -61,11 +65,13 @@ class BPEEncoder:
         ignore_merges: bool = False,
         encode_special_tokens: bool = False,
         isolated: bool = True,
+        engine: str = "regex",
     ):
         """The bytes of token id i are token_pool[token_offs[i]:token_offs[i+1]] (empty: none, e.g. an added token);
         merges: rows (left_id, right_id, new_id) in rank order. isolated: text the pattern does not match is kept as
-        pieces (HF Split "isolated"); False drops it (Whitespace). Every table is built in array code (kernels)."""
-        self.pattern = regex.compile(pattern)
+        pieces (HF Split "isolated"); False drops it (Whitespace). engine: who reads `pattern`, "regex" (tiktoken's
+        pat_str) or "hf" (a tokenizer.json Split, Oniguruma). Every table is built in array code (kernels)."""
+        self.pattern_text, self.engine = pattern, engine
         self.normalizer = normalizer
         self.ignore_merges = ignore_merges
         self.isolated = isolated
@@ -83,11 +89,26 @@ class BPEEncoder:
         self.added_tokens = dict(added_tokens or {})
         self.encode_special_tokens = encode_special_tokens
         matched = [t for t, (_, special) in self.added_tokens.items() if not (special and encode_special_tokens)]
-        # leftmost-longest, as HF's added-vocabulary matcher
-        matched.sort(key=lambda t: (-len(t), t))
-        self._added_re = regex.compile("|".join(regex.escape(t) for t in matched)) if matched else None
-        self._scanner = _scanner_for(pattern, isolated)
+        self._added_re = _matcher(matched)
+        self._allowing: dict[frozenset, BPEEncoder] = {}
+        self.scanner = presets.scanner_preset(pattern, engine) if isolated else (
+            "whitespace" if pattern == WHITESPACE_PATTERN else None)
+        self._scanner = _scanner(self.scanner)
         self._reset_cache()
+
+    def allowing(self, allowed) -> "BPEEncoder":
+        """This encoder with the special tokens in `allowed` (texts, or "all") matched as their ids, as tiktoken's
+        `allowed_special`; the tables and word caches are shared."""
+        specials = {t for t, (_, special) in self.added_tokens.items() if special}
+        allowed = frozenset(specials if allowed == "all" else set(allowed) & specials)
+        if not allowed or not self.encode_special_tokens:
+            return self
+        if allowed not in self._allowing:
+            other = copy.copy(self)
+            other._added_re = _matcher([t for t, (_, special) in self.added_tokens.items()
+                                        if not special or t in allowed])
+            self._allowing[allowed] = other
+        return self._allowing[allowed]
 
     @property
     def token_bytes(self) -> list[bytes | None]:
@@ -155,6 +176,7 @@ class BPEEncoder:
             bool(model.get("ignore_merges")),
             encode_special_tokens,
             isolated,
+            "regex" if pattern in (GPT2_PATTERN, WHITESPACE_PATTERN) else "hf",  # ByteLevel's own regex, or a Split
         )
 
     @classmethod
@@ -167,17 +189,20 @@ class BPEEncoder:
         ends = np.cumsum(lengths)
         pool = np.frombuffer(b"".join(tokens) or b"\0", np.uint8)
         ids = np.fromiter(ranks.values(), np.int64, len(ranks)) + id_offset
-        return cls._from_rank_arrays(pool, ends - lengths, ends, ids, pattern, normalizer)
+        return cls.from_rank_arrays(pool, ends - lengths, ends, ids, pattern, normalizer)
 
     @classmethod
-    def _from_rank_arrays(cls, pool, starts, ends, ids, pattern, normalizer) -> "BPEEncoder":
+    def from_rank_arrays(cls, pool, starts, ends, ids, pattern, normalizer=None, added_tokens=None) -> "BPEEncoder":
         """Token k is pool[starts[k]:ends[k]] with id ids[k]. tiktoken merges any adjacent pair whose bytes form a
-        token, at that token's rank; so every split of a token into two tokens is a merge at its rank (kernel)."""
+        token, at that token's rank; so every split of a token into two tokens is a merge at its rank (kernel).
+        added_tokens: {text: (id, special)}; special ones are plain text unless allowed (`allowing`), as tiktoken's
+        `encode_ordinary`; the others are always matched."""
         size = int(ids.max()) + 1 if ids.size else 0
         pool, offs = tokens_by_id(pool, starts, ends, ids, size)
         slots, hashes = build_bytes_table(pool, offs)
         merges = rank_merges(pool, offs, slots, hashes)
-        return cls(pool, offs, merges, pattern, normalizer=normalizer.upper() if normalizer else None)
+        return cls(pool, offs, merges, pattern, added_tokens, normalizer.upper() if normalizer else None,
+                   encode_special_tokens=True)
 
     @classmethod
     def from_descriptor(cls, path) -> "BPEEncoder":
@@ -186,8 +211,8 @@ class BPEEncoder:
         if desc.get("normalizer") not in (None, "NFC", "NFKC"):
             raise Unsupported(f"{path}: fast encoder does not support normalizer {desc['normalizer']}")
         pool, starts, ends, ranks = read_ranks_arrays(desc["ranks"])
-        return cls._from_rank_arrays(pool, starts, ends, ranks + desc["id_offset"], desc["pattern"],
-                                     desc["normalizer"])
+        return cls.from_rank_arrays(pool, starts, ends, ranks + desc["id_offset"], desc["pattern"],
+                                    desc.get("normalizer"))
 
     # --- encoding
 
@@ -221,6 +246,11 @@ class BPEEncoder:
 
     def _encode_chunk(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         buf, starts, ends, fixed, text_pieces = self._split(texts)
+        ids, piece_offs = self._encode_pieces(buf, starts, ends, fixed)
+        return ids, piece_offs[text_pieces]
+
+    def _encode_pieces(self, buf, starts, ends, fixed) -> tuple[np.ndarray, np.ndarray]:
+        """BPE of the pieces buf[starts[k]:ends[k]] (fixed[k] >= 0: that id): ids and per-piece id offsets."""
         (pool, offs, v_slots, v_hashes) = self._vocab
         try:
             cache = self._caches.get_nowait()  # one word cache per thread at a time
@@ -231,7 +261,36 @@ class BPEEncoder:
             *cache,
         )
         self._caches.put(tuple(cache) if cache[-1] <= CACHE_WORDS else _empty_cache())
-        return ids, piece_offs[text_pieces]
+        return ids, piece_offs
+
+    def encode_bytes(self, data: bytes) -> list[int]:
+        """Ids of raw bytes, as tiktoken's `_encode_bytes`: valid UTF-8 is encoded as text; otherwise the valid prefix
+        is, and its last piece (grown over the all-whitespace tokens before it, as tiktoken does for cl100k's newline
+        runs) is encoded again together with the bytes after the prefix, as one piece."""
+        try:
+            return self.encode(data.decode("utf-8"))
+        except UnicodeDecodeError as err:
+            valid = err.start
+        ids: list[int] = []
+        last = 0  # tokens of the prefix's last piece
+        if valid:
+            buf, starts, ends, fixed, _ = self._split([data[:valid].decode("utf-8")])
+            found, piece_offs = self._encode_pieces(buf, starts, ends, fixed)
+            ids, last = found.tolist(), int(piece_offs[-1] - piece_offs[-2]) if len(piece_offs) > 1 else 0
+        pool, offs = self._vocab[0], self._vocab[1]
+
+        def spaces(i: int) -> bool:
+            return offs[i + 1] > offs[i] and all(b in b" \n\t" for b in pool[offs[i]:offs[i + 1]].tobytes())
+
+        if last and spaces(ids[-last]):
+            while last < len(ids) and spaces(ids[-last - 1]):
+                last += 1
+        unstable = b"".join(pool[offs[i]:offs[i + 1]].tobytes() for i in ids[len(ids) - last:]) + data[valid:]
+        del ids[len(ids) - last:]
+        buf = np.frombuffer(unstable, np.uint8)
+        tail, _ = self._encode_pieces(buf, np.zeros(1, np.int64), np.full(1, len(buf), np.int64),
+                                      np.full(1, -1, np.int32))
+        return ids + tail.tolist()
 
     def encode(self, text: str) -> list[int]:
         ids, _ = self.encode_batch([text], threads=1)
@@ -296,6 +355,8 @@ class BPEEncoder:
 
     def _split_regex(self, segs, seg_fixed, seg_first):
         """FALLBACK pre-tokenizer for split patterns the numba scanners do not cover: the `regex` package in Python."""
+        log.debug("no numba scanner splits like %r; pre-tokenizing with %s in Python (slower)", self.pattern_text,
+                  "the `regex` package" if self.engine == "regex" else "`tokenizers`")
         chunks: list[bytes] = []
         fixed_at: list[tuple[int, int]] = []
         seg_piece = np.zeros(len(segs) + 1, np.int64)
@@ -315,8 +376,20 @@ class BPEEncoder:
         buf = np.frombuffer(b"".join(chunks) or b"\0", np.uint8)
         return buf, starts, ends, fixed, seg_piece[seg_first]
 
+    @functools.cached_property
+    def pattern(self):
+        """The split regex compiled for the Python fallback: `regex`, or `tokenizers`' own Split for an HF pattern."""
+        if self.engine == "hf":
+            from tokenizers import Regex, pre_tokenizers
+
+            return pre_tokenizers.Split(Regex(self.pattern_text), behavior="isolated", invert=False)
+        return regex.compile(self.pattern_text)
+
     def _split_text(self, text: str, out: list[bytes]) -> None:
         if not text:
+            return
+        if self.engine == "hf":
+            out.extend(p.encode() for p, _ in self.pattern.pre_tokenize_str(text))
             return
         pieces = self.pattern.findall(text)
         if self.isolated and sum(map(len, pieces)) != len(text):  # keep what the pattern skipped as pieces too
@@ -400,14 +473,19 @@ def _split_pattern(pre, name: str) -> tuple[str, bool]:
 
 
 
-def _scanner_for(pattern: str, isolated: bool):
-    """(kind, class table, split_lines) of the numba scanner reproducing `pattern`, or None to use `regex`."""
+def _scanner(preset: str | None):
+    """(kind, class table, split_lines) of a preset's numba scanner, or None (pre-tokenize in Python)."""
+    if preset is None:
+        return None
     from tokbench.kernels.pretokenize import split_lines
 
-    for name, row in presets.PRESETS.items():
-        if row.pattern == pattern and (name == "whitespace") != isolated:  # the whitespace scanner drops spaces
-            return presets.kind(name), presets.class_table(), split_lines
-    return None
+    return presets.kind(preset), presets.class_table(), split_lines
+
+
+def _matcher(tokens: list[str]):
+    """One regex for the added tokens matched in the text: leftmost-longest, as HF's added-vocabulary matcher."""
+    tokens = sorted(tokens, key=lambda t: (-len(t), t))
+    return regex.compile("|".join(regex.escape(t) for t in tokens)) if tokens else None
 
 
 def fast_encoder(spec, encode_special_tokens: bool = True) -> BPEEncoder | None:

@@ -8,14 +8,17 @@ Descriptor format (the contract with the adapter). A JSON object:
                                        #   one line per token `base64(token bytes) SPACE rank`, ranks 0..n-1
      "pattern": "...",                 # pre-tokenizer regex (tiktoken `pat_str`)
      "special_tokens": {"<|endoftext|>": 100257, ...},   # text -> id (final ids, id_offset already applied)
+     "added_tokens": {"<|fim_prefix|>": 151659, ...},   # optional: text -> id of added tokens that are not special
+                                       #   (`special: false` in a tokenizer.json): always matched as one token
      "normalizer": null | "NFC",       # unicodedata normal form applied to text before encoding
      "id_offset": 0,                   # id = rank + id_offset (Tekken reserves ids 0..999 for its specials)
      "roles": {"bos": null, "eos": "<|endoftext|>", "pad": null, "unk": null},  # special-token text or null (none)
      "vocab_size": 100277}             # number of ids: max(all ids) + 1
 
 Loading it: `tiktoken.Encoding(name, pat_str=pattern, mergeable_ranks={bytes: rank + id_offset},
-special_tokens=special_tokens)`, then `encode_ordinary(normalize(text))`. `encoding(desc, ranks)` does exactly that
-(the adapter and `descriptor_encoding` both use it). Special-token text inside the input is encoded as ordinary text.
+special_tokens=special_tokens | added_tokens)`, then `encode(normalize(text), allowed_special=set(added_tokens),
+disallowed_special=())`. `encoding(desc, ranks)` builds that Encoding (`descriptor_encoding` uses it; the adapter encodes
+with tokbench's own encoder, same ids). Special-token text inside the input is encoded as ordinary text unless allowed.
 
 A bare `.tiktoken` ranks file has no descriptor; `ranks_descriptor` gives it one with cl100k's split pattern.
 """
@@ -97,14 +100,17 @@ def read_tiktoken_ranks(path: Path) -> dict[bytes, int]:
 
 
 def write_descriptor(folder: Path, name: str, ranks: dict[bytes, int], pattern: str, special_tokens: dict[str, int],
-                      roles: dict[str, str | None], normalizer: str | None = None, id_offset: int = 0) -> str:
+                      roles: dict[str, str | None], normalizer: str | None = None, id_offset: int = 0,
+                      added_tokens: dict[str, int] | None = None) -> str:
     """Write `<name>.tiktoken` and `<name>.json` into folder; return the ranks file's sha256."""
     payload = tiktoken_bytes(ranks)
     (folder / f"{name}.tiktoken").write_bytes(payload)
-    ids = [rank + id_offset for rank in ranks.values()] + list(special_tokens.values())
+    added = dict(added_tokens or {})
+    ids = [rank + id_offset for rank in ranks.values()] + list(special_tokens.values()) + list(added.values())
     descriptor = {
         "type": "tiktoken", "name": name, "ranks": f"{name}.tiktoken", "pattern": pattern,
-        "special_tokens": special_tokens, "normalizer": normalizer, "id_offset": id_offset,
+        "special_tokens": special_tokens, **({"added_tokens": added} if added else {}), "normalizer": normalizer,
+        "id_offset": id_offset,
         "roles": {role: roles.get(role) for role in ("bos", "eos", "pad", "unk")}, "vocab_size": max(ids) + 1,
     }
     (folder / f"{name}.json").write_text(json.dumps(descriptor, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -146,6 +152,11 @@ def check_descriptor(obj, path: Path) -> dict:
             raise InputError(f"{path}: descriptor field {key!r} missing or not a {kind.__name__}")
     if obj.setdefault("normalizer", None) not in NORMAL_FORMS:
         raise InputError(f"{path}: descriptor normalizer {obj['normalizer']!r} is not null/NFC/NFKC/NFD/NFKD")
+    added = obj.setdefault("added_tokens", {})
+    if not isinstance(added, dict) or not all(isinstance(k, str) and isinstance(v, int) for k, v in added.items()):
+        raise InputError(f"{path}: descriptor added_tokens must map token text to an integer id")
+    if set(added) & set(obj["special_tokens"]):
+        raise InputError(f"{path}: {sorted(set(added) & set(obj['special_tokens']))[0]!r} is both special and added")
     if not isinstance(obj.setdefault("id_offset", 0), int) or obj["id_offset"] < 0:
         raise InputError(f"{path}: descriptor id_offset must be a non-negative integer")
     roles = obj.setdefault("roles", {})
@@ -176,12 +187,12 @@ def encoding(desc: dict, ranks: dict[bytes, int], where: str | Path):
     offset = desc["id_offset"]
     if offset:
         ranks = {token: rank + offset for token, rank in ranks.items()}
-    clash = set(ranks.values()) & set(desc["special_tokens"].values())
+    specials = {**desc["special_tokens"], **desc["added_tokens"]}
+    clash = set(ranks.values()) & set(specials.values())
     if clash:
         raise InputError(f"{where}: special token ids collide with ranks (e.g. {min(clash)})")
     try:
-        return tiktoken.Encoding(desc["name"], pat_str=desc["pattern"], mergeable_ranks=ranks,
-                                 special_tokens=desc["special_tokens"])
+        return tiktoken.Encoding(desc["name"], pat_str=desc["pattern"], mergeable_ranks=ranks, special_tokens=specials)
     except Exception as exc:  # tiktoken raises ValueError/RuntimeError kinds for bad patterns
         raise InputError(f"{where}: tiktoken refused the descriptor: {exc}") from None
 

@@ -1,7 +1,8 @@
 """Hugging Face `tokenizers` backend: a tokenizer.json (BPE, Unigram, WordPiece, WordLevel).
 
 Byte-level BPE files are encoded by tokbench's numba encoder (`fast_bpe`) where it reproduces `tokenizers` exactly;
-everything else goes through `tokenizers` itself.
+everything else goes through `tokenizers` itself. Either way, added tokens with `special: false` are matched as one
+token (as every HF client does) and special ones are plain text unless allowed (`allowed_special`).
 """
 
 from __future__ import annotations
@@ -64,22 +65,32 @@ class HFTokenizer(Tokenizer):
 
         return fast_encoder(self._spec, encode_special_tokens=True)
 
-    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
-        if self._fast is not None and not add_special_tokens:
-            return self._fast.encode(text)
-        return self._tok.encode(text, add_special_tokens=add_special_tokens).ids
+    def encode(self, text: str, add_special_tokens: bool = False, allowed_special=None) -> list[int]:
+        return self.encode_batch([text], add_special_tokens, allowed_special)[0]
 
-    def encode_batch(self, texts: Sequence[str], add_special_tokens: bool = False) -> list[list[int]]:
+    def encode_batch(self, texts: Sequence[str], add_special_tokens: bool = False,
+                     allowed_special=None) -> list[list[int]]:
+        allowed = self._allowed(allowed_special)
         if self._fast is not None and not add_special_tokens:
-            ids, offsets = self._fast.encode_batch(list(texts))
+            ids, offsets = self._fast.allowing(allowed).encode_batch(list(texts))
             flat = ids.tolist()
             return [flat[offsets[i]:offsets[i + 1]] for i in range(len(texts))]
-        return [e.ids for e in self._tok.encode_batch(list(texts), add_special_tokens=add_special_tokens)]
+        if allowed and allowed != set(self.special_tokens):  # some allowed: cut the text at them, as tiktoken does
+            return [self._split_special(t, allowed, lambda part: self._hf_ids([part], False, True)[0]) for t in texts]
+        return self._hf_ids(list(texts), add_special_tokens, not allowed)
 
-    def encode_arrays(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _hf_ids(self, texts: list[str], add_special_tokens: bool, plain_specials: bool) -> list[list[int]]:
+        """`tokenizers` itself; with every special token allowed, HF's own matcher finds them (as transformers)."""
+        self._tok.encode_special_tokens = plain_specials
+        try:
+            return [e.ids for e in self._tok.encode_batch(texts, add_special_tokens=add_special_tokens)]
+        finally:
+            self._tok.encode_special_tokens = True
+
+    def encode_arrays(self, texts: Sequence[str], allowed_special=None) -> tuple[np.ndarray, np.ndarray]:
         if self._fast is not None:
-            return self._fast.encode_batch(list(texts))
-        return super().encode_arrays(texts)
+            return self._fast.allowing(self._allowed(allowed_special)).encode_batch(list(texts))
+        return super().encode_arrays(texts, allowed_special)
 
     def decode(self, ids: Sequence[int]) -> str:
         if self.byte_level:
@@ -96,7 +107,7 @@ class HFTokenizer(Tokenizer):
     def token_bytes(self, token_id: int) -> bytes:
         token_id = int(token_id)
         if token_id in self.special_ids:
-            return b""
+            return self._special_bytes(token_id)
         if token_id in self._added_plain:
             return self._added_plain[token_id].encode("utf-8")
         token = self._tok.id_to_token(token_id)

@@ -23,25 +23,38 @@ from tokbench.errors import UsageError
 @dataclass(frozen=True)
 class Preset:
     name: str
-    pattern: str  # the regex (for `regex`, HF Split and tiktoken's pat_str) that the scanner reproduces
+    pattern: str  # the regex, character for character as its source writes it (for `regex` and tiktoken's pat_str)
     scanner: str  # name of the scanner-kind constant in kernels.pretokenize
     hf: str  # the HF pre-tokenizer: "bytelevel" (its own regex), "split" (Split(pattern, isolated)), "whitespace", "none"
     superbpe: str | None = None  # superbpe stage 2's digit rule after this stage 1 ("digits"/"digits3"); None: refused
+    source: str = ""  # where `pattern` comes from (checked by tests/tokenizer/test_presets.py)
+    hf_form: str | None = None  # the same split spelled for `tokenizers`' Oniguruma (None: `pattern` itself)
 
+    @property
+    def hf_pattern(self) -> str:
+        """The regex for an HF Split: Oniguruma reads `{1,3}+` as `({1,3})+`, not as a possessive `{1,3}`."""
+        return self.hf_form or self.pattern
+
+
+_O200K_WORDS = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+",
+                r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*")
+_CONTRACTION = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)"
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (
-    # GPT-2's ByteLevel regex (HF's own ByteLevel split)
+    # GPT-2's ByteLevel regex (HF's own ByteLevel split; tiktoken's r50k/gpt2 pat_str means the same)
     Preset("gpt2", r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
-           scanner="GPT2", hf="bytelevel", superbpe="digits"),
-    # OpenAI cl100k_base (GPT-4); also the pattern of a bare .tiktoken ranks file
-    Preset("cl100k", r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""",
-           scanner="CL100K", hf="split", superbpe="digits3"),
-    # Llama-3 tokenizer.json Split
+           scanner="GPT2", hf="bytelevel", superbpe="digits", source="tokenizers ByteLevel"),
+    # OpenAI cl100k_base (GPT-4), tiktoken's pat_str; also the pattern of a bare .tiktoken ranks file. `\s++$` keeps
+    # whitespace that ends the text in one piece ("a\n " -> a | "\n "), which tiktoken before 0.7 (= llama3) did not
+    Preset("cl100k", r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""",
+           scanner="CL100K", hf="split", superbpe="digits3", source="tiktoken cl100k_base",
+           hf_form=r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""),
+    # Llama-3 tokenizer.json Split (= tiktoken's cl100k pattern before 0.7)
     Preset("llama3", r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
-           scanner="LLAMA3", hf="split", superbpe="digits3"),
+           scanner="LLAMA3", hf="split", superbpe="digits3", source="llama3 tokenizer.json"),
     # HF pre_tokenizers.Whitespace: the whitespace between matches is dropped
     Preset("whitespace", r"""\w+|[^\w\s]+""",
-           scanner="WHITESPACE", hf="whitespace"),
+           scanner="WHITESPACE", hf="whitespace", source="tokenizers Whitespace"),
     # the same cuts, whitespace runs kept as pieces (lossless)
     Preset("whitespace-kept", r"""\w+|[^\w\s]+|\s+""",
            scanner="WHITESPACE_KEPT", hf="split"),
@@ -50,19 +63,22 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
            scanner="NONE", hf="none"),
     # Qwen2 / Qwen2.5 / Qwen3 tokenizer.json Split: single digits, unlike Llama-3's \p{N}{1,3}
     Preset("qwen2", r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
-           scanner="QWEN2", hf="split"),
-    # OpenAI o200k_base (GPT-4o)
+           scanner="QWEN2", hf="split", source="qwen3 tokenizer.json"),
+    # OpenAI o200k_base (GPT-4o), tiktoken's pat_str
     Preset("o200k", "|".join([
-        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        _O200K_WORDS[0] + _CONTRACTION + "?",
+        _O200K_WORDS[1] + _CONTRACTION + "?",
         r"""\p{N}{1,3}""",
         r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
         r"""\s*[\r\n]+""",
         r"""\s+(?!\S)""",
         r"""\s+""",
-    ]), scanner="O200K", hf="split"),
+    ]), scanner="O200K", hf="split", source="tiktoken o200k_base"),
+    # Mistral Tekken (mistral-common's tekken.json): o200k's words without contractions, single digits
+    Preset("tekken", "|".join([*_O200K_WORDS, r"""\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"""]),
+           scanner="TEKKEN", hf="split", source="mistral-common tekken"),
 )}
-PRETOKENIZERS = tuple(PRESETS)  # gpt2, cl100k, llama3, whitespace, whitespace-kept, none, qwen2, o200k
+PRETOKENIZERS = tuple(PRESETS)  # gpt2, cl100k, llama3, whitespace, whitespace-kept, none, qwen2, o200k, tekken
 
 
 @dataclass(frozen=True)
@@ -101,6 +117,77 @@ def kind(name: str) -> int:
 def pattern(name: str) -> str:
     """The regex (for the `regex` package / HF Split) that the preset's scanner reproduces."""
     return preset(name).pattern
+
+
+# --- which scanner reproduces a pattern: by what it does, not how it is spelled ---------------------------------------
+# Tokenizer files spell one split many ways (tiktoken 0.14's possessive `\p{L}++`, older files' `\p{L}+`,
+# `'(?i:[sdmt]|ll|ve|re)` or `(?i:'s|'t|...)`), so a pattern is matched to a preset by splitting probe texts with it
+# and with each preset, in the engine the pattern is written for: `regex` (tiktoken pat_str, whose fancy-regex agrees
+# with `regex` on these) or `tokenizers` (a tokenizer.json Split, read by Oniguruma, where `{1,3}+` means `({1,3})+`).
+_PROBE_CHARS = list("'sStTrReEvVmMlLdDſ aAzZéÉßİıǅʰ中日한ภ\u0301\u0903") + list("07٣²½Ⅻ") + list(".,!?/-_()\"$€😀") + [
+    " ", "  ", "\t", "\n", "\r", "\r\n", "\u00a0", "\u2003", "\u3000", "\x0b", "\x0c", "\x1c", "\x85", "\u2028",
+    "'ll", "'VE", "'Re", "n't", "1234567", " \n ", "\u200d", "\ufe0f"]
+_PROBE_FIXED = ["a\n ", "a  b", " a", "x \n\n  ", "I'M  here 12345\n", "HELLO'S World'll ǅemal ʰaʰ A\u0301B\u0301c path/to/ !/\n",
+                "don't stop", "1234567 ½٣", "tabs\t\tend\t", "  ", "\n", "\r\n\r\n", "x\u3000", "end. \n"]
+
+
+@functools.lru_cache(maxsize=1)
+def _probes() -> tuple[str, ...]:
+    import random
+
+    rng = random.Random(13)
+    made = ["".join(rng.choice(_PROBE_CHARS) for _ in range(rng.randint(1, 24))) for _ in range(1500)]
+    return tuple(_PROBE_FIXED + made)
+
+
+def _cut(pieces: list[tuple[int, int]], n: int) -> tuple[tuple[int, int], ...]:
+    """Match spans plus the gaps between them as pieces (what HF's Split "isolated" returns)."""
+    out, pos = [], 0
+    for a, b in pieces:
+        if a > pos:
+            out.append((pos, a))
+        if b > a:
+            out.append((a, b))
+        pos = b
+    if pos < n:
+        out.append((pos, n))
+    return tuple(out)
+
+
+def _regex_splits(pattern: str) -> tuple | None:
+    import regex
+
+    try:
+        compiled = regex.compile(pattern)
+    except regex.error:
+        return None
+    return tuple(_cut([m.span() for m in compiled.finditer(t)], len(t)) for t in _probes())
+
+
+def _hf_splits(pattern: str) -> tuple | None:
+    from tokenizers import Regex, pre_tokenizers
+
+    try:
+        split = pre_tokenizers.Split(Regex(pattern), behavior="isolated", invert=False)
+    except Exception:  # tokenizers raises a bare Exception for a pattern Oniguruma refuses
+        return None
+    return tuple(tuple(span for _, span in split.pre_tokenize_str(t)) for t in _probes())
+
+
+@functools.lru_cache(maxsize=1)
+def _preset_splits() -> dict[tuple, str]:
+    """Probe splits of every isolated preset (the dropping Whitespace one is matched by HF type, not by regex)."""
+    return {_regex_splits(row.pattern): name for name, row in PRESETS.items() if row.hf != "whitespace"}
+
+
+@functools.lru_cache(maxsize=64)
+def scanner_preset(pattern: str, engine: str = "regex") -> str | None:
+    """The preset whose numba scanner splits exactly as `pattern` does in `engine` ("regex" or "hf"), else None."""
+    for name, row in PRESETS.items():  # the spellings in the table need no probing
+        if row.hf != "whitespace" and pattern == (row.pattern if engine == "regex" else row.hf_pattern):
+            return name
+    splits = _regex_splits(pattern) if engine == "regex" else _hf_splits(pattern)
+    return None if splits is None else _preset_splits().get(splits)
 
 
 def normalizer_name(normalizer: str | None) -> str:
@@ -187,7 +274,7 @@ def hf_pretokenizer(name: str, byte_level: bool = True):
     first = (
         pre_tokenizers.Whitespace()
         if row.hf == "whitespace"
-        else pre_tokenizers.Split(Regex(row.pattern), behavior="isolated", invert=False)
+        else pre_tokenizers.Split(Regex(row.hf_pattern), behavior="isolated", invert=False)
     )
     if not byte_level:
         return first

@@ -39,11 +39,17 @@ class SentencePieceTokenizer(Tokenizer):
     def vocab_size(self) -> int:
         return len(self._pieces)
 
-    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
-        return self._sp.encode(text, add_bos=add_special_tokens and self.roles["bos"] is not None)
+    def encode(self, text: str, add_special_tokens: bool = False, allowed_special=None) -> list[int]:
+        return self.encode_batch([text], add_special_tokens, allowed_special)[0]
 
-    def encode_batch(self, texts: Sequence[str], add_special_tokens: bool = False) -> list[list[int]]:
-        return self._sp.encode(list(texts), add_bos=add_special_tokens and self.roles["bos"] is not None)
+    def encode_batch(self, texts: Sequence[str], add_special_tokens: bool = False,
+                     allowed_special=None) -> list[list[int]]:
+        """SentencePiece reads control pieces (`<s>`) as text; allowed ones are cut out first, as tiktoken does."""
+        allowed = self._allowed(allowed_special)
+        bos = [self.roles["bos"]] if add_special_tokens and self.roles["bos"] is not None else []
+        if not allowed:
+            return [bos + ids for ids in self._sp.encode(list(texts))]
+        return [bos + self._split_special(t, allowed, self._sp.encode) for t in texts]
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._sp.decode([int(i) for i in ids])
@@ -57,7 +63,7 @@ class SentencePieceTokenizer(Tokenizer):
     def token_bytes(self, token_id: int) -> bytes:
         token_id = int(token_id)
         if token_id in self._control:
-            return b""
+            return self._special_bytes(token_id)
         piece = self._pieces[token_id]
         if token_id in self._bytes_ids:
             return bytes([int(piece[3:5], 16)])

@@ -1,4 +1,9 @@
-"""tiktoken backend: mergeable ranks, a split pattern and special tokens, from a descriptor (see `formats`)."""
+"""tiktoken-style tokenizers: mergeable ranks, a split pattern and special tokens, from a descriptor (see `formats`).
+
+Encoding runs on tokbench's numba encoder (`fast_bpe.BPEEncoder`, the pattern's scanner where one splits alike), whose
+ids equal tiktoken's `encode` on the same descriptor; tiktoken's own `Encoding` is built only where that encoder does
+not apply (an unusual normal form), and for `bpe_merges`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,9 @@ import functools
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
+from tokbench.errors import InputError
 from tokbench.tokenizer import bytelevel, formats
 from tokbench.tokenizer.base import Tokenizer, roles_from_specials
 
@@ -16,56 +24,95 @@ class TiktokenTokenizer(Tokenizer):
     model_type = "bpe"
 
     def __init__(self, descriptor: dict, name: str = "", where: str | Path = ""):
+        from tokbench.tokenizer.fast_bpe import BPEEncoder, Unsupported, read_ranks_arrays
+
         self.name = name or descriptor["name"]
-        ranks = formats.read_tiktoken_ranks(descriptor["ranks"])
-        self._enc = formats.encoding(descriptor, ranks, where or descriptor["ranks"])  # final ids: rank + id_offset
+        self._desc, self._where = descriptor, where or descriptor["ranks"]
         self._offset = descriptor["id_offset"]
         specials = {k: int(v) for k, v in descriptor["special_tokens"].items()}
+        self._added = {k: int(v) for k, v in descriptor["added_tokens"].items()}  # not special: always matched
         self.special_tokens = specials
         self._special_by_id = {v: k for k, v in specials.items()}
+        self._added_by_id = {v: k for k, v in self._added.items()}
         self._normalizer = descriptor.get("normalizer")
         self.roles = roles_from_specials(specials, _explicit=True, **descriptor["roles"])
         self.byte_level = self._normalizer in (None, "NFC")
         self.lossless = self.byte_level
-        self._n = max([self._enc.max_token_value + 1] + [v + 1 for v in specials.values()])
-        self._n = max(self._n, int(descriptor.get("vocab_size", 0)))
-        self._ranks = ranks
+        pool, starts, ends, ranks = read_ranks_arrays(descriptor["ranks"])
+        self._pool, self._starts, self._ends, self._rank_ids = pool, starts, ends, ranks + self._offset
+        ids = [v + 1 for v in (*specials.values(), *self._added.values())]
+        self._n = max([int(self._rank_ids.max()) + 1 if ranks.size else 0, *ids, int(descriptor.get("vocab_size", 0))])
+        self._bytes_of = np.full(self._n + 1, -1, np.int64)  # id -> index into starts/ends
+        self._bytes_of[self._rank_ids] = np.arange(len(ranks))
+        added = {t: (i, True) for t, i in specials.items()} | {t: (i, False) for t, i in self._added.items()}
+        clash = np.intersect1d(self._rank_ids, [i for i, _ in added.values()])
+        if clash.size:
+            raise InputError(f"{self._where}: special token ids collide with ranks (e.g. {int(clash[0])})")
+        try:
+            self._fast = BPEEncoder.from_rank_arrays(pool, starts, ends, self._rank_ids, descriptor["pattern"],
+                                                     self._normalizer, added)
+        except Unsupported:
+            self._fast = None
+        if self._fast is None or self._fast.scanner is None:
+            self._enc  # tiktoken checks the pattern now, not at the first encode
 
     @property
     def vocab_size(self) -> int:
         return self._n
 
-    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
-        ids = self._enc.encode_ordinary(formats.normalize(text, self._normalizer))
-        if add_special_tokens and self.roles.get("bos") is not None:
-            ids = [self.roles["bos"], *ids]
-        return ids
+    @functools.cached_property
+    def _enc(self):
+        """tiktoken's own `Encoding` (final ids: rank + id_offset), for where tokbench's encoder does not apply."""
+        return formats.encoding(self._desc, self._ranks, self._where)
 
-    def encode_batch(self, texts: Sequence[str], add_special_tokens: bool = False) -> list[list[int]]:
-        if add_special_tokens or self._normalizer:
-            return [self.encode(t, add_special_tokens) for t in texts]
-        return self._enc.encode_ordinary_batch(list(texts), num_threads=1)
+    @functools.cached_property
+    def _ranks(self) -> dict[bytes, int]:
+        return formats.read_tiktoken_ranks(self._desc["ranks"])
+
+    def encode(self, text: str, add_special_tokens: bool = False, allowed_special=None) -> list[int]:
+        return self.encode_batch([text], add_special_tokens, allowed_special)[0]
+
+    def encode_batch(self, texts: Sequence[str], add_special_tokens: bool = False,
+                     allowed_special=None) -> list[list[int]]:
+        bos = [self.roles["bos"]] if add_special_tokens and self.roles.get("bos") is not None else []
+        if self._fast is None:
+            allowed = set(self._allowed(allowed_special)) | set(self._added)
+            return [bos + self._enc.encode(formats.normalize(t, self._normalizer), allowed_special=allowed,
+                                           disallowed_special=()) for t in texts]
+        flat, offsets = self.encode_arrays(texts, allowed_special)
+        ids = flat.tolist()
+        return [bos + ids[offsets[i]:offsets[i + 1]] for i in range(len(texts))]
+
+    def encode_arrays(self, texts: Sequence[str], allowed_special=None) -> tuple[np.ndarray, np.ndarray]:
+        if self._fast is None:
+            return super().encode_arrays(texts, allowed_special)
+        return self._fast.allowing(self._allowed(allowed_special)).encode_batch(list(texts))
 
     def decode(self, ids: Sequence[int]) -> str:
         return self.decode_bytes(ids).decode("utf-8", errors="replace")
 
     def token_bytes(self, token_id: int) -> bytes:
         token_id = int(token_id)
+        if token_id in self._added_by_id:
+            return self._added_by_id[token_id].encode("utf-8")
         if token_id in self._special_by_id:
-            return b""
-        try:
-            return self._enc.decode_single_token_bytes(token_id)
-        except KeyError:
-            return b""
+            return self._special_bytes(token_id)
+        k = self._bytes_of[token_id] if 0 <= token_id < self._n else -1
+        return b"" if k < 0 else self._pool[self._starts[k]:self._ends[k]].tobytes()
 
     def id_to_token(self, token_id: int) -> str:
+        token_id = int(token_id)
         if token_id in self._special_by_id:
             return self._special_by_id[token_id]
+        if token_id in self._added_by_id:
+            return self._added_by_id[token_id]
         return bytelevel.to_chars(self.token_bytes(token_id))
 
     def token_to_id(self, token: str) -> int | None:
         if token in self.special_tokens:
             return self.special_tokens[token]
+        if token in self._added:
+            return self._added[token]
         raw = bytelevel.to_bytes(token)
         rank = self._ranks.get(token.encode("utf-8") if raw is None else raw)
         return None if rank is None else rank + self._offset
@@ -99,4 +146,3 @@ def _bpe_split(token: bytes, ranks: dict[bytes, int], max_rank: int) -> list[byt
             break
         parts[best_i:best_i + 2] = [parts[best_i] + parts[best_i + 1]]
     return parts
-

@@ -35,6 +35,9 @@ from tokbench.tokenizer.formats import read_quicktok_ranks, write_descriptor
 from tokbench.tokenizer.presets import pattern
 
 # Qwen2.5's added tokens (tokenizer_config.json), ids 151643.. in this order; Qwen3 appends 4 more after them.
+# The first QWEN25_SPECIAL are `special: true`; the rest (<tool_call>, <|fim_prefix|>, ...) are not: every HF client
+# matches them as one token, so the descriptor lists them as added tokens, not special ones.
+QWEN25_SPECIAL = 14
 QWEN25_SPECIALS = (
     "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
     "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
@@ -52,6 +55,7 @@ class _Entry:
     filename: str  # the file resolve() returns, inside cache_dir("zoo")/<name>/
     build: Callable[[Path, str], dict]  # (folder, name) -> provenance record; writes `filename` into folder
     summary: str
+    version: int = 1  # bump when the build changes: a cache built by an older version is rebuilt
 
 
 # ---------------------------------------------------------------------------------------------------- locating sources
@@ -145,10 +149,12 @@ def _build_qwen(folder: Path, name: str) -> dict:
     ranks = read_quicktok_ranks(source)
     if len(ranks) != QWEN_RANKS:
         raise WorkError(f"{source}: expected {QWEN_RANKS} Qwen ranks, found {len(ranks)}")
-    specials = {token: QWEN_RANKS + i for i, token in enumerate(QWEN25_SPECIALS)}
+    ids = {token: QWEN_RANKS + i for i, token in enumerate(QWEN25_SPECIALS)}
+    specials = dict(list(ids.items())[:QWEN25_SPECIAL])
+    added = dict(list(ids.items())[QWEN25_SPECIAL:])
     # roles as in Qwen2.5 (base) tokenizer_config: no BOS, <|endoftext|> ends and pads
     write_descriptor(folder, name, ranks, pattern("qwen2"), specials, normalizer="NFC",
-                      roles={"eos": "<|endoftext|>", "pad": "<|endoftext|>"})
+                      roles={"eos": "<|endoftext|>", "pad": "<|endoftext|>"}, added_tokens=added)
     return {"source": f"pypi quicktok-v1=={_distribution_version('quicktok-v1')}", "file": str(source)}
 
 
@@ -228,7 +234,7 @@ _ENTRIES: dict[str, _Entry] = {
     "cl100k_base": _Entry("cl100k_base.json", _build_openai, "OpenAI cl100k_base (tiktoken), 100,277"),
     "o200k_base": _Entry("o200k_base.json", _build_openai, "OpenAI o200k_base (tiktoken), 200,019"),
     "llama3": _Entry("tokenizer.json", _build_npm, "Llama-3 byte-level BPE, 128,256"),
-    "qwen2.5": _Entry("qwen2.5.json", _build_qwen, "Qwen2.5 byte-level BPE with NFC, 151,665"),
+    "qwen2.5": _Entry("qwen2.5.json", _build_qwen, "Qwen2.5 byte-level BPE with NFC, 151,665", version=2),
     "mistral-v1": _Entry("mistral-v1.model", _build_mistral_v1, "Mistral SentencePiece v1 BPE, 32,000"),
     "mistral-tekken": _Entry("mistral-tekken.json", _build_tekken, "Mistral Tekken (tiktoken-style), 131,072"),
     "bert-base-uncased": _Entry("tokenizer.json", _build_bert, "BERT uncased WordPiece, 30,522"),
@@ -265,18 +271,27 @@ def _entry(name: str) -> _Entry:
     return entry
 
 
+def _built_version(folder: Path) -> int:
+    """The build version a cached entry records (1 for caches made before versions were recorded)."""
+    try:
+        return int(json.loads((folder / "source.json").read_text(encoding="utf-8")).get("version", 1))
+    except (OSError, ValueError, AttributeError):
+        return 1
+
+
 def resolve(name: str) -> Path:
     """Path of the zoo tokenizer's file, building it on first use (atomically: a failed build leaves nothing)."""
     entry = _entry(name)
     folder = cache_dir("zoo") / name
     target = folder / entry.filename
-    if target.is_file():
+    if target.is_file() and _built_version(folder) >= entry.version:
         return target
     with atomic_dir(folder, force=True) as tmp:
         record = entry.build(tmp, name)
         if not (tmp / entry.filename).is_file():
             raise WorkError(f"zoo {name}: build wrote no {entry.filename}")
-        record.update(name=name, sha256={p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()})
+        record.update(name=name, version=entry.version,
+                      sha256={p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()})
         (tmp / "source.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return target
 

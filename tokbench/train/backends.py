@@ -5,7 +5,8 @@
 alphabet order also varies between runs: its output is not reproducible (stated in the README).
 
 Every path ends in a standard tokenizer.json; SentencePiece runs also keep their `.model`. Inputs are streamed line by
-line (the way `tokenizers` reads files), so memory follows the vocabulary, not the corpus.
+line (the way `tokenizers` reads files), so memory follows the vocabulary, not the corpus; SentencePiece gets them as a
+temporary file, read as `spm_train --input=FILE` reads one (a CRLF file keeps its `\r`).
 """
 
 from __future__ import annotations
@@ -56,36 +57,47 @@ def train_hf(lines: Iterable[str], algo: str, vocab_size: int, min_frequency: in
     return tok
 
 
+def sentencepiece_options(algo: str, vocab_size: int, special_tokens: Sequence[str] = (), normalizer: str = "none",
+                          seed_sentencepiece_size: int = 1_000_000) -> dict:
+    """The trainer flags tokbench runs SentencePiece with (byte fallback on, one thread for determinism)."""
+    model_type = {"sp-bpe": "bpe", "sp-unigram": "unigram", "unigram": "unigram"}[algo]
+    rule = {"none": "identity", "nfc": "identity", "nfkc": "nfkc"}[normalizer]
+    return dict(
+        vocab_size=vocab_size, model_type=model_type, byte_fallback=True, character_coverage=0.9995,
+        normalization_rule_name=rule, num_threads=1, user_defined_symbols=list(special_tokens), bos_id=-1, eos_id=-1,
+        unk_id=0, minloglevel=2, remove_extra_whitespaces=False, split_digits=False, max_sentence_length=1 << 16,
+        input_sentence_size=0, shuffle_input_sentence=False, hard_vocab_limit=True,
+        seed_sentencepiece_size=seed_sentencepiece_size, allow_whitespace_only_pieces=True)
+
+
 def train_sentencepiece(lines: Iterable[str], algo: str, vocab_size: int, special_tokens: Sequence[str] = (),
                         normalizer: str = "none", seed_sentencepiece_size: int = 1_000_000) -> tuple[bytes, object]:
-    """Train SentencePiece (byte fallback on, one thread for determinism); returns (.model bytes, HF tokenizer)."""
+    """Train SentencePiece (see `sentencepiece_options`); returns (.model bytes, HF tokenizer).
+
+    The lines are handed over as a file (`--input`), not as a sentence iterator: SentencePiece's iterator strips a
+    line's trailing `\r`, its file reader keeps it, so only the file route trains on a CRLF file exactly as
+    `spm_train --input=FILE` does."""
     import sentencepiece as spm
 
     from tokbench.tokenizer.convert import sentencepiece_to_hf
 
-    model_type = {"sp-bpe": "bpe", "sp-unigram": "unigram", "unigram": "unigram"}[algo]
-    rule = {"none": "identity", "nfc": "identity", "nfkc": "nfkc"}[normalizer]
     buffer = io.BytesIO()
-    sentences = (line.rstrip("\n") for line in lines)
-    sentences = (s for s in sentences if s)
-    try:
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=sentences, model_writer=buffer, vocab_size=vocab_size, model_type=model_type,
-            byte_fallback=True, character_coverage=0.9995, normalization_rule_name=rule, num_threads=1,
-            user_defined_symbols=list(special_tokens), bos_id=-1, eos_id=-1, unk_id=0, minloglevel=2,
-            remove_extra_whitespaces=False, split_digits=False, max_sentence_length=1 << 16,
-            input_sentence_size=0, shuffle_input_sentence=False, hard_vocab_limit=True,
-            seed_sentencepiece_size=seed_sentencepiece_size, allow_whitespace_only_pieces=True)
-    except RuntimeError as exc:
-        import re
+    options = sentencepiece_options(algo, vocab_size, special_tokens, normalizer, seed_sentencepiece_size)
+    with tempfile.TemporaryDirectory(prefix="tokbench-sp-") as tmp:
+        text = Path(tmp) / "input.txt"
+        with open(text, "w", encoding="utf-8", newline="") as handle:
+            handle.writelines(lines)
+        try:
+            spm.SentencePieceTrainer.train(input=str(text), model_writer=buffer, **options)
+        except RuntimeError as exc:
+            import re
 
-        too_high = re.search(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)", str(exc))
-        if too_high:  # hard_vocab_limit: sentencepiece cannot make that many pieces from this text
-            raise UsageError(f"--vocab-size is more than sentencepiece can make from this corpus (at most "
-                             f"{too_high.group(2)} pieces)") from None
-        raise WorkError(f"sentencepiece training failed: {str(exc).splitlines()[-1]}") from None
-    data = buffer.getvalue()
-    with tempfile.TemporaryDirectory() as tmp:
+            too_high = re.search(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)", str(exc))
+            if too_high:  # hard_vocab_limit: sentencepiece cannot make that many pieces from this text
+                raise UsageError(f"--vocab-size is more than sentencepiece can make from this corpus (at most "
+                                 f"{too_high.group(2)} pieces)") from None
+            raise WorkError(f"sentencepiece training failed: {str(exc).splitlines()[-1]}") from None
+        data = buffer.getvalue()
         path = Path(tmp) / "sp.model"
         path.write_bytes(data)
         hf = sentencepiece_to_hf(path)

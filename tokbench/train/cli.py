@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from tokbench.errors import UsageError
-from tokbench.options import Errors, ForceOpt, TextField
+from tokbench.options import Errors, ForceOpt, TextField, ThreadsOpt
 
 PretokOpt = Annotated[str, typer.Option("--pretokenizer", help="gpt2, cl100k, llama3, qwen2, o200k, whitespace, whitespace-kept, none")]
 NormOpt = Annotated[str, typer.Option("--normalizer", help="nfc, nfkc, none")]
@@ -25,10 +25,13 @@ def count_command(
     text_field: TextField = "text",
     errors: Errors = "strict",
     force: ForceOpt = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Count pre-tokenized words into a parquet table; sum shards with `train --from-counts`."""
+    from tokbench.io import set_threads
     from tokbench.train.trainers import run_count
 
+    set_threads(threads)
     run_count(corpus, out, pretokenizer, normalizer, text_field, errors, force=force)
 
 
@@ -57,10 +60,13 @@ def train_command(
     pad_vocab_pow2: Annotated[Optional[bool], typer.Option(
         "--pad-vocab-pow2", help="char-bpe: pad the vocabulary to a power of two")] = None,
     force: ForceOpt = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Train a tokenizer; writes a standard tokenizer.json. Also --algo superbpe, supertoken, char-bpe."""
+    from tokbench.io import set_threads
     from tokbench.train.trainers import run_train
 
+    set_threads(threads)
     specials = [s for s in special_tokens.split(",") if s]
     if not corpus and not from_counts:
         raise UsageError("give a corpus (or - for stdin), or --from-counts")

@@ -17,13 +17,12 @@ from tokbench.train import backends
 def run_count(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normalizer: str, text_field: str,
               errors: str, force: bool = False) -> Path:
     """Count pre-tokenized words into a parquet table (sum several with `train --from-counts`)."""
-    from tokbench.train.counts import count_words
+    from tokbench.train.counts import count_blocks
 
     claim_output(out, force)
     presets.check_trainable(pretokenizer, normalizer)
     corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
-    lines = progress(corpus.lines(), f"counting {corpus.name}", unit_of=len)
-    counts = count_words(lines, pretokenizer, normalizer)
+    counts = count_blocks(progress(corpus.blocks(), f"counting {corpus.name}", unit_of=len), pretokenizer, normalizer)
     counts.save(out)
     console().print(f"{len(counts):,} distinct words, {counts.total:,} in all -> {out}")
     return out
@@ -79,10 +78,13 @@ def run_train(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size: int
     corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
     vocab_size = bound_vocab(vocab_size, corpus, len(special_tokens))
     lines = progress(corpus.lines(), f"reading {corpus.name}", unit_of=len)
-    if use_engine:
-        from tokbench.train.bpe import train_bpe_lines
+    if use_engine:  # blocks of whole lines: the counting kernel cuts the lines (no Python string per line)
+        from tokbench.train.bpe import train_bpe_counts
+        from tokbench.train.counts import count_blocks
 
-        hf = train_bpe_lines(lines, vocab_size, min_frequency, list(special_tokens), pretokenizer, normalizer)
+        blocks = progress(corpus.blocks(), f"counting {corpus.name}", unit_of=len)
+        hf = train_bpe_counts(count_blocks(blocks, pretokenizer, normalizer), vocab_size, min_frequency,
+                              list(special_tokens))
     elif algo.startswith("sp-") or algo == "unigram":
         model_bytes, hf = backends.train_sentencepiece(lines, algo, vocab_size, special_tokens, normalizer)
     else:

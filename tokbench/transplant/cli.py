@@ -25,7 +25,7 @@ def transplant_command(
     keep_special: Annotated[str, typer.Option("--keep-special", help="old: keep the model's special tokens and roles; "
                                                                      "new: the new tokenizer's")] = "old",
     pad_to_multiple_of: Annotated[Optional[int], typer.Option("--pad-to-multiple-of")] = None,
-    temperature: Annotated[Optional[float], typer.Option("--temperature", help="TokenAdapt T (0.3); FOCUS (0.1)")] = None,
+    temperature: Annotated[Optional[float], typer.Option("--temperature", help="TokenAdapt and FOCUS T (0.3)")] = None,
     top_k: Annotated[Optional[int], typer.Option("--top-k", help="TokenAdapt global neighbours (3); FOCUS "
                                                                  "candidates (64)")] = None,
     k: Annotated[Optional[int], typer.Option("--k", help="OMP: shared tokens per new token (64)")] = None,

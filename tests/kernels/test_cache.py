@@ -1,0 +1,29 @@
+"""Compiled kernels are cached in the user cache folder, never in the source tree (issue 13: no compile on a user's
+first command once `tokbench warmup` ran)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = ("import numpy as np; from tokbench.kernels import kernel_cache_dir, wordcount as w; "
+         "w.line_bounds(np.zeros(3, np.int32)); print(kernel_cache_dir()); print(w.line_bounds._cache._cache_path)")
+
+
+def _probe(env: dict) -> list[str]:
+    base = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "TOKBENCH_CACHE", "XDG_CACHE_HOME")}
+    out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env={**base, "PYTHONPATH": str(ROOT), **env},
+                         capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
+def test_kernel_cache_lives_in_the_user_cache(tmp_path):
+    folder, cache_path = _probe({"TOKBENCH_CACHE": str(tmp_path / "tb")})
+    assert Path(folder) == tmp_path / "tb" / "numba"
+    assert Path(cache_path).is_relative_to(folder) and list(Path(cache_path).glob("wordcount.line_bounds-*.nbi"))
+    folder, _ = _probe({"XDG_CACHE_HOME": str(tmp_path / "xdg")})
+    assert Path(folder) == tmp_path / "xdg" / "tokbench" / "numba"
+    folder, _ = _probe({"NUMBA_CACHE_DIR": str(tmp_path / "numba"), "TOKBENCH_CACHE": str(tmp_path / "tb")})
+    assert Path(folder) == tmp_path / "numba"  # numba's own variable wins
+    assert not Path(cache_path).is_relative_to(ROOT)  # not next to the source
