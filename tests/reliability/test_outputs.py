@@ -103,10 +103,12 @@ def test_sentencepiece_pair_is_one_output(tb, tmp_path, corpus):
     assert r.code == 0, r.err
     model = out.with_suffix(".model")
     old = (out.read_bytes(), model.read_bytes())
-    assert len(old[1]) < len(old[0])
-    # bigger vocabulary: both files grow; the limit lets the new .model through but not the new .json
-    r = tb("train", corpus, "--algo", "sp-bpe", "--vocab-size", "600", "-o", out, "--force",
-           fsize=len(old[0]) + 10)
+    probe = tmp_path / "probe" / "sp.json"  # the sizes the bigger vocabulary's files will have
+    assert tb("train", corpus, "--algo", "sp-bpe", "--vocab-size", "3000", "-o", probe).code == 0
+    new_json, new_model = probe.stat().st_size, probe.with_suffix(".model").stat().st_size
+    limit = max(new_model, corpus.stat().st_size) + 1  # the .model (and sentencepiece's input copy) fit, the .json not
+    assert new_json > limit
+    r = tb("train", corpus, "--algo", "sp-bpe", "--vocab-size", "3000", "-o", out, "--force", fsize=limit)
     assert r.code == 1
     r.one_line("sp.json", "File too large")
     assert (out.read_bytes(), model.read_bytes()) == old

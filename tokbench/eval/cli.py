@@ -120,8 +120,8 @@ def compare_command(
     _check_new(junit, force)
     _check_new(output, force, "--output")
     tolerances = gate.parse_tolerances(tolerance) if tolerance else {}
+    old_records = gate.load_records(old)  # the baseline first: its errors are named first
     new_records = gate.load_records(new)
-    old_records = gate.load_records(old)
     rows = gate.diff(old_records, new_records, tolerances, baseline_name=str(old), check=False)
     if fmt == "md":
         sys.stdout.write(gate.markdown(rows, len(new_records) * len(tolerances)))

@@ -85,8 +85,13 @@ def train_sentencepiece(lines: Iterable[str], algo: str, vocab_size: int, specia
     options = sentencepiece_options(algo, vocab_size, special_tokens, normalizer, seed_sentencepiece_size)
     with tempfile.TemporaryDirectory(prefix="tokbench-sp-") as tmp:
         text = Path(tmp) / "input.txt"
-        with open(text, "w", encoding="utf-8", newline="") as handle:
-            handle.writelines(lines)
+        try:
+            with open(text, "w", encoding="utf-8", newline="") as handle:
+                handle.writelines(lines)
+        except OSError as exc:  # sentencepiece's input copy, in the temp folder
+            from tokbench.io import os_error
+
+            raise os_error(text, exc) from None
         try:
             spm.SentencePieceTrainer.train(input=str(text), model_writer=buffer, **options)
         except RuntimeError as exc:

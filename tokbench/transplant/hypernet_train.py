@@ -290,8 +290,14 @@ def save_checkpoint(trainer: Trainer, folder: Path, extra: dict) -> None:
 
     from tokbench.io import atomic_write
 
+    from tokbench.errors import WorkError
+
     with atomic_write(folder / CHECKPOINT, "wb") as fh:
-        torch.save(trainer.state(), fh)
+        try:
+            torch.save(trainer.state(), fh)
+        except RuntimeError as exc:  # torch's own writer: a full disk surfaces as "enforce fail ... unexpected pos"
+            raise WorkError(f"{folder / CHECKPOINT}: cannot write (disk full or file too large?): "
+                            f"{str(exc).splitlines()[0][:120]}") from None
     hn.save(trainer.net, folder, {**extra, "steps": trainer.step_done})
     with atomic_write(folder / CURVE) as fh:
         for rec in trainer.curve:
