@@ -48,17 +48,35 @@ class Source:
         name = self.path[:-3] if self.path.endswith(".gz") else self.path
         return name.endswith(".jsonl")
 
+    @property
+    def is_url(self) -> bool:
+        return "://" in self.path
+
+    def size(self) -> int:
+        """Bytes on disk (or at the URL)."""
+        if self.is_url:
+            import fsspec
+
+            fs, path = fsspec.core.url_to_fs(self.path)
+            return int(fs.size(path))
+        return os.path.getsize(self.path)
+
     def open(self) -> BinaryIO:
         if self.is_stdin:
             return sys.stdin.buffer
         try:
-            raw = open(self.path, "rb")  # noqa: SIM115 - closed by the caller
+            if self.is_url:  # fsspec (a Dask dependency) opens s3://, gcs://, http://... where its drivers are installed
+                import fsspec
+
+                raw = fsspec.open(self.path, "rb").open()
+            else:
+                raw = open(self.path, "rb")  # noqa: SIM115 - closed by the caller
         except FileNotFoundError:
             raise InputError(f"{self.path}: no such file") from None
         except IsADirectoryError:
             raise InputError(f"{self.path}: is a folder") from None
-        except OSError as exc:
-            raise InputError(f"{self.path}: cannot read: {exc.strerror}") from None
+        except (OSError, ImportError, ValueError) as exc:
+            raise InputError(f"{self.path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
         if self.path.endswith(".gz"):
             return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
         return raw
@@ -71,8 +89,8 @@ def expand(specs: Sequence[str]) -> list[Source]:
     sources: list[Source] = []
     for spec in specs:
         spec = str(spec)
-        if spec == "-":
-            sources.append(Source("-"))
+        if spec == "-" or "://" in spec:  # stdin; a URL is opened by fsspec as given (no folders or globs)
+            sources.append(Source(spec))
             continue
         path = Path(spec)
         if path.is_dir():
@@ -145,7 +163,7 @@ class Shard:
         """Bytes of input in the shard (on disk: compressed size for .gz)."""
         if self.source.is_stdin:
             return 0
-        total = os.path.getsize(self.path)
+        total = self.source.size()
         return (total if self.end is None else self.end) - self.start
 
     def __str__(self) -> str:
@@ -218,7 +236,7 @@ class Corpus:
         files packed together (a task has a fixed cost on a cluster)."""
         if shard_size < 1:
             raise UsageError(f"--shard-size must be at least 1 byte, not {shard_size}")
-        total = sum(os.path.getsize(s.path) for s in self.sources if not s.is_stdin)
+        total = sum(s.size() for s in self.sources if not s.is_stdin)
         size = max(1, min(shard_size, max(1 << 20, -(-total // (4 * max(1, workers))))))
         return group_shards(self.shards(size, split_text=split_text), size)
 
@@ -276,7 +294,7 @@ def parse_size(text: str) -> int:
 def _cuts(source: Source, shard_size: int) -> list:
     """Byte offsets [0, c1, ..., None] cutting a file after the first line end at or past each multiple of
     `shard_size` from the previous cut."""
-    size = os.path.getsize(source.path)
+    size = source.size()
     cuts: list = [0]
     with source.open() as handle:
         while cuts[-1] + shard_size < size:

@@ -4,6 +4,7 @@ Mount on the main app with `from tokbench.eval.cli import register; register(app
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Optional
@@ -11,7 +12,7 @@ from typing import Optional
 import typer
 
 from tokbench.errors import UsageError, WorkError
-from tokbench.options import AllowSpecial
+from tokbench.options import AllowSpecial, SchedulerOpt, SchedulerTimeoutOpt, ShardSizeOpt, WorkersOpt
 
 FORMAT_HELP = "machine output to stdout: json, jsonl, csv or md"
 JUNIT_HELP = "with a baseline: write JUnit XML (one test case per tokenizer x corpus x gated metric) to FILE"
@@ -43,6 +44,10 @@ def eval_command(
     exact_bytes: int = typer.Option(128, "--exact-bytes", help="--model: bytes per corpus scored exactly "
                                     "(one LM call per byte; 0 = off)"),
     allow_special: AllowSpecial = False,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    scheduler_timeout: SchedulerTimeoutOpt = 10.0,
+    shard_size: ShardSizeOpt = "64MB",
 ) -> None:
     """Measure tokenizers on corpora: compression, fertility, %TR/%Pure, morphology, Rényi, parity, byte budgets."""
     from tokbench.eval import gate, report, run
@@ -61,13 +66,20 @@ def eval_command(
         raise UsageError("--per-document - and --format both want stdout; give --per-document a file")
 
     from tokbench.eval.models import ModelScorer
+    from tokbench.train.runners import Cluster
 
+    cluster = Cluster(workers, scheduler, scheduler_timeout, shard_size)
+    cluster.check()
+    if model and cluster.wanted:
+        raise UsageError("--model scores in this process: drop --workers/--scheduler to use it")
     scorers = [ModelScorer(m, max_bytes=max_bytes, exact_bytes=exact_bytes) for m in model or []]
 
     def evaluate(stream):
-        return run.Evaluation(tokenizer or [], corpus or [], models=scorers, parallel=list(parallel or []) or None, reference_lang=reference,
-                              lexicon_file=lexicon, morphemes_file=morphemes, tr_method=tr_method, gold_tsv=gold_seg,
-                              per_document=stream, roundtrip=roundtrip, allow_special=allow_special)
+        with cluster.open() or contextlib.nullcontext() as runner:  # None without --workers/--scheduler
+            return run.Evaluation(tokenizer or [], corpus or [], models=scorers, parallel=list(parallel or []) or None,
+                                  reference_lang=reference, lexicon_file=lexicon, morphemes_file=morphemes,
+                                  tr_method=tr_method, gold_tsv=gold_seg, per_document=stream, roundtrip=roundtrip,
+                                  allow_special=allow_special, runner=runner, shard_size=cluster.shard_bytes)
 
     if per_document is None:
         ev = evaluate(None)
