@@ -143,18 +143,31 @@ def main(argv=None) -> None:
     report["byte_layer_init_s"] = time.perf_counter() - t0
     docs = _texts("en-tech", 6)
     nb = 96 if args.quick else 192
+    out = Path(args.out)
+    report["quick"] = bool(args.quick)
+
+    def save(section: str) -> None:
+        """Write what is done so far (a run cut short on a busy machine keeps its finished sections)."""
+        print(json.dumps(report[section], indent=1), file=sys.stderr)
+        report["sections_done"] = report.get("sections_done", []) + [section]
+        report["load_average"] = list(__import__("os").getloadavg())
+        report["stats"] = {"resyncs": blm.stats.resyncs, "dropped": blm.stats.dropped,
+                           "alt_states": blm.stats.alt_states}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(out) as f:
+            json.dump(report, f, indent=1, sort_keys=True)
+
     report["timing"] = timing(blm, docs[0], nb)
-    print(json.dumps(report["timing"], indent=1), file=sys.stderr)
+    save("timing")
+    report["number_table"] = number_table(tok, lm)
+    save("number_table")
 
     rng = np.random.default_rng(0)
     prompts = []
     for doc in docs[1:]:
         prompts += cut_points(doc, 4 if args.quick else 8, rng, ctx=64)
     report["mid_word_next_byte"] = accuracy(blm, prompts)
-    print(json.dumps(report["mid_word_next_byte"], indent=1), file=sys.stderr)
-
-    report["number_table"] = number_table(tok, lm)
-    print(json.dumps(report["number_table"], indent=1), file=sys.stderr)
+    save("mid_word_next_byte")
 
     # ensemble: SmolLM2 with the same model transplanted onto the GPT-2 tokenizer (subword-mean embeddings, made here
     # in seconds with `tokbench transplant`): two models with different vocabularies mixed at the byte level
@@ -167,13 +180,7 @@ def main(argv=None) -> None:
     recs = ensemble_records([blm, other], ["smollm2", "smollm2-gpt2"], ens_docs, max_bytes=nbytes, weights=[0.7, 0.3])
     report["ensemble"] = {"weights": [0.7, 0.3], "documents": recs,
                           "mean": {k: float(np.mean([r[k] for r in recs])) for k in recs[0] if k.endswith("per_byte")}}
-    report["quick"] = bool(args.quick)
-    report["load_average"] = list(__import__("os").getloadavg())
-    report["stats"] = {"resyncs": blm.stats.resyncs, "dropped": blm.stats.dropped, "alt_states": blm.stats.alt_states}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out) as f:
-        json.dump(report, f, indent=1, sort_keys=True)
+    save("ensemble")
     print(json.dumps(report, indent=1), file=sys.stdout)
 
 
