@@ -2,7 +2,8 @@
 
 * byte layer's own time (kernels + bookkeeping) vs LM forward time per byte (target <= 20%), exact bytes/second;
 * next-byte accuracy on prompts cut mid-word from bundled text: exact byte-level vs token healing vs naive;
-* bits per byte of an ensemble (next-byte mixture) against its members.
+* bits per byte of an ensemble (next-byte mixture) against its members;
+* a number table under SmolLM2's own pre-tokenizer (digits first) and under GPT-2's split alone (issue 19).
 
 Writes reports/bench/byteprob.json. Usage: python -m bench.byteprob [--quick]
 """
@@ -102,6 +103,28 @@ def accuracy(blm: ByteLM, prompts: list[tuple[bytes, int]]) -> dict:
     return {"prompts": n, **{f"{k}_accuracy": v / n for k, v in hits.items()}}
 
 
+def number_table(tok, lm) -> dict:
+    """Issue 19: SmolLM2 was trained on digits split off first (GGUF `smollm`); GPT-2's split alone (what transformers'
+    GGUF loader writes) cuts the space run before a digit differently. Exact byte-level numbers under both."""
+    from tokenizers import Tokenizer
+
+    from tokbench.tokenizer.hf import HFTokenizer
+
+    spec = json.loads(tok.hf().to_str())
+    spec["pre_tokenizer"] = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+    gpt2_split = HFTokenizer(Tokenizer.from_str(json.dumps(spec)), "smollm2-gpt2-split")
+    gpt2_split.roles = tok.roles
+    out = {}
+    for name, t in (("smollm_split", tok), ("gpt2_split", gpt2_split)):
+        lm.reset()
+        blm = ByteLM(t, lm)
+        d = blm.state(b"a:  1\nb:  2\nc: ").next_byte_logprobs()
+        out[name] = {"p_space_after_a1_b2_c": math.exp(d[32]),
+                     "logprob_indented_table": blm.logprob("    1  2  3\n    4  5  6".encode())}
+    lm.reset()
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer prompts and bytes")
@@ -120,15 +143,31 @@ def main(argv=None) -> None:
     report["byte_layer_init_s"] = time.perf_counter() - t0
     docs = _texts("en-tech", 6)
     nb = 96 if args.quick else 192
+    out = Path(args.out)
+    report["quick"] = bool(args.quick)
+
+    def save(section: str) -> None:
+        """Write what is done so far (a run cut short on a busy machine keeps its finished sections)."""
+        print(json.dumps(report[section], indent=1), file=sys.stderr)
+        report["sections_done"] = report.get("sections_done", []) + [section]
+        report["load_average"] = list(__import__("os").getloadavg())
+        report["stats"] = {"resyncs": blm.stats.resyncs, "dropped": blm.stats.dropped,
+                           "alt_states": blm.stats.alt_states}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(out) as f:
+            json.dump(report, f, indent=1, sort_keys=True)
+
     report["timing"] = timing(blm, docs[0], nb)
-    print(json.dumps(report["timing"], indent=1), file=sys.stderr)
+    save("timing")
+    report["number_table"] = number_table(tok, lm)
+    save("number_table")
 
     rng = np.random.default_rng(0)
     prompts = []
     for doc in docs[1:]:
         prompts += cut_points(doc, 4 if args.quick else 8, rng, ctx=64)
     report["mid_word_next_byte"] = accuracy(blm, prompts)
-    print(json.dumps(report["mid_word_next_byte"], indent=1), file=sys.stderr)
+    save("mid_word_next_byte")
 
     # ensemble: SmolLM2 with the same model transplanted onto the GPT-2 tokenizer (subword-mean embeddings, made here
     # in seconds with `tokbench transplant`): two models with different vocabularies mixed at the byte level
@@ -141,13 +180,7 @@ def main(argv=None) -> None:
     recs = ensemble_records([blm, other], ["smollm2", "smollm2-gpt2"], ens_docs, max_bytes=nbytes, weights=[0.7, 0.3])
     report["ensemble"] = {"weights": [0.7, 0.3], "documents": recs,
                           "mean": {k: float(np.mean([r[k] for r in recs])) for k in recs[0] if k.endswith("per_byte")}}
-    report["quick"] = bool(args.quick)
-    report["load_average"] = list(__import__("os").getloadavg())
-    report["stats"] = {"resyncs": blm.stats.resyncs, "dropped": blm.stats.dropped, "alt_states": blm.stats.alt_states}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out) as f:
-        json.dump(report, f, indent=1, sort_keys=True)
+    save("ensemble")
     print(json.dumps(report, indent=1), file=sys.stdout)
 
 

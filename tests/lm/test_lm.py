@@ -101,3 +101,24 @@ def test_bad_specs_and_arguments(tiny, tmp_path):
         tiny.bits_per_byte([TEXT], context=8, stride=9, progress=False)
     with pytest.raises(InputError, match="empty"):
         tiny.bits_per_byte(["", ""], progress=False)
+
+
+def test_converted_gguf_folder_gets_its_tokenizer_refreshed(tmp_path):
+    """A folder converted before the tokenizer took the GGUF's own pre-tokenizer (issue 19) gets new tokenizer files;
+    the weights are left alone."""
+    import json
+
+    from tokbench.lm import core
+    from tokbench.tokenizer.zoo import smollm2_gguf
+
+    folder = tmp_path / "smollm2"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"weights")
+    (folder / "tokenizer.json").write_text("{}")
+    (folder / "source.json").write_text(json.dumps({"gguf": "x", "dtype": "float32"}))
+    assert core._converted(smollm2_gguf(), folder) == folder
+    spec = json.loads((folder / "tokenizer.json").read_text())
+    assert [p["type"] for p in spec["pre_tokenizer"]["pretokenizers"]] == ["Split", "ByteLevel"]
+    assert (folder / "model.safetensors").read_bytes() == b"weights"
+    assert json.loads((folder / "source.json").read_text())["tokenizer_version"] == core.GGUF_TOKENIZER_VERSION
+    assert not [p for p in folder.iterdir() if p.name.startswith(".tokenizer-")]  # no temp junk

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from tokbench.errors import UsageError
-from tokbench.options import (Errors, SchedulerOpt, SchedulerTimeoutOpt, ShardSizeOpt, TextField, ThreadsOpt,
+from tokbench.options import (Errors, ForceOpt, SchedulerOpt, SchedulerTimeoutOpt, ShardSizeOpt, TextField, ThreadsOpt,
                               WorkersOpt)
 from tokbench.tokenizer.presets import PRETOKENIZERS, TRAIN_NORMALIZERS
 from tokbench.train import trainers
@@ -34,7 +34,7 @@ def count_command(
     threads: ThreadsOpt = None,
     min_word_count: MinWordCountOpt = 1,
     partitions: Annotated[int, typer.Option("--partitions", help="parts of the dataset (words split by hash)")] = 8,
-    force: Annotated[bool, typer.Option("--force", help="replace an existing output folder")] = False,
+    force: ForceOpt = False,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     scheduler_timeout: SchedulerTimeoutOpt = 10.0,
@@ -77,6 +77,7 @@ def train_command(
         "--max-token-chars", help="char-bpe: characters per token (4)")] = None,
     pad_vocab_pow2: Annotated[Optional[bool], typer.Option(
         "--pad-vocab-pow2", help="char-bpe: pad the vocabulary to a power of two")] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Train a tokenizer; writes a standard tokenizer.json. Also --algo superbpe, supertoken, char-bpe."""
     cluster = _cluster(threads, workers, scheduler, scheduler_timeout, shard_size)
@@ -88,7 +89,7 @@ def train_command(
     common = trainers.Common(vocab_size, min_frequency, tuple(s for s in special_tokens.split(",") if s),
                              pretokenizer, normalizer)
     trainers.run_train(corpus or [], out, algo, common, options, text_field=text_field, errors=errors,
-                       from_counts=from_counts or (), min_count=min_word_count, cluster=cluster)
+                       from_counts=from_counts or (), min_count=min_word_count, cluster=cluster, force=force)
 
 
 def sweep_command(
@@ -104,12 +105,14 @@ def sweep_command(
     fmt: Annotated[str, typer.Option("--format", help="json, jsonl, csv or md (stdout)")] = "json",
     text_field: TextField = "text",
     errors: Errors = "strict",
+    force: ForceOpt = False,
 ) -> None:
     """Train superbpe at several transition points (and plain BPE) and report bytes/token on --eval, with a plot."""
     from tokbench.train import sweep
 
     sweep.sweep_command(corpus, out, eval_corpus, algo=algo, transitions=transition, vocab_size=vocab_size,
-                        max_words=max_words, pretokenizer=pretokenizer, fmt=fmt, text_field=text_field, errors=errors)
+                        max_words=max_words, pretokenizer=pretokenizer, fmt=fmt, text_field=text_field, errors=errors,
+                        force=force)
 
 
 def _cluster(threads, workers, scheduler, scheduler_timeout, shard_size):

@@ -22,7 +22,7 @@ from typing import Any
 from tokbench.console import console, progress
 from tokbench.corpus import Corpus
 from tokbench.errors import InputError, UsageError
-from tokbench.io import atomic_dir, atomic_write
+from tokbench.io import atomic_dir, atomic_files, claim_output
 from tokbench.tokenizer import presets
 
 
@@ -272,7 +272,7 @@ FROM_COUNTS = tuple(t.name for t in TRAINERS.values() if t.from_counts)  # bpe, 
 
 def run_train(corpus_specs: Sequence[str], out: Path, algo: str = "bpe", common: Common = Common(), options=None,
               text_field: str = "text", errors: str = "strict", from_counts: Sequence[Path] = (), min_count: int = 1,
-              cluster=None) -> Path:
+              cluster=None, force: bool = False) -> Path:
     """Train with the registered algorithm and write tokenizer.json (and the .model for SentencePiece) atomically.
     With a cluster (runners.Cluster) or --min-word-count, the counts are made by `cluster_counts` and the merge loop
     runs here: the file is the one a single process writes (without --min-word-count)."""
@@ -280,6 +280,9 @@ def run_train(corpus_specs: Sequence[str], out: Path, algo: str = "bpe", common:
 
     trainer = get(algo)
     options = trainer.options() if options is None else options
+    out = claim_output(out, force)  # decided before any reading or training
+    if _is_file_output(out) and out.with_suffix(".model").is_dir():
+        raise UsageError(f"{out.with_suffix('.model')}: is a folder, and training may write the .model there")
     cluster = cluster or Cluster()
     check_cluster_algo(algo, options, from_counts, cluster)
     if min_count < 1:
@@ -303,6 +306,8 @@ def run_train(corpus_specs: Sequence[str], out: Path, algo: str = "bpe", common:
         hf = train_bpe_counts(counts, common.vocab_size, common.min_frequency, list(common.special_tokens))
     else:
         corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
+        common = dataclasses.replace(common, vocab_size=bound_vocab(common.vocab_size, corpus,
+                                                                    len(common.special_tokens)))
         counted = (cluster_counts(corpus, algo, common.pretokenizer, common.normalizer, min_count, cluster)
                    if sharded else None)
         hf, model_bytes = trainer.run(corpus, common, options, counted)
@@ -375,8 +380,7 @@ def run_count(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normali
     if min_count < 1 or parts < 1:
         raise UsageError("--min-word-count and --partitions must be at least 1")
     dataset = out.suffix != ".parquet"
-    if dataset and out.exists() and not force:
-        raise UsageError(f"{out}: already exists (use --force to replace it)")
+    claim_output(out, force)  # decided before any reading
     corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
     if not cluster.wanted:
         blocks = progress(corpus.blocks(), f"counting {corpus.name}", unit_of=len)
@@ -409,15 +413,42 @@ def run_count(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normali
     return out
 
 
+MAX_VOCAB = 1 << 22  # 4,194,304 tokens: 16x the largest production vocabulary, and what every engine can hold
+
+
+def bound_vocab(vocab_size: int, corpus: Corpus, n_special: int) -> int:
+    """--vocab-size bounded before any engine allocates for it: no trainer makes more tokens than the alphabet, the
+    specials and one per byte of text (each merge or piece needs text to come from), so a larger request trains the
+    same tokenizer as that bound. Above the engines' common limit (or on stdin, whose size is unknown) it is refused."""
+    import os
+
+    total: int | None = 0
+    for source in corpus.sources:
+        if source.is_stdin:
+            total = None
+            break
+        size = os.stat(source.path).st_size
+        total += size * 1032 if source.path.endswith(".gz") else size  # deflate expands at most ~1032x
+    vocab = vocab_size if total is None else min(vocab_size, 258 + n_special + total)
+    if vocab > MAX_VOCAB:
+        raise UsageError(f"--vocab-size {vocab_size} is above what the trainers can hold ({MAX_VOCAB:,})")
+    return vocab
+
+
+def _is_file_output(out: Path) -> bool:
+    return out.suffix.lower() == ".json"
+
+
 def write_tokenizer(hf, out: Path, model_bytes: bytes | None) -> Path:
-    """A path ending in .json is the tokenizer file itself; anything else is a folder to hold it."""
+    """A path ending in .json is the tokenizer file itself (with its SentencePiece .model beside it: one output, both
+    replaced together or neither); anything else is a folder to hold it. `out` was claimed before training."""
     text = hf.to_str(pretty=True)
-    if out.suffix == ".json":
-        if model_bytes is not None:
-            with atomic_write(out.with_suffix(".model"), "wb") as handle:
-                handle.write(model_bytes)
-        with atomic_write(out) as handle:
-            handle.write(text)
+    if _is_file_output(out):
+        targets = [out] if model_bytes is None else [out, out.with_suffix(".model")]
+        with atomic_files(targets) as temps:
+            temps[0].write_text(text, encoding="utf-8")
+            if model_bytes is not None:
+                temps[1].write_bytes(model_bytes)
         return out
     with atomic_dir(out, force=True) as tmp:
         (tmp / "tokenizer.json").write_text(text, encoding="utf-8")
