@@ -40,7 +40,7 @@ corpora: setup
 	$(BIN)/python tools/corpora_build.py --full
 
 demo: setup
-	$(BIN)/tokbench demo
+	$(BIN)/tokbench demo --force
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -103,7 +103,8 @@ def test_bad_input_one_line_error(cli, tmp_path, text_file, args, code, message)
 def test_failed_training_keeps_previous_output(cli, tmp_path, text_file):
     out = tmp_path / "tok.json"
     out.write_text("previous")
-    res = cli("train", tmp_path / "missing.txt", "-o", out)
+    assert cli("train", text_file, "-o", out).code == 2 and out.read_text() == "previous"  # refused without --force
+    res = cli("train", tmp_path / "missing.txt", "-o", out, "--force")
     assert res.code == 1 and out.read_text() == "previous"
 
 

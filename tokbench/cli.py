@@ -6,7 +6,9 @@ The commands themselves live beside their code, in each package's cli.py.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import traceback
 from typing import Optional
 
 import typer
@@ -34,8 +36,11 @@ _register_capabilities()
 
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: runs the app, mapping errors to one line on stderr and an exit code."""
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer 0.29 vendors click
+    from tokbench.errors import install_signal_handlers, received_signal
+    from tokbench.io import finish_stdout, guard_stdio
 
+    guard_stdio()
+    install_signal_handlers()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     if debug:
@@ -52,32 +57,89 @@ def main(argv: Optional[list[str]] = None) -> None:
         logger.setLevel(logging.DEBUG)
     try:
         code = app(args=args, prog_name="tokbench", standalone_mode=False)
-        if isinstance(code, int) and code:  # without standalone mode, click returns typer.Exit's code
-            sys.exit(code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        print("tokbench: interrupted", file=sys.stderr)
-        sys.exit(130)
-    except NoArgsIsHelpError as exc:
+        if received_signal() is not None or code == 130:  # typer turns Ctrl-C into a silent Exit(130)
+            raise KeyboardInterrupt
+        finish_stdout()
+    except BaseException as exc:  # noqa: BLE001 - every way out gets its one line and exit code here
+        code = _exit_code(exc, args, debug)
+    else:
+        code = code if isinstance(code, int) else 0  # without standalone mode, click returns typer.Exit's code
+    sys.exit(code)
+
+
+def _exit_code(exc: BaseException, args: list[str], debug: bool) -> int:
+    """The one line (on stderr) and exit code for whatever ended the command."""
+    import signal
+
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer 0.29 vendors click
+
+    from tokbench.errors import received_signal
+    from tokbench.io import finish_stdout, silence_stdout
+
+    def say(line: str) -> None:
+        with contextlib.suppress(Exception):
+            print(f"tokbench: {line}", file=sys.stderr, flush=True)
+
+    signum = received_signal()
+    if signum is not None:  # whatever it surfaced as (numba: SystemError), the run was interrupted
+        say("interrupted" if signum == signal.SIGINT else f"terminated ({signal.Signals(signum).name})")
+        return 128 + signum
+    if isinstance(exc, SystemExit):
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if isinstance(exc, typer.Exit):
+        return exc.exit_code
+    if isinstance(exc, (typer.Abort, KeyboardInterrupt)):
+        if isinstance(exc.__context__, EOFError):  # click turns an EOFError anywhere into Abort
+            say("error: unexpected end of input (EOFError)")
+            return 1
+        say("interrupted")
+        return 130
+    if isinstance(exc, NoArgsIsHelpError):
         exc.show()
-        sys.exit(2)
-    except ClickException as exc:
+        return 2
+    if isinstance(exc, ClickException):
         exc.show()
-        sys.exit(exc.exit_code)
-    except TokbenchError as exc:
-        if debug:
-            raise
-        print(f"tokbench: error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except BrokenPipeError:
-        sys.stderr.close()
-        sys.exit(1)
-    except Exception as exc:  # an internal error still gets one line unless --debug
-        if debug:
-            raise
-        print(f"tokbench: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
-        sys.exit(1)
+        return exc.exit_code
+    if debug and isinstance(exc, Exception):
+        traceback.print_exception(exc)
+        return 1
+    if isinstance(exc, TokbenchError):
+        say(f"error: {exc}")
+        return exc.exit_code
+    if isinstance(exc, BrokenPipeError):  # `| head`: quiet, as other tools are
+        silence_stdout()
+        return 1
+    if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)):
+        say(f"error: out of memory{_size_hint(args)}")
+        return 1
+    if isinstance(exc, OSError) and exc.filename:
+        say(f"error: {exc.filename}: {exc.strerror or exc}")
+        return 1
+    if isinstance(exc, OSError):  # a write without a file name: stdout, if flushing it fails again
+        try:
+            finish_stdout()
+        except BrokenPipeError:
+            return 1
+        except TokbenchError as stdout_error:
+            say(f"error: {stdout_error}")
+            return 1
+    say(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)")
+    return 1
+
+
+def _size_hint(args: list[str]) -> str:
+    """Name the size-like flag most likely to have asked for the memory: the one given the largest number."""
+    sizes = []
+    for i, arg in enumerate(args):
+        flag, _, value = arg.partition("=")
+        if not value and i + 1 < len(args):
+            value = args[i + 1]
+        if flag.startswith("--") and value.isdigit():
+            sizes.append((int(value), flag))
+    if not sizes:
+        return " (the input is too large for this machine)"
+    value, flag = max(sizes)
+    return f": {flag} {value} asks for more than this machine has; give a smaller {flag}"
 
 
 if __name__ == "__main__":

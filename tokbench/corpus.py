@@ -12,6 +12,7 @@ import gzip
 import json
 import os
 import sys
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,6 @@ from tokbench.errors import InputError, UsageError
 from tokbench.io import REPO_ROOT
 
 BUNDLED_ROOT = REPO_ROOT / "corpora"
-_SNIFF = 8192
 
 
 def bundled(name: str) -> Path:
@@ -83,9 +83,12 @@ class Source:
 
 
 def expand(specs: Sequence[str]) -> list[Source]:
-    """Turn specs (files, folders, globs, "-") into sources in a deterministic order."""
+    """Turn specs (files, folders, globs, "-") into sources in a deterministic order. A folder entry that cannot be
+    read (an unreadable subfolder, a broken link, a device or pipe) is an InputError naming it, never skipped."""
     if not specs:
         raise UsageError("no corpus given")
+    if sum(str(s) == "-" for s in specs) > 1:
+        raise UsageError("stdin (-) is given more than once; it can be read only once")
     sources: list[Source] = []
     for spec in specs:
         spec = str(spec)
@@ -94,8 +97,7 @@ def expand(specs: Sequence[str]) -> list[Source]:
             continue
         path = Path(spec)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path)))
-            files = [p for p in files if p.name not in ("MANIFEST.json", "README.md")]
+            files = [p for p in _walk(path) if p.name not in ("MANIFEST.json", "README.md")]
             if not files:
                 raise InputError(f"{spec}: folder holds no files")
             sources += [Source(str(p)) for p in files]
@@ -107,25 +109,66 @@ def expand(specs: Sequence[str]) -> list[Source]:
             if not matches:
                 raise InputError(f"{spec}: pattern matches no files")
             sources += [Source(m) for m in matches]
+        elif os.path.lexists(spec):
+            raise InputError(f"{spec}: is a broken link")
         else:
             raise InputError(f"{spec}: no such file or folder")
     return sources
+
+
+def _walk(root: Path) -> list[Path]:
+    """Every non-hidden regular file under `root`, sorted; unreadable folders and odd entries are errors."""
+
+    def fail(exc: OSError) -> None:
+        raise InputError(f"{exc.filename}: cannot read folder: {exc.strerror}")
+
+    files = []
+    for base, dirs, names in os.walk(root, onerror=fail, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            if name.startswith("."):
+                continue
+            p = Path(base, name)
+            if not p.exists():
+                raise InputError(f"{p}: is a broken link")
+            if not p.is_file():
+                raise InputError(f"{p}: not a regular file (a pipe, socket or device)")
+            files.append(p)
+    return sorted(files)
 
 
 def _hidden(rel: Path) -> bool:
     return any(part.startswith(".") for part in rel.parts)
 
 
-def _decode(data: bytes, where: str, offset: int, errors: str) -> str:
+def _decode(data: bytes, where: str, offset: int, errors: str, line: int | None = None) -> str:
     try:
         return data.decode("utf-8", errors=errors)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{where}: invalid UTF-8 at byte offset {offset + exc.start} (use --errors replace)") from None
+        at = f"line {line}, " if line is not None else ""
+        raise InputError(f"{where}: invalid UTF-8 at {at}byte offset {offset + exc.start} (use --errors replace)"
+                         ) from None
 
 
-def _check_text(head: bytes, where: str) -> None:
-    if b"\x00" in head[:_SNIFF]:
-        raise InputError(f"{where}: looks like a binary file (NUL bytes), not text")
+def _check_text(data: bytes, where: str, offset: int = 0) -> None:
+    """NUL bytes anywhere (every reader checks every chunk it reads) mean a binary file, not text."""
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise InputError(f"{where}: looks like a binary file (NUL byte at offset {offset + nul}), not text")
+
+
+def _read_error(exc: BaseException, where: str) -> InputError:
+    """A failed read as one line naming the file: a truncated or corrupt .gz, or an OS error."""
+    if isinstance(exc, EOFError):
+        return InputError(f"{where}: truncated gzip file (it ends before its end-of-stream marker)")
+    if isinstance(exc, (gzip.BadGzipFile, zlib.error)):
+        return InputError(f"{where}: corrupt gzip file ({exc})")
+    if isinstance(exc, OSError):
+        return InputError(f"{where}: cannot read: {exc.strerror or exc}")
+    return InputError(f"{where}: cannot read: {exc}")
+
+
+_READ_ERRORS = (OSError, EOFError, zlib.error)
 
 
 DEFAULT_SHARD_SIZE = 64 << 20
@@ -307,16 +350,25 @@ def _cuts(source: Source, shard_size: int) -> list:
     return cuts + [None]
 
 
-def _ranged(handle: BinaryIO, start: int, end: int | None) -> Iterator[bytes]:
-    """The raw lines of handle from byte `start` up to `end` (a line end) or EOF."""
-    if start:
-        handle.seek(start)
-    offset = start
-    for raw in handle:
-        if end is not None and offset >= end:
-            return
-        yield raw
-        offset += len(raw)
+def _ranged(handle: BinaryIO, start: int, end: int | None, where: str) -> Iterator[bytes]:
+    """The raw lines of handle from byte `start` up to `end` (a line end) or EOF, read to the end: a truncated or
+    corrupt .gz or an OS error is an InputError naming the file (`where`)."""
+    try:
+        if start:
+            handle.seek(start)
+        offset = start
+        it = iter(handle)
+        while True:
+            try:
+                raw = next(it)
+            except StopIteration:
+                return
+            if end is not None and offset >= end:
+                return
+            yield raw
+            offset += len(raw)
+    except _READ_ERRORS as exc:
+        raise _read_error(exc, where) from None
 
 
 def _lines(source: Source, text_field: str, errors: str, start: int = 0, end: int | None = None) -> Iterator[str]:
@@ -326,9 +378,8 @@ def _lines(source: Source, text_field: str, errors: str, start: int = 0, end: in
         return
     offset = start
     with source.open() as handle:
-        for raw in _ranged(handle, start, end):
-            if offset == 0:
-                _check_text(raw, source.path)
+        for raw in _ranged(handle, start, end, source.path):
+            _check_text(raw, source.path, offset)  # every line: a NUL on the last line is as binary as on the first
             yield _decode(raw, source.path, offset, errors)
             offset += len(raw)
 
@@ -356,8 +407,7 @@ def _blocks(source: Source, text_field: str, errors: str, start: int = 0, end: i
                     return
                 rest = data
                 continue
-            if offset == 0:
-                _check_text(data, source.path)
+            _check_text(data[:cut], source.path, offset)  # every block: a NUL anywhere is a binary file
             yield _decode(data[:cut], source.path, offset, errors)
             offset += cut
             rest = data[cut:]
@@ -372,11 +422,10 @@ def _documents(source: Source, text_field: str, errors: str, start: int = 0,
         return
     with source.open() as handle:
         if start or end is not None:
-            data = b"".join(_ranged(handle, start, end))
+            data = b"".join(_ranged(handle, start, end, source.path))
         else:
             data = _read(handle, source.path)
-    if start == 0:
-        _check_text(data, source.path)
+    _check_text(data, source.path, start)
     yield _decode(data, source.path, start, errors)
 
 
@@ -385,12 +434,13 @@ def _records(source: Source, text_field: str, errors: str, start: int = 0, end: 
     later, the byte offset of the record."""
     offset = start
     with source.open() as handle:
-        for lineno, raw in enumerate(_ranged(handle, start, end), 1):
+        for lineno, raw in enumerate(_ranged(handle, start, end, source.path), 1):
             where = f"{source.path}:{lineno}" if start == 0 else f"{source.path}: record at byte offset {offset}"
             here, offset = offset, offset + len(raw)
+            _check_text(raw, where, here)
             if not raw.strip():
                 continue
-            line = _decode(raw, source.path, here, errors)
+            line = _decode(raw, source.path, here, errors, line=lineno if start == 0 else None)
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
@@ -406,6 +456,21 @@ def _records(source: Source, text_field: str, errors: str, start: int = 0, end: 
 def _read(handle: BinaryIO, where: str, size: int = -1) -> bytes:
     try:
         return handle.read(size)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InputError(f"{where}: cannot read: {exc}") from None
+    except _READ_ERRORS as exc:
+        raise _read_error(exc, where) from None
 
+
+def read_text_arg(value: str, name: str = "TEXT") -> str:
+    """A TEXT argument where "-" means stdin. Bytes that are not UTF-8 (the shell passes them through as surrogate
+    escapes) are an InputError, not a crash deep inside an encoder."""
+    if value == "-":
+        from tokbench.io import read_bytes
+
+        data = read_bytes("-")
+        _check_text(data, "stdin")
+        return _decode(data, "stdin", 0, "strict")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(f"{name} argument is not valid UTF-8 (byte {exc.start} cannot be decoded)") from None
+    return value

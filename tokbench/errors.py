@@ -19,3 +19,35 @@ class InputError(TokbenchError):
 
 class WorkError(TokbenchError):
     """The work itself failed: training, writing, a model that would not load (exit 1)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM arrived: raised inside the running code so every atomic output removes its temps on
+    the way out. A KeyboardInterrupt, so code that already lets Ctrl-C through lets this through too."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+_received: list[int] = []
+
+
+def _on_signal(signum: int, _frame) -> None:
+    _received.append(signum)
+    if len(_received) == 1:  # a second signal during the cleanup must not cut the cleanup short
+        raise Interrupted(signum)
+
+
+def install_signal_handlers() -> None:
+    """Handle SIGTERM (timeout, CI cancellation, docker stop) exactly like Ctrl-C."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _on_signal)
+
+
+def received_signal() -> int | None:
+    """The first SIGINT/SIGTERM this process got, if any. An error raised after one (numba reports a Ctrl-C inside a
+    compiled routine as SystemError) is reported as the interruption it is."""
+    return _received[0] if _received else None

@@ -26,6 +26,7 @@ AllowSpecial = Annotated[bool, typer.Option(
     "--allow-special", help="read special-token text in the input (<|endoftext|>, <|im_start|>, <s>) as those tokens, "
     "as a model sees chat-formatted data; default: plain text")]
 FormatOpt = Annotated[str, typer.Option("--format", help="table or json")]  # commands with one result
+ForceOpt = Annotated[bool, typer.Option("--force", help="replace an existing output (atomically; decided before work)")]
 ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="threads for counting and encoding (default: all cores)")]
 
 # scale-out (tokbench.train.runners): the same four flags on count, train and eval

@@ -33,7 +33,8 @@ def test_record_has_exactly_the_issue_keys(gpt2, texts):
             "pure_percent_weighted", "no_verdict_unique", "morph_precision", "morph_recall", "morph_f1", "premium",
             "premium_min", "premium_median", "premium_max",  # issue 16: per-document parity spread
             "throughput_mb_s", "first_use_s",  # issue 15: warm throughput, load + first encode apart
-            "bits_per_byte", "exact_bits_per_byte"]  # issue 6: model metrics, null without --model
+            "bits_per_byte", "exact_bits_per_byte",  # issue 6: model metrics, null without --model
+            "corpus_hash"]  # issue 14: which text was measured (the gate refuses a baseline of other text)
     (rec,) = evaluate([gpt2], [str(texts)])
     assert list(rec) == keys
     # metrics that do not apply are null, never 0: no unk token, no byte fallback, no language, no parallel text

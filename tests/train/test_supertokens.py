@@ -382,7 +382,7 @@ def test_cli_train_and_sweep(cli, tmp_path, english):
     assert res.code == 0, res.err
     assert Tokenizer.from_file(str(out)).get_vocab_size() == 1200
     res = cli("train", corpus, "--algo", "superbpe", "--vocab-size", "1200", "--special-tokens", "<|endoftext|>,<pad>",
-              "--normalizer", "nfc", "-o", out)
+              "--normalizer", "nfc", "-o", out, "--force")
     assert res.code == 0, res.err
     saved = Tokenizer.from_file(str(out))
     assert saved.token_to_id("<|endoftext|>") == 0 and saved.token_to_id("<pad>") == 1

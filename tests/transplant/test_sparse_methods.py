@@ -79,9 +79,11 @@ def test_sparsemax_ignores_minus_infinity():
     np.testing.assert_allclose(p[0, [0, 2, 3]], brute_simplex_projection(np.array([0.3, 0.2, 0.25])), atol=1e-12)
 
 
-@pytest.mark.parametrize("method,params", [("omp", {"aux": "self", "k": 4}), ("focus", {"aux": "self", "top_k": 8})])
+@pytest.mark.parametrize("method,params", [("omp", {"aux": "self", "k": 4, "atoms": "shared"}),
+                                           ("focus", {"aux": "self", "top_k": 8})])
 def test_methods_transplant_tiny_model(tmp_path, models, toks, method, params):
-    """Both run end to end (untied: the same combination fills the output rows) and use only shared old tokens."""
+    """Both run end to end (untied: the same combination fills the output rows) and use only shared old tokens
+    (omp when told: its default atoms are every usable old token)."""
     folder = models["untied"]
     res = transplant(str(folder), str(toks["new"]), method, out=tmp_path / "out", params=params)
     assert res.counts["approximated"] > 0

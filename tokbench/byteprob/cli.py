@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Optional
 
 import typer
@@ -16,8 +15,11 @@ ModelOpt = Annotated[str, typer.Option("--model", "-m", help="smollm2, a Hugging
 FormatOpt = Annotated[str, typer.Option("--format", help="json, jsonl, csv or md")]
 
 
-def _text(arg: str) -> str:
-    return sys.stdin.read() if arg == "-" else arg
+def _text(arg: str, name: str = "TEXT") -> str:
+    """A text argument ("-" = stdin); bytes that are not UTF-8 are an InputError, not an encoder crash."""
+    from tokbench.corpus import read_text_arg
+
+    return read_text_arg(arg, name)
 
 
 def _docs(corpus: list[str], limit: int):
@@ -31,9 +33,10 @@ def _docs(corpus: list[str], limit: int):
 
 
 def _emit(records, fmt: str) -> None:
+    from tokbench.byteprob.commands import finite_records
     from tokbench.io import write_records
 
-    write_records(records if isinstance(records, list) else [records], fmt)
+    write_records(finite_records(records if isinstance(records, list) else [records]), fmt)
 
 
 @app.command()
@@ -43,7 +46,8 @@ def logprob(model: ModelOpt, text: Annotated[str, typer.Argument(help="text, or 
     """Byte-level log-probability and bits per byte of a text (next to the token-level figure)."""
     from tokbench.byteprob.commands import logprob_record, open_model
 
-    _emit(logprob_record(open_model(model), _text(text), eos=eos), fmt)
+    text = _text(text)  # a bad argument fails before the model loads
+    _emit(logprob_record(open_model(model), text, eos=eos), fmt)
 
 
 @app.command("next")
@@ -55,6 +59,7 @@ def next_(model: ModelOpt, prefix: Annotated[str, typer.Option("--prefix", help=
 
     if top < 1:
         raise UsageError("--top must be at least 1")
+    prefix = _text(prefix, "--prefix")
     _emit(next_records(open_model(model), prefix, top), fmt)
 
 
@@ -80,6 +85,8 @@ def complete(model: ModelOpt, prefix: Annotated[str, typer.Option("--prefix")],
 
     if max_bytes < 1:
         raise UsageError("--max-bytes must be at least 1")
+    prefix = _text(prefix, "--prefix")
+    suffix = None if suffix is None else _text(suffix, "--suffix")
     _emit(complete_record(open_model(model), prefix, suffix, max_bytes, sample, seed), fmt)
 
 

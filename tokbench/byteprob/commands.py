@@ -41,14 +41,32 @@ def token_logprob(blm: ByteLM, text: str, eos: bool = False) -> tuple[float, int
 
 
 def logprob_record(blm: ByteLM, text: str, eos: bool = False) -> dict:
+    """Bits per byte of an empty text are null (no bytes to divide by), not 0 or -0."""
     data = text.encode("utf-8")
     calls0 = blm.stats.lm_calls
     lp = blm.logprob(data, eos=eos)
     tlp, ntok = token_logprob(blm, text, eos=eos)
-    n = max(len(data), 1)
-    return {"bytes": len(data), "tokens": ntok, "logprob": lp, "bits_per_byte": -lp / LN2 / n,
-            "token_logprob": tlp, "token_bits_per_byte": -tlp / LN2 / n,
+    n = len(data)
+    return {"bytes": n, "tokens": ntok, "logprob": lp, "bits_per_byte": -lp / LN2 / n if n else None,
+            "token_logprob": tlp, "token_bits_per_byte": -tlp / LN2 / n if n else None,
             "lm_calls": blm.stats.lm_calls - calls0, "resyncs": blm.stats.resyncs}
+
+
+def finite_records(records: list[dict]) -> list[dict]:
+    """JSON has no Infinity: a field that is +-inf or NaN becomes null, and a `reason` field says which and why (a
+    WordPiece tokenizer, or an ensemble member, that cannot spell the text gives it probability 0)."""
+    out = []
+    for rec in records:
+        bad = [k for k, v in rec.items() if isinstance(v, float) and not math.isfinite(v)]
+        if not bad:
+            out.append(rec)
+            continue
+        fixed = {k: (None if k in bad else v) for k, v in rec.items()}
+        kinds = sorted({"-inf" if rec[k] == -math.inf else "inf" if rec[k] == math.inf else "nan" for k in bad})
+        fixed["reason"] = (f"{', '.join(bad)}: {'/'.join(kinds)} (probability 0: the tokenizer cannot produce this "
+                           "text exactly)" if "nan" not in kinds else f"{', '.join(bad)}: not a number")
+        out.append(fixed)
+    return out
 
 
 def next_records(blm: ByteLM, prefix: str, top: int = 10) -> list[dict]:

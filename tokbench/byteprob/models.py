@@ -12,6 +12,15 @@ def _end_id(tok) -> int | None:
     return eot if eot is not None else tok.roles.get("eos")
 
 
+def _need_start(spec: str, start: int | None, eos: int | None) -> None:
+    """The first byte's probability is conditioned on a start token: refuse, up front, a tokenizer that has none."""
+    if start is None and eos is None:
+        from tokbench.errors import UsageError
+
+        raise UsageError(f"{spec}: the tokenizer has no start token (no bos, eos or <|endoftext|>), which byte "
+                         "probabilities condition the first byte on; add one (train --special-tokens '<s>,</s>')")
+
+
 def load_model(spec: str, seed: int = 0):
     """(tokenizer, HFTokenLM) for a model spec."""
     from tokbench.byteprob.hf import HFTokenLM, tiny_random_llama
@@ -22,6 +31,7 @@ def load_model(spec: str, seed: int = 0):
         model = tiny_random_llama(tok.vocab_size, seed=seed)
         start = tok.roles.get("bos")
         eos = _end_id(tok)
+        _need_start(spec, start, eos)
         return tok, HFTokenLM(model, eos_id=eos, bos_id=start if start is not None else eos, vocab_size=tok.vocab_size)
     from tokbench.lm import load_lm
 
@@ -36,4 +46,5 @@ def token_lm(lm):
     tok = lm.tokenizer
     start = lm.start_ids[0] if lm.start_ids else None
     eos = _end_id(tok)
+    _need_start(getattr(lm, "spec", "the model"), start, eos)
     return HFTokenLM(lm.model, eos_id=eos, bos_id=start if start is not None else eos, vocab_size=tok.vocab_size)

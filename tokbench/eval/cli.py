@@ -33,7 +33,8 @@ def eval_command(
     per_document: Optional[Path] = typer.Option(None, "--per-document", help="write per-document counts (JSONL); - = stdout"),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="write a report folder (json, csv, md, html)"),
-    force: bool = typer.Option(False, "--force", help="replace an existing --output folder or --junit file"),
+    force: bool = typer.Option(False, "--force", help="replace an existing --output folder, --per-document or "
+                               "--junit file"),
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="records to gate against (exit 1 on regression)"),
     tolerance: Optional[list[str]] = typer.Option(None, "--tolerance", help="METRIC=X% allowed worsening; repeat"),
     junit: Optional[Path] = typer.Option(None, "--junit", help=JUNIT_HELP),
@@ -64,6 +65,8 @@ def eval_command(
     old = gate.load_records(baseline) if baseline is not None else None
     if per_document is not None and str(per_document) == "-" and fmt:
         raise UsageError("--per-document - and --format both want stdout; give --per-document a file")
+    _check_new(output, force, "--output")  # decided before the evaluation runs, not after it
+    _check_new(per_document, force, "--per-document")
 
     from tokbench.eval.models import ModelScorer
     from tokbench.train.runners import Cluster
@@ -95,7 +98,7 @@ def eval_command(
     report.print_table(report.rich_table(records), to_stdout=tty)
     if budget_rows:
         report.print_table(report.rows_table(budget_rows, f"byte budget: {budget} tokens"), to_stdout=tty)
-    rows = gate.diff(old, records, tolerances, baseline_name=str(baseline)) if old is not None else None
+    rows = gate.diff(old, records, tolerances, baseline_name=str(baseline), check=False) if old is not None else None
     if fmt == "md" and rows is not None:  # with a baseline, md is the gate's job summary (all metrics folded)
         sys.stdout.write(gate.markdown(rows, len(records) * len(tolerances), format_records(records, "md"),
                                        "all metrics"))
@@ -107,7 +110,7 @@ def eval_command(
         typer.echo(f"report written to {output}/index.html", err=True)
     if rows is not None:
         _junit(junit, records, rows, tolerances)
-        _gate(rows)
+        _gate(rows, gate.uncomparable(old, records, tolerances))
 
 
 def compare_command(
@@ -127,9 +130,11 @@ def compare_command(
     if fmt is not None and fmt not in ("json", "jsonl", "csv", "md"):
         raise UsageError(f"--format {fmt!r}: choose json, jsonl, csv or md")
     _check_new(junit, force)
+    _check_new(output, force, "--output")
     tolerances = gate.parse_tolerances(tolerance) if tolerance else {}
+    old_records = gate.load_records(old)  # the baseline first: its errors are named first
     new_records = gate.load_records(new)
-    rows = gate.diff(gate.load_records(old), new_records, tolerances, baseline_name=str(old))
+    rows = gate.diff(old_records, new_records, tolerances, baseline_name=str(old), check=False)
     if fmt == "md":
         sys.stdout.write(gate.markdown(rows, len(new_records) * len(tolerances)))
     elif fmt:
@@ -141,13 +146,15 @@ def compare_command(
     shown = [{k: r[k] for k in ("tokenizer", "corpus", "metric", "old", "new", "change_pct", "better", "regressed")}
              for r in rows]
     report.print_table(report.rows_table(shown, f"{old} -> {new}"), to_stdout=sys.stdout.isatty() and not fmt)
-    _gate(rows)
+    _gate(rows, gate.uncomparable(old_records, new_records, tolerances))
 
 
-def _check_new(path: Optional[Path], force: bool) -> None:
-    """Refuse up front (before any work) to replace an existing output file without --force."""
-    if path is not None and path.exists() and not force:
-        raise UsageError(f"{path}: already exists (use --force to replace it)")
+def _check_new(path: Optional[Path], force: bool, flag: str = "--junit") -> None:
+    """Refuse up front (before any work) to replace an existing output without --force (tokbench.io.claim_output)."""
+    if path is not None:
+        from tokbench.io import claim_output
+
+        claim_output(path, force, flag)
 
 
 def _junit(path: Optional[Path], records: list[dict], rows: list[dict], tolerances: dict[str, float]) -> None:
@@ -161,13 +168,15 @@ def _junit(path: Optional[Path], records: list[dict], rows: list[dict], toleranc
     typer.echo(f"JUnit XML written to {path}", err=True)
 
 
-def _gate(rows: list[dict]) -> None:
+def _gate(rows: list[dict], problems: list[str] = ()) -> None:
+    """Exit 1 on a regression, or (fail closed) on a gated metric that could not be compared: after the reports."""
     from tokbench.eval import gate
 
     bad = gate.regressions(rows)
+    for r in bad:
+        typer.echo(f"REGRESSED {gate.describe(r)}", err=True)
+    gate.fail_uncomparable(list(problems))
     if bad:
-        for r in bad:
-            typer.echo(f"REGRESSED {gate.describe(r)}", err=True)
         # an error, not typer.Exit: click's standalone_mode=False returns Exit codes instead of raising them
         raise WorkError(f"gate: {len(bad)} metric(s) regressed beyond tolerance (listed above)")
     typer.echo("gate: no metric regressed beyond tolerance", err=True)

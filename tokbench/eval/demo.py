@@ -17,6 +17,7 @@ import typer
 
 from tokbench.console import console, print_table
 from tokbench.corpus import bundled
+from tokbench.options import ForceOpt
 
 TRAIN_CORPUS = "en-tech"
 EVAL_CORPORA = ("en-dict:en", "code-py", "legal:en", "multi/tr:tr", "multi/de:de")
@@ -34,7 +35,7 @@ def run_demo(out: Path) -> list[dict]:
         target = out / "tokenizers" / f"{algo}-{vocab // 1000}k.json"
         run_train([str(bundled(TRAIN_CORPUS))], target, algo=algo, vocab_size=vocab, min_frequency=0,
                   special_tokens=["<|endoftext|>"], pretokenizer="gpt2", normalizer="none", text_field="text",
-                  errors="strict")
+                  errors="strict", force=True)  # `demo --force` was decided by demo_command
         trained.append(str(target))
     corpora = []
     for spec in EVAL_CORPORA:
@@ -71,8 +72,12 @@ def _save_small_png(png: bytes, path: Path) -> None:
         handle.write(buf.getvalue())
 
 
-def demo_command(out: Annotated[Path, typer.Option("--out", "-o")] = Path("reports/demo")) -> None:
+def demo_command(out: Annotated[Path, typer.Option("--out", "-o")] = Path("reports/demo"),
+                 force: ForceOpt = False) -> None:
     """Train BPE and unigram on bundled text and compare them with zoo tokenizers on bundled corpora."""
+    from tokbench.io import claim_output
+
+    claim_output(out, force)
     run_demo(out)
 
 

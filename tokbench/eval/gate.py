@@ -3,6 +3,12 @@
 `--tolerance bytes_per_token=1%` allows bytes_per_token (higher is better) to fall by up to 1% of its baseline value;
 a metric with lower-is-better fails when it rises by more than its tolerance. Without any --tolerance every metric
 with a direction except throughput_mb_s (timing noise) is gated at 0%.
+
+The gate fails closed: a gated metric it cannot compare (missing, null, not a finite number on either side) is an
+InputError naming the record and the metric, never a pass. Under the default gate a metric null on both sides does
+not apply to that record (no --model, no parallel text) and is skipped; a metric named with --tolerance must be a
+number on both sides. Records pair up on tokenizer and corpus name, and must then agree on the corpus's bytes and,
+where both carry one, its content hash: a baseline for another corpus under the same folder name is an error.
 """
 from __future__ import annotations
 
@@ -17,11 +23,20 @@ _TOL = regex.compile(r"^\s*([A-Za-z_]+)\s*=\s*([0-9]*\.?[0-9]+)\s*%?\s*$")
 NOISY = {"throughput_mb_s"}
 
 
-def parse_tolerances(specs: list[str] | None) -> dict[str, float]:
+class Tolerances(dict):
+    """metric -> allowed worsening (a fraction); `explicit` when the user named the metrics (each must then be a
+    number on both sides), not when it is the default gate over every metric with a direction."""
+
+    def __init__(self, items=(), explicit: bool = True) -> None:
+        super().__init__(items)
+        self.explicit = explicit
+
+
+def parse_tolerances(specs: list[str] | None) -> Tolerances:
     """['bytes_per_token=1%', ...] -> {'bytes_per_token': 0.01}; unknown or direction-less metrics are usage errors."""
     if not specs:
-        return {k: 0.0 for k, m in METRICS.items() if m.better and k not in NOISY}
-    out = {}
+        return Tolerances({k: 0.0 for k, m in METRICS.items() if m.better and k not in NOISY}, explicit=False)
+    out = Tolerances()
     for spec in specs:
         m = _TOL.match(spec)
         if not m:
@@ -36,22 +51,40 @@ def parse_tolerances(specs: list[str] | None) -> dict[str, float]:
 
 
 def load_records(path) -> list[dict]:
-    """Records from a JSON file written by `tokbench eval --format json` or `-o DIR` (metrics.json)."""
+    """Records written by `tokbench eval`: --format json (a list), --format jsonl (one per line), or an `-o DIR`
+    report folder (metrics.json); "-" reads stdin."""
+    import json
     from pathlib import Path
 
-    from tokbench.io import read_json
+    from tokbench.io import read_text
 
     p = Path(path)
-    if p.is_dir():
+    if str(path) != "-" and p.is_dir():
         p = p / "metrics.json"
-    data = read_json(p)
+    where = "stdin" if str(path) == "-" else str(p)
+    text = read_text("-" if str(path) == "-" else p)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg != "Extra data":
+            raise InputError(f"{where}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        data = []
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                data.append(json.loads(line))
+            except json.JSONDecodeError as line_exc:
+                raise InputError(f"{where}:{lineno}: invalid JSON line: {line_exc.msg}") from None
     if isinstance(data, dict) and isinstance(data.get("records"), list):
         data = data["records"]
+    if isinstance(data, dict) and "tokenizer" in data:  # a single jsonl line
+        data = [data]
     if not isinstance(data, list) or not all(isinstance(r, dict) and "tokenizer" in r and "corpus" in r
                                              for r in data):
-        raise InputError(f"{p}: not a list of tokbench eval records (each needs 'tokenizer' and 'corpus')")
+        raise InputError(f"{where}: not a list of tokbench eval records (each needs 'tokenizer' and 'corpus')")
     if not data:
-        raise InputError(f"{p}: holds no records")
+        raise InputError(f"{where}: holds no records")
     return data
 
 
@@ -59,11 +92,30 @@ def _key(r: dict) -> tuple[str, str]:
     return str(r["tokenizer"]), str(r["corpus"])
 
 
+def _same_corpus(b: dict, r: dict, baseline_name: str) -> None:
+    """A pair must have measured the same text: equal byte counts, and equal content hashes where both have one."""
+    t, c = _key(r)
+    ob, nb = b.get("bytes"), r.get("bytes")
+    if not _num(ob) or not _num(nb):
+        side, value = ("baseline", ob) if not _num(ob) else ("this run", nb)
+        raise InputError(f"{baseline_name}: tokenizer {t!r} on corpus {c!r}: cannot tell whether it is the same "
+                         f"corpus: {side} has bytes={_fmt(value)}")
+    if ob != nb:
+        raise InputError(f"{baseline_name}: tokenizer {t!r} on corpus {c!r}: the baseline measured {_fmt(ob)} bytes, "
+                         f"this run {_fmt(nb)}: not the same corpus")
+    oh, nh = b.get(HASH_KEY), r.get(HASH_KEY)
+    if oh is not None and nh is not None and oh != nh:
+        raise InputError(f"{baseline_name}: tokenizer {t!r} on corpus {c!r}: the corpus content differs "
+                         f"({HASH_KEY} {oh} in the baseline, {nh} now): not the same corpus")
+
+
 def diff(old: list[dict], new: list[dict], tolerances: dict[str, float] | None = None,
-         baseline_name: str = "baseline") -> list[dict]:
+         baseline_name: str = "baseline", check: bool = True) -> list[dict]:
     """One row per (tokenizer, corpus, metric) whose value changed, with `regressed` set where it moved the wrong way
     beyond its tolerance (only metrics named in `tolerances` can regress). Every (tokenizer, corpus) of `new` must be
-    in `old`, else InputError (a baseline for other tokenizers or corpora is a mistake, not a pass)."""
+    in `old` with the same corpus, and every gated metric must be comparable, else InputError (a baseline for other
+    tokenizers or corpora, or a metric the gate cannot read, is a mistake, not a pass). `check=False` leaves the
+    gated metrics to `uncomparable()`, for a caller that writes its reports before failing."""
     base = {_key(r): r for r in old}
     missing = [k for k in map(_key, new) if k not in base]
     if missing:
@@ -73,6 +125,11 @@ def diff(old: list[dict], new: list[dict], tolerances: dict[str, float] | None =
         raise InputError(f"{baseline_name}: no baseline for tokenizer {t!r} on corpus {c!r} "
                          f"(baseline has tokenizers {', '.join(have_t)}; corpora {', '.join(have_c)})")
     tolerances = tolerances or {}
+    strict = getattr(tolerances, "explicit", True)
+    for r in new:
+        _same_corpus(base[_key(r)], r, baseline_name)
+    if check:
+        fail_uncomparable(uncomparable(old, new, tolerances))
     rows = []
     for r in new:
         b = base[_key(r)]
@@ -88,6 +145,37 @@ def diff(old: list[dict], new: list[dict], tolerances: dict[str, float] | None =
             regressed = tol is not None and worse and abs(change) > tol + 1e-12
             rows.append(_row(r, key, ov, nv, change, regressed, worse, tol))
     return rows
+
+
+def uncomparable(old: list[dict], new: list[dict], tolerances: dict[str, float]) -> list[str]:
+    """Every gated (record, metric) the gate cannot compare, as "METRIC for tokenizer T on corpus C: why"."""
+    base = {_key(r): r for r in old}
+    strict = getattr(tolerances, "explicit", True)
+    found = [_uncomparable(base[_key(r)], r, key, strict) for r in new if _key(r) in base for key in tolerances]
+    return [f for f in found if f]
+
+
+def fail_uncomparable(problems: list[str]) -> None:
+    """The fail-closed rule: a gated metric that could not be compared is an InputError (exit 1), never a pass."""
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InputError(f"gate: cannot compare {problems[0]}{more}")
+
+
+def _uncomparable(b: dict, r: dict, key: str, strict: bool) -> str | None:
+    """Why gated metric `key` cannot be compared between baseline record `b` and new record `r`, or None."""
+    ov, nv = b.get(key, _MISSING), r.get(key, _MISSING)
+    if _num(ov) and _num(nv):
+        return None
+    if not strict and ov is None and nv is None:  # the default gate: does not apply to this record on either side
+        return None
+    side, value = ("the baseline", ov) if not _num(ov) else ("this run", nv)
+    what = "has no such field" if value is _MISSING else f"has {_fmt(value)}, not a number"
+    return f"{key} for tokenizer {r['tokenizer']!r} on corpus {r['corpus']!r}: {side} {what}"
+
+
+_MISSING = object()
+HASH_KEY = "corpus_hash"
 
 
 def _num(v) -> bool:
@@ -115,6 +203,8 @@ def describe(row: dict) -> str:
 def _fmt(v) -> str:
     if v is None:
         return "null"
+    if isinstance(v, str):
+        return repr(v)
     return f"{v:.6g}" if isinstance(v, float) else str(v)
 
 

@@ -9,10 +9,11 @@ punctuation and whitespace are not words.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import regex
@@ -164,6 +165,7 @@ class Stats:
     morph: tuple[int, int, int] | None = None  # (tp, npred, ngold)
     lexicon: dict | None = None  # the %TR/%Pure fields, filled by lexicons.lexicon_scores
     premium: float | None = None
+    content_sum: int = 0  # content_hash of the documents seen (a sum: shards merge by adding, mod 2**128)
     extra: dict = field(default_factory=dict)
 
     def add_counts(self, ids: np.ndarray) -> None:
@@ -185,6 +187,7 @@ class Stats:
         in `extra`. The derived fields (lexicon, premium, model scores) are computed after the merge."""
         for name in self.SUMMED:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.content_sum = (self.content_sum + other.content_sum) % (1 << 128)
         if other.counts is not None:
             if self.counts is None:
                 self.counts = other.counts.copy()
@@ -603,7 +606,17 @@ _M = [
            "model: exact byte-level bits per byte over the first --exact-bytes of each document (--model)"),
 ]
 METRICS: dict[str, Metric] = {m.key: m for m in _M}
-RECORD_KEYS: tuple[str, ...] = IDENTITY_KEYS + tuple(METRICS)
+CHECK_KEYS = ("corpus_hash",)  # not a metric: says which text was measured
+RECORD_KEYS: tuple[str, ...] = IDENTITY_KEYS + tuple(METRICS) + CHECK_KEYS
+
+
+def content_hash(documents: Iterable[bytes], start: int = 0) -> int:
+    """An order-free hash of a corpus: the sum of each document's 128-bit BLAKE2b digest mod 2**128, so shards hash
+    separately and add up to the whole corpus's value (pass the running sum as `start`)."""
+    total = start
+    for doc in documents:
+        total += int.from_bytes(hashlib.blake2b(doc, digest_size=16).digest(), "big")
+    return total % (1 << 128)
 
 
 def _clean(v):
@@ -620,4 +633,5 @@ def record(s: Stats) -> dict:
     out = {"tokenizer": s.tokenizer, "corpus": s.corpus, "lang": s.lang}
     for m in _M:
         out[m.key] = _clean(m.fn(s))
+    out["corpus_hash"] = f"{s.content_sum:032x}" if s.documents else None
     return out

@@ -470,6 +470,7 @@ class _Pass:
             st.chars += len(doc)
             st.words += len(spans[k])
             st.documents += 1
+            st.content_sum = metrics.content_hash((encoded[k],), st.content_sum)
             ends = np.cumsum(lengths[a:b])
             prepared = encoded[k] if tok.byte_level else tok.prepare(doc)
             if len(ends) and ends[-1] == len(prepared):

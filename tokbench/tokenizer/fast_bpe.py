@@ -417,7 +417,29 @@ def read_ranks_arrays(path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     pool, starts, ends, ranks, bad = parse_tiktoken(data, _base64_values())
     if bad:
         raise InputError(f"{path}: line {bad} is not `base64 rank`")
+    check_ranks(path, pool, starts, ends, ranks)
     return pool, starts, ends, ranks
+
+
+def check_ranks(path, pool, starts, ends, ranks) -> None:
+    """What encoders assume of a rank file (tiktoken's Rust core panics otherwise): ranks 0..N-1, each once, and every
+    token once. InputError names the file and the first line at fault."""
+    order = np.argsort(ranks, kind="stable")
+    ordered = np.asarray(ranks)[order]
+    dup = np.flatnonzero(ordered[1:] == ordered[:-1])
+    if dup.size:
+        line = int(max(order[dup[0]], order[dup[0] + 1])) + 1
+        raise InputError(f"{path}: line {line}: rank {int(ordered[dup[0]])} appears twice")
+    gap = np.flatnonzero(ordered != np.arange(len(ordered)))
+    if gap.size:
+        raise InputError(f"{path}: rank {int(gap[0])} is missing (ranks must run 0..{len(ordered) - 1} without gaps)")
+    seen: dict[bytes, int] = {}
+    buf = np.asarray(pool).tobytes()
+    for i, (a, b) in enumerate(zip(np.asarray(starts).tolist(), np.asarray(ends).tolist())):
+        token = buf[a:b]
+        if token in seen:
+            raise InputError(f"{path}: line {i + 1}: token {token!r} appears twice (first on line {seen[token] + 1})")
+        seen[token] = i
 
 
 @functools.lru_cache(maxsize=1)

@@ -64,24 +64,39 @@ def tiktoken_bytes(ranks: dict[bytes, int]) -> bytes:
 
 
 def read_tiktoken_ranks(path: Path) -> dict[bytes, int]:
-    """Parse a `.tiktoken` file (base64 token, space, rank per line) without tiktoken's download cache."""
+    """Parse a `.tiktoken` file (base64 token, space, rank per line) without tiktoken's download cache, and check it
+    the way tiktoken's Rust core assumes (a malformed file panics there with a 243-line traceback): every token once,
+    every rank once, ranks 0..N-1 with none missing."""
     ranks: dict[bytes, int] = {}
+    line_of: dict[int, int] = {}
     try:
         with open(path, "rb") as handle:
             for lineno, line in enumerate(handle, 1):
                 if not line.strip():
                     continue
                 try:
-                    token, rank = line.split()
-                    ranks[base64.b64decode(token, validate=True)] = int(rank)
+                    token_text, rank_text = line.split()
+                    token, rank = base64.b64decode(token_text, validate=True), int(rank_text)
                 except ValueError:
                     raise InputError(f"{path}: line {lineno} is not `base64 rank`") from None
+                if rank < 0:
+                    raise InputError(f"{path}: line {lineno}: rank {rank} is negative")
+                if token in ranks:
+                    raise InputError(f"{path}: line {lineno}: token {token!r} appears twice (first with rank "
+                                     f"{ranks[token]})")
+                if rank in line_of:
+                    raise InputError(f"{path}: line {lineno}: rank {rank} appears twice (first on line "
+                                     f"{line_of[rank]})")
+                ranks[token] = rank
+                line_of[rank] = lineno
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    if ranks and max(line_of) != len(ranks) - 1:
+        missing = next(r for r in range(len(ranks)) if r not in line_of)
+        raise InputError(f"{path}: rank {missing} is missing (ranks must run 0..{len(ranks) - 1} without gaps)")
     return ranks
-
 
 
 def write_descriptor(folder: Path, name: str, ranks: dict[bytes, int], pattern: str, special_tokens: dict[str, int],
@@ -147,7 +162,15 @@ def check_descriptor(obj, path: Path) -> dict:
     roles = obj.setdefault("roles", {})
     if not isinstance(roles, dict) or any(v is not None and v not in obj["special_tokens"] for v in roles.values()):
         raise InputError(f"{path}: descriptor roles must map bos/eos/pad/unk to special-token text or null")
+    import regex
+
+    try:
+        regex.compile(obj["pattern"])
+    except regex.error as exc:
+        raise InputError(f"{path}: descriptor pattern does not compile: {exc}") from None
     obj["ranks"] = (path.parent / obj["ranks"]).resolve()
+    if not obj["ranks"].is_file():
+        raise InputError(f"{path}: descriptor ranks file {obj['ranks']} does not exist")
     return obj
 
 

@@ -85,11 +85,22 @@ def train_sentencepiece(lines: Iterable[str], algo: str, vocab_size: int, specia
     options = sentencepiece_options(algo, vocab_size, special_tokens, normalizer, seed_sentencepiece_size)
     with tempfile.TemporaryDirectory(prefix="tokbench-sp-") as tmp:
         text = Path(tmp) / "input.txt"
-        with open(text, "w", encoding="utf-8", newline="") as handle:
-            handle.writelines(lines)
+        try:
+            with open(text, "w", encoding="utf-8", newline="") as handle:
+                handle.writelines(lines)
+        except OSError as exc:  # sentencepiece's input copy, in the temp folder
+            from tokbench.io import os_error
+
+            raise os_error(text, exc) from None
         try:
             spm.SentencePieceTrainer.train(input=str(text), model_writer=buffer, **options)
         except RuntimeError as exc:
+            import re
+
+            too_high = re.search(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)", str(exc))
+            if too_high:  # hard_vocab_limit: sentencepiece cannot make that many pieces from this text
+                raise UsageError(f"--vocab-size is more than sentencepiece can make from this corpus (at most "
+                                 f"{too_high.group(2)} pieces)") from None
             raise WorkError(f"sentencepiece training failed: {str(exc).splitlines()[-1]}") from None
         data = buffer.getvalue()
         path = Path(tmp) / "sp.model"

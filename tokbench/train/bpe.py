@@ -25,6 +25,15 @@ def initial_tokens(special_tokens) -> list[str]:
     return tokens
 
 
+def reachable_vocab(n_tokens: int, offsets, forced: int = 0) -> int:
+    """The largest vocabulary merging can reach from `n_tokens` on these words (word i spans offsets[i]:offsets[i+1]):
+    every merge joins two symbols of some distinct word, so there are at most sum(len - 1) of them (plus `forced`
+    replayed merges). The merge kernels size their tables by the vocabulary they are asked for: asking for
+    min(vocab_size, this) gives the same result without allocating for a --vocab-size of 1e9."""
+    lengths = np.diff(np.asarray(offsets, dtype=np.int64))
+    return n_tokens + forced + int(np.maximum(lengths - 1, 0).sum())
+
+
 def learn_merges(words: list[bytes], counts: np.ndarray, vocab_size: int, min_frequency: int = 0, special_tokens=()):
     """Run the engine on words (UTF-8 bytes) and counts; returns (tokens: list[str] by id, merges: [(str, str)])."""
     lengths = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
@@ -55,6 +64,7 @@ def learn_merges_arrays(flat, offsets, counts, vocab_size: int, min_frequency: i
     np.cumsum([len(b) for b in tok_bytes], out=tok_offs[1:])
     tok_pool = np.frombuffer(b"".join(tok_bytes) or b"\0", dtype=np.uint8)
 
+    vocab_size = min(vocab_size, reachable_vocab(len(tokens), offsets))
     left, right, new = train_merges(word_syms, offsets, counts, tok_pool, tok_offs, vocab_size, min_frequency)
 
     for a, b, n in zip(left.tolist(), right.tolist(), new.tolist()):

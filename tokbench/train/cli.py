@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from tokbench.errors import UsageError
-from tokbench.options import (Errors, SchedulerOpt, SchedulerTimeoutOpt, ShardSizeOpt, TextField, ThreadsOpt,
+from tokbench.options import (Errors, ForceOpt, SchedulerOpt, SchedulerTimeoutOpt, ShardSizeOpt, TextField, ThreadsOpt,
                               WorkersOpt)
 
 PretokOpt = Annotated[str, typer.Option("--pretokenizer", help="gpt2, cl100k, llama3, qwen2, o200k, whitespace, whitespace-kept, none")]
@@ -30,7 +30,7 @@ def count_command(
     threads: ThreadsOpt = None,
     min_word_count: MinWordCountOpt = 1,
     partitions: Annotated[int, typer.Option("--partitions", help="parts of the dataset (words split by hash)")] = 8,
-    force: Annotated[bool, typer.Option("--force", help="replace an existing output folder")] = False,
+    force: ForceOpt = False,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     scheduler_timeout: SchedulerTimeoutOpt = 10.0,
@@ -76,6 +76,7 @@ def train_command(
     scheduler: SchedulerOpt = None,
     scheduler_timeout: SchedulerTimeoutOpt = 10.0,
     shard_size: ShardSizeOpt = "64MB",
+    force: ForceOpt = False,
 ) -> None:
     """Train a tokenizer; writes a standard tokenizer.json. Also --algo superbpe, supertoken, char-bpe."""
     from tokbench.io import set_threads
@@ -92,7 +93,7 @@ def train_command(
                   super_options=dict(transition=transition, max_words=max_words, chunk_min=chunk_min,
                                      chunk_max=chunk_max, seed=seed, max_token_chars=max_token_chars,
                                      pad_vocab_pow2=pad_vocab_pow2),
-              min_count=min_word_count, cluster=Cluster(workers, scheduler, scheduler_timeout, shard_size))
+              min_count=min_word_count, cluster=Cluster(workers, scheduler, scheduler_timeout, shard_size), force=force)
 
 
 def sweep_command(
@@ -107,12 +108,14 @@ def sweep_command(
     fmt: Annotated[str, typer.Option("--format", help="json, jsonl, csv or md (stdout)")] = "json",
     text_field: TextField = "text",
     errors: Errors = "strict",
+    force: ForceOpt = False,
 ) -> None:
     """Train superbpe at several transition points (and plain BPE) and report bytes/token on --eval, with a plot."""
     from tokbench.train import sweep
 
     sweep.sweep_command(corpus, out, eval_corpus, algo=algo, transitions=transition, vocab_size=vocab_size,
-                        max_words=max_words, pretokenizer=pretokenizer, fmt=fmt, text_field=text_field, errors=errors)
+                        max_words=max_words, pretokenizer=pretokenizer, fmt=fmt, text_field=text_field, errors=errors,
+                        force=force)
 
 
 def register(app: typer.Typer) -> None:

@@ -31,7 +31,7 @@ from tokbench.kernels import bpe_limited as KL
 from tokbench.kernels.bpe_encode import build_bytes_table, build_merge_table, encode_pieces
 from tokbench.tokenizer import presets
 from tokbench.tokenizer.bytelevel import byte_to_char, to_bytes
-from tokbench.train.bpe import build_tokenizer, initial_tokens, learn_merges
+from tokbench.train.bpe import build_tokenizer, initial_tokens, learn_merges, reachable_vocab
 from tokbench.train.counts import WordCounts, count_pieces, word_splitter
 
 ALGOS = ("superbpe", "supertoken", "char-bpe")
@@ -135,6 +135,7 @@ def _resume(tokens: list[str], syms, offs, counts, vocab_size, min_frequency, li
     """The position merge loop from `tokens` (extended in place); returns (id pairs merged, times refused)."""
     pool, tok_offs = _token_table(tokens)
     forced = np.zeros((0, 3), np.int32) if forced is None else forced
+    vocab_size = min(vocab_size, reachable_vocab(len(tokens), offs, forced=len(forced)))
     left, right, new, refused = KL.train_merges_resume(
         np.ascontiguousarray(syms, np.int32), np.ascontiguousarray(offs, np.int64),
         np.ascontiguousarray(counts, np.int64), pool, tok_offs, forced[:, 0].copy(), forced[:, 1].copy(),

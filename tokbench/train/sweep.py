@@ -111,7 +111,10 @@ def plot(records: list[dict], path: Path) -> None:
 
 
 def sweep_command(corpus_specs, out: Path, eval_specs, algo: str, transitions: str, vocab_size: int, max_words: int,
-                  pretokenizer: str, fmt: str, text_field: str, errors: str) -> list[dict]:
+                  pretokenizer: str, fmt: str, text_field: str, errors: str, force: bool = False) -> list[dict]:
+    from tokbench.io import claim_output
+
+    claim_output(out, force)  # before any reading or training
     if algo != "superbpe":
         raise UsageError(f"sweep supports --algo superbpe, not {algo!r}")
     if fmt not in ("json", "jsonl", "csv", "md"):

@@ -10,7 +10,7 @@ from pathlib import Path
 from tokbench.console import console, progress
 from tokbench.corpus import Corpus
 from tokbench.errors import InputError, UsageError
-from tokbench.io import atomic_dir, atomic_write
+from tokbench.io import atomic_dir, atomic_files, claim_output
 from tokbench.tokenizer import presets
 from tokbench.train import backends
 
@@ -28,8 +28,7 @@ def run_count(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normali
     if min_count < 1 or parts < 1:
         raise UsageError("--min-word-count and --partitions must be at least 1")
     dataset = out.suffix != ".parquet"
-    if dataset and out.exists() and not force:
-        raise UsageError(f"{out}: already exists (use --force to replace it)")
+    claim_output(out, force)  # decided before any reading
     corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
     if not cluster.wanted:
         blocks = progress(corpus.blocks(), f"counting {corpus.name}", unit_of=len)
@@ -107,13 +106,16 @@ def check_cluster_algo(algo: str, engine: str, from_counts, cluster) -> None:
 def run_train(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size: int, min_frequency: int,
                   special_tokens: Sequence[str], pretokenizer: str, normalizer: str, text_field: str,
                   errors: str, engine: str = "numba", from_counts: Sequence[Path] = (),
-                  super_options: dict | None = None, min_count: int = 1, cluster=None) -> Path:
+                  super_options: dict | None = None, min_count: int = 1, cluster=None, force: bool = False) -> Path:
     """Train with the chosen algorithm and write tokenizer.json (and the .model for SentencePiece) atomically.
     With a cluster (runners.Cluster) or --min-word-count, the counts are made by `cluster_counts` and the merge loop
     runs here: the file is the one a single process writes (without --min-word-count)."""
     from tokbench.train import supertokens
     from tokbench.train.runners import Cluster
 
+    out = claim_output(out, force)  # decided before any reading or training
+    if _is_file_output(out) and out.with_suffix(".model").is_dir():
+        raise UsageError(f"{out.with_suffix('.model')}: is a folder, and training may write the .model there")
     cluster = cluster or Cluster()
     check_cluster_algo(algo, engine, from_counts, cluster)
     if min_count < 1:
@@ -161,6 +163,7 @@ def run_train(corpus_specs: Sequence[str], out: Path, algo: str, vocab_size: int
                         f"-> {target}")
         return target
     corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
+    vocab_size = bound_vocab(vocab_size, corpus, len(special_tokens))
     if sharded:  # bpe on the numba engine (check_cluster_algo refused the rest)
         from tokbench.train.bpe import train_bpe_counts
 
@@ -198,6 +201,7 @@ def _train_super(corpus_specs, out, algo, vocab_size, min_frequency, special_tok
     if algo != "supertoken":
         options["pretokenizer"] = pretokenizer
     corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
+    vocab_size = bound_vocab(vocab_size, corpus, len(special_tokens))
     started = time.perf_counter()
     if sharded is not None:
         lines = None
@@ -212,15 +216,42 @@ def _train_super(corpus_specs, out, algo, vocab_size, min_frequency, special_tok
     return target
 
 
+MAX_VOCAB = 1 << 22  # 4,194,304 tokens: 16x the largest production vocabulary, and what every engine can hold
+
+
+def bound_vocab(vocab_size: int, corpus: Corpus, n_special: int) -> int:
+    """--vocab-size bounded before any engine allocates for it: no trainer makes more tokens than the alphabet, the
+    specials and one per byte of text (each merge or piece needs text to come from), so a larger request trains the
+    same tokenizer as that bound. Above the engines' common limit (or on stdin, whose size is unknown) it is refused."""
+    import os
+
+    total: int | None = 0
+    for source in corpus.sources:
+        if source.is_stdin:
+            total = None
+            break
+        size = os.stat(source.path).st_size
+        total += size * 1032 if source.path.endswith(".gz") else size  # deflate expands at most ~1032x
+    vocab = vocab_size if total is None else min(vocab_size, 258 + n_special + total)
+    if vocab > MAX_VOCAB:
+        raise UsageError(f"--vocab-size {vocab_size} is above what the trainers can hold ({MAX_VOCAB:,})")
+    return vocab
+
+
+def _is_file_output(out: Path) -> bool:
+    return out.suffix.lower() == ".json"
+
+
 def _write_tokenizer(hf, out: Path, model_bytes: bytes | None) -> Path:
-    """A path ending in .json is the tokenizer file itself; anything else is a folder to hold it."""
+    """A path ending in .json is the tokenizer file itself (with its SentencePiece .model beside it: one output, both
+    replaced together or neither); anything else is a folder to hold it. `out` was claimed before training."""
     text = hf.to_str(pretty=True)
-    if out.suffix == ".json":
-        if model_bytes is not None:
-            with atomic_write(out.with_suffix(".model"), "wb") as handle:
-                handle.write(model_bytes)
-        with atomic_write(out) as handle:
-            handle.write(text)
+    if _is_file_output(out):
+        targets = [out] if model_bytes is None else [out, out.with_suffix(".model")]
+        with atomic_files(targets) as temps:
+            temps[0].write_text(text, encoding="utf-8")
+            if model_bytes is not None:
+                temps[1].write_bytes(model_bytes)
         return out
     with atomic_dir(out, force=True) as tmp:
         (tmp / "tokenizer.json").write_text(text, encoding="utf-8")

@@ -51,8 +51,11 @@ def transplant_command(
     from tokbench.transplant.core import transplant
 
     check_format(fmt, TABLE_OR_JSON)
-    if out.exists() and not force:  # before any loading
-        raise UsageError(f"{out}: already exists (use --force to replace it)")
+    from tokbench.io import claim_output
+    from tokbench.transplant.core import check_pad
+
+    check_pad(pad_to_multiple_of)
+    claim_output(out, force)  # before any loading
     if aux is not None and aux not in ("minilm", "glove", "self"):
         raise UsageError(f"--aux must be minilm, glove or self, not {aux!r}")
     params = {"temperature": temperature, "top_k": top_k, "k": k, "weight": weight, "threshold": threshold,
@@ -122,6 +125,9 @@ def hypernet_train(
     opts = TrainOptions(steps=steps, batch_size=batch_size, seq_len=seq_len, lr=lr, layers=layers, width=width,
                         max_pieces=max_pieces, warmup_steps=warmup_steps, vocab_min=vocab_min, vocab_max=vocab_max,
                         save_every=save_every, time_limit=time_limit, seed=seed)
+    from tokbench.io import claim_output
+
+    claim_output(out, force=True)  # resuming into it is allowed: train() decides; this refuses `-o .`, clears temps
     summary = train_hypernet(model, corpus, out, opts, resume=resume, force=force, text_field=text_field)
     print(json.dumps(summary))
 

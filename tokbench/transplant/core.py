@@ -317,6 +317,15 @@ class Result:
     targets: np.ndarray | None = None  # the new ids a method filled (what a heal trains)
 
 
+MAX_PAD = 1 << 16  # embedding rows are padded to a multiple of this at most (GPU kernels want 8..128)
+
+
+def check_pad(pad_to_multiple_of: int | None) -> None:
+    """--pad-to-multiple-of within 1..65536: a larger one would allocate that many embedding rows."""
+    if pad_to_multiple_of is not None and not 1 <= pad_to_multiple_of <= MAX_PAD:
+        raise UsageError(f"--pad-to-multiple-of must be between 1 and {MAX_PAD} (got {pad_to_multiple_of})")
+
+
 def transplant(model: str, tokenizer: str, method: str = "tokenadapt", out: str | Path | None = None,
                keep_special: str = "old", pad_to_multiple_of: int | None = None, seed: int = 0, force: bool = False,
                params: dict | None = None, lm=None, save: bool = True, heal=None) -> Result:
@@ -332,8 +341,7 @@ def transplant(model: str, tokenizer: str, method: str = "tokenadapt", out: str 
     out = Path(out) if out is not None else None
     if out is not None and out.exists() and not force:
         raise UsageError(f"{out}: already exists (use --force to replace it)")
-    if pad_to_multiple_of is not None and pad_to_multiple_of < 1:
-        raise UsageError(f"--pad-to-multiple-of must be >= 1 (got {pad_to_multiple_of})")
+    check_pad(pad_to_multiple_of)
     method_fn = get_method(method)
     new_tok = load_tokenizer(tokenizer)
     lm = lm or load_lm(model)

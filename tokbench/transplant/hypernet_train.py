@@ -9,6 +9,8 @@ reconstruction on random old tokens. All randomness of step s comes from (seed, 
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import math
 import sys
@@ -288,8 +290,14 @@ def save_checkpoint(trainer: Trainer, folder: Path, extra: dict) -> None:
 
     from tokbench.io import atomic_write
 
+    from tokbench.errors import WorkError
+
     with atomic_write(folder / CHECKPOINT, "wb") as fh:
-        torch.save(trainer.state(), fh)
+        try:
+            torch.save(trainer.state(), fh)
+        except RuntimeError as exc:  # torch's own writer: a full disk surfaces as "enforce fail ... unexpected pos"
+            raise WorkError(f"{folder / CHECKPOINT}: cannot write (disk full or file too large?): "
+                            f"{str(exc).splitlines()[0][:120]}") from None
     hn.save(trainer.net, folder, {**extra, "steps": trainer.step_done})
     with atomic_write(folder / CURVE) as fh:
         for rec in trainer.curve:
@@ -319,7 +327,24 @@ def train(model: str, corpus: list[str], out: str | Path, opts: TrainOptions, re
     if force and not resume:
         for name in (CHECKPOINT, CURVE, hn.WEIGHTS, hn.CONFIG):
             (out / name).unlink(missing_ok=True)
+    created = [p for p in (out, *out.parents) if not p.exists()]
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _train_into(out, model, lm, pool, opts, resume, progress, until, corpus)
+    except BaseException:  # a run that stopped before its first checkpoint (a full disk, Ctrl-C) leaves no folder
+        if created and not (out / CHECKPOINT).is_file():
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)
+            for folder in created[1:]:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+        raise
+
+
+def _train_into(out: Path, model, lm, pool, opts: TrainOptions, resume: bool, progress: bool, until, corpus) -> dict:
+    import torch
+
     trainer = Trainer(lm, pool, opts, model_spec=str(model))
     if resume and (out / CHECKPOINT).is_file():
         try:

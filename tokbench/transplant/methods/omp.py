@@ -2,6 +2,12 @@
 combination of shared tokens' vectors, found by orthogonal matching pursuit, and give the new token the same
 combination of those tokens' old rows (input, and untied output and bias alike, through the Plan).
 
+Atoms: mergekit combines tokens shared by both vocabularies because its donor space is another model's embedding
+matrix, which only holds the new vocabulary. Here the auxiliary space embeds every old token, so every usable old
+token can be an atom (atoms="old", the default). atoms="shared" keeps mergekit's restriction; measured on SmolLM2 it
+is much worse when the overlap is small (Turkish BPE: ~1,100 shared tokens; FLORES tr bits per byte 5.19 vs 3.50 for
+TokenAdapt; reports/bench/transplant.md).
+
 Auxiliary spaces (`--aux`): minilm or glove embed the decoded strings of both sides; `self` is the old model's own
 space: the new token's subword-mean vector, written over the old rows themselves (so k -> large reproduces
 subword-mean, and small k picks the few old tokens that explain it).
@@ -23,7 +29,7 @@ from tokbench.transplant.aux import normalise, spaces_for
 from tokbench.transplant.core import Context, Plan
 from tokbench.transplant.methods import register
 
-DEFAULTS = {"k": 64, "aux": "minilm", "pool": 256}
+DEFAULTS = {"k": 64, "aux": "minilm", "pool": 256, "atoms": "old"}
 
 
 def omp(x: np.ndarray, atoms: np.ndarray, k: int, pool: int = 256, chunk: int = 128,
@@ -105,8 +111,11 @@ def omp_method(ctx: Context) -> Plan:
     if k < 1:
         raise UsageError(f"--k must be >= 1 (got {k})")
     n = len(ctx.targets)
+    if p["atoms"] not in ("old", "shared"):
+        raise UsageError(f"omp atoms must be old or shared, not {p['atoms']!r}")
     phi_old, phi_new = spaces_for(ctx, p["aux"])
-    atoms_ids = np.flatnonzero(ctx.shared_old & (np.linalg.norm(phi_old, axis=1) > 0))
+    pool_ok = ctx.usable_old if p["atoms"] == "old" else ctx.shared_old
+    atoms_ids = np.flatnonzero(pool_ok & (np.linalg.norm(phi_old, axis=1) > 0))
     atoms = phi_old[atoms_ids]
     scale = np.ones(n, dtype=np.float64)
     atom_scale = np.ones(len(atoms_ids), dtype=np.float64)
