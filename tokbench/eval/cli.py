@@ -68,7 +68,7 @@ def eval_command(
     old = gate.load_records(baseline) if baseline is not None else None
     if per_document is not None and str(per_document) == "-" and fmt:
         raise UsageError("--per-document - and --format both want stdout; give --per-document a file")
-    _check_new(output, force, "--output")  # decided before the evaluation runs, not after it
+    _check_new(out, force, "--out")  # decided before the evaluation runs, not after it
     _check_new(per_document, force, "--per-document")
 
     from tokbench.eval.models import ModelScorer
@@ -134,7 +134,7 @@ def compare_command(
     check_format(fmt)
     out = _out(out, output)
     _check_new(junit, force)
-    _check_new(output, force, "--output")
+    _check_new(out, force, "--out")
     tolerances = gate.parse_tolerances(tolerance) if tolerance else {}
     old_records = gate.load_records(old)  # the baseline first: its errors are named first
     new_records = gate.load_records(new)
