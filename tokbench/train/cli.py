@@ -29,16 +29,16 @@ def count_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="a folder (a parquet dataset of parts) or FILE.parquet")],
     pretokenizer: PretokOpt = "gpt2",
     normalizer: NormOpt = "none",
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    scheduler_timeout: SchedulerTimeoutOpt = 10.0,
+    shard_size: ShardSizeOpt = "64MB",
     text_field: TextField = "text",
     errors: Errors = "strict",
     threads: ThreadsOpt = None,
     min_word_count: MinWordCountOpt = 1,
     partitions: Annotated[int, typer.Option("--partitions", help="parts of the dataset (words split by hash)")] = 8,
     force: ForceOpt = False,
-    workers: WorkersOpt = None,
-    scheduler: SchedulerOpt = None,
-    scheduler_timeout: SchedulerTimeoutOpt = 10.0,
-    shard_size: ShardSizeOpt = "64MB",
 ) -> None:
     """Count pre-tokenized words into a parquet dataset (or one file); train on it with `train --from-counts`."""
     cluster = _cluster(threads, workers, scheduler, scheduler_timeout, shard_size)
