@@ -52,6 +52,8 @@ def test_train_loads_in_tokenizers_and_transformers_and_is_deterministic(cli, tm
     assert fast("Hello world", add_special_tokens=False)["input_ids"] == hf.encode("Hello world").ids
     if algo.startswith("sp-") or algo == "unigram":
         assert first.with_suffix(".model").stat().st_size > 0
+        # the .model is part of the output: byte-identical too (no temp input path recorded in it)
+        assert first.with_suffix(".model").read_bytes() == (second.parent / "tok.model").read_bytes()
 
 
 def test_train_into_folder_and_options(cli, tmp_path, text_file):

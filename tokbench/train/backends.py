@@ -102,8 +102,19 @@ def train_sentencepiece(lines: Iterable[str], algo: str, vocab_size: int, specia
                 raise UsageError(f"--vocab-size is more than sentencepiece can make from this corpus (at most "
                                  f"{too_high.group(2)} pieces)") from None
             raise WorkError(f"sentencepiece training failed: {str(exc).splitlines()[-1]}") from None
-        data = buffer.getvalue()
+        data = _without_input_path(buffer.getvalue())
         path = Path(tmp) / "sp.model"
         path.write_bytes(data)
         hf = sentencepiece_to_hf(path)
     return data, hf
+
+
+def _without_input_path(model: bytes) -> bytes:
+    """The .model with its trainer_spec.input cleared: sentencepiece records the (random) temp file it read, which
+    would make two runs on the same corpus differ byte for byte."""
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(model)
+    del proto.trainer_spec.input[:]
+    return proto.SerializeToString(deterministic=True)
