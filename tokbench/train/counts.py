@@ -452,12 +452,25 @@ def _lines(text: str) -> Iterable[str]:
 # --- sharded counting (tokbench.train.runners runs these on Dask workers or in process) -------------------------------
 
 
-def count_shard(shards, splitters, pretokenizer: str, normalizer: str | None, parts: int) -> list[WordCounts]:
+def count_shard(shards, splitters, pretokenizer: str, normalizer: str | None, parts: int,
+                threads: int = 1) -> list[WordCounts]:
     """Worker task: count a group of `corpus.Shard`s with each splitter of `splitters()` (a factory, so only its
-    name travels), then hash-partition each table: returns [table 0 part 0..parts-1, table 1 part 0.., ...]."""
+    name travels) on `threads` threads (the splitters of a sharded count keep no state across lines), then
+    hash-partition each table: returns [table 0 part 0..parts-1, table 1 part 0.., ...]."""
     blocks = (block for shard in shards for block in shard.blocks())  # whole lines; the kernel cuts them
-    tables = _count_batches(_text_batches(blocks, normalizer), splitters(), pretokenizer, normalizer, 1)
+    tables = _count_batches(_text_batches(blocks, normalizer), splitters(), pretokenizer, normalizer, threads)
     return [piece for table in tables for piece in table.partition(parts)]
+
+
+def warm_worker(splitters, normalizer: str | None = None) -> None:
+    """What a worker does first, done as it starts (runners.DaskRunner's `warm`): import this module and pyarrow's
+    writer, and load every kernel a shard task calls from the numba cache, on a line of text."""
+    import pyarrow.parquet  # noqa: F401 - the partition tasks write parquet parts
+
+    tables = _count_batches(_text_batches(["warm up, 12 words\n", "and one more"], normalizer), splitters(), "gpt2",
+                            normalizer, 1)
+    for table in tables:
+        WordCounts.sum(table.partition(2)).at_least(2)
 
 
 def count_sharded(runner, tasks, splitters, pretokenizer: str, normalizer: str | None = None, *, tables: int = 1,
@@ -465,7 +478,7 @@ def count_sharded(runner, tasks, splitters, pretokenizer: str, normalizer: str |
     """Count `tasks` (groups of shards: `Corpus.tasks`) on `runner` with a hash-partitioned reduce: partition p
     of every shard folds into one running sum, `min_count` applies to the exact sums. With `folder`, each partition
     task writes its part there and returns (words, total) (nothing large reaches this process); else returns one
-    summed WordCounts per table."""
+    summed WordCounts per table. Each task counts with the runner's `task_threads`."""
     import functools
 
     if parts < 1:
@@ -473,7 +486,7 @@ def count_sharded(runner, tasks, splitters, pretokenizer: str, normalizer: str |
     if min_count < 1:
         raise UsageError(f"--min-word-count must be at least 1, not {min_count}")
     task = functools.partial(count_shard, splitters=splitters, pretokenizer=pretokenizer, normalizer=normalizer,
-                             parts=parts)
+                             parts=parts, threads=runner.task_threads)
     finish = functools.partial(_finish_part, min_count=min_count, folder=None if folder is None else str(folder))
     results = runner.map_fold(task, list(tasks), _add, tables * parts, finish, label=label)
     if folder is not None:
