@@ -28,6 +28,10 @@ class HFShim:
     def encode(self, text, add_special_tokens=False):
         return self._hf.encode(text, add_special_tokens=add_special_tokens).ids if text else []
 
+    def encode_bytes(self, data):
+        """The adapter's verb for UTF-8 bytes (ByteLM asks only for those)."""
+        return self.encode(data.decode("utf-8"))
+
     def decode(self, ids):
         return self._hf.decode(ids)
 
@@ -93,6 +97,9 @@ class LPMTokenizer:
             else:
                 raise ValueError(f"no piece for {text[i:]!r}")
         return out
+
+    def encode_bytes(self, data):
+        return self.encode(data.decode("utf-8"))
 
     def all_token_bytes(self):
         return [b"" if i == self.eos_id else p.encode() for i, p in enumerate(self.pieces)]

@@ -142,13 +142,13 @@ def _token_loop(blm: ByteLM, ids: list[int], max_bytes: int, rng, allowed=None) 
 
 def complete_naive(blm: ByteLM, prefix: bytes, max_bytes: int, rng=None) -> bytes:
     """Token-level completion conditioned on the canonical encoding of the prompt (tokenization bias included)."""
-    ids = blm.encode_bytes(blm.dummy + prefix) or []
+    ids = blm.prompt_ids(prefix)
     return _token_loop(blm, ids, max_bytes, rng)[:max_bytes]
 
 
 def complete_healing(blm: ByteLM, prefix: bytes, max_bytes: int, rng=None) -> bytes:
     """Token healing: drop the prompt's last token and constrain the next one to start with its bytes."""
-    ids = blm.encode_bytes(blm.dummy + prefix) or []
+    ids = blm.prompt_ids(prefix)
     if not ids:
         return complete_naive(blm, prefix, max_bytes, rng)
     tb = blm.tables.token_bytes
@@ -178,7 +178,7 @@ def complete_record(blm: ByteLM, prefix: str, suffix: str | None, max_bytes: int
 
 def naive_suffix_logprob(blm: ByteLM, prefix: bytes, suffix: bytes) -> float:
     """log P(suffix | enc(prefix)) at token level: the suffix is tokenized on its own after the prompt's tokens."""
-    ids = blm.encode_bytes(blm.dummy + prefix) or []
+    ids = blm.prompt_ids(prefix)
     try:
         sids = list(blm.tok.encode(suffix.decode("utf-8")))
     except UnicodeDecodeError:

@@ -31,6 +31,14 @@ class TokenLM(Protocol):
     def next_logprobs(self, ids: Sequence[int]) -> np.ndarray: ...
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _logsumexp(a: np.ndarray) -> float:
     m = float(np.max(a)) if a.size else -np.inf
     if m == -np.inf:
@@ -160,14 +168,22 @@ class ByteLM:
         return p[:-1] if p.endswith(b"x") else b""
 
     def encode_bytes(self, data: bytes) -> list[int] | None:
-        """The canonical encoding of prepared bytes, or None when they do not decode (an unfinished character)."""
-        if not data.startswith(self.dummy):
+        """The canonical encoding of prepared bytes (the adapter's `encode_bytes` of the bytes after the dummy
+        prefix), or None where no text has exactly these bytes: data that does not start with the dummy prefix, or
+        that is not UTF-8 (it ends inside a character). There the covers carry the state: tiktoken's encoding of an
+        unfinished tail is one way to spell it, not the canonical prefix of every text that finishes the character."""
+        body = data[len(self.dummy):]
+        if not data.startswith(self.dummy) or not _is_utf8(body):
             return None
-        try:
-            text = data[len(self.dummy):].decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-        return list(self.tok.encode(text))
+        return self.tok.encode_bytes(body)
+
+    def prompt_ids(self, prefix: bytes) -> list[int]:
+        """The token ids a token-level baseline (naive completion, token healing) conditions on for a prompt of raw
+        bytes: the adapter's `encode_bytes` for a byte-level BPE (tiktoken's `_encode_bytes`, so a prompt cut inside a
+        character keeps its tokens), else the canonical encoding (none when the prompt is not UTF-8)."""
+        if getattr(self.tok, "byte_level", False) and not self.dummy:
+            return self.tok.encode_bytes(prefix)
+        return self.encode_bytes(self.dummy + prefix) or []
 
     def _char_in_vocab(self, y: bytes) -> bool:
         """Whether the character that ends y is a reachable vocabulary piece of its own."""

@@ -83,17 +83,6 @@ def tokens_per_word(token_ends: np.ndarray, spans: np.ndarray) -> np.ndarray:
     return last - first + 1
 
 
-def boundary_prf(pairs) -> tuple[int, int, int]:
-    """Sum over (predicted, gold) boundary sets of (true positives, |predicted|, |gold|)."""
-    tp = npred = ngold = 0
-    for pred, gold in pairs:
-        pred, gold = set(pred), set(gold)
-        tp += len(pred & gold)
-        npred += len(pred)
-        ngold += len(gold)
-    return tp, npred, ngold
-
-
 def prf(tp: int, npred: int, ngold: int) -> tuple[float | None, float | None, float | None]:
     """Precision, recall, F1 from counts; None where a denominator is 0."""
     p, r = ratio(tp, npred), ratio(tp, ngold)

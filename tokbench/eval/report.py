@@ -76,16 +76,6 @@ def rows_table(rows: list[dict], title: str):
     return table
 
 
-def print_table(table, to_stdout: bool = False) -> None:
-    """Human output goes to stderr (stdout stays clean for machine formats), or stdout when asked."""
-    from rich.console import Console
-
-    console = Console(stderr=not to_stdout)
-    if not console.is_terminal:  # a log or a pipe: do not squeeze the columns into 80 characters
-        console = Console(stderr=not to_stdout, width=220)
-    console.print(table)
-
-
 # ---------------------------------------------------------------------------------------------------- figures
 PX_PER_INCH = 100  # a w x h inch figure shows as (100 w) x (100 h) CSS px
 DPI = 2 * PX_PER_INCH  # PNG at 2x: sharp text on high-density screens

@@ -133,14 +133,6 @@ def options_for(algo: str, given: dict[str, Any]):
     return trainer.options(**given)
 
 
-def option_fields() -> list[str]:
-    """Every algorithm-specific option name, in registry order (the CLI offers one flag each)."""
-    seen: list[str] = []
-    for trainer in TRAINERS.values():
-        seen += [f.name for f in dataclasses.fields(trainer.options) if f.name not in seen]
-    return seen
-
-
 def get(algo: str) -> Trainer:
     if algo not in TRAINERS:
         raise UsageError(f"--algo must be one of {', '.join(TRAINERS)}, not {algo!r}")
