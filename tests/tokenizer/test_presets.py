@@ -148,3 +148,18 @@ def test_unscanned_pattern_falls_back_to_regex_and_debug_says_so(tmp_path, cli):
     result = cli("tokenize", "-t", str(path), str(text_file), "--debug")
     assert result.code == 0 and result.out.split() == [str(i) for i in enc.encode_ordinary("hello 123 world\n")]
     assert "no numba scanner" in result.err and "regex" in result.err
+
+
+def test_smollm_and_whitespace_presets_equal_their_tokenizers_sources():
+    """smollm: SmolLM2's published pre-tokenizer, Sequence[Digits(individual_digits), ByteLevel(use_regex)] (what the
+    model's own tokenizer.json holds; the zoo's file is built from the GGUF, so it is not the source); whitespace:
+    `tokenizers`' Whitespace. Both through `tokenizers` itself, texts ending in whitespace included."""
+    smollm = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                      pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
+    whitespace = pre_tokenizers.Whitespace()
+    texts = ENDINGS + STRESS + random_texts(400, 5) + ["a 12 b", "x  3\n 4 ", "٣٤ ½ 7"]
+    for text in texts:
+        pieces = [to_bytes(p).decode("utf-8", "surrogateescape") for p, _ in smollm.pre_tokenize_str(text)]
+        assert presets.split(text, "smollm") == pieces, text
+        assert regex.findall(presets.pattern("smollm"), text) == pieces, text
+        assert presets.split(text, "whitespace") == [p for p, _ in whitespace.pre_tokenize_str(text)], text
