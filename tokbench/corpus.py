@@ -11,6 +11,7 @@ import glob
 import gzip
 import json
 import os
+import stat
 import sys
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -105,7 +106,9 @@ def expand(specs: Sequence[str]) -> list[Source]:
 
 
 def _walk(root: Path) -> list[Path]:
-    """Every non-hidden regular file under `root`, sorted; unreadable folders and odd entries are errors."""
+    """Every non-hidden regular file under `root`, sorted (in Path order: by components); unreadable folders and odd
+    entries are errors. One stat per file, and the sort compares strings, not Paths: a folder of 50,000 small files
+    is listed in a fraction of a second."""
 
     def fail(exc: OSError) -> None:
         raise InputError(f"{exc.filename}: cannot read folder: {exc.strerror}")
@@ -116,13 +119,18 @@ def _walk(root: Path) -> list[Path]:
         for name in names:
             if name.startswith("."):
                 continue
-            p = Path(base, name)
-            if not p.exists():
-                raise InputError(f"{p}: is a broken link")
-            if not p.is_file():
+            p = os.path.join(base, name)
+            try:
+                mode = os.stat(p).st_mode
+            except FileNotFoundError:
+                raise InputError(f"{p}: is a broken link") from None
+            except OSError as exc:
+                raise InputError(f"{p}: cannot read: {exc.strerror}") from None
+            if not stat.S_ISREG(mode):
                 raise InputError(f"{p}: not a regular file (a pipe, socket or device)")
             files.append(p)
-    return sorted(files)
+    files.sort(key=lambda p: p.split(os.sep))
+    return [Path(p) for p in files]
 
 
 def _hidden(rel: Path) -> bool:
@@ -210,6 +218,7 @@ class Corpus:
     errors: str = "strict"
     name: str = ""
     sources: list[Source] = field(init=False)
+    _sizes_cache: list[int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.specs, (str, Path)):
@@ -248,17 +257,28 @@ class Corpus:
         """The corpus as shards in reading order: one per file, files above `shard_size` bytes cut into byte ranges
         at line ends. `split_text=False` cuts only JSONL (where a line is a record), for readers of whole documents:
         a plain file is one document. `.gz` files and stdin cannot be cut (stdin cannot be sharded at all)."""
+        return [shard for shard, _ in self._sized_shards(shard_size, split_text)]
+
+    def _sized_shards(self, shard_size: int, split_text: bool) -> list[tuple[Shard, int]]:
+        """(shard, bytes) pairs; each file is stat'ed once, and opened only when it is big enough to cut."""
         if shard_size < 1:
             raise UsageError(f"--shard-size must be at least 1 byte, not {shard_size}")
-        out: list[Shard] = []
-        for source in self.sources:
+        out: list[tuple[Shard, int]] = []
+        for source, size in zip(self.sources, self._sizes()):
             if source.is_stdin:
                 raise UsageError("stdin (-) cannot be sharded over workers: give files or folders")
             cuts = [0, None]
-            if not source.path.endswith(".gz") and (split_text or source.is_jsonl):
-                cuts = _cuts(source, shard_size)
-            out += [Shard(source.path, a, b, self.text_field, self.errors) for a, b in zip(cuts, cuts[1:])]
+            if size > shard_size and not source.path.endswith(".gz") and (split_text or source.is_jsonl):
+                cuts = _cuts(source, shard_size, size)
+            out += [(Shard(source.path, a, b, self.text_field, self.errors), (size if b is None else b) - a)
+                    for a, b in zip(cuts, cuts[1:])]
         return out
+
+    def _sizes(self) -> list[int]:
+        """Bytes of each source on disk (0 for stdin), looked up once per corpus."""
+        if self._sizes_cache is None:
+            self._sizes_cache = [0 if s.is_stdin else s.size() for s in self.sources]
+        return self._sizes_cache
 
     def tasks(self, shard_size: int = DEFAULT_SHARD_SIZE, workers: int = 1, *,
               split_text: bool = True) -> list[tuple[Shard, ...]]:
@@ -267,9 +287,9 @@ class Corpus:
         files packed together (a task has a fixed cost on a cluster)."""
         if shard_size < 1:
             raise UsageError(f"--shard-size must be at least 1 byte, not {shard_size}")
-        total = sum(s.size() for s in self.sources if not s.is_stdin)
-        size = max(1, min(shard_size, max(1 << 20, -(-total // (4 * max(1, workers))))))
-        return group_shards(self.shards(size, split_text=split_text), size)
+        size = max(1, min(shard_size, max(1 << 20, -(-sum(self._sizes()) // (4 * max(1, workers))))))
+        sized = self._sized_shards(size, split_text)
+        return group_shards([s for s, _ in sized], size, [n for _, n in sized])
 
     def _label(self) -> str:
         return ", ".join(str(s) for s in self.specs)
@@ -297,13 +317,15 @@ def read_texts(specs: Sequence[str], max_bytes: int | None = None) -> list[str]:
     return texts
 
 
-def group_shards(shards: Sequence[Shard], size: int = DEFAULT_SHARD_SIZE) -> list[tuple[Shard, ...]]:
+def group_shards(shards: Sequence[Shard], size: int = DEFAULT_SHARD_SIZE,
+                 sizes: Sequence[int] | None = None) -> list[tuple[Shard, ...]]:
     """Consecutive shards packed into tasks of up to `size` bytes, so a folder of many small files costs a few tasks
-    rather than one each (a task has a fixed cost on a cluster); order is kept, so results concatenate in order."""
+    rather than one each (a task has a fixed cost on a cluster); order is kept, so results concatenate in order.
+    `sizes`: the shards' bytes when the caller knows them (else each is looked up)."""
     groups: list[list[Shard]] = []
     used = size
-    for shard in shards:
-        n = shard.size()
+    for k, shard in enumerate(shards):
+        n = shard.size() if sizes is None else sizes[k]
         if used + n > size or not groups:
             groups.append([])
             used = 0
@@ -322,10 +344,9 @@ def parse_size(text: str) -> int:
     return int(m.group(1)) << (10 * " kmgt".index(m.group(2) or " "))
 
 
-def _cuts(source: Source, shard_size: int) -> list:
-    """Byte offsets [0, c1, ..., None] cutting a file after the first line end at or past each multiple of
-    `shard_size` from the previous cut."""
-    size = source.size()
+def _cuts(source: Source, shard_size: int, size: int) -> list:
+    """Byte offsets [0, c1, ..., None] cutting a file of `size` bytes after the first line end at or past each
+    multiple of `shard_size` from the previous cut."""
     cuts: list = [0]
     with source.open() as handle:
         while cuts[-1] + shard_size < size:

@@ -93,6 +93,11 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def threads_asked() -> int | None:
+    """The command's `--threads`, or None when it was not given (a cluster then splits the cores among workers)."""
+    return _THREADS
+
+
 def set_threads(threads: int | None) -> None:
     """`--threads N` for the rest of the process (None: all cores again); UsageError below 1."""
     global _THREADS

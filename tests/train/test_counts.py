@@ -1,6 +1,7 @@
 """Word counts equal a pure-Python reference (regex.findall per line + Counter); shards sum to the whole; files
 round-trip byte-identically; bad files give one-line InputErrors naming the file."""
 
+import random
 from collections import Counter
 from pathlib import Path
 
@@ -128,6 +129,17 @@ def test_arrays_view():
     flat, offsets, counts = wc.arrays()
     words = [bytes(flat[offsets[i] : offsets[i + 1]]) for i in range(len(wc))]
     assert words == [b"a", b"b", "ç".encode()] and counts.tolist() == [5, 2, 1]
+
+
+def test_sum_of_many_tables_equals_counter_sum():
+    """WordCounts.sum merges canonical tables pairwise (an odd number, an empty one, words shared by some): the
+    result is the Counter sum, one row per word in byte order."""
+    rng = random.Random(5)
+    vocab = [bytes(rng.choices(b"abc\xc3\xa7 ", k=rng.randint(1, 4))) for _ in range(300)]
+    dicts = [Counter(rng.choices(vocab, k=rng.randint(0, 400))) for _ in range(7)] + [Counter()]
+    tables = [WordCounts.from_dict(dict(d), "gpt2") for d in dicts]
+    total = WordCounts.sum(tables)
+    assert total.to_dict() == dict(sum(dicts, Counter())) and total.words == sorted(total.words)
 
 
 def test_add_merges_and_checks_presets():

@@ -53,6 +53,25 @@ def test_transplant_with_evaluate(app, models, toks, sample_text, tmp_path):
     assert isinstance(again.exception, UsageError) and "already exists" in str(again.exception)
 
 
+def test_transplant_evaluate_allow_special(app, models, toks, sample_text, tmp_path):
+    """--allow-special: both models score <|endoftext|> as the one token they see, as `lm bpb --allow-special` does."""
+    corpus = tmp_path / "chat.txt"
+    text = "<|endoftext|>" + sample_text[:600] + "<|endoftext|>"
+    corpus.write_text(text)
+    args = ["transplant", "--model", str(models["tied"]), "--tokenizer", str(toks["new"]), "--method", "random",
+            "--evaluate", str(corpus), "--context", "128", "--format", "json"]
+    plain = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "a")])
+    allowed = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "b"), "--allow-special"])
+    assert plain.exit_code == 0 and allowed.exit_code == 0, (plain.output, allowed.output)
+    plain, allowed = (json.loads(r.stdout.strip().splitlines()[-1]) for r in (plain, allowed))
+    for side, folder in (("original", models["tied"]), ("new", tmp_path / "b")):
+        lm = load_lm(folder)
+        lm.tokenizer = lm.tokenizer.allowing_special()
+        ref = lm.bits_per_byte([text], context=128, progress=False)
+        assert allowed[f"{side}_tokens"] == ref["tokens"] < plain[f"{side}_tokens"]
+        assert allowed[f"{side}_bits_per_byte"] == pytest.approx(ref["bits_per_byte"], rel=1e-9)
+
+
 def test_bad_aux_is_a_usage_error(app, models, toks, tmp_path):
     res = CliRunner().invoke(app, ["transplant", "--model", str(models["tied"]), "--tokenizer", str(toks["new"]),
                                    "--aux", "word2vec", "-o", str(tmp_path / "x")])

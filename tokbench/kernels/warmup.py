@@ -29,6 +29,7 @@ def _counting() -> None:
         count_blocks([TEXT], name, threads=1)
     for part in counts.partition(2):
         part.at_least(2)
+    type(counts).sum(counts.partition(2))  # the linear merge of canonical tables
 
 
 def _training() -> None:

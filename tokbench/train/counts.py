@@ -96,19 +96,24 @@ class WordCounts:
 
     @staticmethod
     def sum(tables: Sequence[WordCounts], where: Sequence[str] = ()) -> WordCounts:
-        """The exact sum of many tables in one concatenation and one sort (not a chain of pairwise sums); int64
-        counts, so sums past 2**32 stay exact. `where` names each table for the mismatch error."""
+        """The exact sum of many tables; int64 counts, so sums past 2**32 stay exact. `where` names each table for
+        the mismatch error. Every table is canonical (sorted, one row per word), so tables are merged pairwise in
+        linear passes (a balanced tree: each word is copied log2(tables) times), never re-sorted."""
         tables = list(tables)
         first = tables[0]
         for k, t in enumerate(tables[1:], 1):
             first._check_compatible(t, where[k] if k < len(where) else "")
-        if len(tables) == 1:
-            return first
-        data = np.concatenate([t._data for t in tables])
-        shift = np.cumsum([0] + [int(t._offsets[-1]) for t in tables[:-1]])
-        offsets = np.concatenate([tables[0]._offsets[:1]] + [t._offsets[1:] + s for t, s in zip(tables, shift)])
-        counts = np.concatenate([t._counts for t in tables])
-        return WordCounts(data, offsets, counts, first.pretokenizer, first.normalizer)
+        while len(tables) > 1:
+            tables = [a._merge(b) for a, b in zip(tables[::2], tables[1::2])] + tables[len(tables) & ~1:]
+        return tables[0]
+
+    def _merge(self, other: WordCounts) -> WordCounts:
+        if not len(other):
+            return self
+        if not len(self):
+            return other
+        merged = KW.merge_sorted(*self.arrays(), *other.arrays())
+        return WordCounts(*merged, self.pretokenizer, self.normalizer, canonical=True)
 
     def partition(self, parts: int) -> list[WordCounts]:
         """Split into `parts` disjoint tables by a hash of each word's bytes (the same in every process): every
@@ -337,7 +342,8 @@ def _normalizer(normalizer):
 
 
 def _line_batches(lines: Iterable[str], normalizer, batch_chars: int):
-    """(text, line lengths) batches of about batch_chars characters, taken with islice/join/map (no loop per line)."""
+    """(text, line lengths, None) batches of about batch_chars characters, taken with islice/join/map (no loop per
+    line)."""
     norm = _normalizer(normalizer)
     it = iter(lines)
     take = 1024
@@ -349,17 +355,35 @@ def _line_batches(lines: Iterable[str], normalizer, batch_chars: int):
             batch = list(map(norm, batch))
         lengths = np.fromiter(map(len, batch), np.int64, len(batch))
         text = "".join(batch)
-        yield text, lengths
+        yield text, lengths, None
         take = min(max(64, batch_chars * len(batch) // max(len(text), 1)), 1 << 20)
 
 
-def _text_batches(blocks: Iterable[str], normalizer):
-    """(text, None) per block: its lines are found in the kernel. Normalizing a whole block equals normalizing each
-    line, as "\\n" is a starter that composes with nothing."""
+def _text_batches(blocks: Iterable[str], normalizer, batch_chars: int = 1 << 20):
+    """(text, None, cuts) batches of about `batch_chars` characters joined from whole blocks: a folder of small files
+    becomes one batch per ~1M characters, not one per file (each batch has a fixed cost in the kernels and, with
+    threads, a hand-over between them). Lines are found in the kernel; a block that does not end with "\n" (a file
+    whose last line lacks it) still ends its line: its end is in `cuts`, extra line bounds. Each block is normalized
+    on its own; normalizing a whole block equals normalizing each line, as "\n" is a starter that composes with
+    nothing."""
     norm = _normalizer(normalizer)
+    batch: list[str] = []
+    cuts: list[int] = []
+    size = 0
     for block in blocks:
-        if block:
-            yield (norm(block) if norm is not None else block), None
+        if not block:
+            continue
+        if norm is not None:
+            block = norm(block)
+        batch.append(block)
+        size += len(block)
+        if not block.endswith("\n"):
+            cuts.append(size)
+        if size >= batch_chars:
+            yield "".join(batch), None, (np.array(cuts, np.int64) if cuts else None)
+            batch, cuts, size = [], [], 0
+    if batch:
+        yield "".join(batch), None, (np.array(cuts, np.int64) if cuts else None)
 
 
 def _count_batches(batches, splitters, pretokenizer: str, normalizer, threads: int | None) -> list[WordCounts]:
@@ -368,10 +392,12 @@ def _count_batches(batches, splitters, pretokenizer: str, normalizer, threads: i
     threads = default_threads() if threads is None else max(1, int(threads))
 
     def work(item, counters):
-        text, lengths = item
+        text, lengths, cuts = item
         cps = KP.codepoints(text)
         if lengths is None:
             bounds = KW.line_bounds(cps)
+            if cuts is not None:
+                bounds = np.union1d(bounds, cuts)
         else:
             bounds = np.zeros(len(lengths) + 1, np.int64)
             np.cumsum(lengths, out=bounds[1:])
@@ -426,12 +452,25 @@ def _lines(text: str) -> Iterable[str]:
 # --- sharded counting (tokbench.train.runners runs these on Dask workers or in process) -------------------------------
 
 
-def count_shard(shards, splitters, pretokenizer: str, normalizer: str | None, parts: int) -> list[WordCounts]:
+def count_shard(shards, splitters, pretokenizer: str, normalizer: str | None, parts: int,
+                threads: int = 1) -> list[WordCounts]:
     """Worker task: count a group of `corpus.Shard`s with each splitter of `splitters()` (a factory, so only its
-    name travels), then hash-partition each table: returns [table 0 part 0..parts-1, table 1 part 0.., ...]."""
+    name travels) on `threads` threads (the splitters of a sharded count keep no state across lines), then
+    hash-partition each table: returns [table 0 part 0..parts-1, table 1 part 0.., ...]."""
     blocks = (block for shard in shards for block in shard.blocks())  # whole lines; the kernel cuts them
-    tables = _count_batches(_text_batches(blocks, normalizer), splitters(), pretokenizer, normalizer, 1)
+    tables = _count_batches(_text_batches(blocks, normalizer), splitters(), pretokenizer, normalizer, threads)
     return [piece for table in tables for piece in table.partition(parts)]
+
+
+def warm_worker(splitters, normalizer: str | None = None) -> None:
+    """What a worker does first, done as it starts (runners.DaskRunner's `warm`): import this module and pyarrow's
+    writer, and load every kernel a shard task calls from the numba cache, on a line of text."""
+    import pyarrow.parquet  # noqa: F401 - the partition tasks write parquet parts
+
+    tables = _count_batches(_text_batches(["warm up, 12 words\n", "and one more"], normalizer), splitters(), "gpt2",
+                            normalizer, 1)
+    for table in tables:
+        WordCounts.sum(table.partition(2)).at_least(2)
 
 
 def count_sharded(runner, tasks, splitters, pretokenizer: str, normalizer: str | None = None, *, tables: int = 1,
@@ -439,7 +478,7 @@ def count_sharded(runner, tasks, splitters, pretokenizer: str, normalizer: str |
     """Count `tasks` (groups of shards: `Corpus.tasks`) on `runner` with a hash-partitioned reduce: partition p
     of every shard folds into one running sum, `min_count` applies to the exact sums. With `folder`, each partition
     task writes its part there and returns (words, total) (nothing large reaches this process); else returns one
-    summed WordCounts per table."""
+    summed WordCounts per table. Each task counts with the runner's `task_threads`."""
     import functools
 
     if parts < 1:
@@ -447,7 +486,7 @@ def count_sharded(runner, tasks, splitters, pretokenizer: str, normalizer: str |
     if min_count < 1:
         raise UsageError(f"--min-word-count must be at least 1, not {min_count}")
     task = functools.partial(count_shard, splitters=splitters, pretokenizer=pretokenizer, normalizer=normalizer,
-                             parts=parts)
+                             parts=parts, threads=runner.task_threads)
     finish = functools.partial(_finish_part, min_count=min_count, folder=None if folder is None else str(folder))
     results = runner.map_fold(task, list(tasks), _add, tables * parts, finish, label=label)
     if folder is not None:

@@ -22,12 +22,15 @@ input, say) is not retried: it fails the run with its own one-line message.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tokbench.console import meter
 from tokbench.errors import UsageError, WorkError
+from tokbench.io import default_threads, threads_asked
 
 DEFAULT_SCHEDULER_TIMEOUT = 10.0
 
@@ -37,6 +40,11 @@ class Runner:
     when a caller wants shards anyway."""
 
     workers = 1
+
+    @property
+    def task_threads(self) -> int:
+        """Threads one task may count with: this process's --threads (default: all cores)."""
+        return default_threads()
 
     def map(self, fn: Callable, items: Sequence, label: str = "shards") -> list:
         """fn(item) for every item, results in the items' order."""
@@ -70,27 +78,74 @@ class Runner:
 
 
 class DaskRunner(Runner):
-    """The same calls on a Dask cluster: a LocalCluster of worker processes, or the scheduler at an address."""
+    """The same calls on a Dask cluster: a LocalCluster of worker processes, or the scheduler at an address.
+
+    A LocalCluster starts in a background thread (Dask's import, the worker processes' start-up and `warm`, run on
+    every worker: imports and numba cache loads), so the caller lists its corpus and cuts its shards meanwhile; the
+    first call that needs the cluster waits for it. Its workers are one process and one Dask thread each, and a task
+    counts with the cores split among them (`task_threads`: cores // workers, or --threads), so `--workers 1` uses
+    the cores one process uses. On a remote cluster a task counts with one thread: its Dask threads are the
+    parallelism there."""
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None,
-                 timeout: float = DEFAULT_SCHEDULER_TIMEOUT):
+                 timeout: float = DEFAULT_SCHEDULER_TIMEOUT, warm: Callable | None = None):
+        self.cluster = self._client = self._failed = None
+        self._starting: threading.Thread | None = None
+        if scheduler is None:
+            self.workers = workers or default_threads()
+            self._threads = threads_asked() or max(1, default_threads() // self.workers)
+            self._starting = threading.Thread(target=self._start_local, args=(self.workers, warm), daemon=True,
+                                              name="tokbench-cluster-start")
+            self._starting.start()
+            return
+        from distributed import Client
+
+        try:
+            self._client = Client(scheduler, timeout=timeout)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise WorkError(f"--scheduler {scheduler}: no Dask scheduler reachable within {timeout:g}s "
+                            f"({type(exc).__name__})") from None
+        self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
+        self._threads = threads_asked() or 1
+
+    def _start_local(self, workers: int, warm: Callable | None) -> None:
         import logging
 
-        from distributed import Client, LocalCluster
+        try:
+            import dask
+            from distributed import Client, LocalCluster
 
-        self.cluster = None
-        if scheduler is None:
-            # one thread per worker process: the kernels hold the GIL-free work, processes give the parallelism
-            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                        dashboard_address=None, silence_logs=logging.CRITICAL)
-            self.client = Client(self.cluster)
-        else:
-            try:
-                self.client = Client(scheduler, timeout=timeout)
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise WorkError(f"--scheduler {scheduler}: no Dask scheduler reachable within {timeout:g}s "
-                                f"({type(exc).__name__})") from None
-        self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+            # One Dask thread per worker process: a task's own kernel threads (task_threads) use the cores. Dask
+            # starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also pins glibc's mmap threshold at 128 KB: every
+            # block's arrays are then fresh mmaps, page-faulted in and unmapped again (counting took 1.6x as long,
+            # most of it system time); unset, the workers allocate as one process does.
+            with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                            host="127.0.0.1", dashboard_address=None, silence_logs=logging.CRITICAL)
+            self._client = Client(self.cluster)
+            if warm is not None:
+                self._client.run(warm)
+        except BaseException as exc:  # re-raised in the caller's thread by `client`
+            self._failed = exc
+
+    @property
+    def task_threads(self) -> int:
+        return self._threads
+
+    @property
+    def client(self):
+        """The Dask client, once the cluster is up (a failed start is raised here, in the caller's thread)."""
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+            if self._failed is not None:
+                exc, self._failed = self._failed, None
+                if isinstance(exc, Exception) and not isinstance(exc, (UsageError, WorkError)):
+                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    raise WorkError(f"--workers {self.workers}: the local Dask cluster failed to start ({first})"
+                                    ) from exc
+                raise exc
+        return self._client
 
     def map(self, fn, items, label="shards"):
         from distributed import as_completed
@@ -107,23 +162,30 @@ class DaskRunner(Runner):
 
         from distributed import as_completed
 
-        submit = self.client.submit
+        # the folds outrank the shard tasks (Dask runs the earliest submitted first): a worker folds a finished
+        # shard before it counts the next, so it holds one shard's pieces, not every shard's until the end
+        submit = functools.partial(self.client.submit, pure=False, priority=1)
         futures = self.client.map(fn, list(items), pure=False)
         totals: list = [None] * parts
         with _ticker(label, len(futures)) as tick:
             for future in as_completed(futures):
                 _raise_if_failed(future)
                 for p in range(parts):  # the piece is cut where the shard's result lives, then folded into p's sum
-                    piece = submit(operator.getitem, future, p, pure=False)
-                    totals[p] = piece if totals[p] is None else submit(combine, totals[p], piece, pure=False)
+                    piece = submit(operator.getitem, future, p)
+                    totals[p] = piece if totals[p] is None else submit(combine, totals[p], piece)
                 future.release()
                 tick.advance()
-        done = [submit(finish, t, p, pure=False) for p, t in enumerate(totals)]
+        done = [submit(finish, t, p) for p, t in enumerate(totals)]
         return self.client.gather(done)
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.client.close()
+        """Stop the workers (a LocalCluster still starting is waited for first); their memory is released here."""
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
         if self.cluster is not None:
             with contextlib.suppress(Exception):
                 self.cluster.close()
@@ -173,14 +235,15 @@ class Cluster:
         open_runner(self.workers, self.scheduler, self.timeout, dry=True)
         self.shard_bytes  # noqa: B018 - parses, raising UsageError on a bad size
 
-    def open(self) -> Runner | None:
-        """A DaskRunner when a cluster is asked for, else None."""
+    def open(self, warm: Callable | None = None) -> Runner | None:
+        """A DaskRunner when a cluster is asked for, else None; `warm` runs once on each local worker as it starts."""
         self.check()
-        return open_runner(self.workers, self.scheduler, self.timeout)
+        return open_runner(self.workers, self.scheduler, self.timeout, warm=warm)
 
 
 def open_runner(workers: str | int | None = None, scheduler: str | None = None,
-                timeout: float = DEFAULT_SCHEDULER_TIMEOUT, dry: bool = False) -> Runner | None:
+                timeout: float = DEFAULT_SCHEDULER_TIMEOUT, dry: bool = False,
+                warm: Callable | None = None) -> Runner | None:
     """A DaskRunner for --workers or --scheduler, or None when neither is given (the caller's one-process path)."""
     n = parse_workers(workers)
     if n is not None and scheduler:
@@ -191,7 +254,7 @@ def open_runner(workers: str | int | None = None, scheduler: str | None = None,
         raise UsageError(f"--scheduler-timeout must be positive, not {timeout:g}")
     if dry or (n is None and scheduler is None):
         return None
-    return DaskRunner(n, scheduler, timeout)
+    return DaskRunner(n, scheduler, timeout, warm=warm)
 
 
 def _ticker(label: str, total: int):

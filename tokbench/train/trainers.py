@@ -293,11 +293,16 @@ def run_train(corpus_specs: Sequence[str], out: Path, algo: str = "bpe", common:
         counts = WordCounts.load([str(p) for p in from_counts])  # the counts' own pre-tokenizer and normalizer apply
         hf = train_bpe_counts(counts, common.vocab_size, common.min_frequency, list(common.special_tokens))
     else:
-        corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
-        common = dataclasses.replace(common, vocab_size=bound_vocab(common.vocab_size, corpus,
-                                                                    len(common.special_tokens)))
-        counted = (cluster_counts(corpus, algo, common.pretokenizer, common.normalizer, min_count, cluster)
-                   if sharded else None)
+        counted = None
+        # the cluster starts first (in the background) and is closed before the merge loop: its workers' memory is
+        # released before the client's peak
+        with open_counting(cluster, algo, common.pretokenizer, common.normalizer, sharded) as runner:
+            corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
+            common = dataclasses.replace(common, vocab_size=bound_vocab(common.vocab_size, corpus,
+                                                                        len(common.special_tokens)))
+            if runner is not None:
+                counted = cluster_counts(corpus, algo, common.pretokenizer, common.normalizer, min_count, cluster,
+                                         runner)
         hf, model_bytes = trainer.run(corpus, common, options, counted)
     target = write_tokenizer(hf, out, model_bytes)
     console().print(f"trained {algo} ({hf.get_vocab_size()} tokens) in {time.perf_counter() - started:.1f}s "
@@ -315,23 +320,44 @@ def _from_counts(algo: str, options) -> bool:
     return get(algo).from_counts and getattr(options, "engine", "numba") == "numba"
 
 
-def cluster_counts(corpus: Corpus, algo: str, pretokenizer: str, normalizer: str, min_count: int, cluster):
-    """The tables `algo` trains from, counted on the cluster (or, for --min-word-count alone, in this process):
-    bpe's words; char-bpe's words; superbpe's words and stage-2 phrases. Exact sums, then --min-word-count."""
+def count_plan(algo: str, pretokenizer: str):
+    """(splitters factory, table tag, number of tables) of what `algo` trains from: bpe's words; char-bpe's words;
+    superbpe's words and stage-2 phrases."""
     from tokbench.train import counts as C
     from tokbench.train import supertokens
-    from tokbench.train.runners import Runner
 
     if algo == "bpe":
         splitters, tag = functools.partial(C.word_splitters, pretokenizer), pretokenizer
     else:
         splitters, tag = functools.partial(supertokens.splitters, algo, pretokenizer), "gpt2"
-    n_tables = len(splitters())
-    runner = cluster.open() if cluster.wanted else Runner()
-    with runner:
-        tasks = corpus.tasks(cluster.shard_bytes, runner.workers)
-        tables = C.count_sharded(runner, tasks, splitters, tag, normalizer, tables=n_tables, min_count=min_count,
-                                 label=f"counting {corpus.name}")
+    return splitters, tag, len(splitters())
+
+
+def open_counting(cluster, algo: str, pretokenizer: str, normalizer: str, sharded: bool = True):
+    """The runner counting shards for `algo`: the cluster's (starting in the background, each worker warmed for
+    these kernels), this process's for --min-word-count alone, or a null context (None) when nothing is sharded."""
+    import contextlib
+
+    from tokbench.train import counts as C
+    from tokbench.train.runners import Runner
+
+    if not sharded:
+        return contextlib.nullcontext()
+    if not cluster.wanted:
+        return Runner()
+    splitters, _, _ = count_plan(algo, pretokenizer)
+    return cluster.open(warm=functools.partial(C.warm_worker, splitters, normalizer))
+
+
+def cluster_counts(corpus: Corpus, algo: str, pretokenizer: str, normalizer: str, min_count: int, cluster, runner):
+    """The tables `algo` trains from (`count_plan`), counted on `runner` (`open_counting`: the cluster's, or this
+    process's for --min-word-count alone). Exact sums, then --min-word-count."""
+    from tokbench.train import counts as C
+
+    splitters, tag, n_tables = count_plan(algo, pretokenizer)
+    tasks = corpus.tasks(cluster.shard_bytes, runner.workers)
+    tables = C.count_sharded(runner, tasks, splitters, tag, normalizer, tables=n_tables, min_count=min_count,
+                             label=f"counting {corpus.name}")
     if tables[0].total == 0 and min_count <= 1:
         raise _empty(corpus)
     return tables
@@ -369,8 +395,12 @@ def run_count(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normali
         raise UsageError("--min-word-count and --partitions must be at least 1")
     dataset = out.suffix != ".parquet"
     claim_output(out, force)  # decided before any reading
-    corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
-    if not cluster.wanted:
+    if cluster.wanted:
+        with open_counting(cluster, "bpe", pretokenizer, normalizer) as runner:  # starts while the corpus is listed
+            words, total = _count_on(runner, corpus_specs, out, pretokenizer, normalizer, text_field, errors,
+                                     min_count, parts, force, cluster)
+    else:
+        corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
         blocks = progress(corpus.blocks(), f"counting {corpus.name}", unit_of=len)
         counts = C.count_blocks(blocks, pretokenizer, normalizer).at_least(min_count)
         if dataset:
@@ -378,27 +408,33 @@ def run_count(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normali
         else:
             counts.save(out)
         words, total = len(counts), counts.total
-    else:
-        splitters = functools.partial(C.word_splitters, pretokenizer)
-        with cluster.open() as runner:
-            tasks = corpus.tasks(cluster.shard_bytes, runner.workers)
-            label = f"counting {corpus.name}"
-            if dataset:  # each partition task writes its part into the temp folder; renamed here when all are done
-                with atomic_dir(out, force=force) as tmp:
-                    stats = C.count_sharded(runner, tasks, splitters, pretokenizer, normalizer, parts=parts,
-                                            min_count=min_count, folder=tmp, label=label)
-                    words, total = sum(n for n, _ in stats), sum(t for _, t in stats)
-                    if total == 0:  # as the one-process reader says (before the folder is renamed into place)
-                        raise _empty(corpus)
-            else:
-                (counts,) = C.count_sharded(runner, tasks, splitters, pretokenizer, normalizer, parts=parts,
-                                            min_count=min_count, label=label)
-                if counts.total == 0:
-                    raise _empty(corpus)
-                counts.save(out)
-                words, total = len(counts), counts.total
     console().print(f"{words:,} distinct words, {total:,} in all -> {out}")
     return out
+
+
+def _count_on(runner, corpus_specs, out: Path, pretokenizer, normalizer, text_field, errors, min_count, parts, force,
+              cluster) -> tuple[int, int]:
+    """run_count on a cluster: (distinct words, total) of the dataset or file written to `out`."""
+    from tokbench.train import counts as C
+
+    corpus = Corpus(list(corpus_specs), text_field=text_field, errors=errors)
+    splitters = functools.partial(C.word_splitters, pretokenizer)
+    tasks = corpus.tasks(cluster.shard_bytes, runner.workers)
+    label = f"counting {corpus.name}"
+    if out.suffix != ".parquet":  # each partition task writes its part into the temp folder; renamed when all are done
+        with atomic_dir(out, force=force) as tmp:
+            stats = C.count_sharded(runner, tasks, splitters, pretokenizer, normalizer, parts=parts,
+                                    min_count=min_count, folder=tmp, label=label)
+            words, total = sum(n for n, _ in stats), sum(t for _, t in stats)
+            if total == 0:  # as the one-process reader says (before the folder is renamed into place)
+                raise _empty(corpus)
+        return words, total
+    (counts,) = C.count_sharded(runner, tasks, splitters, pretokenizer, normalizer, parts=parts, min_count=min_count,
+                                label=label)
+    if counts.total == 0:
+        raise _empty(corpus)
+    counts.save(out)
+    return len(counts), counts.total
 
 
 MAX_VOCAB = 1 << 22  # 4,194,304 tokens: 16x the largest production vocabulary, and what every engine can hold

@@ -47,6 +47,9 @@ def transplant_command(
     context: ContextOpt = 1024,
     max_bytes: MaxBytesOpt = 200_000,
     fmt: FormatOpt = "table",
+    allow_special: Annotated[bool, typer.Option(
+        "--allow-special", help="--evaluate reads special-token text (<|endoftext|>, <s>) as those tokens, in both "
+        "models, as they see chat-formatted data; default: plain text (the heal corpus is always plain text)")] = False,
 ) -> None:
     """Give a pretrained causal LM a new tokenizer and save it as a Hugging Face model folder."""
     from tokbench.transplant.core import transplant
@@ -90,7 +93,11 @@ def transplant_command(
     if texts is not None:
         from tokbench.transplant.evaluate import compare
 
-        record.update(compare(load_lm(model), load_lm(out), texts, context=context))
+        models = [load_lm(model), load_lm(out)]
+        if allow_special:
+            for lm in models:
+                lm.tokenizer = lm.tokenizer.allowing_special()
+        record.update(compare(*models, texts, context=context))
     if fmt == "json":
         print(json.dumps(record))
     else:
