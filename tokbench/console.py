@@ -1,7 +1,8 @@
 """The one home for human-facing output: tables, progress bars and status lines, always on stderr unless asked.
 
 stdout stays machine-readable (`--format`). On a terminal, progress is a transient rich bar; off one (a log, a pipe,
-CI), progress bars stay silent and tables are printed wide (220 columns) rather than squeezed into 80.
+CI), `bar`/`progress` stay silent, `meter` (long loops: training steps, shards) prints a plain line now and then, and
+tables are printed wide (220 columns) rather than squeezed into 80.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -95,3 +97,50 @@ def progress(items: Iterable, description: str, total: float | None = None, unit
         for item in items:
             yield item
             advance(unit_of(item) if unit_of else 1)
+
+
+class Meter:
+    """What `meter` yields: `update(done, postfix)` sets the count (and the latest losses, rates...), `advance(n)`
+    adds to it."""
+
+    def __init__(self, label: str, total: int, done: int, unit: str, every: int, seconds: float, bar=None,
+                 quiet: bool = False):
+        self.label, self.total, self.done, self.unit, self.every, self.seconds = label, total, done, unit, every, seconds
+        self.bar, self.task, self.quiet = bar, None, quiet
+        self.started = self.last_line = time.perf_counter()
+
+    def update(self, done: int, postfix: str = "") -> None:
+        self.done = done
+        if self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, info=postfix)
+            return
+        now = time.perf_counter()
+        if done % self.every == 0 or done == self.total or now - self.last_line > self.seconds:
+            self.last_line = now
+            unit = f" {self.unit}" if self.unit else ""
+            status(f"{self.label} {done}/{self.total}{unit} ({now - self.started:.1f}s)" + (f"  {postfix}" if postfix
+                                                                                              else ""))
+
+    def advance(self, n: int = 1, postfix: str = "") -> None:
+        self.update(self.done + n, postfix)
+
+
+@contextlib.contextmanager
+def meter(label: str, total: int, done: int = 0, unit: str = "", every: int | None = None, seconds: float = 30.0,
+          enabled: bool = True) -> Iterator[Meter]:
+    """Progress of a long loop whose state is worth reading (losses, rates): on a terminal a transient rich bar with
+    M/N, time left and the postfix; off one (a log keeps them) a plain line `label done/total unit (elapsed)  postfix`
+    at every `every`-th unit (default: each tenth of the total), at the end, and after `seconds` without one."""
+    every = every or max(1, total // 10)
+    if not enabled or not sys.stderr.isatty():
+        yield Meter(label, total, done, unit, every, seconds, quiet=not enabled)
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  TextColumn("{task.fields[info]}"), console=console(), transient=True) as bar:
+        m = Meter(label, total, done, unit, every, seconds, bar)
+        m.task = bar.add_task(label, total=total, completed=done, info="")
+        yield m

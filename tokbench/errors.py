@@ -1,4 +1,13 @@
-"""Errors users see as one line. The CLI maps each kind to an exit code; nothing else prints tracebacks."""
+"""Errors users see as one line. The CLI maps each kind to an exit code; nothing else prints tracebacks.
+
+Library code raises errors about values and names the parameter, never a flag: `f"{param('seq_len')} must be >= 2"`.
+The CLI decides how a parameter is spelled (`flags(steps="--heal-steps")` around the library call, where the library's
+name is not the flag's); everywhere else the convention every command follows applies: parameter `top_k` is `--top-k`.
+"""
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
 
 
 class TokbenchError(Exception):
@@ -19,6 +28,26 @@ class InputError(TokbenchError):
 
 class WorkError(TokbenchError):
     """The work itself failed: training, writing, a model that would not load (exit 1)."""
+
+
+_FLAGS: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("tokbench_flags", default={})
+
+
+def param(name: str) -> str:
+    """How an error message names parameter `name`: the flag the running command gives it (see `flags`), else by the
+    convention (`top_k` is `--top-k`), which is also what a Python caller reads."""
+    return _FLAGS.get().get(name) or "--" + name.replace("_", "-")
+
+
+@contextlib.contextmanager
+def flags(**spelled: str) -> Iterator[None]:
+    """Within the block, errors name parameter `key` as flag `value`: a command whose flags differ from the library's
+    parameter names (transplant's `--heal-steps` is HealOptions' `steps`) says so here, once."""
+    token = _FLAGS.set({**_FLAGS.get(), **spelled})
+    try:
+        yield
+    finally:
+        _FLAGS.reset(token)
 
 
 class Interrupted(KeyboardInterrupt):

@@ -18,7 +18,7 @@ def _need_start(spec: str, start: int | None, eos: int | None) -> None:
         from tokbench.errors import UsageError
 
         raise UsageError(f"{spec}: the tokenizer has no start token (no bos, eos or <|endoftext|>), which byte "
-                         "probabilities condition the first byte on; add one (train --special-tokens '<s>,</s>')")
+                         "probabilities condition the first byte on; train it with a start token among its special tokens (<s>)")
 
 
 def load_model(spec: str, seed: int = 0):

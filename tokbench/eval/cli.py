@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from tokbench.console import print_table
-from tokbench.errors import UsageError, WorkError
+from tokbench.errors import UsageError, WorkError, flags
 from tokbench.io import FORMATS, check_format
 from tokbench.options import AllowSpecial, SchedulerOpt, SchedulerTimeoutOpt, ShardSizeOpt, WorkersOpt
 
@@ -20,6 +20,7 @@ FORMAT_HELP = f"machine output to stdout: {', '.join(FORMATS)}"
 JUNIT_HELP = "with a baseline: write JUnit XML (one test case per tokenizer x corpus x gated metric) to FILE"
 
 
+@flags(tokenizers="--tokenizer", corpora="--corpus", models="--model", reference_lang="--reference")
 def eval_command(
     tokenizer: Annotated[Optional[list[str]], typer.Option("--tokenizer", "-t", help="tokenizer spec (file, folder, zoo name); repeat")] = None,
     corpus: Annotated[Optional[list[str]], typer.Option("--corpus", "-c", help="PATH[:LANG]; repeat")] = None,

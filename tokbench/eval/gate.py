@@ -16,7 +16,7 @@ import math
 
 import regex
 
-from tokbench.errors import InputError, UsageError
+from tokbench.errors import InputError, UsageError, param
 from tokbench.eval.metrics import METRICS
 
 _TOL = regex.compile(r"^\s*([A-Za-z_]+)\s*=\s*([0-9]*\.?[0-9]+)\s*%?\s*$")
@@ -40,12 +40,12 @@ def parse_tolerances(specs: list[str] | None) -> Tolerances:
     for spec in specs:
         m = _TOL.match(spec)
         if not m:
-            raise UsageError(f"--tolerance {spec!r}: expected METRIC=X% (e.g. bytes_per_token=1%)")
+            raise UsageError(f"{param('tolerance')} {spec!r}: expected METRIC=X% (e.g. bytes_per_token=1%)")
         key, pct = m.group(1), float(m.group(2))
         if key not in METRICS:
-            raise UsageError(f"--tolerance {spec!r}: unknown metric {key!r} (known: {', '.join(METRICS)})")
+            raise UsageError(f"{param('tolerance')} {spec!r}: unknown metric {key!r} (known: {', '.join(METRICS)})")
         if METRICS[key].better is None:
-            raise UsageError(f"--tolerance {spec!r}: {key} describes the corpus, it has no better direction")
+            raise UsageError(f"{param('tolerance')} {spec!r}: {key} describes the corpus, it has no better direction")
         out[key] = pct / 100.0
     return out
 

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import regex
 
-from tokbench.errors import InputError
+from tokbench.errors import InputError, param
 
 _HAS_LETTER = regex.compile(r"\p{L}")
 _TR_VOWEL = regex.compile(r"[aeıioöuüâîû]")
@@ -497,7 +497,8 @@ def _paper_method(code: str | None, lexicon_file=None, morphemes_file=None) -> P
         if dic is None:
             if code == "tr":
                 logging.getLogger("tokbench").warning("no hunspell dictionary for Turkish (install hunspell-tr: make "
-                                                      "setup): %TR/%Pure are null; --tr-method lexicon needs none")
+                                                      "setup): %%TR/%%Pure are null; %s lexicon needs none",
+                                                      param("tr_method"))
             return None
         words = spell_checker(str(dic))
         sources.append(f"hunspell:{dic.stem}")
@@ -511,13 +512,18 @@ def _paper_method(code: str | None, lexicon_file=None, morphemes_file=None) -> P
     return lex
 
 
-def lexicon_for(lang: str | None, lexicon_file=None, morphemes_file=None, method: str = "paper"):
-    """The judge of tokens for `lang` under `method` ('paper' or 'lexicon'), or None when nothing covers the language
-    (the %TR/%Pure fields stay null)."""
+def check_method(method: str) -> None:
+    """UsageError unless `method` is one of METHODS (eval's tr_method)."""
     if method not in METHODS:
         from tokbench.errors import UsageError
 
-        raise UsageError(f"--tr-method {method!r}: choose {' or '.join(METHODS)}")
+        raise UsageError(f"{param('tr_method')} {method!r}: choose {' or '.join(METHODS)}")
+
+
+def lexicon_for(lang: str | None, lexicon_file=None, morphemes_file=None, method: str = "paper"):
+    """The judge of tokens for `lang` under `method` ('paper' or 'lexicon'), or None when nothing covers the language
+    (the %TR/%Pure fields stay null)."""
+    check_method(method)
     code = base_lang(lang)
     if method == "lexicon":
         return _lexicon_method(code, lexicon_file, morphemes_file)

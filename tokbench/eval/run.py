@@ -24,7 +24,7 @@ from typing import IO
 import numpy as np
 import regex
 
-from tokbench.errors import InputError, UsageError
+from tokbench.errors import InputError, UsageError, param
 from tokbench.eval import lexicons, metrics, morphology
 from tokbench.eval.metrics import Stats, TokenTable, word_byte_spans
 
@@ -80,7 +80,7 @@ def parallel_sources(directory: str | Path) -> list[TextSource]:
     tables do)."""
     d = Path(directory)
     if not d.is_dir():
-        raise InputError(f"{d}: --parallel needs a folder")
+        raise InputError(f"{d}: {param('parallel')} needs a folder")
     group = d.name
     subdirs = sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
     if subdirs:
@@ -194,14 +194,14 @@ class Evaluation:
         shard_size: int = 64 << 20,
         allow_special: bool = False,
     ):
-        """allow_special: special-token text in the documents is read as those tokens (`--allow-special`)."""
+        """allow_special: special-token text in the documents is read as those tokens."""
         from tokbench.tokenizer import load_tokenizer
 
         if not tokenizers and not models:
-            raise UsageError("give at least one --tokenizer or --model")
+            raise UsageError(f"give at least one of {param('tokenizers')} or {param('models')}")
         self.models = list(models)  # ModelScorer objects: their tokenizers are evaluated too, and scored as LMs
         if runner is not None and self.models:
-            raise UsageError("--model scores in this process: drop --workers/--scheduler to use it")
+            raise UsageError(f"{param('models')} are scored in this process, not by a runner")
         self.runner, self.shard_size = runner, shard_size
         tokenizers = [*tokenizers, *(m.tokenizer for m in self.models)]
         self.specs = list(tokenizers)  # what shard tasks load on the workers
@@ -219,7 +219,7 @@ class Evaluation:
             for d in [parallel] if isinstance(parallel, (str, Path)) else parallel:
                 self.sources += parallel_sources(d)
         if not self.sources:
-            raise UsageError("give at least one --corpus or --parallel DIR")
+            raise UsageError(f"give at least one {param('corpora')} or {param('parallel')} DIR")
         self.names = _unique_names([t.name for t in self.tokenizers], [str(t) for t in tokenizers])
         for k, model in enumerate(self.models):  # a model's records carry its spec as the tokenizer name
             self.names[len(self.names) - len(self.models) + k] = model.spec
@@ -227,8 +227,7 @@ class Evaluation:
             raise UsageError("two corpora have the same name; give distinct folders or files")
         self.reference_lang = lexicons.base_lang(reference_lang)
         self.lexicon_file, self.morphemes_file, self.gold_tsv = lexicon_file, morphemes_file, gold_tsv
-        if tr_method not in lexicons.METHODS:
-            raise UsageError(f"--tr-method {tr_method!r}: choose {' or '.join(lexicons.METHODS)}")
+        lexicons.check_method(tr_method)
         self.tr_method = tr_method
         self.per_document = per_document
         self.batch_bytes, self.max_doc_bytes = batch_bytes, max_doc_bytes
@@ -408,8 +407,8 @@ class Evaluation:
         for g, sts in groups.items():
             langs = {lexicons.base_lang(st.lang) for st in sts}
             if self.reference_lang not in langs:
-                raise UsageError(f"--parallel {g}: no text in the reference language {self.reference_lang!r} "
-                                 f"(has {', '.join(sorted(x for x in langs if x))}); set --reference")
+                raise UsageError(f"{param('parallel')} {g}: no text in the reference language {self.reference_lang!r} "
+                                 f"(has {', '.join(sorted(x for x in langs if x))}); set {param('reference_lang')}")
             ref = {st.tokenizer: st.tokens for st in sts if lexicons.base_lang(st.lang) == self.reference_lang}
             for st in sts:
                 st.premium = metrics.ratio(st.tokens, ref.get(st.tokenizer))
@@ -575,7 +574,7 @@ def byte_budget(records: list[dict], budget: int) -> list[dict]:
     """Per (tokenizer, corpus): the bytes `budget` tokens hold there, and how many tokens of every tokenizer that is
     (byte-normalised, so tokenizers with different vocabularies become comparable)."""
     if budget <= 0:
-        raise UsageError(f"--budget must be a positive number of tokens, not {budget}")
+        raise UsageError(f"{param('budget')} must be a positive number of tokens, not {budget}")
     by_corpus: dict[str, dict[str, float]] = {}
     for r in records:
         if r["bytes_per_token"]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from tokbench.console import bar, status
-from tokbench.errors import InputError, UsageError, WorkError
+from tokbench.errors import InputError, UsageError, WorkError, param
 from tokbench.io import atomic_dir, atomic_write, cache_dir
 from tokbench.tokenizer import load_tokenizer
 
@@ -163,7 +163,8 @@ class LM:
 
         stride = stride or context
         if context < 2 or not 0 < stride <= context:
-            raise UsageError(f"need context >= 2 and 0 < stride <= context (got context={context}, stride={stride})")
+            c, s = param("context"), param("stride")
+            raise UsageError(f"need {c} >= 2 and 0 < {s} <= {c} (got {c} {context}, {s} {stride})")
         texts = [t for t in texts if t]
         if not texts:
             raise InputError("no text to score (the corpus is empty)")

@@ -24,12 +24,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from tokbench.console import meter
 from tokbench.errors import UsageError, WorkError
 from tokbench.io import default_threads, threads_asked
 
@@ -50,10 +49,10 @@ class Runner:
     def map(self, fn: Callable, items: Sequence, label: str = "shards") -> list:
         """fn(item) for every item, results in the items' order."""
         out = []
-        with _Ticker(label, len(items)) as tick:
+        with _ticker(label, len(items)) as tick:
             for item in items:
                 out.append(fn(item))
-                tick()
+                tick.advance()
         return out
 
     def map_fold(self, fn: Callable, items: Sequence, combine: Callable, parts: int, finish: Callable,
@@ -61,11 +60,11 @@ class Runner:
         """fn(item) -> `parts` pieces; piece p of every item is folded with combine(a, b) (associative and
         commutative, so the order items finish in does not matter); returns [finish(total_p, p) for each p]."""
         totals: list = [None] * parts
-        with _Ticker(label, len(items)) as tick:
+        with _ticker(label, len(items)) as tick:
             for item in items:
                 pieces = fn(item)
                 totals = [p if t is None else combine(t, p) for t, p in zip(totals, pieces)]
-                tick()
+                tick.advance()
         return [finish(t, p) for p, t in enumerate(totals)]
 
     def close(self) -> None:
@@ -152,10 +151,10 @@ class DaskRunner(Runner):
         from distributed import as_completed
 
         futures = self.client.map(fn, list(items), pure=False)
-        with _Ticker(label, len(futures)) as tick:
+        with _ticker(label, len(futures)) as tick:
             for future in as_completed(futures):
                 _raise_if_failed(future)
-                tick()
+                tick.advance()
         return self.client.gather(futures)
 
     def map_fold(self, fn, items, combine, parts, finish, label="shards"):
@@ -168,14 +167,14 @@ class DaskRunner(Runner):
         submit = functools.partial(self.client.submit, pure=False, priority=1)
         futures = self.client.map(fn, list(items), pure=False)
         totals: list = [None] * parts
-        with _Ticker(label, len(futures)) as tick:
+        with _ticker(label, len(futures)) as tick:
             for future in as_completed(futures):
                 _raise_if_failed(future)
                 for p in range(parts):  # the piece is cut where the shard's result lives, then folded into p's sum
                     piece = submit(operator.getitem, future, p)
                     totals[p] = piece if totals[p] is None else submit(combine, totals[p], piece)
                 future.release()
-                tick()
+                tick.advance()
         done = [submit(finish, t, p) for p, t in enumerate(totals)]
         return self.client.gather(done)
 
@@ -258,36 +257,9 @@ def open_runner(workers: str | int | None = None, scheduler: str | None = None,
     return DaskRunner(n, scheduler, timeout, warm=warm)
 
 
-class _Ticker:
-    """One progress display over shards on stderr: the console's bar on a terminal, else a plain line every ~10%
-    (a log keeps them)."""
-
-    def __init__(self, label: str, total: int):
-        self.label, self.total, self.done, self.shown = label, total, 0, 0
-        self.started = time.perf_counter()
-        self.tty = sys.stderr.isatty()
-        self.bar = self.advance = None
-
-    def __call__(self) -> None:
-        self.done += 1
-        if self.advance is not None:
-            self.advance(1)
-        elif self.done == self.total or self.done - self.shown >= max(1, self.total // 10):
-            self.shown = self.done
-            print(f"{self.label}: {self.done}/{self.total} shards done ({time.perf_counter() - self.started:.1f}s)",
-                  file=sys.stderr, flush=True)
-
-    def __enter__(self) -> _Ticker:
-        if self.tty:
-            from tokbench.console import bar
-
-            self.bar = bar(self.label, self.total)
-            self.advance = self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
+def _ticker(label: str, total: int):
+    """Progress over shards (console.meter): a bar on a terminal, else a plain line every ~10% (a log keeps them)."""
+    return meter(f"{label}:", total, unit="shards done")
 
 
 __all__ = ["Runner", "DaskRunner", "Cluster", "open_runner", "parse_workers", "DEFAULT_SCHEDULER_TIMEOUT"]

@@ -21,7 +21,7 @@ from typing import Any
 
 from tokbench.console import console, progress
 from tokbench.corpus import Corpus
-from tokbench.errors import InputError, UsageError
+from tokbench.errors import InputError, UsageError, param
 from tokbench.io import atomic_dir, atomic_files, claim_output
 from tokbench.tokenizer import presets
 
@@ -62,10 +62,6 @@ def register(name: str, options: type, summary: str, **limits) -> Callable:
 
 def names() -> list[str]:
     return list(TRAINERS)
-
-
-def flag(field: str) -> str:
-    return "--" + field.replace("_", "-")
 
 
 # ---------------------------------------------------------------------------------------------------- options
@@ -128,7 +124,7 @@ def options_for(algo: str, given: dict[str, Any]):
     foreign = sorted(k for k in given if k not in fields)
     if foreign:
         owners = sorted({t.name for t in TRAINERS.values() for f in dataclasses.fields(t.options) if f.name in foreign})
-        raise UsageError(f"{', '.join(flag(k) for k in foreign)} only apply to --algo {', '.join(owners)}, "
+        raise UsageError(f"{', '.join(param(k) for k in foreign)} only apply to --algo {', '.join(owners)}, "
                          f"not {algo}")
     return trainer.options(**given)
 

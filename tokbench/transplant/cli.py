@@ -10,13 +10,13 @@ from typing import Annotated, Optional
 import typer
 
 from tokbench.console import print_table
-from tokbench.errors import UsageError
+from tokbench.errors import UsageError, flags
 from tokbench.io import TABLE_OR_JSON, check_format
 from tokbench.options import ContextOpt, FormatOpt, MaxBytesOpt, ModelOpt
 from tokbench.transplant import methods
 
 
-
+@flags(steps="--heal-steps", batch_size="--heal-batch-size", seq_len="--heal-seq-len", lr="--heal-lr")
 def transplant_command(
     model: ModelOpt,
     tokenizer: Annotated[str, typer.Option("--tokenizer", "-t", help="the new tokenizer: file, folder or zoo name")],

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tokbench.console import status
-from tokbench.errors import UsageError, WorkError
+from tokbench.errors import UsageError, WorkError, param
 from tokbench.io import atomic_dir, atomic_write
 from tokbench.tokenizer import load_tokenizer
 
@@ -202,7 +202,7 @@ def match_vocab(old_tok, new_tok, keep_special: str = "old", old_start: int | No
     """Match new tokens to old rows by exact bytes; specials by string, then by role. With keep_special="old" the old
     model's special tokens missing from the new vocabulary are appended to it and the config keeps the old roles."""
     if keep_special not in ("old", "new"):
-        raise UsageError(f"--keep-special must be old or new, not {keep_special!r}")
+        raise UsageError(f"{param('keep_special')} must be old or new, not {keep_special!r}")
     old_size = old_size or old_tok.vocab_size
     old_bytes = old_tok.all_token_bytes()
     by_bytes: dict[bytes, int] = {}
@@ -257,7 +257,7 @@ def _with_special_tokens(tok, strings: list[str]):
 
     hf = tok.hf()
     if hf is None:
-        raise UsageError(f"{tok.name}: cannot add the model's special tokens to this tokenizer (use --keep-special new)")
+        raise UsageError(f"{tok.name}: cannot add the model's special tokens to this tokenizer (use {param('keep_special')} new)")
     hf = HF.from_str(hf.to_str())
     hf.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in strings])
     added = {s: hf.token_to_id(s) for s in strings}
@@ -321,9 +321,9 @@ MAX_PAD = 1 << 16  # embedding rows are padded to a multiple of this at most (GP
 
 
 def check_pad(pad_to_multiple_of: int | None) -> None:
-    """--pad-to-multiple-of within 1..65536: a larger one would allocate that many embedding rows."""
+    """pad_to_multiple_of within 1..65536: a larger one would allocate that many embedding rows."""
     if pad_to_multiple_of is not None and not 1 <= pad_to_multiple_of <= MAX_PAD:
-        raise UsageError(f"--pad-to-multiple-of must be between 1 and {MAX_PAD} (got {pad_to_multiple_of})")
+        raise UsageError(f"{param('pad_to_multiple_of')} must be between 1 and {MAX_PAD} (got {pad_to_multiple_of})")
 
 
 def transplant(model: str, tokenizer: str, method: str = "tokenadapt", out: str | Path | None = None,
@@ -337,10 +337,10 @@ def transplant(model: str, tokenizer: str, method: str = "tokenadapt", out: str 
 
     t0 = time.perf_counter()
     if out is None and save:
-        raise UsageError("missing --out folder")
+        raise UsageError(f"missing {param('out')} folder")
     out = Path(out) if out is not None else None
     if out is not None and out.exists() and not force:
-        raise UsageError(f"{out}: already exists (use --force to replace it)")
+        raise UsageError(f"{out}: already exists (use {param('force')} to replace it)")
     check_pad(pad_to_multiple_of)
     method_fn = get_method(method)
     new_tok = load_tokenizer(tokenizer)

@@ -8,7 +8,7 @@ optimiser's rounding.
 
 Reproducible and resumable like `hypernet train`: step s draws its windows from (seed, s); the learning rate is a
 10-step linear warm-up then constant, so the first 100 steps of a 500-step run are the 100-step run; checkpoints
-(rows, lazy-Adam moments, curve) are written atomically every `save_every` steps to a work folder, and `--resume` continues
+(rows, lazy-Adam moments, curve) are written atomically every `save_every` steps to a work folder, and resuming continues
 there after a kill. A fingerprint of the initial rows refuses to resume onto a different initialisation.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tokbench.errors import InputError, UsageError
+from tokbench.errors import InputError, UsageError, param
 
 CHECKPOINT = "heal.pt"
 CURVE = "heal_curve.jsonl"
@@ -42,7 +42,8 @@ class HealOptions:
 
     def check(self) -> None:
         if self.steps < 0 or self.batch_size < 1 or self.seq_len < 2 or self.lr <= 0 or self.save_every < 1:
-            raise UsageError("heal needs --heal-steps >= 0, batch size >= 1, sequence length >= 2, lr > 0")
+            raise UsageError(f"heal needs {param('steps')} >= 0, {param('batch_size')} >= 1, {param('seq_len')} >= 2, "
+                             f"{param('lr')} > 0 (and save_every >= 1)")
 
     def identity(self) -> dict:
         """What must match to resume (steps and the time limit may change)."""
@@ -98,7 +99,7 @@ class Healer:
         stream = [np.asarray(self.start + ids, dtype=np.int64) for ids in lm.tokenizer.encode_batch(texts) if ids]
         self.stream = np.concatenate(stream) if stream else np.zeros(0, np.int64)
         if len(self.stream) < opts.seq_len + 1:
-            raise InputError(f"heal corpus too short: {len(self.stream)} tokens for --heal-seq-len {opts.seq_len}")
+            raise InputError(f"heal corpus too short: {len(self.stream)} tokens for {param('seq_len')} {opts.seq_len}")
         self.step_done = 0
         self.curve: list[dict] = []
 
@@ -189,10 +190,10 @@ class Healer:
         if state.get("options") != self.opts.identity():
             diff = sorted(k for k, v in self.opts.identity().items() if state.get("options", {}).get(k) != v)
             raise UsageError(f"{where}: cannot resume with different heal settings ({', '.join(diff)}); "
-                             "use the original ones or --force")
+                             f"use the original ones or {param('force')}")
         if state.get("fingerprint") != self.fingerprint:
             raise UsageError(f"{where}: the checkpoint heals a different transplant (model, tokenizer, method or "
-                             "seed changed); use --force to start over")
+                             f"seed changed); use {param('force')} to start over")
         with torch.no_grad():
             for k, v in state["params"].items():
                 self.params[k].copy_(v)
@@ -245,7 +246,7 @@ def check_work(work: Path, resume: bool, force: bool) -> None:
     if resume and not has and work.exists() and any(work.iterdir()):
         raise UsageError(f"{work}: no {CHECKPOINT} to resume from")
     if has and not resume and not force:
-        raise UsageError(f"{work}: holds an unfinished heal (use --resume to continue it or --force to start over)")
+        raise UsageError(f"{work}: holds an unfinished heal (use {param('resume')} to continue it or {param('force')} to start over)")
 
 
 def heal(lm, rows: np.ndarray, texts: list[str], opts: HealOptions, work: Path | None = None, resume: bool = False,
@@ -254,7 +255,8 @@ def heal(lm, rows: np.ndarray, texts: list[str], opts: HealOptions, work: Path |
     go there every opts.save_every steps and `resume` continues from them."""
     import torch
 
-    from tokbench.transplant.hypernet_train import _Reporter
+    from tokbench.console import meter
+    from tokbench.transplant.hypernet_train import step_postfix
 
     healer = Healer(lm, rows, texts, opts)
     if work is not None:
@@ -273,11 +275,11 @@ def heal(lm, rows: np.ndarray, texts: list[str], opts: HealOptions, work: Path |
     t0 = time.perf_counter()
     first = healer.step_done
     stopped = "steps"
-    with _Reporter(progress, opts.steps, first, label="heal") as reporter:
+    with meter("heal step", opts.steps, first, every=10, enabled=progress) as shown:
         while healer.step_done < opts.steps:
             rec = healer.step()
             rec["seconds"] = round(time.perf_counter() - t0, 3)
-            reporter.update(rec, (healer.step_done - first) / max(rec["seconds"], 1e-9))
+            shown.update(rec["step"], step_postfix(rec, (healer.step_done - first) / max(rec["seconds"], 1e-9)))
             if work is not None and (healer.step_done % opts.save_every == 0 or healer.step_done == opts.steps):
                 save_checkpoint(healer, work)
             if opts.time_limit and time.perf_counter() - t0 > opts.time_limit * 60 and healer.step_done < opts.steps:

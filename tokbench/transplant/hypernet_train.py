@@ -13,14 +13,14 @@ import contextlib
 
 import json
 import math
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from tokbench.errors import InputError, UsageError
+from tokbench.console import meter
+from tokbench.errors import InputError, UsageError, param
 from tokbench.transplant import hypernet as hn
 
 CHECKPOINT = "checkpoint.pt"
@@ -52,13 +52,14 @@ class TrainOptions:
 
     def check(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.seq_len < 2:
-            raise UsageError("--steps, --batch-size must be >= 1 and --seq-len >= 2")
+            raise UsageError(f"{param('steps')}, {param('batch_size')} must be >= 1 and {param('seq_len')} >= 2")
         if not 0 <= self.warmup_steps <= self.steps:
-            raise UsageError(f"--warmup-steps must be between 0 and --steps ({self.steps})")
+            raise UsageError(f"{param('warmup_steps')} must be between 0 and {param('steps')} ({self.steps})")
         if self.lr <= 0 or self.layers < 0 or self.max_pieces < 1 or self.width < 8 or self.width % self.heads:
-            raise UsageError("need --lr > 0, --layers >= 0, --max-pieces >= 1, --width divisible by the heads")
+            raise UsageError(f"need {param('lr')} > 0, {param('layers')} >= 0, {param('max_pieces')} >= 1, "
+                             f"{param('width')} >= 8 and divisible by the heads")
         if not 8 <= self.vocab_min <= self.vocab_max:
-            raise UsageError(f"need 8 <= --vocab-min <= --vocab-max (got {self.vocab_min}, {self.vocab_max})")
+            raise UsageError(f"need 8 <= {param('vocab_min')} <= {param('vocab_max')} (got {self.vocab_min}, {self.vocab_max})")
         bad = set(self.styles) - {"bytelevel", "metaspace"}
         if bad or not self.styles:
             raise UsageError(f"tokenizer styles must be bytelevel and/or metaspace, not {sorted(bad)}")
@@ -173,7 +174,7 @@ class Trainer:
 
     # -- schedule -------------------------------------------------------------------------------------------------
     def lr_at(self, step: int) -> float:
-        """Linear ramp over 10 steps, then cosine to 10% of --lr at the last step."""
+        """Linear ramp over 10 steps, then cosine to 10% of the peak lr at the last step."""
         o = self.opts
         ramp = min(1.0, (step + 1) / 10)
         t = step / max(1, o.steps - 1)
@@ -203,7 +204,7 @@ class Trainer:
         ids = np.asarray(tok.encode(text), dtype=np.int64)
         n = tok.vocab_size
         if len(ids) < o.seq_len + 1:
-            raise InputError(f"training text too short for --seq-len {o.seq_len} (a block gives {len(ids)} tokens)")
+            raise InputError(f"training text too short for {param('seq_len')} {o.seq_len} (a block gives {len(ids)} tokens)")
         starts = rng.integers(0, len(ids) - o.seq_len, size=o.batch_size)
         windows = torch.from_numpy(np.stack([ids[s:s + o.seq_len + 1] for s in starts]))
         specials = np.zeros(n, dtype=bool)
@@ -275,7 +276,7 @@ class Trainer:
         if state.get("options") != self.opts.identity():
             diff = sorted(k for k in self.opts.identity() if state.get("options", {}).get(k) != self.opts.identity()[k])
             raise UsageError(f"{folder}: cannot resume with different settings ({', '.join(diff)}); "
-                             f"use the original ones or start over with --force")
+                             f"use the original ones or start over with {param('force')}")
         if state.get("config") != asdict(self.net.cfg):
             raise UsageError(f"{folder}: the checkpoint was trained for another model ({state['config'].get('model')})")
         self.net.load_state_dict(state["net"])
@@ -316,10 +317,10 @@ def train(model: str, corpus: list[str], out: str | Path, opts: TrainOptions, re
         raise UsageError(f"{out}: exists and is not a folder")
     has_ckpt = (out / CHECKPOINT).is_file()
     if out.exists() and any(out.iterdir()) and not (resume and has_ckpt) and not force:
-        raise UsageError(f"{out}: already exists (use --resume to continue it or --force to start over)")
+        raise UsageError(f"{out}: already exists (use {param('resume')} to continue it or {param('force')} to start over)")
     if resume and not has_ckpt and out.exists() and any(out.iterdir()):
         raise UsageError(f"{out}: no {CHECKPOINT} to resume from")
-    pool = TextPool(corpus, text_field=text_field)  # a bad corpus fails before the model loads or --out is made
+    pool = TextPool(corpus, text_field=text_field)  # a bad corpus fails before the model loads or `out` is made
     if lm is None:
         from tokbench.lm import load_lm
 
@@ -355,14 +356,13 @@ def _train_into(out: Path, model, lm, pool, opts: TrainOptions, resume: bool, pr
     extra = {"model": str(model), "corpus": list(corpus), "options": opts.identity()}
     t0 = time.perf_counter()
     first = trainer.step_done
-    reporter = _Reporter(progress, opts.steps, first)
     stopped = "steps"
     last = opts.steps if until is None else min(until, opts.steps)
-    with reporter:
+    with meter("hypernet step", opts.steps, first, every=10, enabled=progress) as shown:
         while trainer.step_done < last:
             rec = trainer.step()
             rec["seconds"] = round(time.perf_counter() - t0, 3)
-            reporter.update(rec, (trainer.step_done - first) / max(rec["seconds"], 1e-9))
+            shown.update(rec["step"], step_postfix(rec, (trainer.step_done - first) / max(rec["seconds"], 1e-9)))
             if trainer.step_done % opts.save_every == 0 or trainer.step_done == last:
                 save_checkpoint(trainer, out, extra)
             if opts.time_limit and time.perf_counter() - t0 > opts.time_limit * 60 and trainer.step_done < last:
@@ -381,50 +381,11 @@ def _train_into(out: Path, model, lm, pool, opts: TrainOptions, resume: bool, pr
             "tied": trainer.tied, "parameters": sum(p.numel() for p in trainer.net.parameters())}
 
 
-class _Reporter:
-    """Progress on stderr (hypernet training, embedding heal): a rich bar carrying the latest losses and steps per second on a terminal; otherwise (logs,
-    pipes) one plain line every 10 steps or 30 seconds."""
-
-    def __init__(self, enabled: bool, total: int, done: int, label: str = "hypernet"):
-        self.enabled, self.total, self.done, self.label = enabled, total, done, label
-        self.bar = None
-        self.last_line = 0.0
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            console = Console(stderr=True)
-            if console.is_terminal:
-                self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                    TextColumn("{task.fields[info]}"), console=console)
-                self.bar.__enter__()
-                self.task = self.bar.add_task("train", total=self.total, completed=self.done, info="")
-        return self
-
-    def update(self, rec: dict, rate: float) -> None:
-        if not self.enabled:
-            return
-        parts = [rec["phase"]]
-        if rec.get("loss") is not None:
-            parts.append(f"loss {rec['loss']:.3f}")
-        if rec.get("mse") is not None:
-            parts.append(f"mse {rec['mse']:.3f}")
-        if rec.get("bits_per_byte") is not None:
-            parts.append(f"bpb {rec['bits_per_byte']:.3f}")
-        parts.append(f"{rate:.2f} steps/s")
-        if self.bar is not None:
-            self.bar.update(self.task, completed=rec["step"], info="  ".join(parts))
-        elif rec["step"] % 10 == 0 or rec["step"] == self.total or time.monotonic() - self.last_line > 30:
-            self.last_line = time.monotonic()
-            log(f"{self.label} step {rec['step']}/{self.total}  " + "  ".join(parts))
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-        return False
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr)
+def step_postfix(rec: dict, rate: float) -> str:
+    """The latest phase, losses and rate of a training step (hypernet training, embedding heal), for console.meter."""
+    parts = [rec["phase"]]
+    for key, name in (("loss", "loss"), ("mse", "mse"), ("bits_per_byte", "bpb")):
+        if rec.get(key) is not None:
+            parts.append(f"{name} {rec[key]:.3f}")
+    parts.append(f"{rate:.2f} steps/s")
+    return "  ".join(parts)

@@ -3,8 +3,8 @@ shared tokens (those in both vocabularies) most similar to it in an auxiliary sp
 projection onto the probability simplex) gives exact zeros, so only a handful of close neighbours contribute,
 where softmax would smear weight over all of them.
 
-The similarities are cosines in `--aux` (minilm, glove or self) divided by `--temperature`; sparsemax is taken over
-each token's `--top-k` most similar shared tokens (it equals sparsemax over all of them whenever its support is
+The similarities are cosines in the `aux` space (minilm, glove or self) divided by `temperature`; sparsemax is taken over
+each token's `top_k` most similar shared tokens (it equals sparsemax over all of them whenever its support is
 smaller than top-k, which the report counts). Tokens without an auxiliary vector fall back to subword-mean.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tokbench.errors import UsageError
+from tokbench.errors import UsageError, param
 from tokbench.transplant.aux import spaces_for, top_similar
 from tokbench.transplant.core import Context, Plan
 from tokbench.transplant.methods import register
@@ -38,7 +38,7 @@ def focus(ctx: Context) -> Plan:
     p = {**DEFAULTS, **{k: v for k, v in ctx.params.items() if v is not None}}
     top_k, temperature = int(p["top_k"]), float(p["temperature"])
     if top_k < 1 or temperature <= 0:
-        raise UsageError(f"focus needs --top-k >= 1 and --temperature > 0 (got {top_k}, {temperature})")
+        raise UsageError(f"focus needs {param('top_k')} >= 1 and {param('temperature')} > 0 (got {top_k}, {temperature})")
     n = len(ctx.targets)
     phi_old, phi_new = spaces_for(ctx, p["aux"])
     cand = np.flatnonzero(ctx.shared_old & (np.linalg.norm(phi_old, axis=1) > 0))

@@ -8,7 +8,7 @@ token can be an atom (atoms="old", the default). atoms="shared" keeps mergekit's
 is much worse when the overlap is small (Turkish BPE: ~1,100 shared tokens; FLORES tr bits per byte 5.19 vs 3.50 for
 TokenAdapt; reports/bench/transplant.md).
 
-Auxiliary spaces (`--aux`): minilm or glove embed the decoded strings of both sides; `self` is the old model's own
+Auxiliary spaces (`aux`): minilm or glove embed the decoded strings of both sides; `self` is the old model's own
 space: the new token's subword-mean vector, written over the old rows themselves (so k -> large reproduces
 subword-mean, and small k picks the few old tokens that explain it).
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tokbench.errors import UsageError
+from tokbench.errors import UsageError, param
 from tokbench.transplant.aux import normalise, spaces_for
 from tokbench.transplant.core import Context, Plan
 from tokbench.transplant.methods import register
@@ -109,7 +109,7 @@ def omp_method(ctx: Context) -> Plan:
     p = {**DEFAULTS, **{k: v for k, v in ctx.params.items() if v is not None}}
     k, pool = int(p["k"]), int(p["pool"])
     if k < 1:
-        raise UsageError(f"--k must be >= 1 (got {k})")
+        raise UsageError(f"{param('k')} must be >= 1 (got {k})")
     n = len(ctx.targets)
     if p["atoms"] not in ("old", "shared"):
         raise UsageError(f"omp atoms must be old or shared, not {p['atoms']!r}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tokbench.errors import UsageError
+from tokbench.errors import UsageError, param
 from tokbench.transplant.core import Context, Plan
 from tokbench.transplant.methods import register
 
@@ -35,7 +35,8 @@ def zett(ctx: Context) -> Plan:
 
     folder = ctx.params.get("hypernet")
     if not folder:
-        raise UsageError("method zett needs a trained hypernetwork: --hypernet FOLDER (see `tokbench hypernet train`)")
+        raise UsageError(f"method zett needs a trained hypernetwork: {param('hypernet')} FOLDER "
+                         "(see `tokbench hypernet train`)")
     old_out = getattr(ctx, "old_out", None)  # the untied output matrix, where the transplant core passes it
     net, _ = hn.load(folder)
     if not net.cfg.tied and old_out is None:
