@@ -139,16 +139,23 @@ def utf8_words(store, woff, wlen, n_words):
 
 
 @njit(cache=True)
-def _compare(data, offsets, a, b):
-    """Byte-wise comparison of words a and b (<0, 0, >0), the order of Python bytes and of memcmp."""
-    i, ie = offsets[a], offsets[a + 1]
-    j, je = offsets[b], offsets[b + 1]
+def _compare_across(da, oa, a, db, ob, b):
+    """Byte-wise comparison of word a of one table and word b of another (<0, 0, >0), the order of Python bytes and
+    of memcmp."""
+    i, ie = oa[a], oa[a + 1]
+    j, je = ob[b], ob[b + 1]
     while i < ie and j < je:
-        if data[i] != data[j]:
-            return np.int64(data[i]) - np.int64(data[j])
+        if da[i] != db[j]:
+            return np.int64(da[i]) - np.int64(db[j])
         i += 1
         j += 1
     return (ie - i) - (je - j)
+
+
+@njit(cache=True)
+def _compare(data, offsets, a, b):
+    """Byte-wise comparison of words a and b of one table (<0, 0, >0), the order of Python bytes and of memcmp."""
+    return _compare_across(data, offsets, a, data, offsets, b)
 
 
 @njit(cache=True)
@@ -206,19 +213,6 @@ def canonicalize(data, offsets, counts):
         new_cnt[m] = counts[w]
         m += 1
     return new_data[: new_off[m]].copy(), new_off[: m + 1].copy(), new_cnt[:m].copy()
-
-
-@njit(cache=True)
-def _compare_across(da, oa, a, db, ob, b):
-    """Byte-wise comparison of word a of one table and word b of another (<0, 0, >0), as `_compare`."""
-    i, ie = oa[a], oa[a + 1]
-    j, je = ob[b], ob[b + 1]
-    while i < ie and j < je:
-        if da[i] != db[j]:
-            return np.int64(da[i]) - np.int64(db[j])
-        i += 1
-        j += 1
-    return (ie - i) - (je - j)
 
 
 @njit(cache=True, nogil=True)
