@@ -69,8 +69,8 @@ def eval_command(
     old = gate.load_records(baseline) if baseline is not None else None
     if per_document is not None and str(per_document) == "-" and fmt:
         raise UsageError("--per-document - and --format both want stdout; give --per-document a file")
-    _check_new(out, force, "--out")  # decided before the evaluation runs, not after it
-    _check_new(per_document, force, "--per-document")
+    _check_new(out, force, "out")  # decided before the evaluation runs, not after it
+    _check_new(per_document, force, "per_document")
 
     from tokbench.eval.models import ModelScorer
     from tokbench.train.runners import Cluster
@@ -135,7 +135,7 @@ def compare_command(
     check_format(fmt)
     out = _out(out, output)
     _check_new(junit, force)
-    _check_new(out, force, "--out")
+    _check_new(out, force, "out")
     tolerances = gate.parse_tolerances(tolerance) if tolerance else {}
     old_records = gate.load_records(old)  # the baseline first: its errors are named first
     new_records = gate.load_records(new)
@@ -154,12 +154,12 @@ def compare_command(
     _gate(rows, gate.uncomparable(old_records, new_records, tolerances))
 
 
-def _check_new(path: Optional[Path], force: bool, flag: str = "--junit") -> None:
+def _check_new(path: Optional[Path], force: bool, name: str = "junit") -> None:
     """Refuse up front (before any work) to replace an existing output without --force (tokbench.io.claim_output)."""
     if path is not None:
         from tokbench.io import claim_output
 
-        claim_output(path, force, flag)
+        claim_output(path, force, name)
 
 
 def _junit(path: Optional[Path], records: list[dict], rows: list[dict], tolerances: dict[str, float]) -> None:

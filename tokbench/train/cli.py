@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tokbench.errors import UsageError
+from tokbench.errors import UsageError, flags
 from tokbench.options import (Errors, ForceOpt, SchedulerOpt, SchedulerTimeoutOpt, ShardSizeOpt, TextField, ThreadsOpt,
                               WorkersOpt)
 from tokbench.tokenizer.presets import PRETOKENIZERS, TRAIN_NORMALIZERS
@@ -24,6 +24,7 @@ MinWordCountOpt = Annotated[int, typer.Option(
     "--min-word-count", help="drop words counted fewer than K times, after the exact sum (off: 1; changes merges)")]
 
 
+@flags(min_count="--min-word-count", parts="--partitions")
 def count_command(
     corpus: CorpusArgs,
     out: Annotated[Path, typer.Option("--out", "-o", help="a folder (a parquet dataset of parts) or FILE.parquet")],
@@ -46,6 +47,7 @@ def count_command(
                        parts=partitions, force=force, cluster=cluster)
 
 
+@flags(min_count="--min-word-count")
 def train_command(
     corpus: Annotated[Optional[list[str]], typer.Argument(help="files, folders, globs, or - for stdin")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="tokenizer.json path, or a folder")] = Path("tokenizer.json"),
@@ -92,6 +94,7 @@ def train_command(
                        from_counts=from_counts or (), min_count=min_word_count, cluster=cluster, force=force)
 
 
+@flags(transitions="--transition")
 def sweep_command(
     corpus: Annotated[list[str], typer.Argument(help="training files, folders, globs")],
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for the tokenizers, sweep.json and the plot")],

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tokbench.console import console, print_table
 from tokbench.corpus import Corpus
-from tokbench.errors import UsageError
+from tokbench.errors import UsageError, param
 from tokbench.io import atomic_dir, atomic_write, check_format, write_json, write_records
 from tokbench.tokenizer import load_tokenizer
 
@@ -24,9 +24,9 @@ def parse_transitions(text: str) -> list[float]:
     try:
         values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise UsageError(f"--transition {text!r}: give comma-separated numbers, e.g. 0.4,0.6,0.8") from None
+        raise UsageError(f"{param('transitions')} {text!r}: give comma-separated numbers, e.g. 0.4,0.6,0.8") from None
     if not values:
-        raise UsageError("--transition: give at least one transition point")
+        raise UsageError(f"{param('transitions')}: give at least one transition point")
     return values
 
 
@@ -116,7 +116,7 @@ def sweep_command(corpus_specs, out: Path, eval_specs, algo: str, transitions: s
 
     claim_output(out, force)  # before any reading or training
     if algo != "superbpe":
-        raise UsageError(f"sweep supports --algo superbpe, not {algo!r}")
+        raise UsageError(f"sweep supports {param('algo')} superbpe, not {algo!r}")
     check_format(fmt)
     points = parse_transitions(transitions)
     lines = list(Corpus(list(corpus_specs), text_field=text_field, errors=errors).lines())
