@@ -341,7 +341,10 @@ def parse_size(text: str) -> int:
     m = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)i?b?\s*", str(text).lower())
     if not m:
         raise UsageError(f"{param('shard_size')} {text!r}: give bytes, e.g. 64MB, 512k or 1000000")
-    return int(m.group(1)) << (10 * " kmgt".index(m.group(2) or " "))
+    size = int(m.group(1)) << (10 * " kmgt".index(m.group(2) or " "))
+    if size < 1:
+        raise UsageError(f"{param('shard_size')} must be at least 1 byte, not {text!r}")
+    return size
 
 
 def _cuts(source: Source, shard_size: int, size: int) -> list:

@@ -8,6 +8,7 @@ machine wall time mostly measures the neighbours.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -27,6 +28,8 @@ def parse_transitions(text: str) -> list[float]:
         raise UsageError(f"{param('transitions')} {text!r}: give comma-separated numbers, e.g. 0.4,0.6,0.8") from None
     if not values:
         raise UsageError(f"{param('transitions')}: give at least one transition point")
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        raise UsageError(f"{param('transitions')} {text!r}: each point must be a number above 0")
     return values
 
 
