@@ -327,7 +327,7 @@ class Evaluation:
                 self.length_hist[(st.tokenizer, st.corpus)] = np.bincount(
                     table.lengths[:n], weights=st.counts[:n]).astype(np.int64)
             for model, st in zip(self.models, stats[len(stats) - len(self.models):]):
-                st.extra.update(model.score(src.documents()))
+                st.extra.update(model.score(src.documents(), allow_special=self.allow_special))
             self.stats += stats
         self._premiums()
         for lex in self._lex.values():
