@@ -70,7 +70,7 @@ def test_algorithms_that_cannot_train_from_counts_refuse(cli, sharded_corpus, tm
     assert not (tmp_path / "t.json").exists() and time.perf_counter() - started < 5  # refused before any cluster
 
 
-TIMINGS = {"throughput_mb_s", "first_use_s"}  # seconds, the one thing a cluster may change
+TIMINGS = {"throughput_mb_s", "throughput_cpu_mb_s", "first_use_s"}  # seconds, the one thing a cluster may change
 
 
 def _records(out: str) -> list[dict]:

@@ -48,8 +48,9 @@ def transplant_command(
     max_bytes: MaxBytesOpt = 200_000,
     fmt: FormatOpt = "table",
     allow_special: Annotated[bool, typer.Option(
-        "--allow-special", help="--evaluate reads special-token text (<|endoftext|>, <s>) as those tokens, in both "
-        "models, as they see chat-formatted data; default: plain text (the heal corpus is always plain text)")] = False,
+        "--allow-special", help="special-token text (<|endoftext|>, <s>) is those tokens, as models see chat-formatted "
+        "data: in the heal corpus (the new tokenizer, the model's appended specials included) and in --evaluate (both "
+        "models); default: plain text")] = False,
 ) -> None:
     """Give a pretrained causal LM a new tokenizer and save it as a Hugging Face model folder."""
     from tokbench.transplant.core import transplant
@@ -73,7 +74,8 @@ def transplant_command(
 
         if not heal_corpus:
             raise UsageError("--heal-steps needs --heal-corpus (text to train the new rows on)")
-        opts = HealOptions(steps=heal_steps, batch_size=heal_batch_size, seq_len=heal_seq_len, lr=heal_lr, seed=seed)
+        opts = HealOptions(steps=heal_steps, batch_size=heal_batch_size, seq_len=heal_seq_len, lr=heal_lr, seed=seed,
+                           allow_special=allow_special)
         opts.check()
         work = out.with_name(out.name + ".heal")
         check_work(work, resume, force)
