@@ -36,7 +36,7 @@ _register_capabilities()
 
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: runs the app, mapping errors to one line on stderr and an exit code."""
-    from tokbench.errors import install_signal_handlers, received_signal
+    from tokbench.errors import install_signal_handlers, interruptible, received_signal
     from tokbench.io import finish_stdout, guard_stdio
 
     guard_stdio()
@@ -56,7 +56,8 @@ def main(argv: Optional[list[str]] = None) -> None:
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
     try:
-        code = app(args=args, prog_name="tokbench", standalone_mode=False)
+        with interruptible():
+            code = app(args=args, prog_name="tokbench", standalone_mode=False)
         if received_signal() is not None or code == 130:  # typer turns Ctrl-C into a silent Exit(130)
             raise KeyboardInterrupt
         finish_stdout()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from tokbench.errors import InputError, UsageError
+from tokbench.errors import InputError, UsageError, param
 from tokbench.io import REPO_ROOT, open_input
 
 BUNDLED_ROOT = REPO_ROOT / "corpora"
@@ -142,8 +142,8 @@ def _decode(data: bytes, where: str, offset: int, errors: str, line: int | None 
         return data.decode("utf-8", errors=errors)
     except UnicodeDecodeError as exc:
         at = f"line {line}, " if line is not None else ""
-        raise InputError(f"{where}: invalid UTF-8 at {at}byte offset {offset + exc.start} (use --errors replace)"
-                         ) from None
+        raise InputError(f"{where}: invalid UTF-8 at {at}byte offset {offset + exc.start} "
+                         f"(use {param('errors')} replace)") from None
 
 
 def _check_text(data: bytes, where: str, offset: int = 0) -> None:
@@ -224,7 +224,7 @@ class Corpus:
         if isinstance(self.specs, (str, Path)):
             self.specs = [str(self.specs)]
         if self.errors not in ("strict", "replace"):
-            raise UsageError(f"--errors must be strict or replace, not {self.errors!r}")
+            raise UsageError(f"{param('errors')} must be strict or replace, not {self.errors!r}")
         self.sources = expand(self.specs)
         if not self.name:
             first = str(self.specs[0])
@@ -262,7 +262,7 @@ class Corpus:
     def _sized_shards(self, shard_size: int, split_text: bool) -> list[tuple[Shard, int]]:
         """(shard, bytes) pairs; each file is stat'ed once, and opened only when it is big enough to cut."""
         if shard_size < 1:
-            raise UsageError(f"--shard-size must be at least 1 byte, not {shard_size}")
+            raise UsageError(f"{param('shard_size')} must be at least 1 byte, not {shard_size}")
         out: list[tuple[Shard, int]] = []
         for source, size in zip(self.sources, self._sizes()):
             if source.is_stdin:
@@ -286,7 +286,7 @@ class Corpus:
         the corpus is small (about four per worker, so no worker idles while another finishes a big one), and small
         files packed together (a task has a fixed cost on a cluster)."""
         if shard_size < 1:
-            raise UsageError(f"--shard-size must be at least 1 byte, not {shard_size}")
+            raise UsageError(f"{param('shard_size')} must be at least 1 byte, not {shard_size}")
         size = max(1, min(shard_size, max(1 << 20, -(-sum(self._sizes()) // (4 * max(1, workers))))))
         sized = self._sized_shards(size, split_text)
         return group_shards([s for s, _ in sized], size, [n for _, n in sized])
@@ -340,8 +340,11 @@ def parse_size(text: str) -> int:
 
     m = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)i?b?\s*", str(text).lower())
     if not m:
-        raise UsageError(f"--shard-size {text!r}: give bytes, e.g. 64MB, 512k or 1000000")
-    return int(m.group(1)) << (10 * " kmgt".index(m.group(2) or " "))
+        raise UsageError(f"{param('shard_size')} {text!r}: give bytes, e.g. 64MB, 512k or 1000000")
+    size = int(m.group(1)) << (10 * " kmgt".index(m.group(2) or " "))
+    if size < 1:
+        raise UsageError(f"{param('shard_size')} must be at least 1 byte, not {text!r}")
+    return size
 
 
 def _cuts(source: Source, shard_size: int, size: int) -> list:
@@ -455,7 +458,7 @@ def _records(source: Source, text_field: str, errors: str, start: int = 0, end: 
             except json.JSONDecodeError as exc:
                 raise InputError(f"{where}: invalid JSON: {exc.msg}") from None
             if not isinstance(record, dict) or text_field not in record:
-                raise InputError(f"{where}: no field {text_field!r} (see --text-field)")
+                raise InputError(f"{where}: no field {text_field!r} (see {param('text_field')})")
             value = record[text_field]
             if not isinstance(value, str):
                 raise InputError(f"{where}: field {text_field!r} is not a string")

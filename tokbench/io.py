@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from tokbench.errors import InputError, UsageError, WorkError
+from tokbench.errors import InputError, UsageError, WorkError, param
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FORMATS = ("json", "jsonl", "csv", "md")  # machine output of records: the one --format vocabulary
@@ -34,7 +34,7 @@ TABLE_OR_JSON = ("table", "json")  # commands with one result: a table on stderr
 def check_format(fmt: str | None, choices: tuple[str, ...] = FORMATS) -> None:
     """UsageError unless `fmt` (when given) is one of `choices`: the one place --format values are checked."""
     if fmt is not None and fmt not in choices:
-        raise UsageError(f"--format must be one of {', '.join(choices)}, not {fmt!r}")
+        raise UsageError(f"{param('format')} must be one of {', '.join(choices)}, not {fmt!r}")
 
 
 def cache_dir(*parts: str) -> Path:
@@ -102,7 +102,7 @@ def set_threads(threads: int | None) -> None:
     """`--threads N` for the rest of the process (None: all cores again); UsageError below 1."""
     global _THREADS
     if threads is not None and threads < 1:
-        raise UsageError(f"--threads must be at least 1, not {threads}")
+        raise UsageError(f"{param('threads')} must be at least 1, not {threads}")
     _THREADS = threads
 
 
@@ -289,10 +289,12 @@ def _unmake(created: list[Path]) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ user outputs
-def claim_output(path: str | os.PathLike, force: bool, flag: str = "--out") -> Path:
+def claim_output(path: str | os.PathLike, force: bool, name: str = "out") -> Path:
     """Decide, before any work, that `path` may be written: refuse an existing entry unless `force`, refuse the
-    current folder (or one holding it), and clear temps a killed earlier run left beside it."""
+    current folder (or one holding it), and clear temps a killed earlier run left beside it. Errors name `path` as
+    parameter `name` (`tokbench.errors.param`)."""
     path = Path(path)
+    flag = param(name)
     text = str(path)
     if text == "-":
         return path
@@ -308,7 +310,7 @@ def claim_output(path: str | os.PathLike, force: bool, flag: str = "--out") -> P
     if path.name in ("", ".", ".."):
         raise UsageError(f"{flag} {path}: give a path that names the output, not {path.name or '/'!r}")
     if os.path.lexists(path) and not force:
-        raise UsageError(f"{path}: already exists (use --force to replace it)")
+        raise UsageError(f"{path}: already exists (use {param('force')} to replace it)")
     for parent in [path.parent, *path.parent.parents]:
         if parent.exists():
             if not parent.is_dir():
@@ -379,7 +381,7 @@ def atomic_dir(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     `force`). Any OS error while filling it becomes a WorkError naming `path`."""
     path = Path(path)
     if os.path.lexists(path) and not force:
-        raise UsageError(f"{path}: already exists (use --force to replace it)")
+        raise UsageError(f"{path}: already exists (use {param('force')} to replace it)")
     created = _make_parent(path)
     clean_stale_temps(path)
     try:

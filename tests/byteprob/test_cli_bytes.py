@@ -58,3 +58,42 @@ def test_usage_errors(cli):
     assert r.code == 1 and "nosuch-model" in r.err and "Traceback" not in r.err  # InputError, one line
     r = cli("bytes", "ensemble", "--model", M, "--corpus", "x")
     assert r.code == 2
+
+
+def test_literal_spiece_underline_is_walked_as_sentencepiece_reads_it(cli):
+    """mistral-v1 reads a literal ▁ as a space (sentencepiece gives "a▁b" and "a b" the same pieces), so the byte
+    walk goes over the bytes its tokens spell: no resync, sentencepiece's own ids as the final state, and the same
+    probabilities as the space-spelt text; bits per byte still divide by the text's own UTF-8 bytes."""
+    import numpy as np
+    import pytest
+    import sentencepiece as spm
+
+    from tokbench.byteprob.commands import logprob_record, next_records, open_model
+    from tokbench.tokenizer import zoo
+
+    sp = spm.SentencePieceProcessor(model_file=str(zoo.resolve("mistral-v1")))
+    text, spaced = "a▁b x▁▁y ▁z▁", "a b x  y  z "
+    assert sp.encode(text) == sp.encode(spaced)
+    blm = open_model("random:mistral-v1")
+    assert blm.view(text) == blm.view(spaced) == spaced.encode()
+    rec, ref = logprob_record(blm, text), logprob_record(blm, spaced)
+    assert rec["resyncs"] == ref["resyncs"] == 0
+    assert blm.state(blm.view(text)).T == tuple(sp.encode(text))
+    assert rec["bytes"] == len(text.encode()) > ref["bytes"] == len(spaced)
+    assert rec["logprob"] == pytest.approx(ref["logprob"], rel=1e-6) and np.isfinite(rec["logprob"])  # float32 LM
+    assert rec["token_logprob"] == ref["token_logprob"] and rec["logprob"] >= rec["token_logprob"] - 1e-6
+    assert rec["bits_per_byte"] == pytest.approx(-rec["logprob"] / np.log(2) / len(text.encode()))
+    assert next_records(blm, "x▁", 5) == next_records(blm, "x ", 5)
+    r = cli("bytes", "logprob", "--model", "random:mistral-v1", text)  # the command itself, end to end
+    assert r.code == 0, r.err
+    out = json.loads(r.out)[0]
+    assert out["resyncs"] == 0 and out["logprob"] == pytest.approx(rec["logprob"], rel=1e-6)
+
+
+def test_ensemble_members_that_read_different_bytes_say_so(tmp_path):
+    from tokbench.byteprob.commands import ensemble_records, open_model
+
+    blms = [open_model(M), open_model("random:mistral-v1")]
+    recs = ensemble_records(blms, ["g", "m"], [("same", "a b"), ("differ", "a▁b")], max_bytes=16)
+    assert recs[0]["bytes"] == 3 and recs[0]["mixture_bits_per_byte"] > 0 and "reason" not in recs[0]
+    assert recs[1]["mixture_bits_per_byte"] is None and "different bytes" in recs[1]["reason"]

@@ -32,7 +32,7 @@ def test_record_has_exactly_the_issue_keys(gpt2, texts):
             "tr_percent_weighted", "pure_percent_unique",
             "pure_percent_weighted", "no_verdict_unique", "morph_precision", "morph_recall", "morph_f1", "premium",
             "premium_min", "premium_median", "premium_max",  # issue 16: per-document parity spread
-            "throughput_mb_s", "first_use_s",  # issue 15: warm throughput, load + first encode apart
+            "throughput_mb_s", "throughput_cpu_mb_s", "first_use_s",  # issue 15: warm throughput, load + first encode apart
             "bits_per_byte", "exact_bits_per_byte",  # issue 6: model metrics, null without --model
             "corpus_hash"]  # issue 14: which text was measured (the gate refuses a baseline of other text)
     (rec,) = evaluate([gpt2], [str(texts)])

@@ -55,3 +55,20 @@ def test_gate_covers_model_metrics(corpus):
     old = [dict(r, bits_per_byte=r["bits_per_byte"] * 0.9) for r in new]  # the baseline model was better
     rows = gate.diff(old, new, gate.parse_tolerances(["bits_per_byte=1%"]))
     assert [r["metric"] for r in gate.regressions(rows)] == ["bits_per_byte"]
+
+
+def test_allow_special_reaches_the_model_metric(tmp_path):
+    """`eval --model --allow-special`: the model's bits per byte read <|endoftext|> as the one token its tokenizer's
+    record counts, equal to tokbench.lm on the allowing tokenizer (and unlike the plain reading)."""
+    from tokbench.lm import LM
+
+    (tmp_path / "chat.txt").write_text("<|endoftext|>Hello world.<|endoftext|> Bye.<|endoftext|>\n", encoding="utf-8")
+    scorer = TinyScorer("tiny", max_bytes=10_000, exact_bytes=0)
+    (plain,) = Evaluation([], [str(tmp_path)], models=[scorer]).records
+    (allowed,) = Evaluation([], [str(tmp_path)], models=[scorer], allow_special=True).records
+    docs = [(tmp_path / "chat.txt").read_text(encoding="utf-8")]
+    view = LM(model=scorer.lm.model, tokenizer=scorer.lm.tokenizer.allowing_special(), folder=None, name="v")
+    assert allowed["bits_per_byte"] == pytest.approx(view.bits_per_byte(docs, progress=False)["bits_per_byte"], rel=1e-9)
+    assert plain["bits_per_byte"] == pytest.approx(scorer.lm.bits_per_byte(docs, progress=False)["bits_per_byte"],
+                                                   rel=1e-9)
+    assert allowed["tokens"] < plain["tokens"] and allowed["bits_per_byte"] != plain["bits_per_byte"]

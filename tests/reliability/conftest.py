@@ -64,7 +64,7 @@ def _preexec(fsize: int | None, umask: int | None, memory: int | None):
 
 
 def command(args, drop_dac: bool = False) -> list[str]:
-    cmd = [sys.executable, "-m", "tokbench.cli", *map(str, args)]
+    cmd = [sys.executable, "-m", "tokbench", *map(str, args)]
     if drop_dac and os.geteuid() == 0:  # root reads everything: drop the capabilities that let it
         cmd = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all", *cmd]
     return cmd

@@ -133,3 +133,64 @@ def test_stale_temps_of_dead_runs_are_cleaned(tb, tmp_path, corpus, out):
     assert r.code == 0, r.err
     assert not stale_file.exists() and not stale_dir.exists()
     assert live.exists()
+
+
+# Run the CLI with one line of instrumentation: a Ctrl-C sent from inside LLVM's object-cache callback, which numba
+# reaches on every kernel it loads from its cache. An exception raised in a callback from native code is swallowed
+# ("Exception ignored on calling ctypes callback function"), so the run used to finish and write its output, then
+# report "interrupted" with a traceback.
+CTRL_C_IN_LLVM_CALLBACK = """
+import os, signal, sys
+import llvmlite.binding.executionengine as ee
+find = ee.ExecutionEngine._find_module_ptr
+def find_after_ctrl_c(self, ptr):
+    ee.ExecutionEngine._find_module_ptr = find
+    os.kill(os.getpid(), signal.SIGINT)
+    return find(self, ptr)  # the handler runs here, inside the callback
+ee.ExecutionEngine._find_module_ptr = find_after_ctrl_c
+from tokbench.cli import main
+main(sys.argv[1:])
+"""
+
+# ... and a Ctrl-C arriving once the command is done (in the interpreter's shutdown), through the real entry point.
+CTRL_C_AT_EXIT = """
+import atexit, os, signal, sys, time
+atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.2)))
+from tokbench.__main__ import main
+main()
+"""
+
+
+def _run_instrumented(tmp_path, script: str, *args):
+    import subprocess
+    import sys
+
+    from tests.reliability.conftest import _env
+
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(script)
+    return subprocess.run([sys.executable, launcher, *map(str, args)], cwd=tmp_path, env=_env(), capture_output=True,
+                          timeout=300)
+
+
+def test_ctrl_c_inside_numbas_cache_loader_interrupts_the_run(tmp_path, corpus):
+    """The kernel loads in the main thread (--threads 1); the interrupt takes effect as numba releases its compiler
+    lock: exit 130, one line, no output."""
+    out = tmp_path / "t.json"
+    proc = _run_instrumented(tmp_path, CTRL_C_IN_LLVM_CALLBACK, "train", corpus, "--vocab-size", "300",
+                             "--threads", "1", "-o", out)
+    err = proc.stderr.decode()
+    assert proc.returncode == 130, err
+    assert err.strip() == "tokbench: interrupted", err
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_ctrl_c_after_the_command_finished_changes_nothing(tmp_path, corpus):
+    """The output is committed and the exit code settled: a signal in the shutdown is recorded, not raised (it used
+    to end the process by SIGINT, exit -2, with a traceback)."""
+    out = tmp_path / "t.json"
+    proc = _run_instrumented(tmp_path, CTRL_C_AT_EXIT, "train", corpus, "--vocab-size", "300", "-o", out)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "interrupted" not in err, err
+    assert out.is_file() and leftovers(tmp_path) == []

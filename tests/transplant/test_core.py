@@ -206,3 +206,9 @@ def test_sentencepiece_new_tokenizer_keeps_its_bytes_when_specials_are_appended(
     saved = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
     assert saved.encode("the cat", add_special_tokens=True).ids == new.encode("the cat", add_special_tokens=True)
     assert saved.token_to_id("<|endoftext|>") == new.vocab_size
+    view = m.tokenizer.allowing_special()  # the appended special, and sentencepiece's own <s> </s>, read as tokens
+    for text in ["a<|endoftext|>b", "hello <|endoftext|>  world ", "<s>x</s> y<|endoftext|>"]:
+        saved.encode_special_tokens = False
+        assert view.encode(text) == saved.encode(text, add_special_tokens=False).ids, text
+        saved.encode_special_tokens = True
+        assert m.tokenizer.encode(text) == saved.encode(text, add_special_tokens=False).ids, text

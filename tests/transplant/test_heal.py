@@ -101,3 +101,93 @@ def test_cli_heal_needs_a_corpus(models, toks, tmp_path):
     res = CliRunner().invoke(app, ["transplant", "--model", str(models["tied"]), "--tokenizer", str(toks["new"]),
                                    "-o", str(tmp_path / "o"), "--heal-steps", "5"])
     assert isinstance(res.exception, UsageError) and "--heal-corpus" in str(res.exception)
+
+
+@pytest.fixture(scope="module")
+def renamed_special(toks, tmp_path_factory):
+    """The new tokenizer with its special token renamed <|end|>: the model's <|endoftext|> gets appended to it."""
+    spec = json.loads(toks["new"].read_text())
+    (added,) = spec["added_tokens"]
+    spec["model"]["vocab"]["<|end|>"] = spec["model"]["vocab"].pop(added["content"])
+    added["content"] = "<|end|>"
+    path = tmp_path_factory.mktemp("renamed") / "tokenizer.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+CHAT = ["<|endoftext|>def f(x):\n    return x<|end|> <|endoftext|><|endoftext|>  y = f(2)<|endoftext|\n",
+        "plain text, no special token at all", "<|end|><|endoftext|>"]
+
+
+def test_appended_specials_encode_as_tokenizers_does(models, renamed_special, toks):
+    """An appended special is plain text by default and its one id when allowed, like the new tokenizer's own
+    special: every encode verb against `tokenizers` on the saved (extended) tokenizer.json."""
+    from tokenizers import Tokenizer
+
+    from tokbench.tokenizer import load_tokenizer
+    from tokbench.transplant.core import match_vocab
+
+    m = match_vocab(load_tokenizer(str(toks["old"])), load_tokenizer(str(renamed_special)), "old")
+    assert m.added_specials == ["<|endoftext|>"]
+    tok, eot = m.tokenizer, m.tokenizer.vocab_size - 1
+    ref = Tokenizer.from_str(tok.hf().to_str())
+    assert ref.token_to_id("<|endoftext|>") == eot
+    ref.encode_special_tokens = True
+    plain = [e.ids for e in ref.encode_batch(CHAT, add_special_tokens=False)]
+    ref.encode_special_tokens = False
+    allowed = [e.ids for e in ref.encode_batch(CHAT, add_special_tokens=False)]
+    assert plain != allowed and eot in allowed[0] and eot not in plain[0]
+    assert tok.encode_batch(CHAT) == plain
+    view = tok.allowing_special()
+    assert view.vocab_size == tok.vocab_size and view.special_tokens == tok.special_tokens
+    for verb in (lambda t: t.encode_batch(CHAT), lambda t: [t.encode(x) for x in CHAT],
+                 lambda t: [t.encode_bytes(x.encode()) for x in CHAT]):
+        assert verb(view) == allowed
+    assert tok.encode_batch(CHAT, allowed_special="all") == allowed
+    flat, offsets = view.encode_arrays(CHAT)
+    assert [flat[offsets[i]:offsets[i + 1]].tolist() for i in range(len(CHAT))] == allowed
+    only = tok.encode_batch(CHAT, allowed_special={"<|endoftext|>"})  # the appended one alone: <|end|> stays text
+    assert eot in only[0] and tok.token_to_id("<|end|>") not in only[0] and only != allowed
+    assert view.all_token_bytes()[eot] == b"<|endoftext|>" and tok.all_token_bytes()[eot] == b""
+    assert b"".join(view.token_bytes(i) for i in allowed[0]) == CHAT[0].encode()
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_heal_corpus_reads_specials_only_when_allowed(models, renamed_special, allow):
+    """The heal stream is the document start followed by `tokenizers`' ids of each text, special tokens (the
+    appended <|endoftext|> and the tokenizer's own <|end|>) read as tokens only with allow_special."""
+    from tokenizers import Tokenizer
+
+    from tokbench.transplant.heal import Healer
+
+    res = transplant(str(models["tied"]), str(renamed_special), "mean", save=False)
+    ref = Tokenizer.from_str(res.lm.tokenizer.hf().to_str())
+    ref.encode_special_tokens = not allow
+    start = res.lm.start_ids
+    expected = [start + e.ids for e in ref.encode_batch(CHAT, add_special_tokens=False)]
+    healer = Healer(res.lm, res.targets, CHAT, HealOptions(steps=1, seq_len=4, allow_special=allow))
+    assert healer.stream.tolist() == [i for ids in expected for i in ids]
+    eot = res.lm.tokenizer.token_to_id("<|endoftext|>")
+    assert start == [eot]  # <|endoftext|> starts each document; read from the text only when allowed
+    assert (healer.stream.tolist().count(eot) > len(CHAT)) == allow
+    assert healer.token_bytes[eot] == (len("<|endoftext|>") if allow else 0)
+
+
+def test_cli_allow_special_reaches_the_heal(models, renamed_special, sample_text, tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from tokbench.transplant.cli import transplant_command
+
+    app = typer.Typer()
+    app.command("transplant")(transplant_command)
+    app.command("x")(lambda: None)
+    corpus = tmp_path / "chat.txt"
+    corpus.write_text("<|endoftext|>".join([sample_text[:800]] * 3))
+    args = ["transplant", "--model", str(models["tied"]), "--tokenizer", str(renamed_special), "--method", "mean",
+            "--heal-steps", "2", "--heal-corpus", str(corpus), "--heal-seq-len", "16", "--heal-batch-size", "2"]
+    for flag, out in (([], "a"), (["--allow-special"], "b")):
+        res = CliRunner().invoke(app, [*args, "-o", str(tmp_path / out), *flag])
+        assert res.exit_code == 0, res.output
+        heal_opts = json.loads((tmp_path / out / "transplant.json").read_text())["heal"]["options"]
+        assert heal_opts["allow_special"] == bool(flag)

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from tokbench.errors import UsageError
+from tokbench.options import at_least
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Exact byte-level probabilities from tokenized LMs.")
@@ -52,21 +53,19 @@ def logprob(model: ModelOpt, text: Annotated[str, typer.Argument(help="text, or 
 
 @app.command("next")
 def next_(model: ModelOpt, prefix: Annotated[str, typer.Option("--prefix", help="prompt (may end mid-token)")],
-          top: Annotated[int, typer.Option("--top", help="how many bytes to show")] = 10,
+          top: Annotated[int, typer.Option("--top", callback=at_least(1), help="how many bytes to show")] = 10,
           fmt: FormatOpt = "md") -> None:
     """The next-byte distribution after a prefix, as characters where printable."""
     from tokbench.byteprob.commands import next_records, open_model
 
-    if top < 1:
-        raise UsageError("--top must be at least 1")
     prefix = _text(prefix, "--prefix")
     _emit(next_records(open_model(model), prefix, top), fmt)
 
 
 @app.command()
 def bpb(model: ModelOpt, corpus: Annotated[list[str], typer.Option("--corpus", help="files, folders, globs")],
-        max_bytes: Annotated[int, typer.Option("--max-bytes", help="bytes scored per document")] = 256,
-        docs: Annotated[int, typer.Option("--docs", help="documents scored")] = 8,
+        max_bytes: Annotated[int, typer.Option("--max-bytes", callback=at_least(1), help="bytes scored per document")] = 256,
+        docs: Annotated[int, typer.Option("--docs", callback=at_least(1), help="documents scored")] = 8,
         fmt: FormatOpt = "jsonl") -> None:
     """Exact byte-level bits per byte next to token-level bits per byte, per document."""
     from tokbench.byteprob.commands import bpb_records, open_model
@@ -77,14 +76,12 @@ def bpb(model: ModelOpt, corpus: Annotated[list[str], typer.Option("--corpus", h
 @app.command()
 def complete(model: ModelOpt, prefix: Annotated[str, typer.Option("--prefix")],
              suffix: Annotated[Optional[str], typer.Option("--suffix", help="score this continuation too")] = None,
-             max_bytes: Annotated[int, typer.Option("--max-bytes")] = 32,
+             max_bytes: Annotated[int, typer.Option("--max-bytes", callback=at_least(1))] = 32,
              sample: Annotated[bool, typer.Option("--sample", help="sample instead of greedy")] = False,
-             seed: Annotated[int, typer.Option("--seed")] = 0, fmt: FormatOpt = "json") -> None:
+             seed: Annotated[int, typer.Option("--seed", callback=at_least(0))] = 0, fmt: FormatOpt = "json") -> None:
     """Complete a prompt that may end mid-token: exact byte-level vs naive token-level vs token healing."""
     from tokbench.byteprob.commands import complete_record, open_model
 
-    if max_bytes < 1:
-        raise UsageError("--max-bytes must be at least 1")
     prefix = _text(prefix, "--prefix")
     suffix = None if suffix is None else _text(suffix, "--suffix")
     _emit(complete_record(open_model(model), prefix, suffix, max_bytes, sample, seed), fmt)
@@ -93,8 +90,8 @@ def complete(model: ModelOpt, prefix: Annotated[str, typer.Option("--prefix")],
 @app.command()
 def ensemble(model: Annotated[list[str], typer.Option("--model", "-m", help="two or more models")],
              corpus: Annotated[list[str], typer.Option("--corpus")],
-             max_bytes: Annotated[int, typer.Option("--max-bytes")] = 128,
-             docs: Annotated[int, typer.Option("--docs")] = 4, fmt: FormatOpt = "jsonl") -> None:
+             max_bytes: Annotated[int, typer.Option("--max-bytes", callback=at_least(1))] = 128,
+             docs: Annotated[int, typer.Option("--docs", callback=at_least(1))] = 4, fmt: FormatOpt = "jsonl") -> None:
     """Mix next-byte distributions of models with different tokenizers; bits per byte of the mixture and members."""
     from tokbench.byteprob.commands import ensemble_records, open_model
 

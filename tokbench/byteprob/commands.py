@@ -41,12 +41,12 @@ def token_logprob(blm: ByteLM, text: str, eos: bool = False) -> tuple[float, int
 
 
 def logprob_record(blm: ByteLM, text: str, eos: bool = False) -> dict:
-    """Bits per byte of an empty text are null (no bytes to divide by), not 0 or -0."""
-    data = text.encode("utf-8")
+    """The walk goes over the text as the tokenizer sees it (`ByteLM.view`); both bits per byte divide by the text's
+    own UTF-8 bytes, as `lm bpb` does. Bits per byte of an empty text are null (no bytes to divide by), not 0 or -0."""
     calls0 = blm.stats.lm_calls
-    lp = blm.logprob(data, eos=eos)
+    lp = blm.logprob(blm.view(text), eos=eos)
     tlp, ntok = token_logprob(blm, text, eos=eos)
-    n = len(data)
+    n = len(text.encode("utf-8"))
     return {"bytes": n, "tokens": ntok, "logprob": lp, "bits_per_byte": -lp / LN2 / n if n else None,
             "token_logprob": tlp, "token_bits_per_byte": -tlp / LN2 / n if n else None,
             "lm_calls": blm.stats.lm_calls - calls0, "resyncs": blm.stats.resyncs}
@@ -70,7 +70,7 @@ def finite_records(records: list[dict]) -> list[dict]:
 
 
 def next_records(blm: ByteLM, prefix: str, top: int = 10) -> list[dict]:
-    d = blm.next_byte_logprobs(prefix.encode("utf-8"))
+    d = blm.next_byte_logprobs(blm.view(prefix))
     order = np.argsort(-d, kind="stable")[:top]
     return [{"byte": int(b), "char": byte_label(int(b)), "prob": float(np.exp(d[b])), "logprob": float(d[b])}
             for b in order if np.isfinite(d[b])]
@@ -160,14 +160,16 @@ def complete_healing(blm: ByteLM, prefix: bytes, max_bytes: int, rng=None) -> by
 
 
 def complete_record(blm: ByteLM, prefix: str, suffix: str | None, max_bytes: int, sample: bool, seed: int) -> dict:
-    p = prefix.encode("utf-8")
+    """Completions of the prompt as the tokenizer sees it (`ByteLM.view`), and the suffix's bytes after it."""
+    p = blm.view(prefix)
     rec: dict = {"prefix": prefix}
     for name, fn in (("exact", complete_exact), ("naive", complete_naive), ("healing", complete_healing)):
         rng = np.random.default_rng(seed) if sample else None
         rec[name] = fn(blm, p, max_bytes, rng).decode("utf-8", errors="replace")
     if suffix is not None:
         # how likely each method finds the given continuation: exact byte-level vs conditioning on enc(prefix)
-        sb = suffix.encode("utf-8")
+        whole = blm.view(prefix + suffix)
+        sb = whole[len(p):] if whole.startswith(p) else suffix.encode("utf-8")
         rec["suffix"] = suffix
         rec["exact_suffix_logprob"] = blm.logprob(p + sb) - blm.logprob(p)
         whole, _ = token_logprob(blm, prefix + suffix)
@@ -196,13 +198,23 @@ def naive_suffix_logprob(blm: ByteLM, prefix: bytes, suffix: bytes) -> float:
 def ensemble_records(blms: list[ByteLM], names: list[str], docs: Iterable[tuple[str, str]], max_bytes: int = 256,
                      weights: list[float] | None = None) -> list[dict]:
     """Mix next-byte distributions of models with different tokenizers (fixed weights, in probability space);
-    bits per byte of the mixture and of each member over the first max_bytes bytes of each document."""
+    bits per byte of the mixture and of each member over the first max_bytes bytes of each document. The members
+    walk the text as their tokenizers see it (`ByteLM.view`); where those bytes differ (a literal ▁ that a
+    SentencePiece member reads as a space) there is no one byte string to mix, and the record says so."""
     w = np.log(np.array(weights or [1.0 / len(blms)] * len(blms)))
     out = []
     for doc, text in docs:
-        data = text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore").encode("utf-8")
-        if not data:
+        text = text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
+        if not text:
             continue
+        views = {b.view(text) for b in blms}
+        if len(views) > 1:
+            out.append({"document": doc, "bytes": len(text.encode("utf-8")), "mixture_bits_per_byte": None,
+                        **{f"{name}_bits_per_byte": None for name in names},
+                        "reason": "the members read this text as different bytes (normalisation, or a literal ▁ read "
+                                  "as a space): no common byte string to mix"})
+            continue
+        (data,) = views
         states = [b.root() for b in blms]
         member = np.zeros(len(blms))
         mix = 0.0
@@ -212,8 +224,9 @@ def ensemble_records(blms: list[ByteLM], names: list[str], docs: Iterable[tuple[
             m = ds + w[:, None]
             mix += float(np.logaddexp.reduce(m[:, byte]) - np.logaddexp.reduce(np.logaddexp.reduce(m, axis=0)))
             states = [s.advance(byte) for s in states]
-        rec = {"document": doc, "bytes": len(data), "mixture_bits_per_byte": -mix / LN2 / len(data)}
+        n = len(text.encode("utf-8"))
+        rec = {"document": doc, "bytes": n, "mixture_bits_per_byte": -mix / LN2 / n}
         for name, v in zip(names, member):
-            rec[f"{name}_bits_per_byte"] = -float(v) / LN2 / len(data)
+            rec[f"{name}_bits_per_byte"] = -float(v) / LN2 / n
         out.append(rec)
     return out

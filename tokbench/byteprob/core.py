@@ -167,6 +167,17 @@ class ByteLM:
         p = p if isinstance(p, bytes) else p.encode("utf-8")
         return p[:-1] if p.endswith(b"x") else b""
 
+    def view(self, text: str) -> bytes:
+        """The bytes the walk goes over for `text`: the text as the tokenizer sees it (its `prepare`), less the dummy
+        prefix the walk starts with. A SentencePiece tokenizer reads a literal ▁ as a space and a normaliser may change
+        characters, so its tokens spell these bytes, not the text's UTF-8 (walking that would only resync). WordPiece
+        runs its words together (another text), so there the text's own bytes are walked (probability 0 past a space)."""
+        prep = getattr(self.tok, "prepare", None)
+        if prep is None or getattr(self.tok, "model_type", "") == "wordpiece":
+            return text.encode("utf-8")
+        data = prep(text)
+        return data[len(self.dummy):] if data.startswith(self.dummy) else data
+
     def encode_bytes(self, data: bytes) -> list[int] | None:
         """The canonical encoding of prepared bytes (the adapter's `encode_bytes` of the bytes after the dummy
         prefix), or None where no text has exactly these bytes: data that does not start with the dummy prefix, or

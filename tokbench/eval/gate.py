@@ -2,7 +2,7 @@
 
 `--tolerance bytes_per_token=1%` allows bytes_per_token (higher is better) to fall by up to 1% of its baseline value;
 a metric with lower-is-better fails when it rises by more than its tolerance. Without any --tolerance every metric
-with a direction except throughput_mb_s (timing noise) is gated at 0%.
+with a direction except the throughput figures (timing noise) is gated at 0%.
 
 The gate fails closed: a gated metric it cannot compare (missing, null, not a finite number on either side) is an
 InputError naming the record and the metric, never a pass. Under the default gate a metric null on both sides does
@@ -20,7 +20,7 @@ from tokbench.errors import InputError, UsageError, param
 from tokbench.eval.metrics import METRICS
 
 _TOL = regex.compile(r"^\s*([A-Za-z_]+)\s*=\s*([0-9]*\.?[0-9]+)\s*%?\s*$")
-NOISY = {"throughput_mb_s"}
+NOISY = {"throughput_mb_s", "throughput_cpu_mb_s"}
 
 
 class Tolerances(dict):

@@ -587,6 +587,8 @@ _M = [
     Metric("premium_median", _premium_quantile("premium_median"), "lower", "median premium over parallel documents"),
     Metric("premium_max", _premium_quantile("premium_max"), "lower", "highest premium of one parallel document"),
     Metric("throughput_mb_s", throughput_mb_s, "higher", "encode MB/s, warm (after a first encode)"),
+    Metric("throughput_cpu_mb_s", lambda s: s.extra.get("throughput_cpu_mb_s"), "higher",
+           "encode MB per CPU-second of the process (the same encodes): other processes' load does not count"),
     Metric("first_use_s", lambda s: s.extra.get("first_use_s"), None,
            "seconds to load the tokenizer and run its first encode (compiles, tables), not in throughput_mb_s"),
     Metric("bits_per_byte", lambda s: s.extra.get("bits_per_byte"), "lower",

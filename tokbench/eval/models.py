@@ -31,11 +31,16 @@ class ModelScorer:
         self.tokenizer = self.lm.tokenizer
         self.byte_lm = ByteLM(self.tokenizer, token_lm(self.lm))
 
-    def score(self, documents: Iterable[str]) -> dict:
+    def score(self, documents: Iterable[str], allow_special: bool = False) -> dict:
+        """allow_special: the token-level figure reads special-token text as those tokens (as the tokenizer's own
+        record does under `eval --allow-special`); the exact byte-level walk reads every byte as text."""
+        import dataclasses
+
         from tokbench.byteprob.commands import exact_bits_per_byte
 
         docs = list(head(documents, self.max_bytes))
-        token_level = self.lm.bits_per_byte(docs, context=self.context, progress=False)
+        lm = dataclasses.replace(self.lm, tokenizer=self.lm.tokenizer.allowing_special()) if allow_special else self.lm
+        token_level = lm.bits_per_byte(docs, context=self.context, progress=False)
         exact = {}
         if self.exact_bytes:
             first = list(head(docs, self.exact_bytes))

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from tokbench.io import TABLE_OR_JSON, check_format
-from tokbench.options import AllowSpecial, ContextOpt, FormatOpt, MaxBytesOpt, ModelOpt, StrideOpt
+from tokbench.options import AllowSpecial, ContextOpt, FormatOpt, MaxBytesOpt, ModelOpt, StrideOpt, at_least
 
 lm_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Causal language models: score text.")
 
@@ -19,7 +19,7 @@ def bpb_command(
     corpus: Annotated[list[str], typer.Option("--corpus", "-c", help="files, folders or globs (repeatable)")],
     context: ContextOpt = 1024,
     stride: StrideOpt = None,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
+    batch_size: Annotated[int, typer.Option("--batch-size", callback=at_least(1))] = 8,
     max_bytes: MaxBytesOpt = None,
     fmt: FormatOpt = "table",
     allow_special: AllowSpecial = False,

@@ -96,20 +96,23 @@ class Tokenizer:
             raise UsageError(f"{self.name}: {unknown[0]!r} is not one of its special tokens")
         return allowed
 
-    def _split_special(self, text: str, allowed: frozenset[str], encode_plain) -> list[int]:
+    def _split_special(self, text: str | bytes, allowed: frozenset[str], encode_plain) -> list[int]:
         """tiktoken's reading of allowed special tokens: each one found (leftmost, longest first) is its id, and the
-        text between is encoded on its own by `encode_plain`."""
+        text between is encoded on its own by `encode_plain`. `text` may be bytes (for `encode_bytes`)."""
         if not allowed:
             return encode_plain(text)
         import regex
 
-        found = regex.compile("|".join(regex.escape(t) for t in sorted(allowed, key=lambda t: (-len(t), t))))
+        raw = isinstance(text, bytes)
+        order = sorted(allowed, key=lambda t: (-len(t), t))
+        found = regex.compile(b"|".join(regex.escape(t.encode("utf-8")) for t in order) if raw else
+                              "|".join(regex.escape(t) for t in order))
         ids: list[int] = []
         pos = 0
         for m in found.finditer(text):
             if m.start() > pos:
                 ids += encode_plain(text[pos:m.start()])
-            ids.append(self.special_tokens[m.group()])
+            ids.append(self.special_tokens[m.group().decode("utf-8") if raw else m.group()])
             pos = m.end()
         if pos < len(text):
             ids += encode_plain(text[pos:])

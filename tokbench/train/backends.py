@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from tokbench.errors import UsageError, WorkError
+from tokbench.errors import UsageError, WorkError, param
 from tokbench.tokenizer import presets
 
 ALGOS = ("bpe", "unigram", "wordpiece", "sp-bpe", "sp-unigram")
@@ -44,7 +44,7 @@ def train_hf(lines: Iterable[str], algo: str, vocab_size: int, min_frequency: in
                                             special_tokens=specials, initial_alphabet=alphabet,
                                             show_progress=show_progress)
     else:
-        raise UsageError(f"--algo {algo!r} is not a tokenizers trainer")
+        raise UsageError(f"{param('algo')} {algo!r} is not a tokenizers trainer")
     tok.normalizer = presets.hf_normalizer(normalizer)
     tok.pre_tokenizer = presets.hf_pretokenizer(pretokenizer)
     tok.decoder = decoders.WordPiece() if algo == "wordpiece" else decoders.ByteLevel()
@@ -99,7 +99,7 @@ def train_sentencepiece(lines: Iterable[str], algo: str, vocab_size: int, specia
 
             too_high = re.search(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)", str(exc))
             if too_high:  # hard_vocab_limit: sentencepiece cannot make that many pieces from this text
-                raise UsageError(f"--vocab-size is more than sentencepiece can make from this corpus (at most "
+                raise UsageError(f"{param('vocab_size')} is more than sentencepiece can make from this corpus (at most "
                                  f"{too_high.group(2)} pieces)") from None
             raise WorkError(f"sentencepiece training failed: {str(exc).splitlines()[-1]}") from None
         data = _without_input_path(buffer.getvalue())

@@ -11,9 +11,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from tokbench.errors import UsageError
+from tokbench.errors import UsageError, flags
 from tokbench.options import (Errors, ForceOpt, SchedulerOpt, SchedulerTimeoutOpt, ShardSizeOpt, TextField, ThreadsOpt,
-                              WorkersOpt)
+                              WorkersOpt, above, at_least)
 from tokbench.tokenizer.presets import PRETOKENIZERS, TRAIN_NORMALIZERS
 from tokbench.train import trainers
 
@@ -21,9 +21,10 @@ PretokOpt = Annotated[str, typer.Option("--pretokenizer", help=", ".join(PRETOKE
 NormOpt = Annotated[str, typer.Option("--normalizer", help=", ".join(TRAIN_NORMALIZERS))]
 CorpusArgs = Annotated[list[str], typer.Argument(help="files, folders, globs, or - for stdin")]
 MinWordCountOpt = Annotated[int, typer.Option(
-    "--min-word-count", help="drop words counted fewer than K times, after the exact sum (off: 1; changes merges)")]
+    "--min-word-count", callback=at_least(1), help="drop words counted fewer than K times, after the exact sum (off: 1; changes merges)")]
 
 
+@flags(min_count="--min-word-count", parts="--partitions")
 def count_command(
     corpus: CorpusArgs,
     out: Annotated[Path, typer.Option("--out", "-o", help="a folder (a parquet dataset of parts) or FILE.parquet")],
@@ -37,7 +38,7 @@ def count_command(
     errors: Errors = "strict",
     threads: ThreadsOpt = None,
     min_word_count: MinWordCountOpt = 1,
-    partitions: Annotated[int, typer.Option("--partitions", help="parts of the dataset (words split by hash)")] = 8,
+    partitions: Annotated[int, typer.Option("--partitions", callback=at_least(1), help="parts of the dataset (words split by hash)")] = 8,
     force: ForceOpt = False,
 ) -> None:
     """Count pre-tokenized words into a parquet dataset (or one file); train on it with `train --from-counts`."""
@@ -46,12 +47,13 @@ def count_command(
                        parts=partitions, force=force, cluster=cluster)
 
 
+@flags(min_count="--min-word-count")
 def train_command(
     corpus: Annotated[Optional[list[str]], typer.Argument(help="files, folders, globs, or - for stdin")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="tokenizer.json path, or a folder")] = Path("tokenizer.json"),
     algo: Annotated[str, typer.Option("--algo", help=", ".join(trainers.names()))] = "bpe",
-    vocab_size: Annotated[int, typer.Option("--vocab-size", help="size of the vocabulary, specials included")] = 8000,
-    min_frequency: Annotated[int, typer.Option("--min-frequency")] = 0,
+    vocab_size: Annotated[int, typer.Option("--vocab-size", callback=at_least(1), help="size of the vocabulary, specials included")] = 8000,
+    min_frequency: Annotated[int, typer.Option("--min-frequency", callback=at_least(0))] = 0,
     special_tokens: Annotated[str, typer.Option("--special-tokens", help="comma-separated")] = "",
     pretokenizer: PretokOpt = "gpt2",
     normalizer: NormOpt = "none",
@@ -68,13 +70,13 @@ def train_command(
     engine: Annotated[Optional[str], typer.Option(
         "--engine", help="bpe: numba (tokbench's engine, the default) or hf (tokenizers')")] = None,
     transition: Annotated[Optional[float], typer.Option(
-        "--transition", help="superbpe: stage-2 start, a fraction of --vocab-size (<1) or a vocab size (0.6)")] = None,
-    max_words: Annotated[Optional[int], typer.Option("--max-words", help="superbpe: words per token (4)")] = None,
-    chunk_min: Annotated[Optional[int], typer.Option("--chunk-min", help="supertoken: shortest piece (4)")] = None,
-    chunk_max: Annotated[Optional[int], typer.Option("--chunk-max", help="supertoken: longest piece (23)")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="supertoken: random seed (0)")] = None,
+        "--transition", callback=above(0), help="superbpe: stage-2 start, a fraction of --vocab-size (<1) or a vocab size (0.6)")] = None,
+    max_words: Annotated[Optional[int], typer.Option("--max-words", callback=at_least(1), help="superbpe: words per token (4)")] = None,
+    chunk_min: Annotated[Optional[int], typer.Option("--chunk-min", callback=at_least(1), help="supertoken: shortest piece (4)")] = None,
+    chunk_max: Annotated[Optional[int], typer.Option("--chunk-max", callback=at_least(1), help="supertoken: longest piece (23)")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", callback=at_least(0), help="supertoken: random seed (0)")] = None,
     max_token_chars: Annotated[Optional[int], typer.Option(
-        "--max-token-chars", help="char-bpe: characters per token (4)")] = None,
+        "--max-token-chars", callback=at_least(1), help="char-bpe: characters per token (4)")] = None,
     pad_vocab_pow2: Annotated[Optional[bool], typer.Option(
         "--pad-vocab-pow2", help="char-bpe: pad the vocabulary to a power of two")] = None,
     force: ForceOpt = False,
@@ -92,14 +94,15 @@ def train_command(
                        from_counts=from_counts or (), min_count=min_word_count, cluster=cluster, force=force)
 
 
+@flags(transitions="--transition")
 def sweep_command(
     corpus: Annotated[list[str], typer.Argument(help="training files, folders, globs")],
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for the tokenizers, sweep.json and the plot")],
     eval_corpus: Annotated[list[str], typer.Option("--eval", help="held-out text for bytes/token")],
     algo: Annotated[str, typer.Option("--algo", help="superbpe")] = "superbpe",
     transition: Annotated[str, typer.Option("--transition", help="comma-separated transition points")] = "0.4,0.6,0.8",
-    vocab_size: Annotated[int, typer.Option("--vocab-size")] = 32000,
-    max_words: Annotated[int, typer.Option("--max-words")] = 4,
+    vocab_size: Annotated[int, typer.Option("--vocab-size", callback=at_least(1))] = 32000,
+    max_words: Annotated[int, typer.Option("--max-words", callback=at_least(1))] = 4,
     pretokenizer: Annotated[str, typer.Option(
         "--pretokenizer", help=f"stage 1: {', '.join(trainers.get('superbpe').pretokenizers)}")] = "gpt2",
     fmt: Annotated[str, typer.Option("--format", help="json, jsonl, csv or md (stdout)")] = "json",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tokbench.errors import InputError, UsageError
+from tokbench.errors import InputError, UsageError, param
 from tokbench.io import atomic_dir, atomic_write, default_threads
 from tokbench.kernels import partition as KH
 from tokbench.kernels import pretokenize as KP
@@ -482,9 +482,9 @@ def count_sharded(runner, tasks, splitters, pretokenizer: str, normalizer: str |
     import functools
 
     if parts < 1:
-        raise UsageError(f"--partitions must be at least 1, not {parts}")
+        raise UsageError(f"{param('parts')} must be at least 1, not {parts}")
     if min_count < 1:
-        raise UsageError(f"--min-word-count must be at least 1, not {min_count}")
+        raise UsageError(f"{param('min_count')} must be at least 1, not {min_count}")
     task = functools.partial(count_shard, splitters=splitters, pretokenizer=pretokenizer, normalizer=normalizer,
                              parts=parts, threads=runner.task_threads)
     finish = functools.partial(_finish_part, min_count=min_count, folder=None if folder is None else str(folder))

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tokbench.console import meter
-from tokbench.errors import UsageError, WorkError
+from tokbench.errors import UsageError, WorkError, param
 from tokbench.io import default_threads, threads_asked
 
 DEFAULT_SCHEDULER_TIMEOUT = 10.0
@@ -103,7 +103,7 @@ class DaskRunner(Runner):
         try:
             self._client = Client(scheduler, timeout=timeout)
         except (OSError, TimeoutError, ValueError) as exc:
-            raise WorkError(f"--scheduler {scheduler}: no Dask scheduler reachable within {timeout:g}s "
+            raise WorkError(f"{param('scheduler')} {scheduler}: no Dask scheduler reachable within {timeout:g}s "
                             f"({type(exc).__name__})") from None
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
         self._threads = threads_asked() or 1
@@ -142,7 +142,8 @@ class DaskRunner(Runner):
                 exc, self._failed = self._failed, None
                 if isinstance(exc, Exception) and not isinstance(exc, (UsageError, WorkError)):
                     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                    raise WorkError(f"--workers {self.workers}: the local Dask cluster failed to start ({first})"
+                    raise WorkError(f"{param('workers')} {self.workers}: the local Dask cluster failed to start "
+                                    f"({first})"
                                     ) from exc
                 raise exc
         return self._client
@@ -205,9 +206,9 @@ def parse_workers(value: str | int | None) -> int | None:
     try:
         n = int(value)
     except ValueError:
-        raise UsageError(f"--workers {value!r}: give a number of worker processes or auto") from None
+        raise UsageError(f"{param('workers')} {value!r}: give a number of worker processes or auto") from None
     if n < 1:
-        raise UsageError(f"--workers must be at least 1, not {n}")
+        raise UsageError(f"{param('workers')} must be at least 1, not {n}")
     return n
 
 
@@ -242,19 +243,20 @@ class Cluster:
 
 
 def open_runner(workers: str | int | None = None, scheduler: str | None = None,
-                timeout: float = DEFAULT_SCHEDULER_TIMEOUT, dry: bool = False,
+                scheduler_timeout: float = DEFAULT_SCHEDULER_TIMEOUT, dry: bool = False,
                 warm: Callable | None = None) -> Runner | None:
     """A DaskRunner for --workers or --scheduler, or None when neither is given (the caller's one-process path)."""
     n = parse_workers(workers)
     if n is not None and scheduler:
-        raise UsageError("give --workers (a cluster on this machine) or --scheduler (an existing one), not both")
+        raise UsageError(f"give {param('workers')} (a cluster on this machine) or {param('scheduler')} "
+                         "(an existing one), not both")
     if scheduler is not None and not scheduler.strip():
-        raise UsageError("--scheduler needs an address, e.g. tcp://host:8786")
-    if timeout <= 0:
-        raise UsageError(f"--scheduler-timeout must be positive, not {timeout:g}")
+        raise UsageError(f"{param('scheduler')} needs an address, e.g. tcp://host:8786")
+    if scheduler_timeout <= 0:
+        raise UsageError(f"{param('scheduler_timeout')} must be positive, not {scheduler_timeout:g}")
     if dry or (n is None and scheduler is None):
         return None
-    return DaskRunner(n, scheduler, timeout, warm=warm)
+    return DaskRunner(n, scheduler, scheduler_timeout, warm=warm)
 
 
 def _ticker(label: str, total: int):

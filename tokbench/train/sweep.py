@@ -8,6 +8,7 @@ machine wall time mostly measures the neighbours.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from tokbench.console import console, print_table
 from tokbench.corpus import Corpus
-from tokbench.errors import UsageError
+from tokbench.errors import UsageError, param
 from tokbench.io import atomic_dir, atomic_write, check_format, write_json, write_records
 from tokbench.tokenizer import load_tokenizer
 
@@ -24,9 +25,11 @@ def parse_transitions(text: str) -> list[float]:
     try:
         values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise UsageError(f"--transition {text!r}: give comma-separated numbers, e.g. 0.4,0.6,0.8") from None
+        raise UsageError(f"{param('transitions')} {text!r}: give comma-separated numbers, e.g. 0.4,0.6,0.8") from None
     if not values:
-        raise UsageError("--transition: give at least one transition point")
+        raise UsageError(f"{param('transitions')}: give at least one transition point")
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        raise UsageError(f"{param('transitions')} {text!r}: each point must be a number above 0")
     return values
 
 
@@ -116,7 +119,7 @@ def sweep_command(corpus_specs, out: Path, eval_specs, algo: str, transitions: s
 
     claim_output(out, force)  # before any reading or training
     if algo != "superbpe":
-        raise UsageError(f"sweep supports --algo superbpe, not {algo!r}")
+        raise UsageError(f"sweep supports {param('algo')} superbpe, not {algo!r}")
     check_format(fmt)
     points = parse_transitions(transitions)
     lines = list(Corpus(list(corpus_specs), text_field=text_field, errors=errors).lines())

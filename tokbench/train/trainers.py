@@ -81,7 +81,7 @@ class BPEOptions:
 
     def __post_init__(self):
         if self.engine not in ENGINES:
-            raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+            raise UsageError(f"{param('engine')} must be one of {', '.join(ENGINES)}, not {self.engine!r}")
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class SuperBPEOptions:
 
     def __post_init__(self):
         if self.max_words < 1:
-            raise UsageError(f"--max-words must be >= 1, got {self.max_words}")
+            raise UsageError(f"{param('max_words')} must be >= 1, got {self.max_words}")
 
 
 @dataclass(frozen=True)
@@ -102,8 +102,8 @@ class SupertokenOptions:
 
     def __post_init__(self):
         if not 1 <= self.chunk_min <= self.chunk_max:
-            raise UsageError(f"--chunk-min/--chunk-max must satisfy 1 <= min <= max, got {self.chunk_min} and "
-                             f"{self.chunk_max}")
+            raise UsageError(f"{param('chunk_min')}/{param('chunk_max')} must satisfy 1 <= min <= max, "
+                             f"got {self.chunk_min} and {self.chunk_max}")
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class CharBPEOptions:
 
     def __post_init__(self):
         if self.max_token_chars < 1:
-            raise UsageError(f"--max-token-chars must be >= 1, got {self.max_token_chars}")
+            raise UsageError(f"{param('max_token_chars')} must be >= 1, got {self.max_token_chars}")
 
 
 def options_for(algo: str, given: dict[str, Any]):
@@ -124,14 +124,14 @@ def options_for(algo: str, given: dict[str, Any]):
     foreign = sorted(k for k in given if k not in fields)
     if foreign:
         owners = sorted({t.name for t in TRAINERS.values() for f in dataclasses.fields(t.options) if f.name in foreign})
-        raise UsageError(f"{', '.join(param(k) for k in foreign)} only apply to --algo {', '.join(owners)}, "
+        raise UsageError(f"{', '.join(param(k) for k in foreign)} only apply to {param('algo')} {', '.join(owners)}, "
                          f"not {algo}")
     return trainer.options(**given)
 
 
 def get(algo: str) -> Trainer:
     if algo not in TRAINERS:
-        raise UsageError(f"--algo must be one of {', '.join(TRAINERS)}, not {algo!r}")
+        raise UsageError(f"{param('algo')} must be one of {', '.join(TRAINERS)}, not {algo!r}")
     return TRAINERS[algo]
 
 
@@ -143,11 +143,12 @@ def check_presets(pretokenizer: str, normalizer: str, algo: str | None = None) -
     trainer = get(algo) if algo else None
     pretokenizers = trainer.pretokenizers if trainer else presets.PRETOKENIZERS
     normalizers = trainer.normalizers if trainer else presets.TRAIN_NORMALIZERS
-    where = f" for --algo {algo}" if algo else ""
+    where = f" for {param('algo')} {algo}" if algo else ""
     if pretokenizer not in pretokenizers:
-        raise UsageError(f"--pretokenizer must be one of {', '.join(pretokenizers)}{where}, not {pretokenizer!r}")
+        raise UsageError(f"{param('pretokenizer')} must be one of {', '.join(pretokenizers)}{where}, "
+                         f"not {pretokenizer!r}")
     if normalizer not in normalizers:
-        raise UsageError(f"--normalizer must be one of {', '.join(normalizers)}{where}, not {normalizer!r}")
+        raise UsageError(f"{param('normalizer')} must be one of {', '.join(normalizers)}{where}, not {normalizer!r}")
 
 
 def check_common(common: Common, algo: str) -> None:
@@ -156,10 +157,10 @@ def check_common(common: Common, algo: str) -> None:
 
     check_presets(common.pretokenizer, common.normalizer, algo)
     if len(set(common.special_tokens)) != len(common.special_tokens):
-        raise UsageError("--special-tokens has duplicates")
+        raise UsageError(f"{param('special_tokens')} has duplicates")
     check_vocab_size(common.vocab_size, len(initial_tokens(common.special_tokens)) + get(algo).reserved)
     if common.min_frequency < 0:
-        raise UsageError("--min-frequency must be >= 0")
+        raise UsageError(f"{param('min_frequency')} must be >= 0")
 
 
 # ---------------------------------------------------------------------------------------------------- the trainers
@@ -274,15 +275,17 @@ def run_train(corpus_specs: Sequence[str], out: Path, algo: str = "bpe", common:
     cluster = cluster or Cluster()
     check_cluster_algo(algo, options, from_counts, cluster)
     if min_count < 1:
-        raise UsageError(f"--min-word-count must be at least 1, not {min_count}")
+        raise UsageError(f"{param('min_count')} must be at least 1, not {min_count}")
     sharded = cluster.wanted or min_count > 1
     if min_count > 1 and not _from_counts(algo, options):
-        raise UsageError(f"--min-word-count applies to {', '.join(FROM_COUNTS)} (numba engine), not --algo {algo}")
+        raise UsageError(f"{param('min_count')} applies to {', '.join(FROM_COUNTS)} (numba engine), "
+                         f"not {param('algo')} {algo}")
     if from_counts:
         if algo != "bpe" or options.engine != "numba":
-            raise UsageError("--from-counts trains with the numba BPE engine: use --algo bpe --engine numba")
+            raise UsageError(f"{param('from_counts')} trains with the numba BPE engine: "
+                             f"use {param('algo')} bpe {param('engine')} numba")
         if corpus_specs:
-            raise UsageError("give either a corpus or --from-counts, not both")
+            raise UsageError(f"give either a corpus or {param('from_counts')}, not both")
     check_common(common, algo)
     started = time.perf_counter()
     model_bytes = None
@@ -374,11 +377,12 @@ def check_cluster_algo(algo: str, options, from_counts, cluster) -> None:
         return
     if not _from_counts(algo, options):
         engine = getattr(options, "engine", None)
-        what = f"--algo {algo}" + (f" --engine {engine}" if engine else "")
-        raise UsageError(f"{what} does not train from word counts, so it cannot run on --workers/--scheduler "
-                         f"(those train: {', '.join(FROM_COUNTS)}); drop the flag to train in one process")
+        what = f"{param('algo')} {algo}" + (f" {param('engine')} {engine}" if engine else "")
+        raise UsageError(f"{what} does not train from word counts, so it cannot run on "
+                         f"{param('workers')}/{param('scheduler')} (those train: {', '.join(FROM_COUNTS)}); "
+                         "drop the flag to train in one process")
     if from_counts:
-        raise UsageError("--from-counts trains in this process: drop --workers/--scheduler")
+        raise UsageError(f"{param('from_counts')} trains in this process: drop {param('workers')}/{param('scheduler')}")
 
 
 def run_count(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normalizer: str, text_field: str,
@@ -392,7 +396,7 @@ def run_count(corpus_specs: Sequence[str], out: Path, pretokenizer: str, normali
     cluster.check()
     check_presets(pretokenizer, normalizer)
     if min_count < 1 or parts < 1:
-        raise UsageError("--min-word-count and --partitions must be at least 1")
+        raise UsageError(f"{param('min_count')} and {param('parts')} must be at least 1")
     dataset = out.suffix != ".parquet"
     claim_output(out, force)  # decided before any reading
     if cluster.wanted:
@@ -455,7 +459,7 @@ def bound_vocab(vocab_size: int, corpus: Corpus, n_special: int) -> int:
         total += size * 1032 if source.path.endswith(".gz") else size  # deflate expands at most ~1032x
     vocab = vocab_size if total is None else min(vocab_size, 258 + n_special + total)
     if vocab > MAX_VOCAB:
-        raise UsageError(f"--vocab-size {vocab_size} is above what the trainers can hold ({MAX_VOCAB:,})")
+        raise UsageError(f"{param('vocab_size')} {vocab_size} is above what the trainers can hold ({MAX_VOCAB:,})")
     return vocab
 
 

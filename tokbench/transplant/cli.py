@@ -12,7 +12,7 @@ import typer
 from tokbench.console import print_table
 from tokbench.errors import UsageError, flags
 from tokbench.io import TABLE_OR_JSON, check_format
-from tokbench.options import ContextOpt, FormatOpt, MaxBytesOpt, ModelOpt
+from tokbench.options import ContextOpt, FormatOpt, MaxBytesOpt, ModelOpt, above, at_least, between
 from tokbench.transplant import methods
 
 
@@ -25,31 +25,32 @@ def transplant_command(
     evaluate: Annotated[Optional[list[str]], typer.Option("--evaluate", help="held-out corpus to score both models")] = None,
     keep_special: Annotated[str, typer.Option("--keep-special", help="old: keep the model's special tokens and roles; "
                                                                      "new: the new tokenizer's")] = "old",
-    pad_to_multiple_of: Annotated[Optional[int], typer.Option("--pad-to-multiple-of")] = None,
-    temperature: Annotated[Optional[float], typer.Option("--temperature", help="TokenAdapt and FOCUS T (0.3)")] = None,
-    top_k: Annotated[Optional[int], typer.Option("--top-k", help="TokenAdapt global neighbours (3); FOCUS "
+    pad_to_multiple_of: Annotated[Optional[int], typer.Option("--pad-to-multiple-of", callback=at_least(1))] = None,
+    temperature: Annotated[Optional[float], typer.Option("--temperature", callback=above(0), help="TokenAdapt and FOCUS T (0.3)")] = None,
+    top_k: Annotated[Optional[int], typer.Option("--top-k", callback=at_least(1), help="TokenAdapt global neighbours (3); FOCUS "
                                                                  "candidates (64)")] = None,
-    k: Annotated[Optional[int], typer.Option("--k", help="OMP: shared tokens per new token (64)")] = None,
-    weight: Annotated[Optional[float], typer.Option("--weight", help="TokenAdapt lambda, global share (0.3)")] = None,
-    threshold: Annotated[Optional[float], typer.Option("--threshold", help="TokenAdapt min global cosine (0.5)")] = None,
+    k: Annotated[Optional[int], typer.Option("--k", callback=at_least(1), help="OMP: shared tokens per new token (64)")] = None,
+    weight: Annotated[Optional[float], typer.Option("--weight", callback=between(0, 1), help="TokenAdapt lambda, global share (0.3)")] = None,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", callback=between(-1, 1), help="TokenAdapt min global cosine (0.5)")] = None,
     aux: Annotated[Optional[str], typer.Option("--aux", help="aux space (tokenadapt, omp, focus): minilm, glove, "
                                                              "self")] = None,
     hypernet: Annotated[Optional[Path], typer.Option("--hypernet", help="zett: a folder from `tokbench hypernet train`")] = None,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed", callback=at_least(0))] = 0,
     force: Annotated[bool, typer.Option("--force", help="replace --out if it exists")] = False,
-    heal_steps: Annotated[int, typer.Option("--heal-steps", help="then train only the new rows for N steps")] = 0,
+    heal_steps: Annotated[int, typer.Option("--heal-steps", callback=at_least(0), help="then train only the new rows for N steps")] = 0,
     heal_corpus: Annotated[Optional[list[str]], typer.Option("--heal-corpus", help="text for --heal-steps")] = None,
-    heal_lr: Annotated[float, typer.Option("--heal-lr")] = 1e-3,
-    heal_batch_size: Annotated[int, typer.Option("--heal-batch-size", help="sequences per heal step")] = 4,
-    heal_seq_len: Annotated[int, typer.Option("--heal-seq-len", help="tokens per heal sequence")] = 128,
-    heal_max_bytes: Annotated[Optional[int], typer.Option("--heal-max-bytes", help="read at most this much")] = None,
+    heal_lr: Annotated[float, typer.Option("--heal-lr", callback=above(0))] = 1e-3,
+    heal_batch_size: Annotated[int, typer.Option("--heal-batch-size", callback=at_least(1), help="sequences per heal step")] = 4,
+    heal_seq_len: Annotated[int, typer.Option("--heal-seq-len", callback=at_least(2), help="tokens per heal sequence")] = 128,
+    heal_max_bytes: Annotated[Optional[int], typer.Option("--heal-max-bytes", callback=at_least(1), help="read at most this much")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue an interrupted heal from OUT.heal/")] = False,
     context: ContextOpt = 1024,
     max_bytes: MaxBytesOpt = 200_000,
     fmt: FormatOpt = "table",
     allow_special: Annotated[bool, typer.Option(
-        "--allow-special", help="--evaluate reads special-token text (<|endoftext|>, <s>) as those tokens, in both "
-        "models, as they see chat-formatted data; default: plain text (the heal corpus is always plain text)")] = False,
+        "--allow-special", help="special-token text (<|endoftext|>, <s>) is those tokens, as models see chat-formatted "
+        "data: in the heal corpus (the new tokenizer, the model's appended specials included) and in --evaluate (both "
+        "models); default: plain text")] = False,
 ) -> None:
     """Give a pretrained causal LM a new tokenizer and save it as a Hugging Face model folder."""
     from tokbench.transplant.core import transplant
@@ -73,7 +74,8 @@ def transplant_command(
 
         if not heal_corpus:
             raise UsageError("--heal-steps needs --heal-corpus (text to train the new rows on)")
-        opts = HealOptions(steps=heal_steps, batch_size=heal_batch_size, seq_len=heal_seq_len, lr=heal_lr, seed=seed)
+        opts = HealOptions(steps=heal_steps, batch_size=heal_batch_size, seq_len=heal_seq_len, lr=heal_lr, seed=seed,
+                           allow_special=allow_special)
         opts.check()
         work = out.with_name(out.name + ".heal")
         check_work(work, resume, force)
@@ -110,21 +112,21 @@ def hypernet_train(
     model: Annotated[str, typer.Option("--model", "-m", help="HF model folder, .gguf file, or zoo name (smollm2)")],
     corpus: Annotated[list[str], typer.Option("--corpus", "-c", help="training text: files, folders, globs")],
     out: Annotated[Path, typer.Option("--out", "-o", help="hypernetwork folder")],
-    steps: Annotated[int, typer.Option("--steps", help="total steps, warm-up included")] = 300,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="sequences per step")] = 4,
-    seq_len: Annotated[int, typer.Option("--seq-len", help="tokens per sequence")] = 128,
-    lr: Annotated[float, typer.Option("--lr")] = 3e-4,
-    layers: Annotated[int, typer.Option("--layers", help="transformer layers over the pieces (0: MLP only)")] = 2,
-    width: Annotated[int, typer.Option("--width", help="hidden size of the hypernetwork")] = 256,
-    max_pieces: Annotated[int, typer.Option("--max-pieces", help="old pieces the network reads per token")] = 8,
-    warmup_steps: Annotated[int, typer.Option("--warmup-steps", help="reconstruction-only steps first")] = 30,
-    vocab_min: Annotated[int, typer.Option("--vocab-min", help="smallest sampled unigram vocabulary")] = 1000,
-    vocab_max: Annotated[int, typer.Option("--vocab-max", help="largest sampled unigram vocabulary")] = 8000,
-    save_every: Annotated[int, typer.Option("--save-every", help="checkpoint every N steps")] = 25,
-    time_limit: Annotated[float, typer.Option("--time-limit", help="minutes; stop (checkpointed) after it")] = 0.0,
+    steps: Annotated[int, typer.Option("--steps", callback=at_least(1), help="total steps, warm-up included")] = 300,
+    batch_size: Annotated[int, typer.Option("--batch-size", callback=at_least(1), help="sequences per step")] = 4,
+    seq_len: Annotated[int, typer.Option("--seq-len", callback=at_least(2), help="tokens per sequence")] = 128,
+    lr: Annotated[float, typer.Option("--lr", callback=above(0))] = 3e-4,
+    layers: Annotated[int, typer.Option("--layers", callback=at_least(0), help="transformer layers over the pieces (0: MLP only)")] = 2,
+    width: Annotated[int, typer.Option("--width", callback=at_least(8), help="hidden size of the hypernetwork")] = 256,
+    max_pieces: Annotated[int, typer.Option("--max-pieces", callback=at_least(1), help="old pieces the network reads per token")] = 8,
+    warmup_steps: Annotated[int, typer.Option("--warmup-steps", callback=at_least(0), help="reconstruction-only steps first")] = 30,
+    vocab_min: Annotated[int, typer.Option("--vocab-min", callback=at_least(8), help="smallest sampled unigram vocabulary")] = 1000,
+    vocab_max: Annotated[int, typer.Option("--vocab-max", callback=at_least(8), help="largest sampled unigram vocabulary")] = 8000,
+    save_every: Annotated[int, typer.Option("--save-every", callback=at_least(1), help="checkpoint every N steps")] = 25,
+    time_limit: Annotated[float, typer.Option("--time-limit", callback=at_least(0), help="minutes; stop (checkpointed) after it")] = 0.0,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run saved in --out")] = False,
     force: Annotated[bool, typer.Option("--force", help="start over, replacing --out")] = False,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed", callback=at_least(0))] = 0,
     text_field: Annotated[str, typer.Option("--text-field", help="field holding the text in .jsonl inputs")] = "text",
 ) -> None:
     """Train a hypernetwork for MODEL on fresh unigram tokenizers sampled from the corpus (JSON summary on stdout)."""

@@ -9,6 +9,7 @@ tokens are matched by string, then by role; the remaining unique new tokens are 
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
@@ -22,6 +23,7 @@ from tokbench.console import status
 from tokbench.errors import UsageError, WorkError, param
 from tokbench.io import atomic_dir, atomic_write
 from tokbench.tokenizer import load_tokenizer
+from tokbench.tokenizer.base import Tokenizer
 
 ROLES = ("bos", "eos", "pad", "unk")
 
@@ -266,29 +268,89 @@ def _with_special_tokens(tok, strings: list[str]):
     return WithSpecials(tok, hf, added)
 
 
-class WithSpecials:
+class WithSpecials(Tokenizer):
     """A tokenizer plus appended special tokens. Ids, bytes, encoding and roles come from the original adapter (a
     round trip through tokenizer.json may lose details, e.g. a SentencePiece model's bos or its ▁ -> space bytes);
-    the extended HF form is what gets saved."""
+    the extended HF form is what gets saved. The appended specials are special tokens like the original's: plain text
+    unless allowed (`allowing_special`, `allowed_special`), and then each one found in the text is its id, the text
+    between encoded by the original (tiktoken's reading, as the adapters read their own specials)."""
 
     def __init__(self, base, hf, added: dict[str, int]):
         self._base, self._hf, self._added = base, hf, added
         self._added_by_id = {i: s for s, i in added.items()}
         self.name, self.model_type = base.name, base.model_type
-        self.byte_level, self.lossless = base.byte_level, base.lossless
-        self.vocab_size = base.vocab_size + len(added)
+        self.byte_level, self.lossless, self.byte_fallback = base.byte_level, base.lossless, base.byte_fallback
         self.special_tokens = {**base.special_tokens, **added}
-        self.special_ids = frozenset(self.special_tokens.values())
         self.roles = dict(base.roles)
+        self.allowed_special = base.allowed_special
 
-    def __getattr__(self, name):  # encode, encode_batch, decode, prepare, bpe_merges...: the original's
+    def __getattr__(self, name):  # what only the original has (its path, start ids, encoder tables): the original's
+        if name.startswith("__") or name == "_base":  # copy.copy probes a bare instance: no recursion into _base
+            raise AttributeError(name)
         return getattr(self._base, name)
 
-    def token_bytes(self, i: int) -> bytes:
-        return b"" if int(i) in self._added_by_id else self._base.token_bytes(i)
+    @property
+    def vocab_size(self) -> int:
+        return self._base.vocab_size + len(self._added)
+
+    def allowing_special(self, allowed="all") -> "WithSpecials":
+        view = copy.copy(self)
+        view.allowed_special = self._allowed(allowed)
+        view._base = self._base.allowing_special(self._base_part(view.allowed_special))
+        return view
+
+    def _base_part(self, allowed: frozenset[str]) -> frozenset[str]:
+        return frozenset(t for t in allowed if t in self._base.special_tokens)
+
+    def _plain(self, part):
+        """The original's encoding of text (or bytes) that holds no allowed special token."""
+        if isinstance(part, bytes):
+            return self._base.allowing_special(frozenset()).encode_bytes(part)
+        return self._base.encode(part, allowed_special=frozenset())
+
+    def _frame(self) -> tuple[list[int], list[int]]:
+        """The ids the original puts before and after a text with add_special_tokens (a SentencePiece bos)."""
+        full, plain = self._base.encode("a", add_special_tokens=True), self._base.encode("a")
+        for k in range(len(full) - len(plain) + 1):
+            if full[k:k + len(plain)] == plain:
+                return full[:k], full[k + len(plain):]
+        return [], []
+
+    def encode(self, text: str, add_special_tokens: bool = False, allowed_special=None) -> list[int]:
+        return self.encode_batch([text], add_special_tokens, allowed_special)[0]
+
+    def encode_batch(self, texts, add_special_tokens: bool = False, allowed_special=None) -> list[list[int]]:
+        allowed = self._allowed(allowed_special)
+        if not allowed & self._added.keys():
+            return self._base.encode_batch(texts, add_special_tokens, self._base_part(allowed))
+        lead, trail = self._frame() if add_special_tokens else ([], [])
+        return [lead + self._split_special(t, allowed, self._plain) + trail for t in texts]
+
+    def encode_arrays(self, texts, allowed_special=None):
+        allowed = self._allowed(allowed_special)
+        if not allowed & self._added.keys():
+            return self._base.encode_arrays(texts, self._base_part(allowed))
+        return super().encode_arrays(texts, allowed)
+
+    def encode_bytes(self, data: bytes) -> list[int]:
+        if not self.allowed_special & self._added.keys():
+            return self._base.encode_bytes(data)
+        return self._split_special(data, self.allowed_special, self._plain)
+
+    def decode(self, ids) -> str:
+        return self._base.decode(ids)
+
+    def prepare(self, text: str) -> bytes:
+        return self._base.prepare(text)
+
+    def bpe_merges(self):
+        return self._base.bpe_merges()
+
+    def _token_bytes(self, i: int) -> bytes:
+        return self._base.token_bytes(i)
 
     def all_token_bytes(self) -> list[bytes]:
-        return list(self._base.all_token_bytes()) + [b""] * len(self._added)
+        return list(self._base.all_token_bytes()) + [self.token_bytes(i) for i in sorted(self._added_by_id)]
 
     def id_to_token(self, i: int) -> str:
         return self._added_by_id.get(int(i)) or self._base.id_to_token(i)
@@ -300,8 +362,6 @@ class WithSpecials:
         return self._hf
 
     def save(self, path) -> None:
-        from tokbench.io import atomic_write
-
         with atomic_write(path) as handle:
             handle.write(self._hf.to_str(pretty=True))
 

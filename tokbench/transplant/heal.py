@@ -39,6 +39,7 @@ class HealOptions:
     save_every: int = 50
     seed: int = 0
     time_limit: float = 0.0  # minutes; 0 = none (stops after the step that crosses it, checkpointed)
+    allow_special: bool = False  # the corpus's special-token text (<|endoftext|>) is those tokens, not plain text
 
     def check(self) -> None:
         if self.steps < 0 or self.batch_size < 1 or self.seq_len < 2 or self.lr <= 0 or self.save_every < 1:
@@ -94,9 +95,10 @@ class Healer:
         self.position = torch.full((max(int(emb.shape[0]), 1),), -1, dtype=torch.long)  # new id -> trained row
         self.position[self.rows] = torch.arange(len(self.rows))
         self.start = list(lm.start_ids)
-        self.token_bytes = np.array([len(lm.tokenizer.token_bytes(i)) for i in range(lm.tokenizer.vocab_size)]
-                                    + [0] * (emb.shape[0] - lm.tokenizer.vocab_size), dtype=np.int64)
-        stream = [np.asarray(self.start + ids, dtype=np.int64) for ids in lm.tokenizer.encode_batch(texts) if ids]
+        tok = lm.tokenizer.allowing_special() if opts.allow_special else lm.tokenizer
+        self.token_bytes = np.array([len(b) for b in tok.all_token_bytes()]
+                                    + [0] * (emb.shape[0] - tok.vocab_size), dtype=np.int64)
+        stream = [np.asarray(self.start + ids, dtype=np.int64) for ids in tok.encode_batch(texts) if ids]
         self.stream = np.concatenate(stream) if stream else np.zeros(0, np.int64)
         if len(self.stream) < opts.seq_len + 1:
             raise InputError(f"heal corpus too short: {len(self.stream)} tokens for {param('seq_len')} {opts.seq_len}")
@@ -187,8 +189,9 @@ class Healer:
     def load_state(self, state: dict, where: Path) -> None:
         import torch
 
-        if state.get("options") != self.opts.identity():
-            diff = sorted(k for k, v in self.opts.identity().items() if state.get("options", {}).get(k) != v)
+        saved = {"allow_special": False, **state.get("options", {})}  # checkpoints from before the option read plain text
+        if saved != self.opts.identity():
+            diff = sorted(k for k, v in self.opts.identity().items() if saved.get(k) != v)
             raise UsageError(f"{where}: cannot resume with different heal settings ({', '.join(diff)}); "
                              f"use the original ones or {param('force')}")
         if state.get("fingerprint") != self.fingerprint:
