@@ -126,14 +126,19 @@ STEPS: dict[str, Callable[[], None]] = {
 
 
 def warmup(report: Callable[[str], None] = lambda line: None) -> dict[str, float]:
-    """Run every step; returns seconds per step. A step that fails raises (a broken kernel must not hide here)."""
-    from tokbench.kernels import kernel_cache_dir
+    """Run every step; returns seconds per step. A step that fails raises (a broken kernel must not hide here), and
+    so does a cache that cannot be written (the cache is what this is for: WorkError naming the folder)."""
+    from tokbench.errors import WorkError
+    from tokbench.kernels import jit, kernel_cache_dir
 
     report(f"numba cache: {kernel_cache_dir()}")
+    jit.warn = False
     seconds = {}
     for name, step in STEPS.items():
         started = time.perf_counter()
         step()
+        if jit.cache_write_error():
+            raise WorkError(f"cannot write the kernel cache in {jit.cache_write_error()}")
         seconds[name] = time.perf_counter() - started
         report(f"{name}: {seconds[name]:.1f}s")
     return seconds
