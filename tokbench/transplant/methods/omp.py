@@ -29,7 +29,7 @@ from tokbench.transplant.aux import spaces_for
 from tokbench.transplant.core import Context, Plan
 from tokbench.transplant.methods import register
 
-DEFAULTS = {"k": 64, "aux": "minilm", "pool": 256, "atoms": "old", "centre": False}
+DEFAULTS = {"k": 64, "aux": "minilm", "pool": 256, "atoms": "old", "centre": False, "shrink": 1.0}
 
 
 def omp(x: np.ndarray, atoms: np.ndarray, k: int, pool: int = 256, chunk: int = 128,
@@ -137,6 +137,9 @@ def omp_method(ctx: Context) -> Plan:
     if p["atoms"] not in ("old", "shared"):
         raise UsageError(f"omp atoms must be old or shared, not {p['atoms']!r}")
     centre = str(p["centre"]).lower() not in ("0", "false", "no")
+    shrink = float(p["shrink"])
+    if not 0 < shrink <= 1:
+        raise UsageError(f"omp shrink must be in (0, 1] (got {shrink})")
     phi_old, phi_new = spaces_for(ctx, p["aux"])
     pool_ok = ctx.usable_old if p["atoms"] == "old" else ctx.shared_old
     atoms_ids = np.flatnonzero(pool_ok & (np.linalg.norm(phi_old, axis=1) > 0))
@@ -161,9 +164,10 @@ def omp_method(ctx: Context) -> Plan:
             used = idx[r] >= 0
             a = idx[r][used]
             if len(a):
-                rows.append((atoms_ids[a], coef[r][used].astype(np.float32)))
+                # shrink s: mu + s (code - mu), mu the atoms' mean row (the plain code's mean term is 0)
+                rows.append((atoms_ids[a], (shrink * coef[r][used]).astype(np.float32)))
                 source.append(f"omp:{len(a)}")
-                mean_weight[i] = mean_w[r]
+                mean_weight[i] = 1.0 - shrink * (1.0 - mean_w[r]) if centre else 1.0 - shrink
                 continue
         if fallback is None:  # no aux vector: the old pieces' mean
             from tokbench.transplant.methods.subword_mean import subword_mean
@@ -173,6 +177,6 @@ def omp_method(ctx: Context) -> Plan:
         rows.append((ids, w))
         source.append("fallback:subword-mean" if len(ids) else "fallback:mean")
     plan = Plan.from_lists(rows, source, sampler="mean")
-    if centre:
+    if centre or shrink != 1.0:
         plan.mean_weight, plan.mean_ids = mean_weight, atoms_ids
     return plan
