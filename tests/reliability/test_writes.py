@@ -76,3 +76,23 @@ def test_hypernet_train_on_a_full_disk_leaves_no_folder(tb, tmp_path, corpus, ti
     assert r.code == 1
     r.one_line("checkpoint.pt", "cannot write")
     assert not (tmp_path / "new").exists() and leftovers(tmp_path) == []
+
+
+def test_cold_kernel_cache_on_a_full_disk_compiles_in_memory(tb, tmp_path, corpus):
+    """numba writes its cache as it compiles: with a cold cache and no room, the command still does its work (the
+    kernels compiled in memory) and says once, naming the folder, that the cache cannot be written."""
+    from tokenizers import Tokenizer
+
+    from tests.helpers import NPM_FILES
+
+    cold = tmp_path / "cold"
+    # NUMBA_CACHE_DIR emptied: importing tokbench.kernels in this process (another test) sets it to the warm cache
+    r = tb("tokenize", "-t", NPM_FILES["gpt2"], corpus, fsize=4096,
+           env={"TOKBENCH_CACHE": str(cold), "NUMBA_CACHE_DIR": ""})
+    assert r.code == 0, r.err
+    expected = Tokenizer.from_file(str(NPM_FILES["gpt2"])).encode(corpus.read_text(encoding="utf-8")).ids
+    assert r.out == " ".join(map(str, expected)) + "\n"
+    lines = r.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tokbench: warning: cannot write the kernel cache in "), r.err
+    assert str(cold / "numba") in lines[0] and "File too large" in lines[0]
+    assert not [p for p in cold.rglob("*") if ".tmp" in p.name]  # numba's own temps removed

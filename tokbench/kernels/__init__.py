@@ -4,7 +4,8 @@ Importing this package (before any kernel module) points numba's on-disk cache a
 `$NUMBA_CACHE_DIR` if set, else `$TOKBENCH_CACHE/numba`, else `$XDG_CACHE_HOME/tokbench/numba` (default
 `~/.cache/tokbench/numba`), never the source tree. numba keys every cached function by its source file's path,
 modification time and size, its signature and the CPU, so a changed kernel (or another checkout) recompiles instead of
-loading stale code. `tokbench warmup` (run by `make setup`) fills the cache, so no user command compiles.
+loading stale code. `tokbench warmup` (run by `make setup`) fills the cache, so no user command compiles. Kernels take
+`njit` from `kernels/jit.py`, where a cache write that fails (a full disk) costs the cache, not the command.
 
 Why numba's cache and not ahead-of-time compilation (`numba.pycc`): pycc is deprecated, its exported functions hold
 the GIL (no threaded counting or encoding), need one fixed signature each, and a C toolchain at install time; the JIT

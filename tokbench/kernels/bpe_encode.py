@@ -6,8 +6,8 @@ calls (the caller keeps its arrays). The encoding kernels release the GIL: threa
 """
 
 import numpy as np
-from numba import njit
 
+from tokbench.kernels.jit import njit
 from tokbench.kernels.tables import (
     EMPTY,
     bytes_find,

@@ -6,9 +6,9 @@ Pure functions on arrays: no I/O, no tokbench imports.
 """
 
 import numpy as np
-from numba import njit
 
 from tokbench.kernels.bpe_train import _insert_pair, _pair_key, _sift_down, _sift_up, push_entry
+from tokbench.kernels.jit import njit
 from tokbench.kernels.pretokenize import LETTER, NUMBER, SPACE
 from tokbench.kernels.tables import (EMPTY, grow, int_find, int_rehash, intern_token,
                                      table_capacity, token_table)

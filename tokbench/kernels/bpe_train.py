@@ -13,8 +13,8 @@ to the entries still on the heap whenever it would otherwise grow while mostly d
 """
 
 import numpy as np
-from numba import njit
 
+from tokbench.kernels.jit import njit
 from tokbench.kernels.tables import (
     EMPTY,
     grow,

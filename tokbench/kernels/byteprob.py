@@ -8,7 +8,8 @@ Merge trees (one per token, from running BPE on the token's own units in isolati
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from tokbench.kernels.jit import njit
 
 NEG_INF = -np.inf
 BIG = np.int64(1) << np.int64(62)

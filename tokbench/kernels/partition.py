@@ -5,8 +5,8 @@ The hash is FNV-1a over the word's UTF-8 bytes (`tables.hash_bytes`), the same i
 """
 
 import numpy as np
-from numba import njit
 
+from tokbench.kernels.jit import njit
 from tokbench.kernels.tables import hash_bytes
 
 

@@ -13,7 +13,8 @@ Pure functions on arrays: no I/O, no tokbench imports. Code points are int32; sp
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from tokbench.kernels.jit import njit
 
 # --- character-class bits -------------------------------------------------------------------------------------------
 LETTER = 1  # \p{L}

@@ -5,7 +5,8 @@ trainer and encoder keep their pair and byte-string lookups in these arrays. Key
 """
 
 import numpy as np
-from numba import njit
+
+from tokbench.kernels.jit import njit
 
 EMPTY = -1
 

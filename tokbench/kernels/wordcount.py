@@ -10,7 +10,8 @@ owned by different threads fill at the same time.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from tokbench.kernels.jit import njit
 
 _FNV_OFFSET = -3750763034362895579  # 0xcbf29ce484222325 as int64
 _FNV_PRIME = 1099511628211

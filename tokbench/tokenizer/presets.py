@@ -230,10 +230,14 @@ def class_table() -> np.ndarray:
     """The uint16 class table over all code points, cached as .npy keyed by the `regex` version."""
     import regex
 
+    from tokbench.errors import WorkError
     from tokbench.io import atomic_write, cache_dir
     from tokbench.kernels import pretokenize as K
 
-    path = cache_dir("pretokenize") / f"classes-regex{regex.__version__}-v{K.TABLE_VERSION}.npy"
+    try:
+        path = cache_dir("pretokenize") / f"classes-regex{regex.__version__}-v{K.TABLE_VERSION}.npy"
+    except WorkError:  # the folder cannot be made (a full disk): build the table, cache nothing
+        return K.build_class_table()
     try:
         table = np.load(path)
         if table.shape == (K.N_CODEPOINTS,) and table.dtype == np.uint16:
@@ -244,8 +248,8 @@ def class_table() -> np.ndarray:
     try:
         with atomic_write(path, "wb") as f:
             np.save(f, table)
-    except OSError:
-        pass  # a read-only cache only costs the 0.1 s rebuild
+    except (OSError, WorkError):  # atomic_write names the path in a WorkError
+        pass  # a read-only or full cache only costs the 0.1 s rebuild
     return table
 
 

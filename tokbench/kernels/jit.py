@@ -1,0 +1,49 @@
+"""`njit` for every kernel: numba's own, with its on-disk cache made best-effort.
+
+numba writes a kernel's cache files right after compiling it, in the middle of the user's command. On a full disk (or
+a cache folder that cannot be written) that write raises OSError, although the compiled code is already in memory and
+the command does not need the cache. Here such a failure costs only the cache: one warning line on stderr naming the
+folder, no more cache writes in this process, and the command carries on with the kernels compiled in memory (the next
+run compiles again, until the cache can be written). `tokbench warmup`, whose work is the cache, asks
+`cache_write_error()` and fails instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+from numba import njit
+from numba.core import caching
+
+_failed: list[str] = []  # the first failed write: "FOLDER: reason"
+warn = True  # print the warning line (`tokbench warmup` reports the failure as its error instead)
+
+
+def cache_write_error() -> str | None:
+    """'FOLDER: reason' when this process could not write numba's kernel cache, else None."""
+    return _failed[0] if _failed else None
+
+
+def _best_effort(save_overload):
+    def save(self, sig, data):
+        if _failed:
+            return
+        try:
+            save_overload(self, sig, data)
+        except OSError as exc:
+            _failed.append(f"{self.cache_path}: {exc.strerror or exc}")
+            if not warn:
+                return
+            with contextlib.suppress(OSError, ValueError):  # stderr itself may be on the full disk, or closed
+                print(f"tokbench: warning: cannot write the kernel cache in {_failed[0]}; the kernels are compiled "
+                      "in memory for this run", file=sys.stderr, flush=True)
+
+    save.tokbench_best_effort = True
+    return save
+
+
+if not getattr(caching.Cache.save_overload, "tokbench_best_effort", False):
+    caching.Cache.save_overload = _best_effort(caching.Cache.save_overload)
+
+__all__ = ["njit", "cache_write_error"]
