@@ -249,3 +249,134 @@ def test_rank_tables_equal_python_reference(tmp_path):
     bad.write_bytes(b"IQ== 0\n\nIg== x\n")
     with pytest.raises(InputError, match=r"bad.tiktoken: line 3 is not `base64 rank`"):
         read_ranks_arrays(bad)
+
+
+# --- the no-numba path for small batches (SMALL_BUDGET) and the on-disk table cache ---------------------------------
+
+
+def _corpora_texts():
+    """Real text from every bundled corpus (code, dictionary, legal, tech, 8 languages), in documents of 1500 chars."""
+    texts = []
+    for folder in sorted({f.parent for f in (REPO / "corpora").rglob("*.txt")}):
+        for f in sorted(folder.glob("*.txt"))[:3]:
+            text = f.read_text(encoding="utf-8")[:6000]
+            texts += [text[i : i + 1500] for i in range(0, len(text), 1500)]
+    return texts
+
+
+@pytest.fixture(params=["numpy", "kernels"])
+def route(request, monkeypatch):
+    """Every batch through the numpy path (no piece too long for it) or every batch through the numba kernels."""
+    import tokbench.tokenizer.fast_bpe as be
+
+    if request.param == "numpy":
+        monkeypatch.setattr(be, "_small_left", [10**15])
+        monkeypatch.setattr(be, "SMALL_PIECE", 10**9)
+    else:
+        monkeypatch.setattr(be, "_small_left", [0])
+    yield request.param
+    assert (be._small_left[0] > 0) == (request.param == "numpy")  # the route asked for is the one that ran
+
+
+def _zoo_encoders(name):
+    from tokbench.tokenizer import formats, zoo
+
+    try:
+        path = zoo.resolve(name)
+    except Exception as exc:  # the zoo needs its registry packages
+        pytest.skip(f"{name} not available: {exc}")
+    if name not in _CACHE:
+        encoding, normalize = formats.descriptor_encoding(path)
+        _CACHE[name] = BPEEncoder.from_descriptor(path), lambda t: encoding.encode_ordinary(normalize(t))
+    return _CACHE[name]
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_both_routes_equal_tiktoken_on_the_corpora(name, route, lines):
+    enc, reference = _zoo_encoders(name)
+    texts = _corpora_texts() + lines[:1500]
+    assert len(texts) > 1000
+    assert _split(*enc.encode_batch(texts)) == [reference(t) for t in texts]
+
+
+@pytest.mark.parametrize("name", ["gpt2", "qwen3"])
+def test_both_routes_equal_hf_on_the_corpora(name, route, lines):
+    enc, hf = _encoders(str(_npm(name)))
+    texts = _corpora_texts() + lines[:1500]
+    assert _split(*enc.encode_batch(texts)) == _hf_ids(hf, texts)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=80), max_size=6), st.sampled_from(["cl100k_base", "o200k_base", "gpt2"]))
+def test_numpy_route_on_random_text(texts, name):
+    """Random strings (any code point) through the numpy route equal tiktoken / HF, and the kernels' ids."""
+    import tokbench.tokenizer.fast_bpe as be
+
+    if name == "gpt2":
+        enc, hf = _encoders(str(_npm(name)))
+        reference = _hf_ids(hf, texts)
+    else:
+        enc, ref = _zoo_encoders(name)
+        reference = [ref(t) for t in texts]
+    saved = be._small_left[0]
+    try:
+        be._small_left[0] = 10**15
+        small = enc.encode_batch(texts)
+        assert be._small_left[0] > 0
+        be._small_left[0] = 0
+        kernels = enc.encode_batch(texts)
+    finally:
+        be._small_left[0] = saved
+    assert _split(*small) == reference
+    assert np.array_equal(small[0], kernels[0]) and np.array_equal(small[1], kernels[1])
+
+
+def test_small_batches_skip_numba_until_the_budget_is_spent(monkeypatch):
+    import tokbench.tokenizer.fast_bpe as be
+
+    enc, reference = _zoo_encoders("cl100k_base")
+    monkeypatch.setattr(be, "_small_left", [1000])
+    long_piece = "x" * (be.SMALL_PIECE + 1)
+    assert enc.encode(long_piece) == reference(long_piece)  # a long piece takes the kernels: they are loaded now
+    assert be._small_left[0] == 0
+    monkeypatch.setattr(be, "_small_left", [1000])
+    text = "a few words " * 50
+    assert enc.encode(text) == reference(text) and be._small_left[0] == 400
+    assert enc.encode(text[:401]) == reference(text[:401]) and be._small_left[0] == 0  # over the budget: kernels
+    assert enc.encode("c") == reference("c") and be._small_left[0] == 0  # and from then on
+
+
+def test_rank_tables_are_cached_by_the_file_hash(tmp_path, monkeypatch):
+    """The tables of a rank file are built once (kernels) and then loaded from the user cache without a kernel; a
+    changed file gets its own entry, a damaged entry is rebuilt, an unusable cache folder only costs the rebuild."""
+    import base64
+
+    import tokbench.tokenizer.fast_bpe as be
+
+    monkeypatch.setenv("TOKBENCH_CACHE", str(tmp_path / "cache"))
+    ranks = {bytes([b]): b for b in range(256)} | {b"ab": 256, b"abc": 257, b" a": 258}
+    rank_file = tmp_path / "r.tiktoken"
+    rank_file.write_bytes(b"".join(base64.b64encode(t) + b" %d\n" % r for t, r in ranks.items()))
+    built = be.rank_file_tables(rank_file, 5)
+    (entry,) = (tmp_path / "cache" / "encoder").iterdir()
+    assert entry.name.endswith("-offset5-v%d" % be.TABLES_VERSION)
+
+    def no_kernels():
+        raise AssertionError("a cached table must load without the kernels")
+
+    with monkeypatch.context() as m:
+        m.setattr(be, "_kernels", no_kernels)
+        loaded = be.rank_file_tables(rank_file, 5)
+    for name, a, b in zip(be.Tables._fields, built, loaded):
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
+    assert loaded.pool[loaded.offs[262]:loaded.offs[263]].tobytes() == b"abc"  # id = rank + offset
+    enc = BPEEncoder.from_rank_tables(loaded, pattern("cl100k"))
+    assert enc.encode("abc ab a") == [262, 37, 261, 263]  # " ab" is no token: " " (32 + 5), then "ab"
+    (entry / "m_keys.npy").write_bytes(b"damaged")
+    assert np.array_equal(be.rank_file_tables(rank_file, 5).m_keys, built.m_keys)
+    rank_file.write_bytes(rank_file.read_bytes() + base64.b64encode(b"abca") + b" 259\n")
+    assert len(be.rank_file_tables(rank_file, 5).offs) == len(built.offs) + 1
+    assert len(list((tmp_path / "cache" / "encoder").iterdir())) == 2
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("TOKBENCH_CACHE", str(tmp_path / "file"))  # not a folder: no cache, same tables
+    assert np.array_equal(be.rank_file_tables(rank_file, 5).m_new, be.rank_file_tables(rank_file, 5).m_new)

@@ -3,7 +3,8 @@
 numba compiles a function for each signature it is called with, so the warm-up runs the real code paths on tiny
 inputs (the same array types as a real run): word counting for every pre-tokenizer preset, the BPE merge loop, the
 three supertoken trainers, hash partitioning, the encoder's table builders and encoding for every scanner, and the
-byte-level probability kernels. A kernel already cached loads instead of compiling, so a second warm-up is quick.
+byte-level probability kernels; then the encoder tables of the zoo's tiktoken tokenizers built so far (cached on
+disk, `fast_bpe.rank_file_tables`). A kernel already cached loads instead of compiling, so a second warm-up is quick.
 The one module in kernels/ that is not array code: it lives beside the kernels and their cache, and imports the code
 paths it drives inside its functions (the kernels themselves still import nothing of tokbench).
 """
@@ -49,11 +50,13 @@ def _supertokens() -> None:
 
 
 def _encoding() -> None:
+    from tokbench.tokenizer import fast_bpe
     from tokbench.tokenizer import presets as pretok
     from tokbench.tokenizer.fast_bpe import BPEEncoder
     from tokbench.train.bpe import train_bpe_counts
     from tokbench.train.counts import count_words
 
+    fast_bpe.use_kernels()  # small batches would otherwise skip the encoding kernels (fast_bpe.SMALL_BUDGET)
     hf = train_bpe_counts(count_words(TEXT.splitlines(keepends=True), "gpt2", threads=1), 300, 0, ["<|endoftext|>"])
     enc = BPEEncoder.from_tokenizer_json(hf, encode_special_tokens=False)
     enc.encode_batch([TEXT], threads=1)
@@ -67,11 +70,24 @@ def _encoding() -> None:
 
         rank_file = Path(folder) / "warmup.tiktoken"
         rank_file.write_bytes(b"".join(base64.b64encode(t) + b" %d\n" % r for t, r in ranks.items()))
+        fast_bpe.tables_from_ranks(*fast_bpe.read_ranks_arrays(rank_file))  # the table builders, even when cached
         for name in ("gpt2", "cl100k", "o200k", "whitespace-kept"):
             desc = Path(folder) / f"{name}.json"
             desc.write_text(json.dumps({"type": "tiktoken", "name": name, "ranks": rank_file.name,
                                         "pattern": pretok.pattern(name), "special_tokens": {}}))
             BPEEncoder.from_descriptor(desc).encode_batch([TEXT, TEXT[:40]], threads=1)
+
+
+def _zoo_tables() -> None:
+    """The encoder tables of every zoo tiktoken tokenizer built so far, into their on-disk cache (the others get
+    theirs when they are built, at their first use)."""
+    from tokbench.tokenizer import formats, zoo
+    from tokbench.tokenizer.fast_bpe import rank_file_tables
+
+    for row in zoo.records():
+        if row["built"] and not row["path"].endswith("tokenizer.json") and formats.is_descriptor(row["path"]):
+            desc = formats.read_descriptor(row["path"])
+            rank_file_tables(desc["ranks"], desc["id_offset"])
 
 
 def _byteprob() -> None:
@@ -104,6 +120,7 @@ STEPS: dict[str, Callable[[], None]] = {
     "BPE training": _training,
     "supertokens": _supertokens,
     "encoding": _encoding,
+    "encoder tables": _zoo_tables,
     "byte probabilities": _byteprob,
 }
 

@@ -14,28 +14,19 @@ from __future__ import annotations
 import concurrent.futures
 import copy
 import functools
+import hashlib
 import json
 import logging
 import queue
 import unicodedata
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import regex
 
-from tokbench.errors import InputError
+from tokbench.errors import InputError, TokbenchError
 from tokbench.io import default_threads
-from tokbench.kernels.bpe_encode import (
-    build_bytes_table,
-    build_merge_table,
-    byte_token_ids,
-    encode_pieces,
-    map_chars,
-    parse_tiktoken,
-    rank_merges,
-    tokens_by_id,
-    utf8_positions,
-)
 from tokbench.tokenizer import formats, presets
 from tokbench.tokenizer.bytelevel import char_to_byte
 
@@ -47,6 +38,119 @@ log = logging.getLogger(__name__)
 
 CACHE_WORDS = 1_000_000  # the word cache starts over past this many distinct pre-tokens
 CHUNK_CHARS = 1 << 18  # characters per kernel call in encode_batch (bounds working memory)
+# A process encodes its first SMALL_BUDGET characters without numba (the `regex` split and `_merge_small`, array code
+# in numpy): about what loading numba and the encoding kernels costs (~0.25 s), so a short command never pays for it.
+# Past the budget, or once the kernels are loaded, every batch takes the kernels.
+SMALL_BUDGET = 1 << 16
+SMALL_PIECE = 256  # a piece longer than this (bytes) goes to the kernels: _merge_small does one merge per round
+NO_RANK = 2**31 - 1  # kernels.bpe_encode.NO_RANK
+TABLES_VERSION = 1  # bump when Tables or how they are built changes: cached tables of older versions are rebuilt
+_small_left = [SMALL_BUDGET]  # characters the no-numba path may still encode in this process
+
+
+def use_kernels() -> None:
+    """From now on every batch is encoded by the numba kernels (`tokbench warmup`, long runs)."""
+    _small_left[0] = 0
+
+
+def _kernels():
+    """tokbench.kernels.bpe_encode, imported on first need (it imports numba)."""
+    from tokbench.kernels import bpe_encode
+
+    return bpe_encode
+
+
+class Tables(NamedTuple):
+    """An encoder's arrays. Token id i's bytes: pool[offs[i]:offs[i+1]] (empty: none); v_slots/v_hashes index them by
+    bytes (kernels.tables); byte_ids[b]: the id of the one-byte token b. Merges: m_keys (left << 32 | right, sorted
+    ascending, so numpy can searchsorted them) with their rank and new id, and m_slots, a hash index over m_keys."""
+
+    pool: np.ndarray
+    offs: np.ndarray
+    v_slots: np.ndarray
+    v_hashes: np.ndarray
+    byte_ids: np.ndarray
+    m_slots: np.ndarray
+    m_keys: np.ndarray
+    m_ranks: np.ndarray
+    m_new: np.ndarray
+
+
+def build_tables(token_pool, token_offs, merges, vocab_index=None) -> Tables:
+    """Tables from token bytes by id and merge rows (left_id, right_id, new_id) in rank order (kernels);
+    vocab_index: (v_slots, v_hashes) when the caller built them already."""
+    K = _kernels()
+    offs = np.ascontiguousarray(token_offs, np.int64)
+    pool = np.ascontiguousarray(token_pool, np.uint8)
+    pool = pool if pool.size else np.zeros(1, np.uint8)
+    slots, hashes = vocab_index if vocab_index is not None else K.build_bytes_table(pool, offs)
+    byte_ids = K.byte_token_ids(pool, offs, slots, hashes)
+    m = np.asarray(merges, np.int32).reshape(-1, 3)
+    m_slots, keys, ranks, new = K.build_merge_table(m[:, 0].copy(), m[:, 1].copy(), m[:, 2].copy())
+    order = np.argsort(keys, kind="stable")
+    where = np.empty_like(order)
+    where[order] = np.arange(len(order))
+    m_slots = np.where(m_slots >= 0, where[np.maximum(m_slots, 0)], m_slots).astype(np.int64)
+    return Tables(pool, offs, slots, hashes, byte_ids, m_slots, keys[order], ranks[order], new[order])
+
+
+def rank_file_tables(path, id_offset: int = 0) -> Tables:
+    """The Tables of a `.tiktoken` file (ids = rank + id_offset), cached on disk by the file's sha256: a cached file
+    loads without numba in milliseconds (memory-mapped, copy on write); a new one is parsed and checked by kernels
+    (InputError names the bad line) and its tables written atomically to cache_dir("encoder")."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    key = f"{hashlib.sha256(data).hexdigest()[:40]}-offset{id_offset}-v{TABLES_VERSION}"
+    folder = _tables_folder(key)
+    if folder is not None:
+        try:
+            return _load_tables(folder)
+        except (OSError, ValueError):
+            pass  # not there yet (or damaged): build it
+    pool, starts, ends, ranks = _parse_ranks(path, np.frombuffer(data, np.uint8))
+    tables = tables_from_ranks(pool, starts, ends, ranks + id_offset)
+    if folder is not None:
+        _save_tables(folder, tables)
+    return tables
+
+
+def tables_from_ranks(pool, starts, ends, ids) -> Tables:
+    """Tables of tiktoken ranks: token k is pool[starts[k]:ends[k]] with id ids[k]. tiktoken merges any adjacent pair
+    whose bytes form a token, at that token's rank; so every split of a token into two tokens is a merge at its rank."""
+    K = _kernels()
+    size = int(ids.max()) + 1 if ids.size else 0
+    pool, offs = K.tokens_by_id(pool, starts, ends, ids, size)
+    slots, hashes = K.build_bytes_table(pool, offs)
+    return build_tables(pool, offs, K.rank_merges(pool, offs, slots, hashes), (slots, hashes))
+
+
+def _tables_folder(key: str) -> Path | None:
+    from tokbench.io import cache_dir
+
+    try:
+        return cache_dir("encoder") / key
+    except TokbenchError:  # no usable cache folder: build the tables every time
+        return None
+
+
+def _load_tables(folder: Path) -> Tables:
+    arrays = [np.asarray(np.load(folder / f"{name}.npy", mmap_mode="c")) for name in Tables._fields]
+    return Tables(*arrays)
+
+
+def _save_tables(folder: Path, tables: Tables) -> None:
+    from tokbench.io import atomic_dir
+
+    try:
+        with atomic_dir(folder, force=True) as tmp:
+            for name, array in zip(Tables._fields, tables):
+                np.save(tmp / f"{name}.npy", array)
+    except TokbenchError:
+        pass  # a full or read-only cache only costs the rebuild next time
 
 
 class Unsupported(Exception):
@@ -54,13 +158,11 @@ class Unsupported(Exception):
 
 
 class BPEEncoder:
-    """Byte-level BPE: token bytes per id, merges as (left_id, right_id, new_id) in rank order, a split regex."""
+    """Byte-level BPE: token bytes per id, merges in rank order (`Tables`), a split regex."""
 
     def __init__(
         self,
-        token_pool: np.ndarray,
-        token_offs: np.ndarray,
-        merges,
+        tables: Tables,
         pattern: str = GPT2_PATTERN,
         added_tokens: dict[str, tuple[int, bool]] | None = None,
         normalizer: str | None = None,
@@ -69,25 +171,19 @@ class BPEEncoder:
         isolated: bool = True,
         engine: str = "regex",
     ):
-        """The bytes of token id i are token_pool[token_offs[i]:token_offs[i+1]] (empty: none, e.g. an added token);
-        merges: rows (left_id, right_id, new_id) in rank order. isolated: text the pattern does not match is kept as
-        pieces (HF Split "isolated"); False drops it (Whitespace). engine: who reads `pattern`, "regex" (tiktoken's
-        pat_str) or "hf" (a tokenizer.json Split, Oniguruma). Every table is built in array code (kernels)."""
+        """tables: `build_tables`, `tables_from_ranks` or `rank_file_tables`. isolated: text the pattern does not
+        match is kept as pieces (HF Split "isolated"); False drops it (Whitespace). engine: who reads `pattern`,
+        "regex" (tiktoken's pat_str) or "hf" (a tokenizer.json Split, Oniguruma). Nothing here loads numba: the
+        kernels load at the first batch that needs them (see SMALL_BUDGET)."""
         self.pattern_text, self.engine = pattern, engine
         self.normalizer = normalizer
         self.ignore_merges = ignore_merges
         self.isolated = isolated
-        offs = np.ascontiguousarray(token_offs, np.int64)
-        pool = np.ascontiguousarray(token_pool, np.uint8)
-        pool = pool if pool.size else np.zeros(1, np.uint8)
-        slots, hashes = build_bytes_table(pool, offs)
-        self._vocab = (pool, offs, slots, hashes)
-        self.byte_ids = byte_token_ids(pool, offs, slots, hashes)
-        missing = np.flatnonzero(self.byte_ids < 0)
+        missing = np.flatnonzero(tables.byte_ids < 0)
         if missing.size:
             raise Unsupported(f"not a byte-level BPE vocabulary: no token for byte {bytes([missing[0]])!r}")
-        m = np.asarray(merges, np.int32).reshape(-1, 3)
-        self._merges = build_merge_table(m[:, 0].copy(), m[:, 1].copy(), m[:, 2].copy())
+        self._tables = tables
+        self.byte_ids = tables.byte_ids
         self.added_tokens = dict(added_tokens or {})
         self.encode_special_tokens = encode_special_tokens
         matched = [t for t, (_, special) in self.added_tokens.items() if not (special and encode_special_tokens)]
@@ -95,8 +191,22 @@ class BPEEncoder:
         self._allowing: dict[frozenset, BPEEncoder] = {}
         self.scanner = presets.scanner_preset(pattern, engine) if isolated else (
             "whitespace" if pattern == WHITESPACE_PATTERN else None)
-        self._scanner = _scanner(self.scanner)
         self._reset_cache()
+
+    @property
+    def _vocab(self):
+        t = self._tables
+        return t.pool, t.offs, t.v_slots, t.v_hashes
+
+    @property
+    def _merges(self):
+        t = self._tables
+        return t.m_slots, t.m_keys, t.m_ranks, t.m_new
+
+    @functools.cached_property
+    def _scanner(self):
+        """(kind, class table, split_lines) of the numba scanner, or None (pre-tokenize in Python); loaded lazily."""
+        return _scanner(self.scanner)
 
     def allowing(self, allowed) -> "BPEEncoder":
         """This encoder with the special tokens in `allowed` (texts, or "all") matched as their ids, as tiktoken's
@@ -159,9 +269,10 @@ class BPEEncoder:
         tokens = [t for t, _ in entries]
         bounds = np.zeros(len(tokens) + 1, np.int64)
         np.cumsum(np.fromiter(map(len, tokens), np.int64, len(tokens)), out=bounds[1:])
-        pool, offs = map_chars(np.frombuffer("".join(tokens).encode("utf-32-le"), np.int32), bounds, _char_bytes())
+        K = _kernels()
+        pool, offs = K.map_chars(np.frombuffer("".join(tokens).encode("utf-32-le"), np.int32), bounds, _char_bytes())
         ids = np.fromiter((i for _, i in entries), np.int64, len(entries))
-        pool, offs = tokens_by_id(pool, offs[:-1], offs[1:], ids, size)
+        pool, offs = K.tokens_by_id(pool, offs[:-1], offs[1:], ids, size)
         pairs = [m.split(" ") if isinstance(m, str) else m for m in model.get("merges") or []]
         try:
             merges = [(vocab[a], vocab[b], vocab[a + b]) for a, b in pairs]
@@ -169,9 +280,7 @@ class BPEEncoder:
             a, b = next((a, b) for a, b in pairs if a not in vocab or b not in vocab or a + b not in vocab)
             raise InputError(f"{name}: merge {a!r} {b!r} names a token missing from the vocabulary") from None
         return cls(
-            pool,
-            offs,
-            merges,
+            build_tables(pool, offs, merges),
             pattern,
             added,
             normalizer["type"] if normalizer is not None else None,
@@ -195,15 +304,15 @@ class BPEEncoder:
 
     @classmethod
     def from_rank_arrays(cls, pool, starts, ends, ids, pattern, normalizer=None, added_tokens=None) -> "BPEEncoder":
-        """Token k is pool[starts[k]:ends[k]] with id ids[k]. tiktoken merges any adjacent pair whose bytes form a
-        token, at that token's rank; so every split of a token into two tokens is a merge at its rank (kernel).
-        added_tokens: {text: (id, special)}; special ones are plain text unless allowed (`allowing`), as tiktoken's
-        `encode_ordinary`; the others are always matched."""
-        size = int(ids.max()) + 1 if ids.size else 0
-        pool, offs = tokens_by_id(pool, starts, ends, ids, size)
-        slots, hashes = build_bytes_table(pool, offs)
-        merges = rank_merges(pool, offs, slots, hashes)
-        return cls(pool, offs, merges, pattern, added_tokens, normalizer.upper() if normalizer else None,
+        """Token k is pool[starts[k]:ends[k]] with id ids[k] (`tables_from_ranks`). added_tokens: {text: (id, special)};
+        special ones are plain text unless allowed (`allowing`), as tiktoken's `encode_ordinary`; the others are always
+        matched."""
+        return cls.from_rank_tables(tables_from_ranks(pool, starts, ends, ids), pattern, normalizer, added_tokens)
+
+    @classmethod
+    def from_rank_tables(cls, tables: Tables, pattern, normalizer=None, added_tokens=None) -> "BPEEncoder":
+        """tiktoken-style: the Tables of ranks (`rank_file_tables`), a pat_str, specials as in from_rank_arrays."""
+        return cls(tables, pattern, added_tokens, normalizer.upper() if normalizer else None,
                    encode_special_tokens=True)
 
     @classmethod
@@ -212,8 +321,7 @@ class BPEEncoder:
         desc = formats.read_descriptor(path)
         if desc.get("normalizer") not in (None, "NFC", "NFKC"):
             raise Unsupported(f"{path}: fast encoder does not support normalizer {desc['normalizer']}")
-        pool, starts, ends, ranks = read_ranks_arrays(desc["ranks"])
-        return cls.from_rank_arrays(pool, starts, ends, ranks + desc["id_offset"], desc["pattern"],
+        return cls.from_rank_tables(rank_file_tables(desc["ranks"], desc["id_offset"]), desc["pattern"],
                                     desc.get("normalizer"))
 
     # --- encoding
@@ -221,23 +329,16 @@ class BPEEncoder:
     def encode_batch(self, texts: list[str], threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Ids of all texts as one int32 array, and int64 offsets: text i is ids[offsets[i]:offsets[i+1]].
 
-        Texts go through in chunks of about CHUNK_CHARS characters, so working memory stays small for big batches.
-        `threads` (default: all cores) encode chunks side by side: the kernels release the GIL and each thread keeps
-        its own word cache, so the ids are the same for any number of threads."""
+        A small batch early in a process goes through without numba (SMALL_BUDGET). Otherwise texts go through the
+        kernels in chunks of about CHUNK_CHARS characters, so working memory stays small for big batches. `threads`
+        (default: all cores) encode chunks side by side: the kernels release the GIL and each thread keeps its own
+        word cache, so the ids are the same for any number of threads (and for either path)."""
         texts = list(texts)
         sizes = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)))
-        chunks, start = [], 0
-        while start < len(texts):
-            before = sizes[start - 1] if start else 0
-            stop = min(int(np.searchsorted(sizes, before + CHUNK_CHARS, "left")) + 1, len(texts))
-            chunks.append(texts[start:stop])
-            start = stop
-        threads = min(default_threads() if threads is None else max(1, int(threads)), len(chunks))
-        if threads <= 1:
-            parts = [self._encode_chunk(chunk) for chunk in chunks]
+        if self._small(int(sizes[-1]) if len(texts) else 0):
+            parts = [self._encode_chunk(texts, small=True)]
         else:
-            with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="tokbench-encode") as pool:
-                parts = list(pool.map(self._encode_chunk, chunks))
+            parts = self._encode_chunks(texts, sizes, threads)
         id_parts, offset_parts, done = [], [np.zeros(1, np.int64)], 0
         for ids, offsets in parts:
             id_parts.append(ids)
@@ -246,21 +347,45 @@ class BPEEncoder:
         ids = np.concatenate(id_parts) if id_parts else np.zeros(0, np.int32)
         return ids, np.concatenate(offset_parts)
 
-    def _encode_chunk(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        buf, starts, ends, fixed, text_pieces = self._split(texts)
-        ids, piece_offs = self._encode_pieces(buf, starts, ends, fixed)
+    def _small(self, chars: int) -> bool:
+        """Take the no-numba path for this many characters (and count them against the budget)?"""
+        if self.ignore_merges or chars > _small_left[0]:
+            use_kernels()
+            return False
+        _small_left[0] -= chars
+        return True
+
+    def _encode_chunks(self, texts, sizes, threads):
+        chunks, start = [], 0
+        while start < len(texts):
+            before = sizes[start - 1] if start else 0
+            stop = min(int(np.searchsorted(sizes, before + CHUNK_CHARS, "left")) + 1, len(texts))
+            chunks.append(texts[start:stop])
+            start = stop
+        threads = min(default_threads() if threads is None else max(1, int(threads)), len(chunks))
+        if threads <= 1:
+            return [self._encode_chunk(chunk) for chunk in chunks]
+        with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="tokbench-encode") as pool:
+            return list(pool.map(self._encode_chunk, chunks))
+
+    def _encode_chunk(self, texts: list[str], small: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        buf, starts, ends, fixed, text_pieces = self._split(texts, small)
+        ids, piece_offs = self._encode_pieces(buf, starts, ends, fixed, small)
         return ids, piece_offs[text_pieces]
 
-    def _encode_pieces(self, buf, starts, ends, fixed) -> tuple[np.ndarray, np.ndarray]:
+    def _encode_pieces(self, buf, starts, ends, fixed, small: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """BPE of the pieces buf[starts[k]:ends[k]] (fixed[k] >= 0: that id): ids and per-piece id offsets."""
-        (pool, offs, v_slots, v_hashes) = self._vocab
+        if small and (not len(starts) or int((ends - starts).max()) <= SMALL_PIECE):
+            return _merge_small(self._tables, buf, starts, ends, fixed)
+        use_kernels()
+        t = self._tables
         try:
             cache = self._caches.get_nowait()  # one word cache per thread at a time
         except queue.Empty:
             cache = _empty_cache()
-        ids, piece_offs, *cache = encode_pieces(
-            buf, starts, ends, fixed, self.byte_ids, *self._merges, self.ignore_merges, pool, offs, v_slots, v_hashes,
-            *cache,
+        ids, piece_offs, *cache = _kernels().encode_pieces(
+            buf, starts, ends, fixed, t.byte_ids, t.m_slots, t.m_keys, t.m_ranks, t.m_new, self.ignore_merges,
+            t.pool, t.offs, t.v_slots, t.v_hashes, *cache,
         )
         self._caches.put(tuple(cache) if cache[-1] <= CACHE_WORDS else _empty_cache())
         return ids, piece_offs
@@ -275,11 +400,12 @@ class BPEEncoder:
             valid = err.start
         ids: list[int] = []
         last = 0  # tokens of the prefix's last piece
+        small = self._small(len(data))
         if valid:
-            buf, starts, ends, fixed, _ = self._split([data[:valid].decode("utf-8")])
-            found, piece_offs = self._encode_pieces(buf, starts, ends, fixed)
+            buf, starts, ends, fixed, _ = self._split([data[:valid].decode("utf-8")], small)
+            found, piece_offs = self._encode_pieces(buf, starts, ends, fixed, small)
             ids, last = found.tolist(), int(piece_offs[-1] - piece_offs[-2]) if len(piece_offs) > 1 else 0
-        pool, offs = self._vocab[0], self._vocab[1]
+        pool, offs = self._tables.pool, self._tables.offs
 
         def spaces(i: int) -> bool:
             return offs[i + 1] > offs[i] and all(b in b" \n\t" for b in pool[offs[i]:offs[i + 1]].tobytes())
@@ -291,7 +417,7 @@ class BPEEncoder:
         del ids[len(ids) - last:]
         buf = np.frombuffer(unstable, np.uint8)
         tail, _ = self._encode_pieces(buf, np.zeros(1, np.int64), np.full(1, len(buf), np.int64),
-                                      np.full(1, -1, np.int32))
+                                      np.full(1, -1, np.int32), small)
         return ids + tail.tolist()
 
     def encode(self, text: str) -> list[int]:
@@ -327,10 +453,11 @@ class BPEEncoder:
             first[t + 1] = len(segs)
         return segs, np.array(fixed, np.int32), first
 
-    def _split(self, texts):
-        """Pieces of the batch: (utf-8 buffer, piece starts, ends, fixed id or -1, piece index where each text starts)."""
+    def _split(self, texts, small: bool = False):
+        """Pieces of the batch: (utf-8 buffer, piece starts, ends, fixed id or -1, piece index where each text starts);
+        by the numba scanner, or (small batches, patterns without a scanner) by `_split_regex`."""
         segs, seg_fixed, seg_first = self._segments(texts)
-        if self._scanner is None:
+        if small or self._scanner is None:
             return self._split_regex(segs, seg_fixed, seg_first)
         kind, classes, self._split_lines = self._scanner
         joined = "".join(segs)
@@ -341,7 +468,7 @@ class BPEEncoder:
         # every segment's first piece; added tokens (empty segments) go in before the next segment's pieces
         seg_piece = np.searchsorted(starts, bounds[:-1], "left") if len(segs) else np.zeros(0, np.int64)
         where = np.flatnonzero(seg_fixed >= 0)
-        byte_pos = utf8_positions(cps)
+        byte_pos = _kernels().utf8_positions(cps)
         buf = np.frombuffer(joined.encode("utf-8") or b"\0", np.uint8)
         if not len(where):
             seg_piece_all = np.append(seg_piece, len(starts))
@@ -356,9 +483,11 @@ class BPEEncoder:
         return buf, starts, ends, fixed, text_pieces
 
     def _split_regex(self, segs, seg_fixed, seg_first):
-        """FALLBACK pre-tokenizer for split patterns the numba scanners do not cover: the `regex` package in Python."""
-        log.debug("no numba scanner splits like %r; pre-tokenizing with %s in Python (slower)", self.pattern_text,
-                  "the `regex` package" if self.engine == "regex" else "`tokenizers`")
+        """The pre-tokenizer in Python (the `regex` package): for small batches (no numba to load), and the FALLBACK
+        for split patterns the numba scanners do not cover."""
+        if self.scanner is None:
+            log.debug("no numba scanner splits like %r; pre-tokenizing with %s in Python (slower)", self.pattern_text,
+                      "the `regex` package" if self.engine == "regex" else "`tokenizers`")
         chunks: list[bytes] = []
         fixed_at: list[tuple[int, int]] = []
         seg_piece = np.zeros(len(segs) + 1, np.int64)
@@ -414,7 +543,11 @@ def read_ranks_arrays(path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
         raise InputError(f"{path}: no such file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    pool, starts, ends, ranks, bad = parse_tiktoken(data, _base64_values())
+    return _parse_ranks(path, data)
+
+
+def _parse_ranks(path, data: np.ndarray):
+    pool, starts, ends, ranks, bad = _kernels().parse_tiktoken(data, _base64_values())
     if bad:
         raise InputError(f"{path}: line {bad} is not `base64 rank`")
     check_ranks(path, pool, starts, ends, ranks)
@@ -458,6 +591,50 @@ def _char_bytes() -> np.ndarray:
     for c, b in table.items():
         out[ord(c)] = b
     return out
+
+
+def _merge_small(t: Tables, buf, starts, ends, fixed) -> tuple[np.ndarray, np.ndarray]:
+    """encode_pieces (same ids, same piece offsets) in numpy, for small batches: no numba to load. Every piece still
+    merging does one merge per round, its lowest-ranked pair (the leftmost of equals), all pieces at once; a piece
+    leaves the rounds when nothing in it merges. Rounds <= the longest piece, hence SMALL_PIECE."""
+    n_pieces = len(starts)
+    lengths = (ends - starts).astype(np.int64)
+    fx = fixed >= 0
+    one = ~fx & (lengths == 1)
+    owner = [np.flatnonzero(fx), np.flatnonzero(one)]  # per emitted id: its piece
+    out = [fixed[fx].astype(np.int32), t.byte_ids[buf[starts[one]]]]
+    act = np.flatnonzero(~fx & (lengths >= 2))  # pieces still merging, in order
+    n_sym = lengths[act]
+    first = np.zeros(len(act) + 1, np.int64)
+    np.cumsum(n_sym, out=first[1:])
+    sym = t.byte_ids[buf[np.repeat(starts[act] - first[:-1], n_sym) + np.arange(first[-1])]]
+    m_keys, m_ranks = (t.m_keys, t.m_ranks) if len(t.m_keys) else (np.full(1, -1, np.int64), np.zeros(1, np.int32))
+    while len(act):
+        keys = (sym[:-1].astype(np.int64) << 32) | sym[1:].astype(np.int64)
+        at = np.minimum(np.searchsorted(m_keys, keys), len(m_keys) - 1)
+        rank = np.where(m_keys[at] == keys, m_ranks[at], NO_RANK).astype(np.int64)
+        rank[first[1:-1] - 1] = NO_RANK  # the pair across two pieces
+        best = np.minimum.reduceat((rank << 32) | np.arange(len(keys)), first[:-1])  # lowest rank, then leftmost
+        merging = (best >> 32) != NO_RANK
+        where = best[merging] & 0xFFFFFFFF
+        sym[where] = t.m_new[at[where]]
+        keep = np.ones(len(sym), bool)
+        keep[where + 1] = False
+        sym = sym[keep]
+        n_sym = n_sym - merging
+        done = ~merging | (n_sym == 1)
+        if done.any():
+            sym_done = np.repeat(done, n_sym)
+            owner.append(np.repeat(act[done], n_sym[done]))
+            out.append(sym[sym_done])
+            sym, act, n_sym = sym[~sym_done], act[~done], n_sym[~done]
+        first = np.zeros(len(act) + 1, np.int64)
+        np.cumsum(n_sym, out=first[1:])
+    owner_all = np.concatenate(owner)
+    order = np.argsort(owner_all, kind="stable")  # a piece's ids were emitted together, in order
+    piece_offs = np.zeros(n_pieces + 1, np.int64)
+    np.cumsum(np.bincount(owner_all, minlength=n_pieces), out=piece_offs[1:])
+    return np.concatenate(out).astype(np.int32)[order], piece_offs
 
 
 def _empty_cache():

@@ -24,7 +24,7 @@ class TiktokenTokenizer(Tokenizer):
     model_type = "bpe"
 
     def __init__(self, descriptor: dict, name: str = "", where: str | Path = ""):
-        from tokbench.tokenizer.fast_bpe import BPEEncoder, Unsupported, read_ranks_arrays
+        from tokbench.tokenizer.fast_bpe import BPEEncoder, Unsupported, rank_file_tables
 
         self.name = name or descriptor["name"]
         self._desc, self._where = descriptor, where or descriptor["ranks"]
@@ -38,19 +38,16 @@ class TiktokenTokenizer(Tokenizer):
         self.roles = roles_from_specials(specials, _explicit=True, **descriptor["roles"])
         self.byte_level = self._normalizer in (None, "NFC")
         self.lossless = self.byte_level
-        pool, starts, ends, ranks = read_ranks_arrays(descriptor["ranks"])
-        self._pool, self._starts, self._ends, self._rank_ids = pool, starts, ends, ranks + self._offset
+        tables = rank_file_tables(descriptor["ranks"], self._offset)  # cached per ranks file: no numba when cached
+        self._pool, self._offs = tables.pool, tables.offs  # token id i's bytes: pool[offs[i]:offs[i+1]]
         ids = [v + 1 for v in (*specials.values(), *self._added.values())]
-        self._n = max([int(self._rank_ids.max()) + 1 if ranks.size else 0, *ids, int(descriptor.get("vocab_size", 0))])
-        self._bytes_of = np.full(self._n + 1, -1, np.int64)  # id -> index into starts/ends
-        self._bytes_of[self._rank_ids] = np.arange(len(ranks))
+        self._n = max([len(self._offs) - 1, *ids, int(descriptor.get("vocab_size", 0))])
         added = {t: (i, True) for t, i in specials.items()} | {t: (i, False) for t, i in self._added.items()}
-        clash = np.intersect1d(self._rank_ids, [i for i, _ in added.values()])
-        if clash.size:
-            raise InputError(f"{self._where}: special token ids collide with ranks (e.g. {int(clash[0])})")
+        clash = sorted(i for i, _ in added.values() if i < len(self._offs) - 1 and self._offs[i + 1] > self._offs[i])
+        if clash:
+            raise InputError(f"{self._where}: special token ids collide with ranks (e.g. {clash[0]})")
         try:
-            self._fast = BPEEncoder.from_rank_arrays(pool, starts, ends, self._rank_ids, descriptor["pattern"],
-                                                     self._normalizer, added)
+            self._fast = BPEEncoder.from_rank_tables(tables, descriptor["pattern"], self._normalizer, added)
         except Unsupported:
             self._fast = None
         if self._fast is None or self._fast.scanner is None:
@@ -97,8 +94,9 @@ class TiktokenTokenizer(Tokenizer):
             return self._added_by_id[token_id].encode("utf-8")
         if token_id in self._special_by_id:
             return self._special_bytes(token_id)
-        k = self._bytes_of[token_id] if 0 <= token_id < self._n else -1
-        return b"" if k < 0 else self._pool[self._starts[k]:self._ends[k]].tobytes()
+        if not 0 <= token_id < len(self._offs) - 1:
+            return b""
+        return self._pool[self._offs[token_id]:self._offs[token_id + 1]].tobytes()
 
     def id_to_token(self, token_id: int) -> str:
         token_id = int(token_id)
