@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from tokbench.tokenizer import load_tokenizer
-from tokbench.transplant.core import Context, transplant
+from tokbench.transplant.core import Context, Plan, transplant
 from tokbench.transplant.methods import get_method
 from tokbench.transplant.methods.focus import sparsemax
-from tokbench.transplant.methods.omp import omp
+from tokbench.transplant.methods.omp import codes, omp
 
 
 def unit(m: np.ndarray) -> np.ndarray:
@@ -45,6 +45,35 @@ def test_omp_is_least_squares_on_its_chosen_atoms():
     for i in range(10):
         ref, *_ = np.linalg.lstsq(atoms[idx[i]].T, x[i], rcond=None)
         np.testing.assert_allclose(c[i], ref, rtol=1e-3, atol=1e-4)
+
+
+def test_centred_omp_code_transfers_exactly_through_an_affine_map():
+    """An aux space with a large common offset (as MiniLM's and SmolLM2's both have) and a target that is an exactly
+    3-sparse combination about the atoms' mean: the centred code finds those 3 atoms, and the plan built from it
+    (rows plus mean_weight times the mean of the atoms' rows) reproduces the target's image under any affine map
+    aux -> model, the mean term included. The plain code of the same target needs the offset as a 4th direction."""
+    rng = np.random.default_rng(3)
+    m, a, d, n = 300, 48, 20, 30
+    atoms = 4.0 + rng.standard_normal((m, a))  # every atom shares a big offset
+    mu = atoms.mean(0)
+    support = np.stack([rng.choice(m, 3, replace=False) for _ in range(n)])
+    c = rng.uniform(0.3, 1.5, (n, 3)) * rng.choice([-1, 1], (n, 3))
+    x = mu + np.einsum("nk,nka->na", c, atoms[support] - mu)
+    M, b = rng.standard_normal((a, d)), rng.standard_normal(d)
+    model_rows = atoms @ M + b  # the "old model" rows of the atoms: an affine image of the aux space
+    idx, coef, mean_w = codes(x, atoms, k=8, pool=m, centre=True)
+    for i in range(n):
+        assert sorted(idx[i][idx[i] >= 0]) == sorted(support[i])
+    np.testing.assert_allclose(mean_w, 1 - c.sum(1), rtol=1e-4, atol=1e-4)
+    rows = [(idx[i][idx[i] >= 0], coef[i][idx[i] >= 0]) for i in range(n)]
+    plan = Plan.from_lists(rows, ["omp"] * n)
+    plan.mean_weight, plan.mean_ids = mean_w.astype(np.float32), np.arange(m)
+    got = plan.apply(np.concatenate([model_rows, rng.standard_normal((5, d)) * 100]), np.random.default_rng(0))
+    np.testing.assert_allclose(got, x @ M + b, rtol=1e-3, atol=2e-3)  # the 5 extra rows are not in the mean
+    plain_idx, plain_c, plain_mw = codes(x, atoms, k=3, pool=m)
+    assert (plain_mw == 0).all()
+    plain = np.einsum("nk,nka->na", plain_c, atoms[np.maximum(plain_idx, 0)])
+    assert np.median(np.linalg.norm(plain - x, axis=1) / np.linalg.norm(x, axis=1)) > 1e-2
 
 
 def brute_simplex_projection(z: np.ndarray) -> np.ndarray:

@@ -38,6 +38,8 @@ class Plan:
     weights: np.ndarray  # float32 [nnz]
     source: list[str]  # per target, e.g. "tokenadapt:hybrid", "fallback:random"
     sampler: str = "mean"  # "mean" | "random" | "hewitt" for rows without a combination
+    mean_weight: np.ndarray | None = None  # float32 [n]: each row also adds this times a mean row (affine codes)
+    mean_ids: np.ndarray | None = None  # old ids that mean row averages (None: every row of the matrix)
 
     @classmethod
     def from_lists(cls, rows: list[tuple[np.ndarray, np.ndarray]], source: list[str], sampler: str = "mean") -> Plan:
@@ -66,6 +68,9 @@ class Plan:
         csr = torch.sparse_csr_tensor(torch.from_numpy(self.indptr), torch.from_numpy(self.indices),
                                       torch.from_numpy(self.weights), size=(n, m2.shape[0]))
         out = (csr @ torch.from_numpy(np.ascontiguousarray(m2))).numpy() if n else np.zeros((0, m2.shape[1]), np.float32)
+        if self.mean_weight is not None and n:
+            ref = m2 if self.mean_ids is None else m2[self.mean_ids]
+            out += self.mean_weight[:, None].astype(np.float32) * ref.mean(axis=0, dtype=np.float64).astype(np.float32)
         empty = np.flatnonzero(np.diff(self.indptr) == 0)
         if len(empty):
             out[empty] = sample_rows(m2, len(empty), self.sampler, rng)
@@ -589,5 +594,7 @@ def _token_sources(new_tok, old_tok, match: Match, targets, plan: Plan, special_
             if len(ids):
                 rec["from"] = [int(x) for x in ids]
                 rec["weights"] = [round(float(x), 4) for x in w]
+            if plan.mean_weight is not None and plan.mean_weight[k] != 0:
+                rec["mean_weight"] = round(float(plan.mean_weight[k]), 4)  # times the mean of the plan's mean rows
         out.append(rec)
     return out

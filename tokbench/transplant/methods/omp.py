@@ -25,11 +25,11 @@ from __future__ import annotations
 import numpy as np
 
 from tokbench.errors import UsageError, param
-from tokbench.transplant.aux import normalise, spaces_for
+from tokbench.transplant.aux import spaces_for
 from tokbench.transplant.core import Context, Plan
 from tokbench.transplant.methods import register
 
-DEFAULTS = {"k": 64, "aux": "minilm", "pool": 256, "atoms": "old"}
+DEFAULTS = {"k": 64, "aux": "minilm", "pool": 256, "atoms": "old", "centre": False}
 
 
 def omp(x: np.ndarray, atoms: np.ndarray, k: int, pool: int = 256, chunk: int = 128,
@@ -104,6 +104,29 @@ def _omp_chunk(X, D, k: int, pool: int, tol: float):
     return idx, torch.where(used, coef.squeeze(-1).float(), torch.zeros((), dtype=torch.float32))
 
 
+def codes(x: np.ndarray, atoms: np.ndarray, k: int, pool: int = 256, centre: bool = False):
+    """OMP codes of the raw rows of `x` [n, a] over the raw rows of `atoms` [m, a] (any norms: OMP runs on unit
+    vectors, the coefficients are rescaled to the raw ones): (idx [n, k], -1 unused; coef [n, k]; mean_weight [n]).
+    Plain: x ~= sum_j coef_j atoms[idx_j] (mean_weight 0). centre: the code is affine about the atoms' mean mu,
+    x - mu ~= sum_j coef_j (atoms[idx_j] - mu), i.e. x ~= sum_j coef_j atoms[idx_j] + mean_weight * mu with
+    mean_weight = 1 - sum_j coef_j; the same code applied to another space's rows of those atoms (and their mean)
+    is exact when that space is an affine image of this one."""
+    x = np.asarray(x, dtype=np.float64)
+    atoms = np.asarray(atoms, dtype=np.float64)
+    if centre:
+        mu = atoms.mean(axis=0)
+        atoms, x = atoms - mu, x - mu
+    atom_norm = np.linalg.norm(atoms, axis=1)
+    atom_norm[atom_norm == 0] = 1.0
+    x_norm = np.linalg.norm(x, axis=1)
+    unit_x = x / np.maximum(x_norm, 1e-30)[:, None]
+    idx, coef = omp(unit_x.astype(np.float32), (atoms / atom_norm[:, None]).astype(np.float32), k, pool)
+    used = idx >= 0
+    coef = np.where(used, coef * x_norm[:, None] / atom_norm[np.maximum(idx, 0)], 0.0)
+    mean_weight = 1.0 - coef.sum(axis=1) if centre else np.zeros(len(x))
+    return idx, coef, mean_weight
+
+
 @register("omp", "orthogonal matching pursuit: k shared tokens whose aux vectors combine into the new token's (--k)")
 def omp_method(ctx: Context) -> Plan:
     p = {**DEFAULTS, **{k: v for k, v in ctx.params.items() if v is not None}}
@@ -113,21 +136,23 @@ def omp_method(ctx: Context) -> Plan:
     n = len(ctx.targets)
     if p["atoms"] not in ("old", "shared"):
         raise UsageError(f"omp atoms must be old or shared, not {p['atoms']!r}")
+    centre = str(p["centre"]).lower() not in ("0", "false", "no")
     phi_old, phi_new = spaces_for(ctx, p["aux"])
     pool_ok = ctx.usable_old if p["atoms"] == "old" else ctx.shared_old
     atoms_ids = np.flatnonzero(pool_ok & (np.linalg.norm(phi_old, axis=1) > 0))
-    atoms = phi_old[atoms_ids]
-    scale = np.ones(n, dtype=np.float64)
-    atom_scale = np.ones(len(atoms_ids), dtype=np.float64)
-    if p["aux"] == "self":  # the old space itself: undo the unit scaling, so the code writes the raw vector
+    has = np.linalg.norm(phi_new, axis=1) > 0
+    if p["aux"] == "self":  # the old space itself: the raw subword-mean vector over the raw old rows
         from tokbench.transplant.methods.subword_mean import subword_mean
 
-        scale = np.linalg.norm(subword_mean(ctx).apply(ctx.old_in, ctx.rng), axis=1).astype(np.float64)
-        atom_scale = np.linalg.norm(ctx.old_in[atoms_ids].astype(np.float64), axis=1)
-    has = np.linalg.norm(phi_new, axis=1) > 0
-    idx, coef = omp(normalise(phi_new[has]), atoms, k, pool)
+        atoms_raw = ctx.old_in[atoms_ids].astype(np.float64)
+        x_raw = subword_mean(ctx).apply(ctx.old_in, ctx.rng)[has].astype(np.float64)
+    else:
+        atoms_raw = phi_old[atoms_ids].astype(np.float64)
+        x_raw = phi_new[has].astype(np.float64)
+    idx, coef, mean_w = codes(x_raw, atoms_raw, k, pool, centre)
     rows: list[tuple[np.ndarray, np.ndarray]] = []
     source: list[str] = []
+    mean_weight = np.zeros(n, dtype=np.float32)
     fallback = None
     pos = np.cumsum(has) - 1
     for i in range(n):
@@ -135,10 +160,10 @@ def omp_method(ctx: Context) -> Plan:
             r = pos[i]
             used = idx[r] >= 0
             a = idx[r][used]
-            w = coef[r][used] * scale[i] / atom_scale[a]
             if len(a):
-                rows.append((atoms_ids[a], w.astype(np.float32)))
+                rows.append((atoms_ids[a], coef[r][used].astype(np.float32)))
                 source.append(f"omp:{len(a)}")
+                mean_weight[i] = mean_w[r]
                 continue
         if fallback is None:  # no aux vector: the old pieces' mean
             from tokbench.transplant.methods.subword_mean import subword_mean
@@ -147,4 +172,7 @@ def omp_method(ctx: Context) -> Plan:
         ids, w = fallback.row(i)
         rows.append((ids, w))
         source.append("fallback:subword-mean" if len(ids) else "fallback:mean")
-    return Plan.from_lists(rows, source, sampler="mean")
+    plan = Plan.from_lists(rows, source, sampler="mean")
+    if centre:
+        plan.mean_weight, plan.mean_ids = mean_weight, atoms_ids
+    return plan
