@@ -96,3 +96,21 @@ def test_cold_kernel_cache_on_a_full_disk_compiles_in_memory(tb, tmp_path, corpu
     assert len(lines) == 1 and lines[0].startswith("tokbench: warning: cannot write the kernel cache in "), r.err
     assert str(cold / "numba") in lines[0] and "File too large" in lines[0]
     assert not [p for p in cold.rglob("*") if ".tmp" in p.name]  # numba's own temps removed
+
+
+def test_kernel_cache_that_is_not_a_folder_is_one_line_and_never_the_source_tree(tb, tmp_path, corpus):
+    """numba, unable to make its cache folder, would fall back to writing beside the source (tokbench/kernels/
+    __pycache__): a kernel cache named as a file is a usage error naming it, and nothing lands in the source tree."""
+    from tests.helpers import NPM_FILES, REPO
+
+    def in_tree():
+        return sorted(p for p in (REPO / "tokbench").rglob("*") if p.suffix in (".nbi", ".nbc"))
+
+    before = in_tree()
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "numba").write_text("a file where the kernel cache folder goes")
+    r = tb("tokenize", "-t", NPM_FILES["gpt2"], corpus, env={"TOKBENCH_CACHE": str(tmp_path / "cache"),
+                                                            "NUMBA_CACHE_DIR": ""})
+    assert r.code == 2 and r.out == ""
+    r.one_line(tmp_path / "cache" / "numba", "TOKBENCH_CACHE")
+    assert in_tree() == before

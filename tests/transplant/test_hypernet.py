@@ -236,3 +236,98 @@ def test_zett_transplant_untrained_equals_subword_mean(models, tmp_path):
         transplant(str(models["tied"]), str(new), "zett", save=False)
     with pytest.raises(UsageError, match="untied"):  # a tied model's hypernetwork cannot fill an untied output matrix
         transplant(str(models["untied"]), str(new), "zett", params={"hypernet": str(tmp_path)}, save=False)
+
+
+# ---------------------------------------------------------------------------------------------- --allow-special
+EOT = "<|endoftext|>"
+
+
+@pytest.fixture(scope="module")
+def chat_corpus(tmp_path_factory):
+    """Real text with the model's <|endoftext|> between every three lines (and once glued inside a word)."""
+    lines = _text().splitlines(True)
+    text = EOT.join("".join(lines[k:k + 3]) for k in range(0, len(lines), 3)).replace(" the ", f" th{EOT}e ", 1)
+    path = tmp_path_factory.mktemp("hn-chat") / "chat.txt"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("style", ["bytelevel", "metaspace"])
+def test_allow_special_reads_the_model_s_specials_as_tokenizers_does(models, chat_corpus, style):
+    """With allow_special a step's ids are `tokenizers`' own encode, specials read, of its sampled tokenizer plus the
+    model's <|endoftext|> (appended after its vocabulary, the model's row 0); without it the text is plain."""
+    from tokenizers import AddedToken, Tokenizer
+
+    lm = _lm(models["tied"])
+    assert lm.tokenizer.special_tokens == {EOT: 0}
+    opts = _opts(styles=(style,), seq_len=64, allow_special=True)
+    draw = ht.Trainer(lm, ht.TextPool([chat_corpus]), opts).draw(np.random.default_rng([3, 7]))
+    tok = draw.tokenizer
+    base = tok._base
+    eot = base.vocab_size
+    assert tok.vocab_size == eot + 1 and tok.token_to_id(EOT) == eot and draw.copied == {eot: 0}
+    assert not any("endoftext" in p for p in base.hf().get_vocab())  # trained on the text between the specials
+    ref = Tokenizer.from_str(base.hf().to_str())
+    ref.add_special_tokens([AddedToken(EOT, special=True, normalized=False)])
+    assert ref.token_to_id(EOT) == eot
+    expected = ref.encode(draw.text, add_special_tokens=False).ids
+    assert draw.ids.tolist() == expected
+    assert expected.count(eot) == draw.text.count(EOT) > 2
+    windows = draw.windows.numpy()
+    assert all(any(np.array_equal(w, draw.ids[s:s + len(w)]) for s in range(len(draw.ids) - len(w) + 1))
+               for w in windows)
+    plain = ht.Trainer(lm, ht.TextPool([chat_corpus]), _opts(styles=(style,), seq_len=64)).draw(
+        np.random.default_rng([3, 7]))
+    assert plain.copied == {} and plain.text == draw.text and plain.tokenizer.token_to_id(EOT) is None
+    assert plain.ids.tolist() == Tokenizer.from_str(plain.tokenizer.hf().to_str()).encode(
+        plain.text, add_special_tokens=False).ids
+
+
+def test_allow_special_loss_is_the_transplanted_model_s(models, chat_corpus, tmp_path):
+    """An untrained hypernetwork is subword-mean, so a step's LM loss with allow_special is the cross-entropy of the
+    model transplanted (subword-mean, keep_special old: <|endoftext|> appended with its own row) onto the step's
+    sampled tokenizer, on the same windows, <|endoftext|> targets included: HF logits on input ids as reference."""
+    from tokbench.transplant.core import transplant
+
+    lm = _lm(models["untied"])
+    opts = _opts(styles=("bytelevel",), seq_len=64, batch_size=3, allow_special=True)
+    trainer = ht.Trainer(lm, ht.TextPool([chat_corpus]), opts)
+    for seed in range(4):
+        draw = trainer.draw(np.random.default_rng([11, seed]))
+        eot = draw.tokenizer.token_to_id(EOT)
+        if (draw.windows[:, 1:] == eot).any() and (draw.windows[:, :-1] == eot).any():
+            break
+    else:
+        raise AssertionError("no drawn window holds <|endoftext|> as input and target")
+    with torch.no_grad():
+        loss = float(trainer.lm_loss(np.random.default_rng([11, seed]))[0])
+    path = tmp_path / "sampled.json"
+    draw.tokenizer._base.save(path)
+    res = transplant(str(models["untied"]), str(path), "subword-mean", save=False)
+    assert res.lm.tokenizer.token_to_id(EOT) == eot
+    start = torch.tensor([res.lm.start_ids] * len(draw.windows))
+    with torch.no_grad():
+        logits = res.lm.model(input_ids=torch.cat([start, draw.windows[:, :-1]], 1)).logits[:, start.shape[1]:]
+    ref = float(torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), draw.windows[:, 1:].reshape(-1)))
+    print(f"allow-special step loss {loss:.6f}, transplanted model {ref:.6f}")
+    assert loss == pytest.approx(ref, rel=1e-5)
+
+
+def test_cli_allow_special_is_recorded_and_kept_on_resume(models, chat_corpus, tmp_path, cli):
+    out = tmp_path / "hn"
+    args = ["hypernet", "train", "--model", models["tied"], "--corpus", chat_corpus, "-o", out, "--steps", "3",
+            "--warmup-steps", "2", "--batch-size", "1", "--seq-len", "16", "--width", "32", "--layers", "1",
+            "--vocab-min", "300", "--vocab-max", "400", "--save-every", "1"]
+    res = cli(*args, "--allow-special")
+    assert res.code == 0, res.err
+    state = torch.load(out / ht.CHECKPOINT, weights_only=False)
+    assert state["options"]["allow_special"] is True and state["curve"][-1]["phase"] == "lm"
+    assert json.loads((out / hn.CONFIG).read_text())["options"]["allow_special"] is True
+    again = cli(*args[:8], "--steps", "4", *args[10:], "--resume")  # resumed without the flag: refused, named
+    assert again.code == 2 and "allow_special" in again.err
+    old = dict(state, options={k: v for k, v in state["options"].items() if k != "allow_special"}, step=2,
+               curve=state["curve"][:2])
+    torch.save(old, out / ht.CHECKPOINT)  # a run from before the option read plain text: resumes without the flag
+    resumed = cli(*args[:8], "--steps", "4", *args[10:], "--resume")
+    assert resumed.code == 0, resumed.err
+    assert json.loads(resumed.out)["steps"] == 4

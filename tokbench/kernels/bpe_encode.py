@@ -13,19 +13,24 @@ from tokbench.kernels.tables import (
     bytes_find,
     grow,
     hash_bytes,
+    hash_int,
     int_find,
     rehash,
     table_capacity,
 )
 
 NO_RANK = np.int32(2**31 - 1)
+NO_PAIR = np.int64(2**63 - 1)  # _pair's "no such merge": above every rank << 32 | new id
 
 
 @njit(cache=True)
 def build_merge_table(left, right, new):
-    """Merge table: pair (left << 32 | right) -> row; a pair listed twice keeps its last rank (as HF's map does).
+    """Merge table: pair (left << 32 | right) -> its rank and new id; a pair listed twice keeps its last rank (as HF's
+    map does).
 
-    Returns (slots, keys, ranks, new_ids)."""
+    Returns (table, keys, ranks, new_ids): table is the open-addressing index the encoder probes, int64[cap, 2] with
+    row [key, rank << 32 | new_id] (key EMPTY: a free row; linear probing from hash_int(key)), so one probe reads one
+    cache line; keys/ranks/new_ids list the distinct pairs in first-seen order."""
     n = len(left)
     keys = np.empty(n, np.int64)
     ranks = np.empty(n, np.int32)
@@ -42,7 +47,28 @@ def build_merge_table(left, right, new):
             slots[slot] = k
         ranks[k] = i
         new_ids[k] = new[i]
-    return slots, keys[:m].copy(), ranks[:m].copy(), new_ids[:m].copy()
+    table = np.full((len(slots), 2), EMPTY, np.int64)
+    for slot in range(len(slots)):
+        k = slots[slot]
+        if k != EMPTY:
+            table[slot, 0] = keys[k]
+            table[slot, 1] = (np.int64(ranks[k]) << 32) | np.int64(new_ids[k])
+    return table, keys[:m].copy(), ranks[:m].copy(), new_ids[:m].copy()
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pair(m_table, a, b):
+    """rank << 32 | new id of the merge (a, b), or NO_PAIR."""
+    key = (np.int64(a) << 32) | np.int64(b)
+    mask = m_table.shape[0] - 1
+    i = hash_int(key) & mask
+    while True:
+        k = m_table[i, 0]
+        if k == key:
+            return m_table[i, 1]
+        if k == EMPTY:
+            return NO_PAIR
+        i = (i + 1) & mask
 
 
 @njit(cache=True)
@@ -61,16 +87,16 @@ def build_bytes_table(pool, offs):
 
 
 @njit(cache=True, nogil=True)
-def _bpe_word(buf, start, end, byte_ids, m_slots, m_keys, m_ranks, m_new, sym, rank, out, n_out):
-    """Encode buf[start:end] into out[n_out:]; returns the new n_out. sym/rank are scratch of length >= end-start."""
+def _bpe_word(buf, start, end, byte_ids, m_table, sym, rank, out, n_out):
+    """Encode buf[start:end] into out[n_out:]; returns the new n_out. sym (int32) / rank (int64: the pair's
+    rank << 32 | new id, so the lowest is the lowest rank) are scratch of length >= end-start."""
     n = end - start
     for i in range(n):
         sym[i] = byte_ids[buf[start + i]]
     for i in range(n - 1):
-        k, slot = int_find(m_slots, m_keys, (np.int64(sym[i]) << 32) | np.int64(sym[i + 1]))
-        rank[i] = m_ranks[k] if k != EMPTY else NO_RANK
+        rank[i] = _pair(m_table, sym[i], sym[i + 1])
     while n > 1:
-        best = NO_RANK
+        best = NO_PAIR
         at = -1
         for i in range(n - 1):
             if rank[i] < best:
@@ -78,18 +104,15 @@ def _bpe_word(buf, start, end, byte_ids, m_slots, m_keys, m_ranks, m_new, sym, r
                 at = i
         if at < 0:
             break
-        k, slot = int_find(m_slots, m_keys, (np.int64(sym[at]) << 32) | np.int64(sym[at + 1]))
-        sym[at] = m_new[k]
+        sym[at] = np.int32(best & 0xFFFFFFFF)
         for i in range(at + 1, n - 1):
             sym[i] = sym[i + 1]
             rank[i] = rank[i + 1]
         n -= 1
         if at > 0:
-            k, slot = int_find(m_slots, m_keys, (np.int64(sym[at - 1]) << 32) | np.int64(sym[at]))
-            rank[at - 1] = m_ranks[k] if k != EMPTY else NO_RANK
+            rank[at - 1] = _pair(m_table, sym[at - 1], sym[at])
         if at < n - 1:
-            k, slot = int_find(m_slots, m_keys, (np.int64(sym[at]) << 32) | np.int64(sym[at + 1]))
-            rank[at] = m_ranks[k] if k != EMPTY else NO_RANK
+            rank[at] = _pair(m_table, sym[at], sym[at + 1])
     for i in range(n):
         out[n_out + i] = sym[i]
     return n_out + n
@@ -102,10 +125,7 @@ def encode_pieces(
     ends,
     fixed,
     byte_ids,
-    m_slots,
-    m_keys,
-    m_ranks,
-    m_new,
+    m_table,
     ignore_merges,
     v_pool,
     v_offs,
@@ -121,7 +141,7 @@ def encode_pieces(
 ):
     """Encode each piece buf[starts[i]:ends[i]] (or emit fixed[i] when >= 0).
 
-    m_*: merge table (build_merge_table); ignore_merges: emit a piece that is a whole vocabulary entry directly
+    m_table: merge table (build_merge_table); ignore_merges: emit a piece that is a whole vocabulary entry directly
     (v_*: the vocabulary's byte strings, build_bytes_table). c_*: the word cache (n_cached words), grown as needed.
     Returns (ids int32, piece_offs int64 (n_pieces+1), c_pool, c_offs, c_hashes, c_slots, c_ids, c_ids_offs, n_cached).
     """
@@ -144,7 +164,7 @@ def encode_pieces(
     ids = np.empty(total, np.int32)
     piece_offs = np.empty(n_pieces + 1, np.int64)
     n_out, n_cached = _encode_loop(
-        buf, starts, ends, fixed, byte_ids, m_slots, m_keys, m_ranks, m_new, ignore_merges, v_pool, v_offs, v_slots,
+        buf, starts, ends, fixed, byte_ids, m_table, ignore_merges, v_pool, v_offs, v_slots,
         v_hashes, c_pool, c_offs, c_hashes, c_slots, c_ids, c_ids_offs, n_cached, ids, piece_offs, longest,
     )
     return ids[:n_out], piece_offs, c_pool, c_offs, c_hashes, c_slots, c_ids, c_ids_offs, n_cached
@@ -152,12 +172,12 @@ def encode_pieces(
 
 @njit(cache=True, nogil=True)
 def _encode_loop(
-    buf, starts, ends, fixed, byte_ids, m_slots, m_keys, m_ranks, m_new, ignore_merges, v_pool, v_offs, v_slots,
+    buf, starts, ends, fixed, byte_ids, m_table, ignore_merges, v_pool, v_offs, v_slots,
     v_hashes, c_pool, c_offs, c_hashes, c_slots, c_ids, c_ids_offs, n_cached, ids, piece_offs, longest,
 ):
     """encode_pieces' loop over pieces; every array has room already. Returns (ids written, n_cached)."""
     sym = np.empty(longest, np.int32)
-    rank = np.empty(longest, np.int32)
+    rank = np.empty(longest, np.int64)
     piece_offs[0] = 0
     n_out = 0
     for i in range(len(starts)):
@@ -187,7 +207,7 @@ def _encode_loop(
             ids[n_out] = byte_ids[buf[s]]
             n_out += 1
         else:
-            n_out = _bpe_word(buf, s, e, byte_ids, m_slots, m_keys, m_ranks, m_new, sym, rank, ids, n_out)
+            n_out = _bpe_word(buf, s, e, byte_ids, m_table, sym, rank, ids, n_out)
         piece_offs[i + 1] = n_out
         # remember the word
         k = n_cached

@@ -6,15 +6,21 @@ the command does not need the cache. Here such a failure costs only the cache: o
 folder, no more cache writes in this process, and the command carries on with the kernels compiled in memory (the next
 run compiles again, until the cache can be written). `tokbench warmup`, whose work is the cache, asks
 `cache_write_error()` and fails instead.
+
+The cache is only ever the user cache folder (`tokbench.kernels.kernel_cache_dir`): where numba cannot make that folder
+it would fall back to the source tree's `__pycache__` (or ~/.cache), or fail at import with "no locator available";
+here it keeps the folder, finds nothing to load there, and the first save fails as above (a folder named by
+TOKBENCH_CACHE or NUMBA_CACHE_DIR that is a file is a usage error, as for tokbench's other caches).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 
 from numba import njit
-from numba.core import caching
+from numba.core import caching, config
 
 _failed: list[str] = []  # the first failed write: "FOLDER: reason"
 warn = True  # print the warning line (`tokbench warmup` reports the failure as its error instead)
@@ -25,12 +31,37 @@ def cache_write_error() -> str | None:
     return _failed[0] if _failed else None
 
 
+class _UserCacheUnchecked(caching.UserProvidedCacheLocator):
+    """The user cache folder even when it cannot be made or written (numba's own locator then declines it)."""
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if not config.CACHE_DIR or not os.path.exists(py_file):
+            return None
+        return cls(py_func, py_file)
+
+
+def _loads_or_compiles(load_overload):
+    def load(self, sig, target_context):
+        try:
+            return load_overload(self, sig, target_context)
+        except OSError:  # an index that cannot be read (the folder is not one): compile instead
+            return None
+
+    return load
+
+
 def _best_effort(save_overload):
     def save(self, sig, data):
         if _failed:
             return
         try:
             save_overload(self, sig, data)
+        except (NotADirectoryError, FileExistsError) as exc:  # not a full disk: the folder named is a file
+            from tokbench.errors import UsageError
+
+            raise UsageError(f"kernel cache {self.cache_path}: {exc.strerror} (TOKBENCH_CACHE or NUMBA_CACHE_DIR "
+                             "must name a folder)") from None
         except OSError as exc:
             _failed.append(f"{self.cache_path}: {exc.strerror or exc}")
             if not warn:
@@ -45,5 +76,7 @@ def _best_effort(save_overload):
 
 if not getattr(caching.Cache.save_overload, "tokbench_best_effort", False):
     caching.Cache.save_overload = _best_effort(caching.Cache.save_overload)
+    caching.Cache.load_overload = _loads_or_compiles(caching.Cache.load_overload)
+    caching.CacheImpl._locator_classes = [caching.UserProvidedCacheLocator, _UserCacheUnchecked]
 
 __all__ = ["njit", "cache_write_error"]

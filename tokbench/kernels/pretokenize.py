@@ -200,7 +200,10 @@ def _o200k_piece(cps, i, hi, cls, contractions, max_digits):
     c = cps[i]
     k = cls[c]
     prefix = not (k & (LETTER | NUMBER)) and c != 10 and c != 13 and i + 1 < hi  # [^\r\n\p{L}\p{N}]?
-    for alt in range(2):  # each alternative tries with the prefix char first, then without
+    # both word alternatives start with an upper-ish or lower-ish char at j (i, or i + 1 after the prefix): when
+    # neither is one, skip trying them (most punctuation, space and digit pieces)
+    wordish = k & (UPPERISH | LOWERISH) or (prefix and cls[cps[i + 1]] & (UPPERISH | LOWERISH))
+    for alt in range(2 if wordish else 0):  # each alternative tries with the prefix char first, then without
         for j in range(i + 1 if prefix else i, i - 1, -1):
             if alt == 0:
                 e = _o200k_lower_first(cps, j, hi, cls, contractions)

@@ -25,6 +25,16 @@ from tokbench.errors import UsageError
 SPIECE_UNDERLINE = "▁"  # SentencePiece's word-start mark (spaces are written as it)
 
 
+def special_pattern(texts, raw: bool = False):
+    """A `regex` pattern finding the special-token `texts` as tiktoken does: leftmost, the longest first (on bytes
+    when `raw`)."""
+    import regex
+
+    order = sorted(texts, key=lambda t: (-len(t), t))
+    return regex.compile(b"|".join(regex.escape(t.encode("utf-8")) for t in order) if raw else
+                         "|".join(regex.escape(t) for t in order))
+
+
 class Tokenizer:
     """The adapter's interface. Subclasses fill in the backend-specific verbs."""
 
@@ -101,12 +111,8 @@ class Tokenizer:
         text between is encoded on its own by `encode_plain`. `text` may be bytes (for `encode_bytes`)."""
         if not allowed:
             return encode_plain(text)
-        import regex
-
         raw = isinstance(text, bytes)
-        order = sorted(allowed, key=lambda t: (-len(t), t))
-        found = regex.compile(b"|".join(regex.escape(t.encode("utf-8")) for t in order) if raw else
-                              "|".join(regex.escape(t) for t in order))
+        found = special_pattern(allowed, raw)
         ids: list[int] = []
         pos = 0
         for m in found.finditer(text):

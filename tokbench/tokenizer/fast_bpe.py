@@ -44,7 +44,7 @@ CHUNK_CHARS = 1 << 18  # characters per kernel call in encode_batch (bounds work
 SMALL_BUDGET = 1 << 16
 SMALL_PIECE = 256  # a piece longer than this (bytes) goes to the kernels: _merge_small does one merge per round
 NO_RANK = 2**31 - 1  # kernels.bpe_encode.NO_RANK
-TABLES_VERSION = 1  # bump when Tables or how they are built changes: cached tables of older versions are rebuilt
+TABLES_VERSION = 2  # bump when Tables or how they are built changes: cached tables of older versions are rebuilt
 _small_left = [SMALL_BUDGET]  # characters the no-numba path may still encode in this process
 
 
@@ -62,15 +62,16 @@ def _kernels():
 
 class Tables(NamedTuple):
     """An encoder's arrays. Token id i's bytes: pool[offs[i]:offs[i+1]] (empty: none); v_slots/v_hashes index them by
-    bytes (kernels.tables); byte_ids[b]: the id of the one-byte token b. Merges: m_keys (left << 32 | right, sorted
-    ascending, so numpy can searchsorted them) with their rank and new id, and m_slots, a hash index over m_keys."""
+    bytes (kernels.tables); byte_ids[b]: the id of the one-byte token b. Merges: m_table, the hash table the kernels
+    probe (kernels.bpe_encode.build_merge_table), and the same pairs as m_keys (left << 32 | right, sorted ascending,
+    so numpy can searchsorted them) with their rank and new id."""
 
     pool: np.ndarray
     offs: np.ndarray
     v_slots: np.ndarray
     v_hashes: np.ndarray
     byte_ids: np.ndarray
-    m_slots: np.ndarray
+    m_table: np.ndarray
     m_keys: np.ndarray
     m_ranks: np.ndarray
     m_new: np.ndarray
@@ -86,12 +87,9 @@ def build_tables(token_pool, token_offs, merges, vocab_index=None) -> Tables:
     slots, hashes = vocab_index if vocab_index is not None else K.build_bytes_table(pool, offs)
     byte_ids = K.byte_token_ids(pool, offs, slots, hashes)
     m = np.asarray(merges, np.int32).reshape(-1, 3)
-    m_slots, keys, ranks, new = K.build_merge_table(m[:, 0].copy(), m[:, 1].copy(), m[:, 2].copy())
+    m_table, keys, ranks, new = K.build_merge_table(m[:, 0].copy(), m[:, 1].copy(), m[:, 2].copy())
     order = np.argsort(keys, kind="stable")
-    where = np.empty_like(order)
-    where[order] = np.arange(len(order))
-    m_slots = np.where(m_slots >= 0, where[np.maximum(m_slots, 0)], m_slots).astype(np.int64)
-    return Tables(pool, offs, slots, hashes, byte_ids, m_slots, keys[order], ranks[order], new[order])
+    return Tables(pool, offs, slots, hashes, byte_ids, m_table, keys[order], ranks[order], new[order])
 
 
 def rank_file_tables(path, id_offset: int = 0) -> Tables:
@@ -201,7 +199,7 @@ class BPEEncoder:
     @property
     def _merges(self):
         t = self._tables
-        return t.m_slots, t.m_keys, t.m_ranks, t.m_new
+        return t.m_table, t.m_keys, t.m_ranks, t.m_new
 
     @functools.cached_property
     def _scanner(self):
@@ -384,8 +382,8 @@ class BPEEncoder:
         except queue.Empty:
             cache = _empty_cache()
         ids, piece_offs, *cache = _kernels().encode_pieces(
-            buf, starts, ends, fixed, t.byte_ids, t.m_slots, t.m_keys, t.m_ranks, t.m_new, self.ignore_merges,
-            t.pool, t.offs, t.v_slots, t.v_hashes, *cache,
+            buf, starts, ends, fixed, t.byte_ids, t.m_table, self.ignore_merges, t.pool, t.offs, t.v_slots,
+            t.v_hashes, *cache,
         )
         self._caches.put(tuple(cache) if cache[-1] <= CACHE_WORDS else _empty_cache())
         return ids, piece_offs

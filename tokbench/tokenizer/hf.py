@@ -30,7 +30,7 @@ class HFTokenizer(Tokenizer):
         self.model_type = str(model.get("type", "BPE")).lower()
         self.byte_fallback = bool(model.get("byte_fallback"))
         self._spec = spec
-        kinds = _component_types(spec)
+        kinds = _component_types({k: v for k, v in spec.items() if k != "model"}) | {model.get("type")}  # not the vocab
         self._bytelevel = "ByteLevel" in kinds
         self._metaspace = "Metaspace" in kinds or SPIECE_UNDERLINE in _dumps(spec.get("normalizer")) or (
             "Replace" in kinds and SPIECE_UNDERLINE in _dumps(spec.get("decoder")))

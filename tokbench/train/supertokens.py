@@ -150,7 +150,7 @@ def encode_phrases(tokens: list[str], merges: Sequence[tuple[str, str]], flat, o
     presets (gpt2, cl100k, llama3) never make one; otherwise the pieces are encoded whole. Returns (ids, offsets)."""
     ids = {t: i for i, t in enumerate(tokens)}
     rows = np.array([(ids[a], ids[b], ids[a + b]) for a, b in merges], np.int32).reshape(-1, 3)
-    m_table = build_merge_table(rows[:, 0].copy(), rows[:, 1].copy(), rows[:, 2].copy())
+    m_table, *_ = build_merge_table(rows[:, 0].copy(), rows[:, 1].copy(), rows[:, 2].copy())
     pool, tok_offs = _token_table(tokens)
     v_slots, v_hashes = build_bytes_table(pool, tok_offs)
     safe = not any(re.search(rb"[^\s] ", to_bytes(t) or b"") for t in tokens)
@@ -165,7 +165,7 @@ def encode_phrases(tokens: list[str], merges: Sequence[tuple[str, str]], flat, o
              np.empty(1024, np.int32), np.zeros(1, np.int64), 0)
     buf = np.ascontiguousarray(flat, np.uint8) if len(flat) else np.zeros(1, np.uint8)
     out, piece_offs, *_ = encode_pieces(buf, starts.astype(np.int64), ends.astype(np.int64),
-                                        np.full(len(starts), -1, np.int32), _byte_ids(tokens), *m_table, False, pool,
+                                        np.full(len(starts), -1, np.int32), _byte_ids(tokens), m_table, False, pool,
                                         tok_offs, v_slots, v_hashes, *cache)
     first = np.searchsorted(starts, offs)  # the cut piece where each phrase piece starts (and the end)
     return out, piece_offs[first]

@@ -128,13 +128,16 @@ def hypernet_train(
     force: Annotated[bool, typer.Option("--force", help="start over, replacing --out")] = False,
     seed: Annotated[int, typer.Option("--seed", callback=at_least(0))] = 0,
     text_field: Annotated[str, typer.Option("--text-field", help="field holding the text in .jsonl inputs")] = "text",
+    allow_special: Annotated[bool, typer.Option(
+        "--allow-special", help="the model's special-token text in the corpus (<|endoftext|>) is those tokens, with "
+        "the model's own rows, as it sees chat-formatted data; default: plain text")] = False,
 ) -> None:
     """Train a hypernetwork for MODEL on fresh unigram tokenizers sampled from the corpus (JSON summary on stdout)."""
     from tokbench.transplant.hypernet_train import TrainOptions, train as train_hypernet
 
     opts = TrainOptions(steps=steps, batch_size=batch_size, seq_len=seq_len, lr=lr, layers=layers, width=width,
                         max_pieces=max_pieces, warmup_steps=warmup_steps, vocab_min=vocab_min, vocab_max=vocab_max,
-                        save_every=save_every, time_limit=time_limit, seed=seed)
+                        save_every=save_every, time_limit=time_limit, seed=seed, allow_special=allow_special)
     from tokbench.io import claim_output
 
     claim_output(out, force=True)  # resuming into it is allowed: train() decides; this refuses `-o .`, clears temps

@@ -5,6 +5,12 @@ byte-level or metaspace style), re-tokenises the block, and minimises the frozen
 embedding row (input, and output where untied) comes from the hypernetwork; plus an MSE term pulling predictions for
 tokens of the old vocabulary, split without themselves, toward their true rows. A short warm-up trains only that
 reconstruction on random old tokens. All randomness of step s comes from (seed, s), so a resumed run is the same run.
+
+The model's special-token text in the corpus (`<|endoftext|>` between documents) is plain text by default. With
+`allow_special` it is those tokens, as the model sees chat-formatted data: each step's tokenizer is trained on the text
+between them, gets the model's specials appended as a transplant would (`match_vocab`, keep_special="old"), reads them
+from the text as their ids, and their rows, input and output, are the model's own (copied, as the transplant copies
+them), so they are in the loss as inputs and as targets; the net predicts only the sampled vocabulary's other rows.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ class TrainOptions:
     seed: int = 0
     time_limit: float = 0.0  # minutes; 0 = none. Stops after the step that crosses it (checkpoint saved)
     styles: tuple[str, ...] = ("bytelevel", "metaspace")
+    allow_special: bool = False  # the model's special-token text in the corpus is those tokens, not plain text
     extra: dict = field(default_factory=dict)
 
     def check(self) -> None:
@@ -67,13 +74,14 @@ class TrainOptions:
     # fields that must match to resume (the rest may change, e.g. more steps or a time limit)
     def identity(self) -> dict:
         keep = ("batch_size", "seq_len", "lr", "layers", "width", "heads", "max_pieces", "warmup_steps", "warmup_tokens",
-                "vocab_min", "vocab_max", "block_chars", "mse_weight", "mse_tokens", "seed", "styles")
+                "vocab_min", "vocab_max", "block_chars", "mse_weight", "mse_tokens", "seed", "styles", "allow_special")
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items() if k in keep}
 
 
 # ------------------------------------------------------------------------------------------------ sampled tokenizers
-def sample_tokenizer(text: str, vocab_size: int, style: str):
-    """A unigram tokenizer trained on `text` (tokenizers' UnigramTrainer), as a tokbench Tokenizer."""
+def sample_tokenizer(text: str, vocab_size: int, style: str, exclude: tuple[str, ...] = ()):
+    """A unigram tokenizer trained on `text` (tokenizers' UnigramTrainer), as a tokbench Tokenizer; with `exclude`
+    (special-token texts) it is trained on the text between their occurrences, which it never reads."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     from tokbench.tokenizer.hf import HFTokenizer
@@ -91,7 +99,13 @@ def sample_tokenizer(text: str, vocab_size: int, style: str):
         tok.decoder = decoders.Metaspace()
         trainer = trainers.UnigramTrainer(vocab_size=vocab_size, show_progress=False, max_piece_length=16,
                                           special_tokens=["<unk>"], unk_token="<unk>")
-    tok.train_from_iterator(text.splitlines(keepends=True), trainer)
+    lines = text.splitlines(keepends=True)
+    if exclude:
+        from tokbench.tokenizer.base import special_pattern
+
+        found = special_pattern(exclude)
+        lines = [part for line in lines for part in found.split(line) if part]
+    tok.train_from_iterator(lines, trainer)
     return HFTokenizer(_canonical(tok), name=f"unigram-{style}-{vocab_size}")
 
 
@@ -142,6 +156,19 @@ class TextPool:
 
 
 # ------------------------------------------------------------------------------------------------------- trainer
+@dataclass
+class Draw:
+    """What one LM step trains on: the block, its sampled tokenizer (style), the block's ids, the windows [B, L+1],
+    and, with allow_special, new id -> old row for the special tokens whose rows are the model's."""
+
+    text: str
+    style: str
+    tokenizer: object
+    ids: np.ndarray
+    windows: object
+    copied: dict[int, int]
+
+
 class Trainer:
     """Owns the frozen LM, the hypernetwork and its optimiser; `step(s)` is a pure function of (state, seed, s)."""
 
@@ -192,26 +219,58 @@ class Trainer:
         true = feats[old_ids[keep]]
         return ((pred - true) / self.net.scale).pow(2).mean()
 
-    def lm_loss(self, rng: np.random.Generator):
-        """Next-token loss of the frozen LM on a block re-tokenised by a freshly sampled unigram tokenizer."""
+    def draw(self, rng: np.random.Generator) -> "Draw":
+        """A step's block of text, its freshly sampled tokenizer, the block's ids and the training windows."""
         import torch
 
         o = self.opts
         text = self.pool.block(rng, o.block_chars)
         vocab = int(round(math.exp(rng.uniform(math.log(o.vocab_min), math.log(o.vocab_max)))))
         style = o.styles[int(rng.integers(0, len(o.styles)))]
-        tok = sample_tokenizer(text, vocab, style)
+        copied: dict[int, int] = {}
+        if o.allow_special:
+            tok, copied = self.with_model_specials(sample_tokenizer(text, vocab, style, tuple(self.model_specials)))
+        else:
+            tok = sample_tokenizer(text, vocab, style)
         ids = np.asarray(tok.encode(text), dtype=np.int64)
-        n = tok.vocab_size
         if len(ids) < o.seq_len + 1:
             raise InputError(f"training text too short for {param('seq_len')} {o.seq_len} (a block gives {len(ids)} tokens)")
         starts = rng.integers(0, len(ids) - o.seq_len, size=o.batch_size)
         windows = torch.from_numpy(np.stack([ids[s:s + o.seq_len + 1] for s in starts]))
+        return Draw(text, style, tok, ids, windows, copied)
+
+    @property
+    def model_specials(self) -> list[str]:
+        """The model's special-token texts (those with a row), in id order."""
+        rows = len(self.pieces.old_in)
+        return [s for s, i in sorted(self.lm.tokenizer.special_tokens.items(), key=lambda kv: kv[1]) if i < rows]
+
+    def with_model_specials(self, tok):
+        """`tok` with the model's special tokens as a transplant gives them (`match_vocab`, keep_special="old"),
+        reading the model's special-token texts as their ids; and new id -> old row for the specials it copies."""
+        from tokbench.transplant.core import match_vocab
+
+        m = match_vocab(self.lm.tokenizer, tok, "old", old_start=self.start[0] if self.start else None,
+                        old_size=len(self.pieces.old_in))
+        ext = m.tokenizer
+        copied = {int(i): int(m.new_to_old[i]) for i in sorted(ext.special_ids) if m.new_to_old[i] >= 0}
+        return ext.allowing_special([s for s in self.model_specials if s in ext.special_tokens]), copied
+
+    def lm_loss(self, rng: np.random.Generator):
+        """Next-token loss of the frozen LM on a block re-tokenised by a freshly sampled unigram tokenizer."""
+        import torch
+
+        o = self.opts
+        draw = self.draw(rng)
+        tok, windows, style = draw.tokenizer, draw.windows, draw.style
+        n = tok.vocab_size
         specials = np.zeros(n, dtype=bool)
         specials[list(tok.special_ids)] = True
-        # every row of the sampled vocabulary: the output softmax needs them all
+        # every row of the sampled vocabulary: the output softmax needs them all; the model's specials are its rows
         new_bytes = tok.all_token_bytes()
-        splits = self.pieces.split([b if not specials[i] else b"" for i, b in enumerate(new_bytes)])
+        splits = list(self.pieces.split([b if not specials[i] else b"" for i, b in enumerate(new_bytes)]))
+        for i, j in draw.copied.items():
+            splits[i] = np.array([j], dtype=np.int64)  # one piece: exactly the old row (and its bias)
         rows = hn.predict(self.net, self.pieces.feats, splits)  # [n, F]
         d = self.net.cfg.dim
         emb_in = rows[:, :d]
@@ -227,10 +286,13 @@ class Trainer:
             ids_pad, mask = hn.pack(splits)
             logits = logits + (self.bias[ids_pad] * mask).sum(1) / lens
         targets = windows[:, 1:].clone()
-        targets[torch.from_numpy(specials)[targets]] = -100
+        unknown = specials.copy()  # specials without a row of the model's (a sampled <unk>) are never targets
+        unknown[list(draw.copied)] = False
+        targets[torch.from_numpy(unknown)[targets]] = -100
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, n), targets.reshape(-1), ignore_index=-100)
         # tokens of this vocabulary that the old one has whole: reconstruction targets for the MSE term
-        in_old = np.array([i for i, s in enumerate(splits) if len(s) == 1 and len(new_bytes[i]) >= 2], dtype=np.int64)
+        in_old = np.array([i for i, s in enumerate(splits) if len(s) == 1 and len(new_bytes[i]) >= 2 and not specials[i]],
+                          dtype=np.int64)
         old_ids = np.array([int(splits[i][0]) for i in in_old], dtype=np.int64)
         if len(old_ids) > o.mse_tokens:
             old_ids = rng.choice(old_ids, o.mse_tokens, replace=False)
@@ -273,8 +335,9 @@ class Trainer:
                 "curve": self.curve, "options": self.opts.identity(), "config": asdict(self.net.cfg)}
 
     def load_state(self, state: dict, folder: Path) -> None:
-        if state.get("options") != self.opts.identity():
-            diff = sorted(k for k in self.opts.identity() if state.get("options", {}).get(k) != self.opts.identity()[k])
+        saved = {"allow_special": False, **state.get("options", {})}  # runs from before the option read plain text
+        if saved != self.opts.identity():
+            diff = sorted(k for k, v in self.opts.identity().items() if saved.get(k) != v)
             raise UsageError(f"{folder}: cannot resume with different settings ({', '.join(diff)}); "
                              f"use the original ones or start over with {param('force')}")
         if state.get("config") != asdict(self.net.cfg):
