@@ -264,7 +264,8 @@ def hypernet_folder() -> Path:
     return cache_dir("bench") / "hypernet-smollm2"
 
 
-METHOD_SPECS = {"omp-shared": ("omp", {"atoms": "shared"})}  # bench rows for non-default method settings
+METHOD_SPECS = {"omp-shared": ("omp", {"atoms": "shared"}),  # bench rows for non-default method settings
+                "omp-plain": ("omp", {"centre": False, "shrink": 1.0})}  # mergekit's raw code (the old default)
 
 
 def run_zeroshot(targets: list[str], methods: list[str], eval_bytes: int, context: int, on_change,
