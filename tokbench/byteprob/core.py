@@ -217,10 +217,13 @@ class ByteLM:
             raise UsageError(f"{self.tok.name}: {param('allow_special')} needs a tokenizer without a dummy prefix "
                              f"({self.dummy.decode('utf-8', 'replace')!r}): it starts every part after a special token "
                              "with it, and the byte walk leaves the dummy's own probability out")
+        from tokbench.tokenizer.base import special_pattern
+
         texts = [t.encode("utf-8") for t in allowed]
-        tb = self.tables.token_bytes
-        self._contains = np.array([self.tables.usable[t] and any(s in tb[t] for s in texts)
-                                   for t in range(self.tables.V)], dtype=bool)
+        found = special_pattern(allowed, raw=True).search
+        usable = self.tables.usable
+        self._contains = np.array([bool(usable[t]) and found(b) is not None
+                                   for t, b in enumerate(self.tables.token_bytes)], dtype=bool)
         self._partials = [(s[:j], s[j:]) for s in texts for j in range(1, len(s))]
 
     def _completing(self, state: "ByteState") -> tuple[np.ndarray, np.ndarray]:
