@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# what the installed `tokbench` script runs, with this interpreter: a child process gets the real command
+ENTRY_POINT = [sys.executable, "-c", "import tokbench; tokbench.main()"]
 NPM = REPO / ".cache" / "npm"  # the npm tokenizer packages `make setup` unpacks
 NPM_FILES = {name: NPM / f"tokenizer-{name}" / "package" / "models" / "tokenizer.json"
              for name in ("gpt2", "llama3", "qwen3")}

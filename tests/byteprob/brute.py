@@ -137,8 +137,15 @@ class ToyLM:
 def brute_next_bytes(canon: BruteCanon, lm, x: bytes, enc, eos_id: int) -> np.ndarray:
     """Normalised next-byte log-probabilities after x (index 256: end of text) from the covers of x + b, enumerated:
     every canonical prefix A with bytes x[:k] and every valid t whose bytes start with x[k:] and go past x."""
+    out = brute_next_masses(canon, lm, x, enc, eos_id)
+    return out - np.logaddexp.reduce(out[np.isfinite(out)])
+
+
+def brute_next_masses(canon: BruteCanon, lm, x: bytes, enc, eos_id: int, specials=()) -> np.ndarray:
+    """The unnormalised log masses behind brute_next_bytes, and after index 256 one per token of `specials`: the
+    special follows x's own encoding T, log P(T) + log q(special | T)."""
     tb = canon.tb
-    acc = [[] for _ in range(257)]
+    acc = [[] for _ in range(257 + len(specials))]
 
     def lp_of(A):
         return sum(float(lm.next_logprobs(A[:i])[A[i]]) for i in range(len(A)))
@@ -158,6 +165,7 @@ def brute_next_bytes(canon: BruteCanon, lm, x: bytes, enc, eos_id: int) -> np.nd
                 if v:
                     acc[tb[t][len(rest)]].append(base + float(q[t]))
     T = tuple(enc(x))
-    acc[256].append(lp_of(T) + float(lm.next_logprobs(T)[eos_id]))
-    out = np.array([np.logaddexp.reduce(a) if a else -np.inf for a in acc])
-    return out - np.logaddexp.reduce(out[np.isfinite(out)])
+    q = lm.next_logprobs(T)
+    for i, t in enumerate([eos_id, *specials]):
+        acc[256 + i].append(lp_of(T) + float(q[t]))
+    return np.array([np.logaddexp.reduce(a) if a else -np.inf for a in acc])

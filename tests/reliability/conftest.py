@@ -12,12 +12,13 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import ENTRY_POINT
 
 REPO = Path(__file__).resolve().parents[2]
 # real English text from the bundled corpus (a few KB: training on it takes well under a second)
@@ -64,7 +65,7 @@ def _preexec(fsize: int | None, umask: int | None, memory: int | None):
 
 
 def command(args, drop_dac: bool = False) -> list[str]:
-    cmd = [sys.executable, "-m", "tokbench", *map(str, args)]
+    cmd = [*ENTRY_POINT, *map(str, args)]
     if drop_dac and os.geteuid() == 0:  # root reads everything: drop the capabilities that let it
         cmd = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all", *cmd]
     return cmd

@@ -156,8 +156,8 @@ main(sys.argv[1:])
 CTRL_C_AT_EXIT = """
 import atexit, os, signal, sys, time
 atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.2)))
-from tokbench.__main__ import main
-main()
+import tokbench
+tokbench.main()
 """
 
 

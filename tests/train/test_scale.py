@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.helpers import ENTRY_POINT
 from tokbench.corpus import Corpus
 from tokbench.train.counts import WordCounts, count_words
 
@@ -125,7 +126,7 @@ def test_dask_cluster_processes_survive_a_killed_worker(sharded_corpus, tmp_path
 
         with Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=60)
-        cmd = [sys.executable, "-m", "tokbench", "train", str(sharded_corpus), "--vocab-size", "700",
+        cmd = [*ENTRY_POINT, "train", str(sharded_corpus), "--vocab-size", "700",
                "--shard-size", "3000"]
         run = subprocess.Popen([*cmd, "-o", str(tmp_path / "many.json"), "--scheduler", address], env=env,
                                cwd=REPO, stderr=subprocess.PIPE, text=True)

@@ -138,6 +138,32 @@ def test_omp_self_space_with_large_k_approaches_subword_mean(models, toks):
     targets = np.array(new_only[:50])
     ctx = lambda p: Context(old_tok, new_tok, emb, targets, params=p)  # noqa: E731
     sub = get_method("subword-mean")(ctx({})).apply(emb, np.random.default_rng(0))
-    est = get_method("omp")(ctx({"aux": "self", "k": emb.shape[1], "pool": 400})).apply(emb, np.random.default_rng(0))
+    raw = {"centre": False, "shrink": 1.0}  # the plain code, neither centred nor shrunk (the defaults are)
+    est = get_method("omp")(ctx({"aux": "self", "k": emb.shape[1], "pool": 400, **raw})).apply(emb, np.random.default_rng(0))
     cos = np.sum(sub * est, 1) / np.linalg.norm(sub, axis=1) / np.linalg.norm(est, axis=1)
     assert np.median(cos) > 0.99
+
+
+@pytest.mark.parametrize("centre", [False, True])
+def test_omp_shrink_moves_each_row_toward_the_atoms_mean(models, toks, centre):
+    """shrink s: every approximated row is mu + s (row without shrink - mu), mu the mean of the atoms' old rows."""
+    from safetensors import safe_open
+
+    folder = models["tied"]
+    old_tok, new_tok = load_tokenizer(folder), load_tokenizer(toks["new"])
+    with safe_open(str(folder / "model.safetensors"), "np") as f:
+        emb = f.get_tensor("model.embed_tokens.weight")
+    targets = np.array([i for i in range(new_tok.vocab_size) if old_tok.token_to_id(new_tok.id_to_token(i)) is None
+                        and i not in new_tok.special_ids][:40])
+    ctx = lambda p: Context(old_tok, new_tok, emb, targets, params={"aux": "self", "k": 4, "centre": centre, **p})  # noqa: E731
+    full_plan = get_method("omp")(ctx({"shrink": 1.0}))
+    full = full_plan.apply(emb, np.random.default_rng(0))
+    half_ctx = ctx({"shrink": 0.5})
+    half = get_method("omp")(half_ctx).apply(emb, np.random.default_rng(0))
+    atoms = np.flatnonzero(half_ctx.usable_old & (np.linalg.norm(emb, axis=1) > 0))
+    mu = emb[atoms].astype(np.float64).mean(0)
+    coded = np.array([s.startswith("omp") for s in full_plan.source])
+    assert coded.sum() > 10
+    np.testing.assert_allclose(half[coded], (mu + 0.5 * (full - mu))[coded], rtol=1e-4, atol=1e-5)
+    with pytest.raises(Exception, match="shrink"):
+        get_method("omp")(ctx({"shrink": 0}))

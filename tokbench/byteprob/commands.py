@@ -20,16 +20,23 @@ def byte_label(b: int) -> str:
     return c if 0x20 <= b < 0x7F else repr(c)[1:-1] if b < 0x80 else f"\\x{b:02x}"
 
 
-def open_model(spec: str) -> ByteLM:
+def open_model(spec: str, allow_special: bool = False) -> ByteLM:
+    """The byte-level LM of a model spec; with allow_special its tokenizer's special-token texts are those tokens."""
     from tokbench.byteprob.models import load_model
 
     tok, lm = load_model(spec)
-    return ByteLM(tok, lm)
+    return ByteLM(tok, lm, allowed_special="all" if allow_special else None)
+
+
+def symbol_label(blm: ByteLM, b: int) -> str:
+    """A distribution index as a label: a byte (byte_label), the end of text, or an allowed special token's text."""
+    return blm.symbol_label(b) or byte_label(b)
 
 
 def token_logprob(blm: ByteLM, text: str, eos: bool = False) -> tuple[float, int]:
-    """Token-level log P(enc(text)) (and the end, with eos) in one scoring forward; (logprob, number of tokens)."""
-    ids = list(blm.tok.encode(text))
+    """Token-level log P(enc(text)) (and the end, with eos) in one scoring forward; (logprob, number of tokens). The
+    allowed special tokens are read as the model sees them."""
+    ids = blm.encode_text(text)
     lm = blm.lm
     if hasattr(lm, "score"):
         lp = float(lm.score(ids)) if ids else 0.0
@@ -42,9 +49,11 @@ def token_logprob(blm: ByteLM, text: str, eos: bool = False) -> tuple[float, int
 
 def logprob_record(blm: ByteLM, text: str, eos: bool = False) -> dict:
     """The walk goes over the text as the tokenizer sees it (`ByteLM.view`); both bits per byte divide by the text's
-    own UTF-8 bytes, as `lm bpb` does. Bits per byte of an empty text are null (no bytes to divide by), not 0 or -0."""
+    own UTF-8 bytes, as `lm bpb` does. Bits per byte of an empty text are null (no bytes to divide by), not 0 or -0.
+    With allowed special tokens each one in the text is one event (`ByteLM.text_logprob`) and its text's bytes still
+    count in the denominator: bits per byte are over the text's own UTF-8 bytes, whatever reads them."""
     calls0 = blm.stats.lm_calls
-    lp = blm.logprob(blm.view(text), eos=eos)
+    lp = blm.text_logprob(text, eos=eos) if blm.allowed else blm.logprob(blm.view(text), eos=eos)
     tlp, ntok = token_logprob(blm, text, eos=eos)
     n = len(text.encode("utf-8"))
     return {"bytes": n, "tokens": ntok, "logprob": lp, "bits_per_byte": -lp / LN2 / n if n else None,
@@ -70,9 +79,11 @@ def finite_records(records: list[dict]) -> list[dict]:
 
 
 def next_records(blm: ByteLM, prefix: str, top: int = 10) -> list[dict]:
-    d = blm.next_byte_logprobs(blm.view(prefix))
+    """The likeliest next symbols: bytes, the end of text, and (allowed) special tokens, whose "byte" is their index
+    in the distribution (257 + k) and "char" their text."""
+    d = blm.text_state(prefix).next_byte_logprobs() if blm.allowed else blm.next_byte_logprobs(blm.view(prefix))
     order = np.argsort(-d, kind="stable")[:top]
-    return [{"byte": int(b), "char": byte_label(int(b)), "prob": float(np.exp(d[b])), "logprob": float(d[b])}
+    return [{"byte": int(b), "char": symbol_label(blm, int(b)), "prob": float(np.exp(d[b])), "logprob": float(d[b])}
             for b in order if np.isfinite(d[b])]
 
 
@@ -110,17 +121,22 @@ def _pick(d: np.ndarray, rng: np.random.Generator | None) -> int:
     return int(rng.choice(len(d), p=p / p.sum()))
 
 
-def complete_exact(blm: ByteLM, prefix: bytes, max_bytes: int, rng=None) -> bytes:
-    """Byte-level completion: sample (or take the argmax of) the exact next-byte distribution, byte by byte."""
-    s = blm.state(prefix)
+def complete_exact(blm: ByteLM, prefix: bytes, max_bytes: int, rng=None, state=None) -> bytes:
+    """Byte-level completion: sample (or take the argmax of) the exact next-byte distribution, byte by byte (from
+    `state` where given: a prompt read with allowed specials); an allowed special token drawn adds its text."""
+    s = blm.state(prefix) if state is None else state
     out = bytearray()
-    for _ in range(max_bytes):
+    while len(out) < max_bytes:
         b = _pick(s.next_byte_logprobs(), rng)
         if b == EOT:
             break
+        if b > EOT:
+            out += blm.symbol_label(b).encode("utf-8")
+            s = s.after_special(b)
+            continue
         out.append(b)
         s = s.advance(b)
-    return bytes(out)
+    return bytes(out[:max_bytes])
 
 
 def _token_loop(blm: ByteLM, ids: list[int], max_bytes: int, rng, allowed=None) -> bytes:
@@ -140,17 +156,19 @@ def _token_loop(blm: ByteLM, ids: list[int], max_bytes: int, rng, allowed=None) 
     return bytes(out)
 
 
-def complete_naive(blm: ByteLM, prefix: bytes, max_bytes: int, rng=None) -> bytes:
-    """Token-level completion conditioned on the canonical encoding of the prompt (tokenization bias included)."""
-    ids = blm.prompt_ids(prefix)
+def complete_naive(blm: ByteLM, prefix: bytes, max_bytes: int, rng=None, ids=None) -> bytes:
+    """Token-level completion conditioned on the canonical encoding of the prompt (tokenization bias included), or on
+    `ids` where given (a prompt read with allowed specials)."""
+    ids = blm.prompt_ids(prefix) if ids is None else ids
     return _token_loop(blm, ids, max_bytes, rng)[:max_bytes]
 
 
-def complete_healing(blm: ByteLM, prefix: bytes, max_bytes: int, rng=None) -> bytes:
-    """Token healing: drop the prompt's last token and constrain the next one to start with its bytes."""
-    ids = blm.prompt_ids(prefix)
-    if not ids:
-        return complete_naive(blm, prefix, max_bytes, rng)
+def complete_healing(blm: ByteLM, prefix: bytes, max_bytes: int, rng=None, ids=None) -> bytes:
+    """Token healing: drop the prompt's last token and constrain the next one to start with its bytes (a prompt that
+    ends with a special token has nothing to heal)."""
+    ids = blm.prompt_ids(prefix) if ids is None else ids
+    if not ids or ids[-1] in blm.tok.special_ids:
+        return complete_naive(blm, prefix, max_bytes, rng, ids)
     tb = blm.tables.token_bytes
     last = tb[ids[-1]]
     allowed = np.zeros(blm.tables.V, bool)
@@ -160,7 +178,10 @@ def complete_healing(blm: ByteLM, prefix: bytes, max_bytes: int, rng=None) -> by
 
 
 def complete_record(blm: ByteLM, prefix: str, suffix: str | None, max_bytes: int, sample: bool, seed: int) -> dict:
-    """Completions of the prompt as the tokenizer sees it (`ByteLM.view`), and the suffix's bytes after it."""
+    """Completions of the prompt as the tokenizer sees it (`ByteLM.view`), and the suffix's bytes after it. With
+    allowed special tokens the prompt (and suffix) are read with them, as the model sees them."""
+    if blm.allowed:
+        return _complete_record_special(blm, prefix, suffix, max_bytes, sample, seed)
     p = blm.view(prefix)
     rec: dict = {"prefix": prefix}
     for name, fn in (("exact", complete_exact), ("naive", complete_naive), ("healing", complete_healing)):
@@ -175,6 +196,30 @@ def complete_record(blm: ByteLM, prefix: str, suffix: str | None, max_bytes: int
         whole, _ = token_logprob(blm, prefix + suffix)
         rec["naive_suffix_logprob"] = naive_suffix_logprob(blm, p, sb)
         rec["joint_token_logprob"] = whole
+    return rec
+
+
+def _complete_record_special(blm: ByteLM, prefix: str, suffix: str | None, max_bytes: int, sample: bool,
+                             seed: int) -> dict:
+    """complete_record with allowed specials: the exact walk from the prompt's state (`ByteLM.text_state`), the
+    token-level methods from the ids the model sees; the suffix scored as text after the prompt."""
+    ids = blm.encode_text(prefix)
+    rec: dict = {"prefix": prefix}
+    runs = (("exact", lambda rng: complete_exact(blm, b"", max_bytes, rng, state=blm.text_state(prefix))),
+            ("naive", lambda rng: complete_naive(blm, b"", max_bytes, rng, ids=ids)),
+            ("healing", lambda rng: complete_healing(blm, b"", max_bytes, rng, ids=ids)))
+    for name, run in runs:
+        rec[name] = run(np.random.default_rng(seed) if sample else None).decode("utf-8", errors="replace")
+    if suffix is not None:
+        rec["suffix"] = suffix
+        rec["exact_suffix_logprob"] = blm.text_logprob(prefix + suffix) - blm.text_logprob(prefix)
+        sids = blm.encode_text(suffix)
+        lp, ctx = 0.0, list(ids)
+        for t in sids:  # the suffix tokenized on its own after the prompt's tokens
+            lp += float(blm.lm.next_logprobs(ctx)[t])
+            ctx.append(t)
+        rec["naive_suffix_logprob"] = lp
+        rec["joint_token_logprob"] = token_logprob(blm, prefix + suffix)[0]
     return rec
 
 
@@ -207,24 +252,36 @@ def ensemble_records(blms: list[ByteLM], names: list[str], docs: Iterable[tuple[
         text = text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
         if not text:
             continue
-        views = {b.view(text) for b in blms}
-        if len(views) > 1:
-            out.append({"document": doc, "bytes": len(text.encode("utf-8")), "mixture_bits_per_byte": None,
-                        **{f"{name}_bits_per_byte": None for name in names},
-                        "reason": "the members read this text as different bytes (normalisation, or a literal ▁ read "
-                                  "as a space): no common byte string to mix"})
+        n = len(text.encode("utf-8"))
+        parts = [b.split(text) for b in blms]
+        reason = None
+        if any(p != parts[0] for p in parts[1:]):
+            reason = ("the members read special tokens differently (a special token of one is text to another): no "
+                      "common sequence of events to mix")
+        elif any(len({b.view(part) for b in blms}) > 1 for part, special in parts[0] if not special):
+            reason = ("the members read this text as different bytes (normalisation, or a literal ▁ read as a space): "
+                      "no common byte string to mix")
+        if reason is not None:
+            out.append({"document": doc, "bytes": n, "mixture_bits_per_byte": None,
+                        **{f"{name}_bits_per_byte": None for name in names}, "reason": reason})
             continue
-        (data,) = views
         states = [b.root() for b in blms]
         member = np.zeros(len(blms))
         mix = 0.0
-        for byte in data:
-            ds = np.stack([s.next_byte_logprobs() for s in states])
-            member += ds[:, byte]
-            m = ds + w[:, None]
-            mix += float(np.logaddexp.reduce(m[:, byte]) - np.logaddexp.reduce(np.logaddexp.reduce(m, axis=0)))
-            states = [s.advance(byte) for s in states]
-        n = len(text.encode("utf-8"))
+        for part, special in parts[0]:
+            # one event per byte of a plain part, one per special token (each member's index for its text)
+            events = [[b.symbol_of[part] for b in blms]] if special else [[x] * len(blms) for x in blms[0].view(part)]
+            for idx in events:
+                ds = [s.next_byte_logprobs() for s in states]
+                picked = np.array([d[i] for d, i in zip(ds, idx)])
+                member += picked
+                if len({len(d) for d in ds}) == 1:
+                    m = np.stack(ds) + w[:, None]
+                    norm = np.logaddexp.reduce(np.logaddexp.reduce(m, axis=0))
+                else:
+                    norm = np.logaddexp.reduce(w + np.array([np.logaddexp.reduce(d) for d in ds]))
+                mix += float(np.logaddexp.reduce(picked + w) - norm)
+                states = [s.after_special(i) if special else s.advance(i) for s, i in zip(states, idx)]
         rec = {"document": doc, "bytes": n, "mixture_bits_per_byte": -mix / LN2 / n}
         for name, v in zip(names, member):
             rec[f"{name}_bits_per_byte"] = -float(v) / LN2 / n

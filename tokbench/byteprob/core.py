@@ -5,6 +5,21 @@ LM's next-token log-probabilities q at T with the canonical-validity mask, and t
 T_k + [t] (T_k = enc(x[:k]) for an earlier k) whose last token t crosses the end of x, each with its log-probability.
 Advancing by one byte filters the covers, opens new ones from T, and commits the one cover whose residual becomes
 empty; one LM call then gives q at the new T.
+
+Special tokens (`allowed_special`). By default special tokens are no part of the walk: the text is plain bytes and the
+distribution is over the 256 bytes and the end of text. With allowed special tokens the text is read as the tokenizer
+reads it with them allowed: split at their occurrences (tiktoken's reading), each part walked byte by byte as above,
+each special token one event. The alphabet is then bytes, the end of text and the allowed specials (index 257 + k;
+the eos token's own text is the end-of-text event, index 256, since it is the same token): a special token can only
+follow the committed canonical T at a character boundary (the tokens before it spell the part before it exactly), so
+its mass is lpT + q[special], exactly as the end of text is, and every next-symbol distribution is normalised over all
+of them. This is the exact chain rule of that process: log P(special | byte prefix) = lpT + q[special] - log Z, not the
+token-level q[special] alone (which would leave out the covers crossing the end of the prefix that Z counts, and so
+not sum to one). Likewise a plain-token continuation whose bytes would complete an allowed special's text has
+probability 0 (the tokenizer never spells that text in plain tokens). After a special the walk restarts from the
+context enc(before) + [special], the covers from before it dropped (no token crosses a special). A tokenizer with a
+dummy prefix (SentencePiece's ▁) is refused: it starts each part after a special with the dummy, whose own mass the
+walk leaves out of the plain text's probability, so the parts would be normalised differently.
 """
 
 from __future__ import annotations
@@ -100,19 +115,29 @@ class ByteState:
         blm = self.blm
         tb = blm.tables
         nb = K.cover_next_bytes(self.tok, self.off, tb.tb_flat, tb.tb_start)
-        acc = np.full(257, -np.inf)
-        acc[:256] = K.scatter_logsumexp(self.lp, nb, 256)
+        acc = np.full(257 + len(blm.symbols), -np.inf)
+        lp, cut = self.lp, None
+        if blm.symbols or blm.eos_allowed:  # plain continuations that would spell an allowed special: excluded
+            bad_cover, cut = blm._completing(self)
+            lp = np.where(bad_cover, -np.inf, lp)
+        acc[:256] = K.scatter_logsumexp(lp, nb, 256)
         if self.T is not None:
-            fb = K.first_byte_mass(self.q, self.valid, tb.fb_start, tb.order) + self.lpT
+            valid = self.valid if cut is None else self.valid & ~cut
+            fb = K.first_byte_mass(self.q, valid, tb.fb_start, tb.order) + self.lpT
             acc[:256] = np.logaddexp(acc[:256], fb)
-            if blm.eos_id is not None and blm.at_char_boundary(self.y):
-                acc[EOT] = self.lpT + self.q[blm.eos_id]
+            if blm.at_char_boundary(self.y):
+                if blm.eos_id is not None:
+                    acc[EOT] = self.lpT + self.q[blm.eos_id]
+                for k, (_, t) in enumerate(blm.symbols):
+                    acc[257 + k] = self.lpT + self.q[t]
         for _, _, lpa, qa, va in self.alts:
+            va = va if cut is None else va & ~cut
             acc[:256] = np.logaddexp(acc[:256], K.first_byte_mass(qa, va, tb.fb_start, tb.order) + lpa)
         return acc
 
     def next_byte_logprobs(self) -> np.ndarray:
-        """Shape (257,): log P(next byte = b | prefix), index 256 = end of text; logsumexp == 0."""
+        """Shape (257,): log P(next byte = b | prefix), index 256 = end of text; logsumexp == 0. With allowed special
+        tokens, shape (257 + k,): index 257 + k is the special `blm.symbols[k]` (see the module docstring)."""
         if self._dist is None:
             acc = self.unnormalized()
             z = _logsumexp(acc)
@@ -126,15 +151,34 @@ class ByteState:
     def advance(self, b: int) -> "ByteState":
         return self.blm._advance(self, int(b))
 
+    def after_special(self, index: int) -> "ByteState":
+        """The state after the special token of distribution index `index` (EOT for the eos token's own text): the
+        walk restarts from the context enc(prefix) + [special]."""
+        blm = self.blm
+        if index == EOT and blm.eos_allowed:
+            tid = blm.eos_id
+        elif 257 <= index < 257 + len(blm.symbols):
+            tid = blm.symbols[index - 257][1]
+        else:
+            raise ValueError(f"byteprob: {index} is not an allowed special token's index")
+        if self.T is None or not blm.at_char_boundary(self.y):
+            from tokbench.errors import WorkError
+
+            raise WorkError(f"byteprob: no special token can follow {self.prefix[-32:]!r} (inside a character)")
+        return blm._child(blm.context + self.T + (int(tid),)).root()
+
 
 class ByteLM:
     """Exact byte-level LM on top of a token LM and its tokenizer (one LM call per byte after the prefix)."""
 
-    def __init__(self, tokenizer, lm: TokenLM, validity: str = "auto", check: bool = True):
+    def __init__(self, tokenizer, lm: TokenLM, validity: str = "auto", check: bool = True, allowed_special=None):
         if isinstance(tokenizer, str):
             from tokbench.tokenizer import load_tokenizer
 
             tokenizer = load_tokenizer(tokenizer)
+        allowed = frozenset() if allowed_special is None else tokenizer._allowed(allowed_special)
+        if getattr(tokenizer, "allowed_special", None):  # the parts between specials are plain text
+            tokenizer = tokenizer.allowing_special(frozenset())
         self.tok = tokenizer
         self.lm = lm
         self.eos_id = getattr(lm, "eos_id", None)
@@ -154,6 +198,118 @@ class ByteLM:
         self._lp_of: dict[tuple[int, ...], float] = {}
         self._root = None
         self._warming = False
+        self.context: tuple[int, ...] = ()  # token ids before the part walked (after a special token)
+        self._set_specials(allowed)
+
+    # ----- special tokens -----
+    def _set_specials(self, allowed: frozenset[str]) -> None:
+        self.allowed = allowed
+        ids = {t: int(self.tok.special_tokens[t]) for t in allowed}
+        self.eos_allowed = self.eos_id is not None and self.eos_id in ids.values()
+        self.symbols: list[tuple[str, int]] = sorted(((t, i) for t, i in ids.items() if i != self.eos_id),
+                                                     key=lambda ti: (ti[1], ti[0]))
+        self.symbol_of = {t: (EOT if i == self.eos_id else 257 + self.symbols.index((t, i))) for t, i in ids.items()}
+        if not allowed:
+            return
+        if self.dummy:
+            from tokbench.errors import UsageError, param
+
+            raise UsageError(f"{self.tok.name}: {param('allow_special')} needs a tokenizer without a dummy prefix "
+                             f"({self.dummy.decode('utf-8', 'replace')!r}): it starts every part after a special token "
+                             "with it, and the byte walk leaves the dummy's own probability out")
+        from tokbench.tokenizer.base import special_pattern
+
+        texts = [t.encode("utf-8") for t in allowed]
+        found = special_pattern(allowed, raw=True).search
+        usable = self.tables.usable
+        self._contains = np.array([bool(usable[t]) and found(b) is not None
+                                   for t, b in enumerate(self.tables.token_bytes)], dtype=bool)
+        self._partials = [(s[:j], s[j:]) for s in texts for j in range(1, len(s))]
+
+    def _completing(self, state: "ByteState") -> tuple[np.ndarray, np.ndarray]:
+        """(per cover, per next token of T): plain tokens whose bytes would complete an allowed special's text after
+        the prefix (none is inside the prefix: the walk splits the text at them)."""
+        y = state.y
+        rests = [rest for head, rest in self._partials if y.endswith(head)]
+        bad_cover = self._contains[state.tok] if len(state.tok) else np.zeros(0, bool)
+        if not rests:
+            return bad_cover, self._contains
+        cut = self._contains.copy()
+        for rest in rests:
+            cut[self.tables.with_prefix(rest)] = True
+        tb = self.tables.token_bytes
+        bad_cover = bad_cover | np.array([any(tb[t][o:].startswith(r) for r in rests)
+                                          for t, o in zip(state.tok, state.off)], dtype=bool)
+        return bad_cover, cut
+
+    def _child(self, context: tuple[int, ...]) -> "ByteLM":
+        """This ByteLM walking a part after `context` (token ids): the same tables and validity, the LM conditioned
+        on the context, its own committed states."""
+        import copy
+
+        child = copy.copy(self)
+        child.lm = _ContextLM(self._base_lm, context)
+        child.context = tuple(context)
+        child._history, child._hist_index, child._lp_of = [], {}, {}
+        child._root, child._warming = None, False
+        return child
+
+    @property
+    def _base_lm(self):
+        return self.lm.lm if isinstance(self.lm, _ContextLM) else self.lm
+
+    def split(self, text: str) -> list[tuple[str, bool]]:
+        """The text as (part, is an allowed special token) pieces, tiktoken's reading (leftmost, longest first)."""
+        if not self.allowed:
+            return [(text, False)] if text else []
+        from tokbench.tokenizer.base import special_pattern
+
+        out, pos = [], 0
+        for m in special_pattern(self.allowed).finditer(text):
+            if m.start() > pos:
+                out.append((text[pos:m.start()], False))
+            out.append((m.group(), True))
+            pos = m.end()
+        if pos < len(text):
+            out.append((text[pos:], False))
+        return out
+
+    def encode_text(self, text: str) -> list[int]:
+        """The token ids the model sees for `text`: the allowed specials read as their ids."""
+        return list(self.tok.encode(text, allowed_special=self.allowed))
+
+    def text_state(self, text: str, warm: bool = True) -> "ByteState":
+        """The state after `text` read with the allowed specials: the walk over its last part, after the canonical
+        ids of everything up to (and with) the last special token."""
+        pieces = self.split(text)
+        last = max((i for i, (_, sp) in enumerate(pieces) if sp), default=-1)
+        if last < 0:
+            return self.state(self.view(text), warm=warm)
+        head = "".join(p for p, _ in pieces[: last + 1])
+        rest = "".join(p for p, _ in pieces[last + 1:])
+        return self._child(tuple(self.encode_text(head))).state(self.view(rest), warm=warm)
+
+    def text_logprob(self, text: str, eos: bool = False) -> float:
+        """log P(text) with the allowed specials each one event (module docstring); equals logprob(view(text)) when
+        none is allowed or the text holds none."""
+        s = self.root()
+        total = 0.0
+        for part, special in self.split(text):
+            if special:
+                i = self.symbol_of[part]
+                total += float(s.next_byte_logprobs()[i])
+                s = s.after_special(i)
+                continue
+            for b in self.view(part):
+                total += float(s.next_byte_logprobs()[b])
+                s = s.advance(b)
+        if eos:
+            total += float(s.next_byte_logprobs()[EOT])
+        return total
+
+    def symbol_label(self, index: int) -> str | None:
+        """The special token's text for a distribution index past the bytes (None for a byte or the end)."""
+        return self.symbols[index - 257][0] if index >= 257 else None
 
     # ----- tokenizer glue -----
     def _dummy_prefix(self) -> bytes:
@@ -400,3 +556,25 @@ class ByteLM:
         if eos:
             out.append(float(s.next_byte_logprobs()[EOT]))
         return np.array(out)
+
+
+class _ContextLM:
+    """A TokenLM conditioned on context ids: next_logprobs(ids) = lm.next_logprobs(context + ids), score relative."""
+
+    def __init__(self, lm, context: tuple[int, ...]):
+        self.lm, self.context = lm, list(context)
+        self.eos_id = getattr(lm, "eos_id", None)
+        self._base: float | None = None
+
+    def next_logprobs(self, ids: Sequence[int]) -> np.ndarray:
+        return self.lm.next_logprobs(self.context + [int(i) for i in ids])
+
+    def score(self, ids: Sequence[int]) -> float:
+        """log P(ids | context) (one scoring forward where the LM has `score`)."""
+        ids = [int(i) for i in ids]
+        if not hasattr(self.lm, "score"):
+            full = self.context + ids
+            return sum(float(self.lm.next_logprobs(full[:i])[full[i]]) for i in range(len(self.context), len(full)))
+        if self._base is None:
+            self._base = float(self.lm.score(self.context))
+        return float(self.lm.score(self.context + ids)) - self._base
