@@ -327,7 +327,7 @@ class BPEEncoder:
 
     def _small(self, chars: int) -> bool:
         """Take the no-numba path for this many characters (and count them against the budget)?"""
-        if self.ignore_merges or chars > _small_left[0]:
+        if chars > _small_left[0]:
             use_kernels()
             return False
         _small_left[0] -= chars
@@ -354,7 +354,7 @@ class BPEEncoder:
     def _encode_pieces(self, buf, starts, ends, fixed, small: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """BPE of the pieces buf[starts[k]:ends[k]] (fixed[k] >= 0: that id): ids and per-piece id offsets."""
         if small and (not len(starts) or int((ends - starts).max()) <= SMALL_PIECE):
-            return _merge_small(self._tables, buf, starts, ends, fixed)
+            return _merge_small(self._tables, buf, starts, ends, fixed, self.ignore_merges)
         use_kernels()
         t = self._tables
         try:
@@ -616,10 +616,11 @@ def _char_bytes() -> np.ndarray:
     return out
 
 
-def _merge_small(t: Tables, buf, starts, ends, fixed) -> tuple[np.ndarray, np.ndarray]:
+def _merge_small(t: Tables, buf, starts, ends, fixed, ignore_merges=False) -> tuple[np.ndarray, np.ndarray]:
     """encode_pieces (same ids, same piece offsets) in numpy, for small batches: no numba to load. Every piece still
     merging does one merge per round, its lowest-ranked pair (the leftmost of equals), all pieces at once; a piece
-    leaves the rounds when nothing in it merges. Rounds <= the longest piece, hence SMALL_PIECE."""
+    leaves the rounds when nothing in it merges. Rounds <= the longest piece, hence SMALL_PIECE. ignore_merges: a
+    piece that is a whole token is that token (`_whole_tokens`)."""
     n_pieces = len(starts)
     lengths = (ends - starts).astype(np.int64)
     fx = fixed >= 0
@@ -627,6 +628,11 @@ def _merge_small(t: Tables, buf, starts, ends, fixed) -> tuple[np.ndarray, np.nd
     owner = [np.flatnonzero(fx), np.flatnonzero(one)]  # per emitted id: its piece
     out = [fixed[fx].astype(np.int32), t.byte_ids[buf[starts[one]]]]
     act = np.flatnonzero(~fx & (lengths >= 2))  # pieces still merging, in order
+    if ignore_merges and len(act):
+        whole = _whole_tokens(t, buf, starts[act], lengths[act])
+        owner.append(act[whole >= 0])
+        out.append(whole[whole >= 0].astype(np.int32))
+        act = act[whole < 0]
     n_sym = lengths[act]
     first = np.zeros(len(act) + 1, np.int64)
     np.cumsum(n_sym, out=first[1:])
@@ -658,6 +664,32 @@ def _merge_small(t: Tables, buf, starts, ends, fixed) -> tuple[np.ndarray, np.nd
     piece_offs = np.zeros(n_pieces + 1, np.int64)
     np.cumsum(np.bincount(owner_all, minlength=n_pieces), out=piece_offs[1:])
     return np.concatenate(out).astype(np.int32)[order], piece_offs
+
+
+def _whole_tokens(t: Tables, buf, starts, lengths) -> np.ndarray:
+    """Id of the token whose bytes are buf[starts[k]:starts[k]+lengths[k]], else -1: kernels.tables.bytes_find on
+    every piece at once (the same FNV-1a hash, probe order and byte check)."""
+    h = np.full(len(starts), 14695981039346656037, np.uint64)
+    for j in range(int(lengths.max()) if len(lengths) else 0):
+        on = lengths > j
+        h[on] = (h[on] ^ buf[starts[on] + j].astype(np.uint64)) * np.uint64(1099511628211)
+    h = (h >> np.uint64(1)).astype(np.int64)
+    found = np.full(len(starts), -1, np.int64)
+    slot = h & (len(t.v_slots) - 1)
+    todo = np.arange(len(starts))
+    while len(todo):
+        k = t.v_slots[slot[todo]]
+        hit = k >= 0
+        same = hit.copy()
+        same[hit] = (t.v_hashes[k[hit]] == h[todo[hit]]) & (t.offs[k[hit] + 1] - t.offs[k[hit]] == lengths[todo[hit]])
+        for j in range(int(lengths[todo[same]].max()) if same.any() else 0):
+            on = np.flatnonzero(same)
+            on = on[lengths[todo[on]] > j]
+            same[on] = t.pool[t.offs[k[on]] + j] == buf[starts[todo[on]] + j]
+        found[todo[same]] = k[same]
+        todo = todo[hit & ~same]  # an empty slot ends the search (not found); another key: probe the next slot
+        slot[todo] = (slot[todo] + 1) & (len(t.v_slots) - 1)
+    return found
 
 
 def _empty_cache():
