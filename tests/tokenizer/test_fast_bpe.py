@@ -97,6 +97,15 @@ def test_llama3_ignore_merges_matters():
     assert all(len(x) == 1 for x in hf)
     assert _split(*enc.encode_batch(words)) == hf
     assert all(len(x) > 1 for x in _split(*plain.encode_batch(words)))
+    import tokbench.tokenizer.fast_bpe as be
+
+    saved = be._small_left[0]
+    try:
+        be._small_left[0] = 10**15  # the numpy route finds the whole words too
+        assert _split(*enc.encode_batch(words)) == hf and be._small_left[0] > 0
+        assert all(len(x) > 1 for x in _split(*plain.encode_batch(words)))
+    finally:
+        be._small_left[0] = saved
 
 
 def test_special_tokens_as_text(lines):
@@ -299,7 +308,7 @@ def test_both_routes_equal_tiktoken_on_the_corpora(name, route, lines):
     assert _split(*enc.encode_batch(texts)) == [reference(t) for t in texts]
 
 
-@pytest.mark.parametrize("name", ["gpt2", "qwen3"])
+@pytest.mark.parametrize("name", ["gpt2", "qwen3", "llama3"])  # llama3: ignore_merges (whole tokens, _whole_tokens)
 def test_both_routes_equal_hf_on_the_corpora(name, route, lines):
     enc, hf = _encoders(str(_npm(name)))
     texts = _corpora_texts() + lines[:1500]
@@ -354,10 +363,11 @@ def test_small_batches_skip_numba_until_the_budget_is_spent(monkeypatch):
 
 def test_rank_tables_are_cached_by_the_file_hash(tmp_path, monkeypatch):
     """The tables of a rank file are built once (kernels) and then loaded from the user cache without a kernel; a
-    changed file gets its own entry, a damaged entry is rebuilt, an unusable cache folder only costs the rebuild."""
+    changed file gets its own entry, a damaged entry is rebuilt, a cache folder that cannot be made only costs the rebuild."""
     import base64
 
     import tokbench.tokenizer.fast_bpe as be
+    from tokbench.errors import UsageError
 
     monkeypatch.setenv("TOKBENCH_CACHE", str(tmp_path / "cache"))
     ranks = {bytes([b]): b for b in range(256)} | {b"ab": 256, b"abc": 257, b" a": 258}
@@ -380,9 +390,38 @@ def test_rank_tables_are_cached_by_the_file_hash(tmp_path, monkeypatch):
     assert enc.encode("abc ab a") == [262, 37, 261, 263]  # " ab" is no token: " " (32 + 5), then "ab"
     (entry / "m_keys.npy").write_bytes(b"damaged")
     assert np.array_equal(be.rank_file_tables(rank_file, 5).m_keys, built.m_keys)
+    np.save(entry / "m_new.npy", built.m_new[:-1])  # loads, but does not fit the other arrays: rebuilt
+    assert np.array_equal(be.rank_file_tables(rank_file, 5).m_new, built.m_new)
+    with monkeypatch.context() as m:
+        m.setattr(be, "_tables_folder", lambda key: None)  # no cache folder (a full disk): the same tables
+        assert np.array_equal(be.rank_file_tables(rank_file, 5).m_table, built.m_table)
     rank_file.write_bytes(rank_file.read_bytes() + base64.b64encode(b"abca") + b" 259\n")
     assert len(be.rank_file_tables(rank_file, 5).offs) == len(built.offs) + 1
     assert len(list((tmp_path / "cache" / "encoder").iterdir())) == 2
     (tmp_path / "file").write_text("")
-    monkeypatch.setenv("TOKBENCH_CACHE", str(tmp_path / "file"))  # not a folder: no cache, same tables
-    assert np.array_equal(be.rank_file_tables(rank_file, 5).m_new, be.rank_file_tables(rank_file, 5).m_new)
+    monkeypatch.setenv("TOKBENCH_CACHE", str(tmp_path / "file"))  # not a folder: a usage error, as for every cache
+    with pytest.raises(UsageError, match="the cache must be a folder"):
+        be.rank_file_tables(rank_file, 5)
+
+
+@pytest.mark.parametrize("name", ["gpt2", "qwen3"])
+def test_tokenizer_json_tables_are_cached(name, tmp_path, monkeypatch, lines):
+    """A tokenizer.json path's tables and settings come back from the cache (no JSON parse, no kernel) and encode as
+    the freshly built encoder and HF do, added tokens included."""
+    import tokbench.tokenizer.fast_bpe as be
+
+    monkeypatch.setenv("TOKBENCH_CACHE", str(tmp_path))
+    path = _npm(name)
+    built = BPEEncoder.from_tokenizer_json(path)
+    with monkeypatch.context() as m:
+        m.setattr(be, "_kernels", lambda: pytest.fail("a cached tokenizer.json must load without the kernels"))
+        m.setattr(be, "_tokenizer_json_parts", lambda *a: pytest.fail("a cached tokenizer.json is not parsed"))
+        cached = BPEEncoder.from_tokenizer_json(path)
+        assert cached.added_tokens == built.added_tokens and cached.pattern_text == built.pattern_text
+        assert (cached.normalizer, cached.ignore_merges, cached.isolated, cached.engine) == (
+            built.normalizer, built.ignore_merges, built.isolated, built.engine)
+        m.setattr(be, "_small_left", [10**15])
+        m.setattr(be, "SMALL_PIECE", 10**9)  # all through numpy: no kernel anywhere
+        texts = lines[:300] + ["a<|endoftext|>b", "<|im_start|>user\nhi<|im_end|>"]
+        got = _split(*cached.encode_batch(texts))
+    assert got == _split(*built.encode_batch(texts)) == _hf_ids(Tokenizer.from_file(str(path)), texts)

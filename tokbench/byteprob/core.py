@@ -211,17 +211,32 @@ class ByteLM:
         self.symbol_of = {t: (EOT if i == self.eos_id else 257 + self.symbols.index((t, i))) for t, i in ids.items()}
         if not allowed:
             return
-        if self.dummy:
-            from tokbench.errors import UsageError, param
+        why = self.special_refusal()
+        if why:
+            from tokbench.errors import UsageError
 
-            raise UsageError(f"{self.tok.name}: {param('allow_special')} needs a tokenizer without a dummy prefix "
-                             f"({self.dummy.decode('utf-8', 'replace')!r}): it starts every part after a special token "
-                             "with it, and the byte walk leaves the dummy's own probability out")
+            raise UsageError(why)
+        from tokbench.tokenizer.base import special_pattern
+
         texts = [t.encode("utf-8") for t in allowed]
-        tb = self.tables.token_bytes
-        self._contains = np.array([self.tables.usable[t] and any(s in tb[t] for s in texts)
-                                   for t in range(self.tables.V)], dtype=bool)
+        found = special_pattern(allowed, raw=True).search
+        usable = self.tables.usable
+        self._contains = np.array([bool(usable[t]) and found(b) is not None
+                                   for t, b in enumerate(self.tables.token_bytes)], dtype=bool)
         self._partials = [(s[:j], s[j:]) for s in texts for j in range(1, len(s))]
+
+    def special_refusal(self) -> str | None:
+        """Why this tokenizer's special tokens cannot be walked as events (one line), or None where they can: a dummy
+        prefix (SentencePiece's ▁, written as it writes it), which starts every part after a special token and whose
+        own mass the walk leaves out (the module docstring)."""
+        if not self.dummy:
+            return None
+        from tokbench.errors import param
+
+        shown = self.dummy.decode("utf-8", "replace").replace(" ", "▁")
+        return (f"{self.tok.name}: {param('allow_special')} needs a tokenizer without a dummy prefix ({shown}): it "
+                "starts every part after a special token with it, and the byte walk leaves the dummy's own probability "
+                "out")
 
     def _completing(self, state: "ByteState") -> tuple[np.ndarray, np.ndarray]:
         """(per cover, per next token of T): plain tokens whose bytes would complete an allowed special's text after

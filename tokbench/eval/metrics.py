@@ -620,9 +620,12 @@ def _clean(v):
 
 
 def record(s: Stats) -> dict:
-    """The JSON record for one (tokenizer, corpus): identity keys then every registered metric, in registry order."""
+    """The JSON record for one (tokenizer, corpus): identity keys then every registered metric, in registry order,
+    the corpus hash, and a `reason` only where a figure is null because it cannot be computed for this record."""
     out = {"tokenizer": s.tokenizer, "corpus": s.corpus, "lang": s.lang}
     for m in _M:
         out[m.key] = _clean(m.fn(s))
     out["corpus_hash"] = f"{s.content_sum:032x}" if s.documents else None
+    if s.extra.get("reason"):  # why a figure is null that would otherwise be computed (ModelScorer._exact)
+        out["reason"] = s.extra["reason"]
     return out

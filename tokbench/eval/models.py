@@ -32,17 +32,43 @@ class ModelScorer:
         self.byte_lm = ByteLM(self.tokenizer, token_lm(self.lm))
 
     def score(self, documents: Iterable[str], allow_special: bool = False) -> dict:
-        """allow_special: the token-level figure reads special-token text as those tokens (as the tokenizer's own
-        record does under `eval --allow-special`); the exact byte-level walk reads every byte as text."""
+        """allow_special: both figures read special-token text as those tokens, as the tokenizer's own record does
+        under `eval --allow-special`: the token-level one through the allowing tokenizer, the exact byte-level one
+        through `ByteLM(allowed_special="all")`, each special token one event, as `bytes bpb --allow-special` does."""
         import dataclasses
-
-        from tokbench.byteprob.commands import exact_bits_per_byte
 
         docs = list(head(documents, self.max_bytes))
         lm = dataclasses.replace(self.lm, tokenizer=self.lm.tokenizer.allowing_special()) if allow_special else self.lm
         token_level = lm.bits_per_byte(docs, context=self.context, progress=False)
-        exact = {}
-        if self.exact_bytes:
-            first = list(head(docs, self.exact_bytes))
-            exact = exact_bits_per_byte(self.byte_lm, first, max_bytes=self.exact_bytes)
-        return {"bits_per_byte": token_level["bits_per_byte"], "exact_bits_per_byte": exact.get("exact_bits_per_byte")}
+        return {"bits_per_byte": token_level["bits_per_byte"], **self._exact(docs, allow_special)}
+
+    def _exact(self, docs: list[str], allow_special: bool) -> dict:
+        """exact_bits_per_byte over the first exact_bytes of the documents (null with exact_bytes 0: off).
+
+        Where the byte walk cannot read the special tokens (a tokenizer with a dummy prefix, which `ByteLM` refuses
+        with allowed specials), the figure is null with a `reason`, not the plain-text walk in its place (that would
+        be another reading of the text under the same column) and not a refusal of the run: eval records a figure it
+        cannot compute as null and keeps the others (the code metrics of a corpus without Python, a tokenizer's
+        bits_per_byte), and here the token-level bits_per_byte and every tokenizer's record are computed; the reason
+        says why, as JSON nulls elsewhere do (`tokbench.io.format_records`, the byte commands' records); a gate of
+        exact_bits_per_byte against a baseline number fails closed on the null (`gate.uncomparable`)."""
+        from tokbench.byteprob.commands import exact_bits_per_byte
+
+        if not self.exact_bytes:
+            return {"exact_bits_per_byte": None}
+        blm = self.byte_lm
+        if allow_special:
+            why = blm.special_refusal()
+            if why:
+                return {"exact_bits_per_byte": None, "reason": f"exact_bits_per_byte is null: {why}"}
+            blm = self._special_byte_lm()
+        exact = exact_bits_per_byte(blm, list(head(docs, self.exact_bytes)), max_bytes=self.exact_bytes)
+        return {"exact_bits_per_byte": exact.get("exact_bits_per_byte")}
+
+    def _special_byte_lm(self):
+        """The byte-level LM that reads the tokenizer's special tokens (built once, on the same token LM)."""
+        if getattr(self, "_special_blm", None) is None:
+            from tokbench.byteprob import ByteLM
+
+            self._special_blm = ByteLM(self.tokenizer, self.byte_lm.lm, allowed_special="all")
+        return self._special_blm

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 import regex
 
-from tokbench.errors import InputError, TokbenchError
+from tokbench.errors import InputError, TokbenchError, WorkError
 from tokbench.io import default_threads
 from tokbench.tokenizer import formats, presets
 from tokbench.tokenizer.bytelevel import char_to_byte
@@ -131,22 +131,32 @@ def _tables_folder(key: str) -> Path | None:
 
     try:
         return cache_dir("encoder") / key
-    except TokbenchError:  # no usable cache folder: build the tables every time
-        return None
+    except WorkError:  # the folder cannot be made (a full disk): build the tables, cache nothing
+        return None  # (a TOKBENCH_CACHE that is a file is a UsageError, as for every other cache)
 
 
 def _load_tables(folder: Path) -> Tables:
-    arrays = [np.asarray(np.load(folder / f"{name}.npy", mmap_mode="c")) for name in Tables._fields]
-    return Tables(*arrays)
+    """The cached arrays; ValueError unless they fit together (a damaged entry is rebuilt, never read past its end)."""
+    t = Tables(*(np.asarray(np.load(folder / f"{name}.npy", mmap_mode="c")) for name in Tables._fields))
+    n_keys = len(t.m_keys)
+    cap = len(t.m_table)
+    if not (t.offs.ndim == 1 and len(t.offs) >= 1 and t.offs[0] == 0 and t.offs[-1] <= len(t.pool)
+            and len(t.v_hashes) == len(t.offs) - 1 and t.byte_ids.shape == (256,)
+            and t.m_table.shape == (cap, 2) and cap >= 2 * n_keys and cap & (cap - 1) == 0
+            and len(t.v_slots) & (len(t.v_slots) - 1) == 0 and len(t.m_ranks) == len(t.m_new) == n_keys):
+        raise ValueError(f"{folder}: cached encoder tables do not fit together")
+    return t
 
 
-def _save_tables(folder: Path, tables: Tables) -> None:
+def _save_tables(folder: Path, tables: Tables, settings: str | None = None) -> None:
     from tokbench.io import atomic_dir
 
     try:
         with atomic_dir(folder, force=True) as tmp:
             for name, array in zip(Tables._fields, tables):
                 np.save(tmp / f"{name}.npy", array)
+            if settings is not None:
+                (tmp / "settings.json").write_text(settings, encoding="utf-8")
     except TokbenchError:
         pass  # a full or read-only cache only costs the rebuild next time
 
@@ -230,63 +240,33 @@ class BPEEncoder:
 
     @classmethod
     def from_tokenizer_json(cls, spec, encode_special_tokens: bool = False) -> "BPEEncoder":
-        """From a tokenizer.json path, its parsed dict, or a `tokenizers.Tokenizer`; Unsupported if it does not apply."""
-        name = "tokenizer"
-        if isinstance(spec, (str, Path)):
-            name = str(spec)
-            try:
-                spec = json.loads(Path(spec).read_text(encoding="utf-8"))
-            except (OSError, ValueError) as err:
-                raise InputError(f"{name}: cannot read tokenizer.json ({err})") from None
-        elif not isinstance(spec, dict):
-            spec = json.loads(spec.to_str())
-        model = spec.get("model") or {}
-        if model.get("type") != "BPE":
-            raise Unsupported(f"{name}: fast encoder needs a BPE model, not {model.get('type')}")
-        for key in ("dropout", "continuing_subword_prefix", "end_of_word_suffix"):
-            if model.get(key):
-                raise Unsupported(f"{name}: fast encoder does not support BPE {key}={model[key]!r}")
-        if model.get("byte_fallback"):
-            raise Unsupported(f"{name}: fast encoder does not support byte_fallback")
-        normalizer = spec.get("normalizer")
-        if normalizer is not None and normalizer.get("type") not in ("NFC", "NFKC"):
-            raise Unsupported(f"{name}: fast encoder does not support normalizer {normalizer.get('type')}")
-        pattern, isolated = _split_pattern(spec.get("pre_tokenizer"), name)
-        for tok in spec.get("added_tokens") or []:
-            if tok.get("single_word") or tok.get("lstrip") or tok.get("rstrip"):
-                raise Unsupported(f"{name}: fast encoder does not support added token options of {tok['content']!r}")
-
-        vocab = model["vocab"]
-        size = max(vocab.values(), default=-1) + 1
-        added = {}
-        for tok in spec.get("added_tokens") or []:
-            size = max(size, tok["id"] + 1)
-            added[tok["content"]] = (tok["id"], bool(tok.get("special")))
-        blank = {i for t, (i, _) in added.items() if t not in vocab}  # an added token's id has no bytes
-        entries = [(t, i) for t, i in vocab.items() if i not in blank] if blank else list(vocab.items())
-        tokens = [t for t, _ in entries]
-        bounds = np.zeros(len(tokens) + 1, np.int64)
-        np.cumsum(np.fromiter(map(len, tokens), np.int64, len(tokens)), out=bounds[1:])
-        K = _kernels()
-        pool, offs = K.map_chars(np.frombuffer("".join(tokens).encode("utf-32-le"), np.int32), bounds, _char_bytes())
-        ids = np.fromiter((i for _, i in entries), np.int64, len(entries))
-        pool, offs = K.tokens_by_id(pool, offs[:-1], offs[1:], ids, size)
-        pairs = [m.split(" ") if isinstance(m, str) else m for m in model.get("merges") or []]
+        """From a tokenizer.json path, its parsed dict, or a `tokenizers.Tokenizer`; Unsupported if it does not apply.
+        A path's tables and settings are cached on disk by the file's sha256 (as rank_file_tables): a cached one
+        loads without parsing the JSON or loading numba."""
+        if not isinstance(spec, (str, Path)):
+            tables, settings = _tokenizer_json_parts(spec if isinstance(spec, dict) else json.loads(spec.to_str()))
+            return cls(tables, **settings, encode_special_tokens=encode_special_tokens)
         try:
-            merges = [(vocab[a], vocab[b], vocab[a + b]) for a, b in pairs]
-        except KeyError:
-            a, b = next((a, b) for a, b in pairs if a not in vocab or b not in vocab or a + b not in vocab)
-            raise InputError(f"{name}: merge {a!r} {b!r} names a token missing from the vocabulary") from None
-        return cls(
-            build_tables(pool, offs, merges),
-            pattern,
-            added,
-            normalizer["type"] if normalizer is not None else None,
-            bool(model.get("ignore_merges")),
-            encode_special_tokens,
-            isolated,
-            "regex" if pattern in (GPT2_PATTERN, WHITESPACE_PATTERN) else "hf",  # ByteLevel's own regex, or a Split
-        )
+            data = Path(spec).read_bytes()
+        except OSError as err:
+            raise InputError(f"{spec}: cannot read tokenizer.json ({err.strerror})") from None
+        folder = _tables_folder(f"{hashlib.sha256(data).hexdigest()[:40]}-json-v{TABLES_VERSION}")
+        try:
+            if folder is None:
+                raise OSError("no cache folder")
+            tables = _load_tables(folder)
+            settings = json.loads((folder / "settings.json").read_text(encoding="utf-8"))
+            settings["added_tokens"] = {t: (i, special) for t, i, special in settings["added_tokens"]}
+        except (OSError, ValueError, TypeError, KeyError):  # not cached yet (or damaged): build it
+            try:
+                parsed = json.loads(data.decode("utf-8"))
+            except ValueError as err:
+                raise InputError(f"{spec}: cannot read tokenizer.json ({err})") from None
+            tables, settings = _tokenizer_json_parts(parsed, str(spec))
+            if folder is not None:
+                listed = {**settings, "added_tokens": [[t, i, sp] for t, (i, sp) in settings["added_tokens"].items()]}
+                _save_tables(folder, tables, json.dumps(listed, ensure_ascii=False))
+        return cls(tables, **settings, encode_special_tokens=encode_special_tokens)
 
     @classmethod
     def from_ranks(
@@ -347,7 +327,7 @@ class BPEEncoder:
 
     def _small(self, chars: int) -> bool:
         """Take the no-numba path for this many characters (and count them against the budget)?"""
-        if self.ignore_merges or chars > _small_left[0]:
+        if chars > _small_left[0]:
             use_kernels()
             return False
         _small_left[0] -= chars
@@ -374,7 +354,7 @@ class BPEEncoder:
     def _encode_pieces(self, buf, starts, ends, fixed, small: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """BPE of the pieces buf[starts[k]:ends[k]] (fixed[k] >= 0: that id): ids and per-piece id offsets."""
         if small and (not len(starts) or int((ends - starts).max()) <= SMALL_PIECE):
-            return _merge_small(self._tables, buf, starts, ends, fixed)
+            return _merge_small(self._tables, buf, starts, ends, fixed, self.ignore_merges)
         use_kernels()
         t = self._tables
         try:
@@ -533,6 +513,51 @@ class BPEEncoder:
         out.extend(p.encode() for p in pieces)
 
 
+def _tokenizer_json_parts(spec: dict, name: str = "tokenizer") -> tuple[Tables, dict]:
+    """(Tables, BPEEncoder settings) of a parsed tokenizer.json; Unsupported where the fast encoder does not apply."""
+    model = spec.get("model") or {}
+    if model.get("type") != "BPE":
+        raise Unsupported(f"{name}: fast encoder needs a BPE model, not {model.get('type')}")
+    for key in ("dropout", "continuing_subword_prefix", "end_of_word_suffix"):
+        if model.get(key):
+            raise Unsupported(f"{name}: fast encoder does not support BPE {key}={model[key]!r}")
+    if model.get("byte_fallback"):
+        raise Unsupported(f"{name}: fast encoder does not support byte_fallback")
+    normalizer = spec.get("normalizer")
+    if normalizer is not None and normalizer.get("type") not in ("NFC", "NFKC"):
+        raise Unsupported(f"{name}: fast encoder does not support normalizer {normalizer.get('type')}")
+    pattern, isolated = _split_pattern(spec.get("pre_tokenizer"), name)
+    for tok in spec.get("added_tokens") or []:
+        if tok.get("single_word") or tok.get("lstrip") or tok.get("rstrip"):
+            raise Unsupported(f"{name}: fast encoder does not support added token options of {tok['content']!r}")
+
+    vocab = model["vocab"]
+    size = max(vocab.values(), default=-1) + 1
+    added = {}
+    for tok in spec.get("added_tokens") or []:
+        size = max(size, tok["id"] + 1)
+        added[tok["content"]] = (tok["id"], bool(tok.get("special")))
+    blank = {i for t, (i, _) in added.items() if t not in vocab}  # an added token's id has no bytes
+    entries = [(t, i) for t, i in vocab.items() if i not in blank] if blank else list(vocab.items())
+    tokens = [t for t, _ in entries]
+    bounds = np.zeros(len(tokens) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, tokens), np.int64, len(tokens)), out=bounds[1:])
+    K = _kernels()
+    pool, offs = K.map_chars(np.frombuffer("".join(tokens).encode("utf-32-le"), np.int32), bounds, _char_bytes())
+    ids = np.fromiter((i for _, i in entries), np.int64, len(entries))
+    pool, offs = K.tokens_by_id(pool, offs[:-1], offs[1:], ids, size)
+    pairs = [m.split(" ") if isinstance(m, str) else m for m in model.get("merges") or []]
+    try:
+        merges = [(vocab[a], vocab[b], vocab[a + b]) for a, b in pairs]
+    except KeyError:
+        a, b = next((a, b) for a, b in pairs if a not in vocab or b not in vocab or a + b not in vocab)
+        raise InputError(f"{name}: merge {a!r} {b!r} names a token missing from the vocabulary") from None
+    engine = "regex" if pattern in (GPT2_PATTERN, WHITESPACE_PATTERN) else "hf"  # ByteLevel's own regex, or a Split
+    return build_tables(pool, offs, merges), {
+        "pattern": pattern, "added_tokens": added, "normalizer": normalizer["type"] if normalizer is not None else None,
+        "ignore_merges": bool(model.get("ignore_merges")), "isolated": isolated, "engine": engine}
+
+
 def read_ranks_arrays(path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A `.tiktoken` file as arrays (pool, starts, ends, ranks), parsed by a kernel; InputError names the bad line."""
     try:
@@ -591,10 +616,11 @@ def _char_bytes() -> np.ndarray:
     return out
 
 
-def _merge_small(t: Tables, buf, starts, ends, fixed) -> tuple[np.ndarray, np.ndarray]:
+def _merge_small(t: Tables, buf, starts, ends, fixed, ignore_merges=False) -> tuple[np.ndarray, np.ndarray]:
     """encode_pieces (same ids, same piece offsets) in numpy, for small batches: no numba to load. Every piece still
     merging does one merge per round, its lowest-ranked pair (the leftmost of equals), all pieces at once; a piece
-    leaves the rounds when nothing in it merges. Rounds <= the longest piece, hence SMALL_PIECE."""
+    leaves the rounds when nothing in it merges. Rounds <= the longest piece, hence SMALL_PIECE. ignore_merges: a
+    piece that is a whole token is that token (`_whole_tokens`)."""
     n_pieces = len(starts)
     lengths = (ends - starts).astype(np.int64)
     fx = fixed >= 0
@@ -602,6 +628,11 @@ def _merge_small(t: Tables, buf, starts, ends, fixed) -> tuple[np.ndarray, np.nd
     owner = [np.flatnonzero(fx), np.flatnonzero(one)]  # per emitted id: its piece
     out = [fixed[fx].astype(np.int32), t.byte_ids[buf[starts[one]]]]
     act = np.flatnonzero(~fx & (lengths >= 2))  # pieces still merging, in order
+    if ignore_merges and len(act):
+        whole = _whole_tokens(t, buf, starts[act], lengths[act])
+        owner.append(act[whole >= 0])
+        out.append(whole[whole >= 0].astype(np.int32))
+        act = act[whole < 0]
     n_sym = lengths[act]
     first = np.zeros(len(act) + 1, np.int64)
     np.cumsum(n_sym, out=first[1:])
@@ -633,6 +664,32 @@ def _merge_small(t: Tables, buf, starts, ends, fixed) -> tuple[np.ndarray, np.nd
     piece_offs = np.zeros(n_pieces + 1, np.int64)
     np.cumsum(np.bincount(owner_all, minlength=n_pieces), out=piece_offs[1:])
     return np.concatenate(out).astype(np.int32)[order], piece_offs
+
+
+def _whole_tokens(t: Tables, buf, starts, lengths) -> np.ndarray:
+    """Id of the token whose bytes are buf[starts[k]:starts[k]+lengths[k]], else -1: kernels.tables.bytes_find on
+    every piece at once (the same FNV-1a hash, probe order and byte check)."""
+    h = np.full(len(starts), 14695981039346656037, np.uint64)
+    for j in range(int(lengths.max()) if len(lengths) else 0):
+        on = lengths > j
+        h[on] = (h[on] ^ buf[starts[on] + j].astype(np.uint64)) * np.uint64(1099511628211)
+    h = (h >> np.uint64(1)).astype(np.int64)
+    found = np.full(len(starts), -1, np.int64)
+    slot = h & (len(t.v_slots) - 1)
+    todo = np.arange(len(starts))
+    while len(todo):
+        k = t.v_slots[slot[todo]]
+        hit = k >= 0
+        same = hit.copy()
+        same[hit] = (t.v_hashes[k[hit]] == h[todo[hit]]) & (t.offs[k[hit] + 1] - t.offs[k[hit]] == lengths[todo[hit]])
+        for j in range(int(lengths[todo[same]].max()) if same.any() else 0):
+            on = np.flatnonzero(same)
+            on = on[lengths[todo[on]] > j]
+            same[on] = t.pool[t.offs[k[on]] + j] == buf[starts[todo[on]] + j]
+        found[todo[same]] = k[same]
+        todo = todo[hit & ~same]  # an empty slot ends the search (not found); another key: probe the next slot
+        slot[todo] = (slot[todo] + 1) & (len(t.v_slots) - 1)
+    return found
 
 
 def _empty_cache():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,9 @@ from tokbench.tokenizer.base import SPIECE_UNDERLINE, Tokenizer, roles_from_spec
 class HFTokenizer(Tokenizer):
     """A `tokenizers.Tokenizer` (tokenizer.json): BPE, Unigram, WordPiece, WordLevel."""
 
-    def __init__(self, hf, name: str = "", config: dict | None = None):
+    def __init__(self, hf, name: str = "", config: dict | None = None, path: str | Path | None = None):
+        """path: the tokenizer.json `hf` was read from, if any (its fast encoder is then cached by the file's hash)."""
+        self._path = path
         hf.encode_special_tokens = True  # special-token text in the input is plain text, as with tiktoken
         self._tok = hf
         self.name = name or "tokenizer"
@@ -63,7 +66,7 @@ class HFTokenizer(Tokenizer):
             return None
         from tokbench.tokenizer.fast_bpe import fast_encoder
 
-        return fast_encoder(self._spec, encode_special_tokens=True)
+        return fast_encoder(self._path or self._spec, encode_special_tokens=True)
 
     def encode(self, text: str, add_special_tokens: bool = False, allowed_special=None) -> list[int]:
         return self.encode_batch([text], add_special_tokens, allowed_special)[0]

@@ -93,7 +93,7 @@ def _load_json(path: Path, name: str, config: dict | None) -> Tokenizer:
         hf = HFRaw.from_file(str(path))
     except Exception as exc:  # tokenizers raises a bare Exception with a serde message
         raise InputError(f"{path}: not a valid tokenizer.json: {str(exc).splitlines()[0]}") from None
-    return HFTokenizer(hf, name=name, config=config)
+    return HFTokenizer(hf, name=name, config=config, path=path)
 
 
 def _load_ranks(path: Path, name: str, config: dict | None) -> Tokenizer:
