@@ -96,14 +96,8 @@ def rank_file_tables(path, id_offset: int = 0) -> Tables:
     """The Tables of a `.tiktoken` file (ids = rank + id_offset), cached on disk by the file's sha256: a cached file
     loads without numba in milliseconds (memory-mapped, copy on write); a new one is parsed and checked by kernels
     (InputError names the bad line) and its tables written atomically to cache_dir("encoder")."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    key = f"{hashlib.sha256(data).hexdigest()[:40]}-offset{id_offset}-v{TABLES_VERSION}"
-    folder = _tables_folder(key)
+    data = _read_rank_file(path)
+    folder = _tables_folder(_cache_key(data, f"offset{id_offset}"))
     if folder is not None:
         try:
             return _load_tables(folder)
@@ -124,6 +118,11 @@ def tables_from_ranks(pool, starts, ends, ids) -> Tables:
     pool, offs = K.tokens_by_id(pool, starts, ends, ids, size)
     slots, hashes = K.build_bytes_table(pool, offs)
     return build_tables(pool, offs, K.rank_merges(pool, offs, slots, hashes), (slots, hashes))
+
+
+def _cache_key(data: bytes, kind: str) -> str:
+    """The cache entry's name for tables built from a file's bytes `data`: its sha256, what was built, the version."""
+    return f"{hashlib.sha256(data).hexdigest()[:40]}-{kind}-v{TABLES_VERSION}"
 
 
 def _tables_folder(key: str) -> Path | None:
@@ -250,7 +249,7 @@ class BPEEncoder:
             data = Path(spec).read_bytes()
         except OSError as err:
             raise InputError(f"{spec}: cannot read tokenizer.json ({err.strerror})") from None
-        folder = _tables_folder(f"{hashlib.sha256(data).hexdigest()[:40]}-json-v{TABLES_VERSION}")
+        folder = _tables_folder(_cache_key(data, "json"))
         try:
             if folder is None:
                 raise OSError("no cache folder")
@@ -560,13 +559,16 @@ def _tokenizer_json_parts(spec: dict, name: str = "tokenizer") -> tuple[Tables, 
 
 def read_ranks_arrays(path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A `.tiktoken` file as arrays (pool, starts, ends, ranks), parsed by a kernel; InputError names the bad line."""
+    return _parse_ranks(path, np.frombuffer(_read_rank_file(path), np.uint8))
+
+
+def _read_rank_file(path) -> bytes:
     try:
-        data = np.fromfile(path, np.uint8)
+        return Path(path).read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    return _parse_ranks(path, data)
 
 
 def _parse_ranks(path, data: np.ndarray):
