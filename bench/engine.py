@@ -329,13 +329,42 @@ PEER_TOOLS = {"bpe-openai", "tokendagger"}
 # ----------------------------------------------------------------------------------------------------------------------
 # the driver
 # ----------------------------------------------------------------------------------------------------------------------
+SAMPLE_S = 0.01  # how often the driver reads a child's /proc/PID/status for its anonymous memory
+
+
+def _status_mb(pid: int) -> dict[str, float]:
+    """RssAnon / RssFile / RssShmem of a live process (MB) from /proc/PID/status ({} once it has exited)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(("RssAnon:", "RssFile:", "RssShmem:")):
+            key, value = line.split()[:2]
+            out[key[:-1]] = int(value) / 1024
+    return out
+
+
 def run_cmd(cmd: list[str], env: dict | None = None) -> tuple[float, dict, str, str]:
-    """Run a command: (wall s, {peak_rss_mb, cpu_s} of that child alone (wait4), stdout, stderr)."""
+    """Run a command: (wall s, {peak_rss_mb, cpu_s, peak_anon_mb, file_mb_at_peak} of that child alone, stdout,
+    stderr). peak_rss_mb and cpu_s are wait4's; peak_anon_mb is the largest RssAnon (private memory: heap, arrays,
+    the tool's own data) seen by reading the child's /proc status every SAMPLE_S seconds from here, so a tool whose
+    native code holds the GIL is sampled all the same; file_mb_at_peak is RssFile at that moment (mapped files: shared
+    libraries such as LLVM's, which numba maps). A spike shorter than SAMPLE_S can be missed."""
     child_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, env=child_env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
+        peak = {"RssAnon": 0.0, "RssFile": 0.0}
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            now = _status_mb(proc.pid)
+            if now.get("RssAnon", 0.0) > peak["RssAnon"]:
+                peak = now
+            time.sleep(SAMPLE_S)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -343,16 +372,18 @@ def run_cmd(cmd: list[str], env: dict | None = None) -> tuple[float, dict, str, 
         stdout, stderr = out.read().decode(), err.read().decode()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, cmd[:4]))} failed: {stderr[-2000:]}")
-    return wall, {"peak_rss_mb": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime}, stdout, stderr
+    return wall, {"peak_rss_mb": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime,
+                  "peak_anon_mb": peak["RssAnon"], "file_mb_at_peak": peak.get("RssFile", 0.0)}, stdout, stderr
 
 
 def run_child(kind: str, args: list, env: dict | None = None) -> dict:
     """Run a worker in a fresh interpreter (the peers' venv for peer workers): wall s, peak RSS MB, its JSON."""
     peer = kind in PEER_WORKERS or (kind in ("encode-zoo", "startup") and args[0] in PEER_TOOLS)
     python = str(PEER_PYTHON) if peer else sys.executable
-    wall, _, out, _ = run_cmd([python, "-m", "bench.engine", "--worker", kind, *map(str, args)], env)
+    wall, usage, out, _ = run_cmd([python, "-m", "bench.engine", "--worker", kind, *map(str, args)], env)
     result = json.loads(out.strip().splitlines()[-1])
-    result.update({"wall_s": wall, "peak_rss_mb": result.pop("_maxrss_mb")})  # the child's own ru_maxrss
+    result.update({"wall_s": wall, "peak_rss_mb": result.pop("_maxrss_mb"),  # the child's own VmHWM
+                   "peak_anon_mb": usage["peak_anon_mb"], "file_mb_at_peak": usage["file_mb_at_peak"]})
     return result
 
 
@@ -389,7 +420,7 @@ def build_text(sources: list[Path], size: int, out: Path) -> dict:
 def median_run(kind, args, repeats, env=None) -> dict:
     runs = [run_child(kind, args, env) for _ in range(repeats)]
     best = dict(runs[0])
-    for key in ("wall_s", "cpu_s", "peak_rss_mb", "encode_s", "count_s", "merge_s", "load_s", "import_s",
+    for key in ("wall_s", "cpu_s", "peak_rss_mb", "peak_anon_mb", "file_mb_at_peak", "encode_s", "count_s", "merge_s", "load_s", "import_s",
                 "tokenize_s"):
         if key in best:
             best[key] = statistics.median(r[key] for r in runs)
@@ -526,7 +557,8 @@ def main(argv=None) -> None:
                 row[f"tokens_vs_{peer}"] = compare_tokens(merged, _tokens_in_order(files[peer]))
         for peer in ("hf", "sentencepiece", "rustbpe", "bpeasy"):
             if "wall_s" in row.get(peer, {}):
-                for key, label in (("wall_s", "wall"), ("cpu_s", "cpu"), ("peak_rss_mb", "rss")):
+                for key, label in (("wall_s", "wall"), ("cpu_s", "cpu"), ("peak_rss_mb", "rss"),
+                                   ("peak_anon_mb", "anon")):
                     row[f"{label}_ratio_vs_{peer}"] = _ratio(row["tokbench"], row[peer], key)
         report["train"].append(row)
         log(f"  tokbench/hf wall {row['wall_ratio_vs_hf']:.2f}x rss {row['rss_ratio_vs_hf']:.2f}x "
@@ -670,10 +702,18 @@ def _import_time(stderr: str) -> float | None:
     return None
 
 
+TRAIN_TOOLS = ("tokbench", "tokbench_1thread", "hf", "sentencepiece", "rustbpe", "bpeasy")
+
+
 def _cell(x: dict) -> str:
     if "wall_s" not in x:
         return (x.get("error") or "-")[:60].replace("|", "/").replace("\n", " ")
     return f"{x['wall_s']:.2f} s ({x['cpu_s']:.2f} CPU) / {x['peak_rss_mb']:.0f} MB"
+
+
+def _mem(x: dict) -> str:
+    """peak RSS / peak anonymous MB (the second where sampled)."""
+    return f"{x['peak_rss_mb']:.0f}" + (f" / {x['peak_anon_mb']:.0f}" if "peak_anon_mb" in x else "")
 
 
 def _x(v) -> str:
@@ -705,6 +745,14 @@ def markdown(report: dict) -> str:
                      f"{_cell(r.get('sentencepiece', {}))} | {_cell(r.get('rustbpe', {}))} | "
                      f"{_cell(r.get('bpeasy', {}))} | {_x(r.get('wall_ratio_vs_rustbpe'))} | "
                      f"{_x(r.get('wall_ratio_vs_hf'))} | {_x(r.get('rss_ratio_vs_hf'))} | {r['identical_to_hf']} |")
+    lines += _section(f"Training memory (MB): peak RSS / peak anonymous memory (RssAnon, private data, sampled every "
+                      f"{SAMPLE_S * 1000:.0f} ms) / file-backed pages at that moment (shared libraries: numba maps "
+                      "LLVM's, ~117 MB)", ["text", "vocab", *TRAIN_TOOLS, "tokbench/HF RSS", "tokbench/HF anonymous"])
+    for r in report["train"]:
+        cells = [f"{x['peak_rss_mb']:.0f} / {x['peak_anon_mb']:.0f} / {x['file_mb_at_peak']:.0f}"
+                 if "peak_anon_mb" in x else "-" for x in (r.get(t, {}) for t in TRAIN_TOOLS)]
+        lines.append(f"| {r['size_mb']} MB | {r['vocab']} | {' | '.join(cells)} | {_x(r.get('rss_ratio_vs_hf'))} | "
+                     f"{_x(r.get('anon_ratio_vs_hf'))} |")
     lines += ["", "tokbench phases (s) and peak RSS after each phase (MB); the peers' tokens against tokbench's (= HF's):",
               ""]
     for r in report["train"]:
@@ -723,16 +771,16 @@ def markdown(report: dict) -> str:
                                 if not c["same_merge_order"] else ""))
     for e in report["encode"]:
         lines += _section(f"Encoding {e['size_mb']} MB with the trained {e['vocab']} tokenizer (MB/s of the encode call)",
-                          ["engine", "MB/s", "wall s", "peak RSS MB", "tokbench speed-up"])
+                          ["engine", "MB/s", "wall s", "peak RSS / anonymous MB", "tokbench speed-up"])
         for name in ("tokbench", "hf_1thread", "hf", "tiktoken_1thread", "tiktoken"):
             x = e[name]
             ratio = "" if name == "tokbench" else f"{e[f'throughput_ratio_vs_{name}']:.1f}x"
-            lines.append(f"| {name} | {x['mb_per_s']:.1f} | {x['wall_s']:.1f} | {x['peak_rss_mb']:.0f} | {ratio} |")
+            lines.append(f"| {name} | {x['mb_per_s']:.1f} | {x['wall_s']:.1f} | {_mem(x)} | {ratio} |")
         lines.append(f"\nSame ids from all engines: {e['identical_ids']}")
     for z in report.get("zoo", []):
         lines += _section(f"Encoding {z['size_mb']} MB ({z['documents']} documents) with {z['tokenizer']}",
                           ["tool", "MB/s", "MB per CPU s", "encode s (CPU s)", "import s", "load s (after import)",
-                   "peak RSS MB", "ids = tiktoken's"])
+                   "peak RSS / anonymous MB", "ids = tiktoken's"])
         for label, same in z["ids_identical_to_tiktoken"].items():
             x = z[label]
             if "mb_per_s" not in x:
@@ -740,7 +788,7 @@ def markdown(report: dict) -> str:
                 continue
             lines.append(f"| {label} | {x['mb_per_s']:.1f} | {x['mb_per_cpu_s']:.1f} | {x['encode_s']:.2f} "
                          f"({x['encode_cpu_s']:.2f}) | {x.get('import_s', 0):.2f} | {x['load_s']:.2f} | "
-                         f"{x['peak_rss_mb']:.0f} | {same} |")
+                         f"{_mem(x)} | {same} |")
         for prefix, what in (("tokbench", f"the zoo descriptor as is (numba scanner: "
                                           f"{z['tokbench'].get('numba_scanner')})"),
                              ("tokbench_preset", "the preset's pattern text (numba scanner: "

@@ -226,8 +226,10 @@ def _encode_loop(
 
 
 @njit(cache=True, nogil=True)
-def utf8_positions(cps):
-    """Byte offset in the UTF-8 encoding of each code point (length len(cps)+1), to turn code-point spans into bytes."""
+def utf8_encode(cps):
+    """The UTF-8 bytes of code points cps (Unicode scalar values) and the byte offset of each code point (length
+    len(cps)+1), in one pass without the GIL: str.encode("utf-8") and the offsets' fancy indexing in Python would hold
+    it, and that is what kept two encoding threads from running side by side. buf has at least one byte."""
     pos = np.empty(len(cps) + 1, np.int64)
     p = 0
     for i in range(len(cps)):
@@ -235,7 +237,38 @@ def utf8_positions(cps):
         c = cps[i]
         p += 1 if c < 0x80 else (2 if c < 0x800 else (3 if c < 0x10000 else 4))
     pos[len(cps)] = p
-    return pos
+    buf = np.empty(max(p, 1), np.uint8)
+    if p == 0:
+        buf[0] = 0
+    for i in range(len(cps)):
+        c = cps[i]
+        q = pos[i]
+        if c < 0x80:
+            buf[q] = c
+        elif c < 0x800:
+            buf[q] = 0xC0 | (c >> 6)
+            buf[q + 1] = 0x80 | (c & 0x3F)
+        elif c < 0x10000:
+            buf[q] = 0xE0 | (c >> 12)
+            buf[q + 1] = 0x80 | ((c >> 6) & 0x3F)
+            buf[q + 2] = 0x80 | (c & 0x3F)
+        else:
+            buf[q] = 0xF0 | (c >> 18)
+            buf[q + 1] = 0x80 | ((c >> 12) & 0x3F)
+            buf[q + 2] = 0x80 | ((c >> 6) & 0x3F)
+            buf[q + 3] = 0x80 | (c & 0x3F)
+    return buf, pos
+
+
+@njit(cache=True, nogil=True)
+def spans_at(pos, starts, ends):
+    """pos[starts], pos[ends] (int64) without the GIL."""
+    a = np.empty(len(starts), np.int64)
+    b = np.empty(len(starts), np.int64)
+    for i in range(len(starts)):
+        a[i] = pos[starts[i]]
+        b[i] = pos[ends[i]]
+    return a, b
 
 
 # --- building the tables from a vocabulary, in array code (a 200k vocabulary in tens of milliseconds) ----------------

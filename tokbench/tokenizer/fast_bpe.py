@@ -342,8 +342,12 @@ class BPEEncoder:
         threads = min(default_threads() if threads is None else max(1, int(threads)), len(chunks))
         if threads <= 1:
             return [self._encode_chunk(chunk) for chunk in chunks]
+        # longest chunks first (one long document can be a chunk of its own): the threads then finish together
+        chars = [sum(map(len, chunk)) for chunk in chunks]
         with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="tokbench-encode") as pool:
-            return list(pool.map(self._encode_chunk, chunks))
+            done = {i: pool.submit(self._encode_chunk, chunks[i]) for i in sorted(range(len(chunks)),
+                                                                                 key=lambda i: -chars[i])}
+            return [done[i].result() for i in range(len(chunks))]
 
     def _encode_chunk(self, texts: list[str], small: bool = False) -> tuple[np.ndarray, np.ndarray]:
         buf, starts, ends, fixed, text_pieces = self._split(texts, small)
@@ -445,13 +449,14 @@ class BPEEncoder:
         # every segment's first piece; added tokens (empty segments) go in before the next segment's pieces
         seg_piece = np.searchsorted(starts, bounds[:-1], "left") if len(segs) else np.zeros(0, np.int64)
         where = np.flatnonzero(seg_fixed >= 0)
-        byte_pos = _kernels().utf8_positions(cps)
-        buf = np.frombuffer(joined.encode("utf-8") or b"\0", np.uint8)
+        K = _kernels()
+        buf, byte_pos = K.utf8_encode(cps)  # the bytes in a kernel: str.encode would hold the GIL (threads)
+        starts, ends = K.spans_at(byte_pos, starts, ends)
         if not len(where):
             seg_piece_all = np.append(seg_piece, len(starts))
-            return buf, byte_pos[starts], byte_pos[ends], np.full(len(starts), -1, np.int32), seg_piece_all[seg_first]
-        starts = np.insert(byte_pos[starts], seg_piece[where], 0)
-        ends = np.insert(byte_pos[ends], seg_piece[where], 0)
+            return buf, starts, ends, np.full(len(starts), -1, np.int32), seg_piece_all[seg_first]
+        starts = np.insert(starts, seg_piece[where], 0)
+        ends = np.insert(ends, seg_piece[where], 0)
         fixed = np.insert(np.full(len(starts) - len(where), -1, np.int32), seg_piece[where], seg_fixed[where])
         # piece index where each text starts: the first piece of its first segment, counting inserted added tokens
         added_before = np.concatenate([[0], np.cumsum(seg_fixed >= 0)])
