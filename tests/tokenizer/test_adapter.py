@@ -153,3 +153,25 @@ def zoo_path(name):
     from tokbench.tokenizer import zoo
 
     return zoo.resolve(name)
+
+
+@pytest.mark.parametrize("name", sorted(NPM_FILES))
+def test_settings_read_without_parsing_the_vocabulary_again(name, trained):
+    """HFTokenizer reads a BPE/WordPiece file's settings from the loaded components (not a second parse of the whole
+    JSON): they equal the file's own JSON, every part but the vocabulary and merges."""
+    import json
+
+    from tokbench.tokenizer.hf import _light_spec
+
+    for path in [NPM_FILES[name], trained["bpe"], trained["wordpiece"]]:
+        full = json.loads(path.read_text(encoding="utf-8"))
+        light = _light_spec(HFRaw.from_file(str(path)))
+        for part in ("normalizer", "pre_tokenizer", "post_processor", "decoder"):
+            assert light[part] == full[part], (path, part)
+        assert [{k: t[k] for k in light["added_tokens"][0]} for t in full["added_tokens"]] == light["added_tokens"]
+        model = {k: v for k, v in full["model"].items() if k not in ("vocab", "merges")}
+        assert all(model[k] == v if k in model else not v for k, v in light["model"].items())  # older files: no key
+        assert set(model) - set(light["model"]) <= {"fuse_unk", "max_input_chars_per_word", "dropout", "unk_token",
+                                                    "continuing_subword_prefix", "end_of_word_suffix", "ignore_merges"}
+        assert all(model[k] in (None, False) for k in set(model) - set(light["model"]) - {"max_input_chars_per_word",
+                                                                                          "fuse_unk"})

@@ -425,3 +425,21 @@ def test_tokenizer_json_tables_are_cached(name, tmp_path, monkeypatch, lines):
         texts = lines[:300] + ["a<|endoftext|>b", "<|im_start|>user\nhi<|im_end|>"]
         got = _split(*cached.encode_batch(texts))
     assert got == _split(*built.encode_batch(texts)) == _hf_ids(Tokenizer.from_file(str(path)), texts)
+
+
+def test_utf8_kernel_matches_str_encode():
+    """The nogil UTF-8 kernel the batch encoder uses gives Python's own bytes and each code point's byte offset."""
+    import random
+
+    from tokbench.kernels.bpe_encode import utf8_encode
+
+    rng = random.Random(7)
+    points = [0, 0x41, 0x7F, 0x80, 0x7FF, 0x800, 0xD7FF, 0xE000, 0xFFFF, 0x10000, 0x10FFFF]
+    for text in ["", "a", "".join(map(chr, points)),
+                 "".join(chr(rng.choice([rng.randrange(0x80), rng.randrange(0x80, 0xD800), rng.randrange(0x10000,
+                                                                                                        0x110000)]))
+                         for _ in range(5000))]:
+        cps = np.frombuffer(text.encode("utf-32-le"), np.int32)
+        buf, pos = utf8_encode(cps)
+        assert buf[: pos[-1]].tobytes() == text.encode("utf-8")
+        assert pos.tolist() == [len(text[:i].encode("utf-8")) for i in range(len(text) + 1)]

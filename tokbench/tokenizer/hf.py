@@ -28,11 +28,10 @@ class HFTokenizer(Tokenizer):
         hf.encode_special_tokens = True  # special-token text in the input is plain text, as with tiktoken
         self._tok = hf
         self.name = name or "tokenizer"
-        spec = json.loads(hf.to_str())
-        model = spec.get("model") or {}
+        spec = self._light = _light_spec(hf) or self._spec
+        model = spec["model"]
         self.model_type = str(model.get("type", "BPE")).lower()
         self.byte_fallback = bool(model.get("byte_fallback"))
-        self._spec = spec
         kinds = _component_types({k: v for k, v in spec.items() if k != "model"}) | {model.get("type")}  # not the vocab
         self._bytelevel = "ByteLevel" in kinds
         self._metaspace = "Metaspace" in kinds or SPIECE_UNDERLINE in _dumps(spec.get("normalizer")) or (
@@ -51,6 +50,12 @@ class HFTokenizer(Tokenizer):
         self.lossless = self.byte_level or (self._metaspace and self.byte_fallback and not self._normalizer_kinds - {
             "Prepend", "Replace", "Sequence", "NFC"})
         self._max_id = max([hf.get_vocab_size(with_added_tokens=True) - 1] + [a["id"] for a in added])
+
+    @functools.cached_property
+    def _spec(self) -> dict:
+        """The whole tokenizer.json, vocabulary and merges too: parsed only when asked for (bpe_merges, the fast
+        encoder of a tokenizer not read from a file)."""
+        return json.loads(self._tok.to_str())
 
     @property
     def vocab_size(self) -> int:
@@ -121,13 +126,13 @@ class HFTokenizer(Tokenizer):
         if self._metaspace:
             return token.replace(SPIECE_UNDERLINE, " ").encode("utf-8")
         if self._wordpiece:
-            prefix = (self._spec.get("model") or {}).get("continuing_subword_prefix", "##")
+            prefix = self._light["model"].get("continuing_subword_prefix") or "##"
             return (token[len(prefix):] if token.startswith(prefix) else token).encode("utf-8")
         return token.encode("utf-8")
 
     def _prepends(self) -> bool:
-        pre = _dumps(self._spec.get("pre_tokenizer"))
-        norm = _dumps(self._spec.get("normalizer"))
+        pre = _dumps(self._light.get("pre_tokenizer"))
+        norm = _dumps(self._light.get("normalizer"))
         return '"Prepend"' in norm or ('"Metaspace"' in pre and '"never"' not in pre and '"add_prefix_space": false'
                                        not in pre)
 
@@ -151,6 +156,29 @@ class HFTokenizer(Tokenizer):
             left, right = merge.split(" ", 1) if isinstance(merge, str) else merge
             merges.append((vocab[left], vocab[right], vocab[left + right]))
         return merges
+
+
+def _light_spec(hf) -> dict | None:
+    """The tokenizer.json minus the model's vocabulary and merges, from the loaded components (each one's own
+    serialization, the JSON tokenizer.json holds): json.loads(hf.to_str()) would serialize and parse the vocabulary
+    a second time after `tokenizers` read it (~0.4 s of Llama-3's load). None for a model whose settings the Python
+    object does not expose (Unigram: no byte_fallback), which the whole file then gives."""
+    if type(hf.model).__name__ not in ("BPE", "WordPiece", "WordLevel"):
+        return None
+
+    def state(component):
+        return None if component is None else json.loads(component.__getstate__())
+
+    model = {"type": type(hf.model).__name__}
+    for key in ("byte_fallback", "unk_token", "continuing_subword_prefix", "end_of_word_suffix", "dropout",
+                "ignore_merges"):
+        if getattr(hf.model, key, None) is not None:
+            model[key] = getattr(hf.model, key)
+    added = [{"id": i, "content": t.content, "special": t.special, "single_word": t.single_word, "lstrip": t.lstrip,
+              "rstrip": t.rstrip, "normalized": t.normalized} for i, t in sorted(hf.get_added_tokens_decoder().items())]
+    return {"model": model, "added_tokens": added, "normalizer": state(hf.normalizer),
+            "pre_tokenizer": state(hf.pre_tokenizer), "post_processor": state(hf.post_processor),
+            "decoder": state(hf.decoder)}
 
 
 def _dumps(component: Any) -> str:
