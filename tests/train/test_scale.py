@@ -189,3 +189,43 @@ def test_min_word_count_trains_on_the_words_left(cli, sharded_corpus, tmp_path):
     kept = WordCounts.from_dict({w: c for w, c in counts.to_dict().items() if c >= 4}, "gpt2")
     assert (tmp_path / "k.json").read_text(encoding="utf-8") == train_bpe_counts(kept, 600).to_str(pretty=True)
     assert train_bpe_counts(kept, 600).to_str() != train_bpe_counts(counts, 600).to_str()  # it did change merges
+
+
+def test_local_workers_equal_one_process_and_leave_no_process(sharded_corpus, tmp_path):
+    """`--workers 2` as a user runs it: a LocalCluster whose workers are forked from a preloaded forkserver. The
+    dataset and the tokenizer.json equal the one-process ones byte for byte, and once the command has exited no
+    process it started (forkserver, workers) is left running."""
+    import uuid
+
+    import psutil
+
+    mark = uuid.uuid4().hex
+    env = dict(os.environ, PYTHONPATH=str(REPO), TOKBENCH_TEST_MARK=mark)
+
+    def run(*args):
+        done = subprocess.run([*ENTRY_POINT, *map(str, args)], env=env, cwd=REPO, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    for name, flags in (("one", []), ("many", ["--workers", "2", "--shard-size", SHARD])):
+        run("count", sharded_corpus, "-o", tmp_path / f"{name}-counts", *flags)
+        run("train", sharded_corpus, "--vocab-size", "600", "-o", tmp_path / f"{name}.json", *flags)
+    parts = [sorted((tmp_path / f"{name}-counts").iterdir()) for name in ("one", "many")]
+    assert len(parts[0]) > 1 and [p.read_bytes() for p in parts[0]] == [p.read_bytes() for p in parts[1]]
+    assert (tmp_path / "one.json").read_bytes() == (tmp_path / "many.json").read_bytes()
+
+    def left() -> list[int]:
+        pids = []
+        for proc in psutil.process_iter():
+            try:
+                if proc.environ().get("TOKBENCH_TEST_MARK") == mark:
+                    pids.append(proc.pid)
+            except psutil.Error:
+                continue
+        return pids
+
+    deadline = time.monotonic() + 10
+    while left() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert left() == []

@@ -159,43 +159,82 @@ def _compare(data, offsets, a, b):
     return _compare_across(data, offsets, a, data, offsets, b)
 
 
-@njit(cache=True)
-def sort_words(data, offsets):
-    """Stable order of the words by their bytes (bottom-up merge sort on indices)."""
+@njit(cache=True, nogil=True)
+def prefix_keys(data, offsets):
+    """Each word's first 8 bytes as a big-endian uint64 (zero-padded): sorting by it sorts by bytes, except among
+    words whose keys tie (a shared 8-byte prefix, or a short word and the same word with trailing zero bytes)."""
     n = offsets.size - 1
-    idx = np.arange(n)
-    tmp = np.empty(n, np.int64)
+    keys = np.empty(n, np.uint64)
+    for i in range(n):
+        a, b = offsets[i], offsets[i + 1]
+        k = np.uint64(0)
+        for q in range(8):
+            k = k << np.uint64(8)
+            if a + q < b:
+                k = k | np.uint64(data[a + q])
+        keys[i] = k
+    return keys
+
+
+@njit(cache=True, nogil=True)
+def _merge_sort_range(data, offsets, idx, tmp, lo, hi):
+    """Sort idx[lo:hi] by the words' bytes (bottom-up merge sort; `tmp` is scratch of idx's size)."""
+    src, dst = idx, tmp
     width = 1
-    while width < n:
-        for lo in range(0, n, 2 * width):
-            mid = min(lo + width, n)
-            hi = min(lo + 2 * width, n)
-            i, j, k = lo, mid, lo
-            while i < mid and j < hi:
-                if _compare(data, offsets, idx[j], idx[i]) < 0:
-                    tmp[k] = idx[j]
+    while width < hi - lo:
+        for s in range(lo, hi, 2 * width):
+            mid, end = min(s + width, hi), min(s + 2 * width, hi)
+            i, j, k = s, mid, s
+            while i < mid and j < end:
+                if _compare(data, offsets, src[j], src[i]) < 0:
+                    dst[k] = src[j]
                     j += 1
                 else:
-                    tmp[k] = idx[i]
+                    dst[k] = src[i]
                     i += 1
                 k += 1
             while i < mid:
-                tmp[k] = idx[i]
+                dst[k] = src[i]
                 i += 1
                 k += 1
-            while j < hi:
-                tmp[k] = idx[j]
+            while j < end:
+                dst[k] = src[j]
                 j += 1
                 k += 1
-        idx, tmp = tmp, idx
+        src, dst = dst, src
         width *= 2
-    return idx
+    if src is not idx:
+        idx[lo:hi] = src[lo:hi]
 
 
-@njit(cache=True)
-def canonicalize(data, offsets, counts):
-    """The same counts as one row per word, sorted by bytes: (data, int64 offsets, int64 counts)."""
-    order = sort_words(data, offsets)
+@njit(cache=True, nogil=True)
+def sort_ties(data, offsets, keys, order):
+    """Finish `order` (sorted by `prefix_keys`) into the bytes order: each run of tied keys is sorted by the whole
+    words, in place. Returns order."""
+    n = order.size
+    tmp = np.empty(n, np.int64)
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and keys[order[j]] == keys[order[i]]:
+            j += 1
+        if j - i > 1:
+            _merge_sort_range(data, offsets, order, tmp, i, j)
+        i = j
+    return order
+
+
+def sort_words(data, offsets):
+    """The order of the words by their bytes (the order of Python bytes and of memcmp). Why not a comparison sort
+    over all words: each comparison chases two offsets into the byte array (0.88 s for 671k words); sorting the 8-byte
+    prefixes as integers (numpy's radix/timsort) and comparing whole words only where prefixes tie takes 0.15 s."""
+    keys = prefix_keys(data, offsets)
+    return sort_ties(data, offsets, keys, np.argsort(keys, kind="stable"))
+
+
+@njit(cache=True, nogil=True)
+def _gather_unique(data, offsets, counts, order):
+    """The words in `order` (sorted by bytes) with duplicates summed: (data, int64 offsets, int64 counts)."""
     n = order.size
     new_off = np.zeros(n + 1, np.int64)
     new_cnt = np.zeros(n, np.int64)
@@ -214,6 +253,11 @@ def canonicalize(data, offsets, counts):
         new_cnt[m] = counts[w]
         m += 1
     return new_data[: new_off[m]].copy(), new_off[: m + 1].copy(), new_cnt[:m].copy()
+
+
+def canonicalize(data, offsets, counts):
+    """The same counts as one row per word, sorted by bytes: (data, int64 offsets, int64 counts)."""
+    return _gather_unique(data, offsets, counts, sort_words(data, offsets))
 
 
 @njit(cache=True, nogil=True)

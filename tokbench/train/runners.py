@@ -118,8 +118,11 @@ class DaskRunner(Runner):
             # One Dask thread per worker process: a task's own kernel threads (task_threads) use the cores. Dask
             # starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also pins glibc's mmap threshold at 128 KB: every
             # block's arrays are then fresh mmaps, page-faulted in and unmapped again (counting took 1.6x as long,
-            # most of it system time); unset, the workers allocate as one process does.
-            with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+            # most of it system time); unset, the workers allocate as one process does. Workers are forked from one
+            # forkserver that has imported and loaded the counting code once (`worker_preload`), not spawned fresh.
+            _forkserver_preload()
+            with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                                  "distributed.worker.multiprocessing-method": "forkserver"}):
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                             host="127.0.0.1", dashboard_address=None, silence_logs=logging.CRITICAL)
             self._client = Client(self.cluster)
@@ -190,6 +193,18 @@ class DaskRunner(Runner):
         if self.cluster is not None:
             with contextlib.suppress(Exception):
                 self.cluster.close()
+
+
+def _forkserver_preload() -> None:
+    """What the forkserver imports before forking workers: Dask and `tokbench.train.worker_preload`. Dask would set
+    its own list the first time it asks for the context, importing pandas and a dozen optional packages into this
+    process to do so (0.2 s); it is told that the list is set."""
+    import multiprocessing
+
+    from distributed import utils
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["distributed", "tokbench.train.worker_preload"])
+    utils._forkserver_preload_set = True
 
 
 def _raise_if_failed(future) -> None:
