@@ -9,14 +9,19 @@ Stages (each resumable; `--stage all`, what `make bench` runs, does them in orde
   FLORES-200 devtest (English for a and b, Turkish for c; >= 50 KiB each, never used for training or tuning), scored
   in blocks of 8 sentences with a bootstrap interval over blocks, plus paired intervals of OMP - TokenAdapt; seconds
   per method.
-- heal: the two best zero-shot methods per heal target, healed on the target's training text (never FLORES) for 100
-  and 500 steps (one run, evaluated at both: the learning rate is constant after warm-up, so step 100 of the run is a
+- ceiling: where the English gap sits (on FLORES dev, never devtest): nats at positions whose target is a new row,
+  probability mass on new rows elsewhere, words split differently into shared tokens; what healing new rows can reach.
+- heal: the two best zero-shot methods per heal target, healed on the target's training text or FLORES dev
+  (`--heal-corpus`; never devtest) for 100 and 500 steps (one run, evaluated at both: the learning rate is constant after warm-up, so step 100 of the run is a
   100-step run); wall seconds of the heal steps alone.
 Every stage writes its rows to .cache/bench/transplant/<stage>.json and the merged report to
 reports/bench/transplant.json + .md, so stages may run one after another or side by side (`--threads`).
 
-Run: python -m bench.transplant [--stage all|cold|holdout|zeroshot|heal] [--targets en32k,mistral-v1,tr]
-     [--methods ...] [--eval-bytes N] [--heal-steps 100,500] [--threads N]
+A fresh cache rebuilds the stage files from the existing report (seed_stages), so one stage can be rerun or extended
+without losing the other rows.
+
+Run: python -m bench.transplant [--stage all|cold|holdout|zeroshot|ceiling|heal|report] [--targets en32k,mistral-v1,tr]
+     [--methods ...] [--eval-bytes N] [--heal-steps 100,500] [--heal-corpus train|flores-dev] [--threads N]
 """
 
 from __future__ import annotations
@@ -182,8 +187,22 @@ def train_tr(path: Path, vocab_size: int = 16000) -> dict:
             "corpus": "bundled multi/tr (tokbench train, numba BPE)", "training_bytes": size}
 
 
+HEAL_CORPORA = {"train": "the target tokenizer's training text (bundled)",
+                "flores-dev": "FLORES-200 dev (all sentences; the evaluation text is devtest)"}
+
+
+def heal_texts(target: str, corpus: str) -> list[str]:
+    """What heal trains on: the target tokenizer's training text, or FLORES-200 dev in the evaluation language (the
+    text a user with news to model would heal on; disjoint from the devtest sentences scored here)."""
+    if corpus == "train":
+        return train_texts(target)
+    lines = (Path(os.environ.get("TOKBENCH_FLORES", FLORES)) / FLORES_FILE[TARGETS[target]].replace("devtest", "dev")
+             ).read_text(encoding="utf-8").splitlines()
+    return ["\n".join(lines[i:i + BLOCK_LINES]) + "\n" for i in range(0, len(lines), BLOCK_LINES)]
+
+
 def train_texts(target: str) -> list[str]:
-    """The text a target's tokenizer was trained on (English for en32k and mistral-v1): what heal trains on."""
+    """The text a target's tokenizer was trained on (English for en32k and mistral-v1)."""
     from tokbench.corpus import Corpus, bundled
 
     if TARGETS[target] == "tr":
@@ -325,8 +344,12 @@ def best_methods(target: str, n: int = 2) -> list[str]:
     return [r["method"] for r in sorted(rows, key=lambda r: r["bits_per_byte"])[:n]]
 
 
+def heal_key(target: str, method: str, steps: int, corpus: str) -> str:
+    return f"{target}|{method}|{steps}" + ("" if corpus == "train" else f"|{corpus}")
+
+
 def run_heal(targets: list[str], methods: list[str] | None, steps: list[int], eval_bytes: int, context: int,
-             on_change, opts_kw: dict) -> None:
+             on_change, opts_kw: dict, corpus: str = "train") -> None:
     from tokbench.lm import load_lm
     from tokbench.transplant.core import transplant
     from tokbench.transplant.heal import Healer, HealOptions
@@ -337,9 +360,9 @@ def run_heal(targets: list[str], methods: list[str] | None, steps: list[int], ev
     specs = tokenizers_for(targets)
     for t in targets:
         blocks = flores_blocks(TARGETS[t], eval_bytes)
-        texts = train_texts(t)
+        texts = heal_texts(t, corpus)
         for method in methods or best_methods(t):
-            if all(f"{t}|{method}|{s}" in rows for s in steps):
+            if all(heal_key(t, method, s, corpus) in rows for s in steps):
                 continue
             res = transplant("smollm2", specs[t], method, save=False, lm=load_lm("smollm2"))
             opts = HealOptions(steps=max(steps), **opts_kw)
@@ -358,16 +381,112 @@ def run_heal(targets: list[str], methods: list[str] | None, steps: list[int], ev
                 healer.write_back()
                 score = score_blocks(res.lm, blocks, context)
                 curve = healer.curve
-                rows[f"{t}|{method}|{s}"] = {
+                key = heal_key(t, method, s, corpus)
+                rows[key] = {
                     "target": t, "eval": TARGETS[t], "method": method, "heal_steps": s, **score,
                     "heal_wall_s": round(heal_wall, 1), "heal_cpu_s": round(heal_cpu, 1), "loadavg_at_start": round(load0, 1),
                     "train_loss_last25": round(float(np.mean([r["loss"] for r in curve[-25:]])), 4),
                     "options": {**opts_kw, "steps_of_run": max(steps)}, "trained_rows": int(len(res.targets)),
-                    "heal_corpus": "the target tokenizer's training text (bundled)"}
-                print({k: v for k, v in rows[f"{t}|{method}|{s}"].items() if k != "block_nll"}, file=sys.stderr,
-                      flush=True)
+                    "heal_corpus": HEAL_CORPORA[corpus]}
+                print({k: v for k, v in rows[key].items() if k != "block_nll"}, file=sys.stderr, flush=True)
                 save_stage("heal", state)
                 on_change()
+
+
+WORD = r" ?[A-Za-z]+| ?[0-9]+| ?[^\sA-Za-z0-9]+|\s+"
+
+
+def heal_ceiling(target: str, method: str) -> dict:
+    """Where the zero-shot gap of `method` on `target` sits, on FLORES-200 dev sentences 800 on (never devtest).
+
+    Per scored position of the transplanted model: is the target token a new (trainable) row or a shared one; the nats
+    at new-target positions; and the probability mass put on new tokens where the target is shared. A heal of the new
+    rows alone can at best predict every new target perfectly and hand all that mass back to the shared tokens: the
+    sum is an approximate ceiling of what it can recover (the new input rows' effect on later positions is not
+    counted; `input_new_positions` says how many positions have one). Also the share of words the new tokenizer
+    splits differently from the model's own while every piece is a shared token: errors no new row takes part in."""
+    import re
+
+    import torch
+
+    from tokbench.lm import load_lm
+    from tokbench.transplant.core import transplant
+
+    lines = (Path(os.environ.get("TOKBENCH_FLORES", FLORES)) / FLORES_FILE[TARGETS[target]].replace("devtest", "dev")
+             ).read_text(encoding="utf-8").splitlines()[800:]
+    blocks = ["\n".join(lines[i:i + BLOCK_LINES]) + "\n" for i in range(0, len(lines), BLOCK_LINES)]
+    n_bytes = sum(len(b.encode("utf-8")) for b in blocks)
+    original = load_lm("smollm2")
+    res = transplant("smollm2", tokenizers_for([target])[target], method, save=False, lm=load_lm("smollm2"))
+    lm, tok = res.lm, res.lm.tokenizer
+    new = np.zeros(lm.vocab_size, bool)
+    new[res.targets] = True
+    new_ids = torch.from_numpy(res.targets)
+    nats = {"new": 0.0, "shared": 0.0}
+    count = {"new": 0, "shared": 0, "input_new": 0}
+    mass_bound = 0.0  # sum over shared-target positions of -ln(1 - mass on new tokens)
+    mass = []
+    with torch.inference_mode():
+        for b in blocks:
+            ids = torch.tensor([lm.start_ids + tok.encode(b)])
+            lp = torch.log_softmax(lm.model(input_ids=ids).logits[0, :-1].float(), -1)
+            tgt = ids[0, 1:]
+            nll = -lp[torch.arange(len(tgt)), tgt].numpy()
+            p_new = torch.logsumexp(lp[:, new_ids], -1).exp().numpy()
+            is_new = new[tgt.numpy()]
+            nats["new"] += float(nll[is_new].sum())
+            nats["shared"] += float(nll[~is_new].sum())
+            count["new"] += int(is_new.sum())
+            count["shared"] += int((~is_new).sum())
+            count["input_new"] += int(new[ids[0, :-1].numpy()].sum())
+            mass_bound += float(-np.log1p(-np.minimum(p_new[~is_new], 1 - 1e-7)).sum())
+            mass.extend(p_new[~is_new].tolist())
+    bpb = lambda x: x / (np.log(2) * n_bytes)  # noqa: E731
+    orig = original.bits_per_byte(blocks, progress=False)["bits_per_byte"]
+    zero = bpb(nats["new"] + nats["shared"])
+    ceiling = bpb(nats["new"] + mass_bound)  # the most a new-rows-only heal can take off
+    words = re.findall(WORD, "\n".join(lines))
+    old_tok, old_b, new_b = original.tokenizer, original.tokenizer.all_token_bytes(), tok.all_token_bytes()
+    differ = shared_only = 0
+    for w in words:
+        a, n = old_tok.encode(w), tok.encode(w)
+        if [old_b[i] for i in a] != [new_b[i] for i in n]:
+            differ += 1
+            shared_only += not new[n].any()
+    return {"target": target, "method": method, "text": "FLORES-200 dev sentences 800-996 (not devtest)",
+            "bytes": n_bytes, "positions": count["new"] + count["shared"], "new_target_positions": count["new"],
+            "input_new_positions": count["input_new"], "trained_rows": int(len(res.targets)),
+            "original_bpb": round(orig, 4), "zero_shot_bpb": round(zero, 4), "gap": round(zero - orig, 4),
+            "bpb_at_new_targets": round(bpb(nats["new"]), 4), "bpb_at_shared_targets": round(bpb(nats["shared"]), 4),
+            "mean_mass_on_new_at_shared_targets": round(float(np.mean(mass)), 4),
+            "max_recoverable_bpb_new_rows_only": round(ceiling, 4),
+            "max_recoverable_share_of_gap": round(ceiling / (zero - orig), 3),
+            "words": len(words), "words_split_differently": round(differ / len(words), 4),
+            "words_split_differently_into_shared_tokens_only": round(shared_only / len(words), 4)}
+
+
+def seed_stages(report_path: Path) -> None:
+    """The stage files are a cache and the report is the record: where a stage file is missing (a fresh cache) and
+    the report exists, the stage is rebuilt from the report's rows, so rerunning one stage keeps every other row."""
+    if not report_path.exists():
+        return
+    rep = json.loads(report_path.read_text(encoding="utf-8"))
+    by_text = {v: k for k, v in HEAL_CORPORA.items()}
+    if not stage_path("zeroshot").exists() and rep.get("bits_per_byte"):
+        save_stage("zeroshot", {"rows": {(f"original|{r['eval']}" if r["method"] == "-" else f"{r['target']}|{r['method']}"): r
+                                         for r in rep["bits_per_byte"]}})
+    if not stage_path("heal").exists() and rep.get("heal"):
+        save_stage("heal", {"rows": {heal_key(r["target"], r["method"], r["heal_steps"],
+                                              by_text.get(r.get("heal_corpus"), "train")): r for r in rep["heal"]}})
+    for stage, key in (("cold", "cold_transplant"), ("holdout", "holdout_reconstruction"), ("ceiling", "heal_ceiling")):
+        if not stage_path(stage).exists() and key in rep:
+            save_stage(stage, {"result": rep[key]})
+    if not stage_path("tokenizers").exists():
+        save_stage("tokenizers", {k: v for k, v in rep.items() if k.startswith("tokenizer_")})
+    if not stage_path("notes").exists() and rep.get("notes"):
+        save_stage("notes", {"notes": rep["notes"]})
+    if not stage_path("paired").exists() and rep.get("vs_tokenadapt"):  # kept where block_nll is not in the report
+        save_stage("paired", {"rows": rep["vs_tokenadapt"]})
 
 
 # ------------------------------------------------------------------------------------------------------- report
@@ -385,17 +504,23 @@ def build_report(eval_bytes: int) -> dict:
             from tokenizers import Tokenizer
 
             report[f"tokenizer_{name}"] = {"path": str(p), "vocab_size": Tokenizer.from_file(str(p)).get_vocab_size()}
-    for stage in ("cold", "holdout"):
+        elif f"tokenizer_{name}" in load_stage("tokenizers"):  # a fresh cache: what the report recorded stands
+            report[f"tokenizer_{name}"] = load_stage("tokenizers")[f"tokenizer_{name}"]
+    for stage, key in (("cold", "cold_transplant"), ("holdout", "holdout_reconstruction"), ("ceiling", "heal_ceiling")):
         data = load_stage(stage)
         if data:
-            report[{"cold": "cold_transplant", "holdout": "holdout_reconstruction"}[stage]] = data["result"]
+            report[key] = data["result"]
     zs = load_stage("zeroshot").get("rows", {})
-    report["bits_per_byte"] = [{k: v for k, v in r.items() if k != "block_nll"} for r in zs.values()]
+    report["bits_per_byte"] = list(zs.values())  # with block_nll: paired intervals can be recomputed from the report
     paired = []
+    earlier = load_stage("paired").get("rows", [])
     for variant in ["omp", *[m for m in METHOD_SPECS if m.startswith("omp")], "focus"]:
         for t in TARGETS:
             a, b = zs.get(f"{t}|{variant}"), zs.get(f"{t}|tokenadapt")
-            if a and b and "block_nll" in a and "block_nll" in b:
+            kept = [p for p in earlier if p["target"] == t and p["comparison"] == f"{variant} - tokenadapt"]
+            if a and b and ("block_nll" not in a or "block_nll" not in b) and kept:
+                paired.append(kept[0])  # rows rebuilt from a report without per-block nats: its interval stands
+            elif a and b and "block_nll" in a and "block_nll" in b:
                 blocks = flores_blocks(TARGETS[t], eval_bytes)
                 nbytes = np.array([len(x.encode("utf-8")) for x in blocks])
                 paired.append({"target": t, "comparison": f"{variant} - tokenadapt", **paired_interval(a, b, nbytes),
@@ -407,19 +532,20 @@ def build_report(eval_bytes: int) -> dict:
                                 "targets_at_or_below": sum(p["at_or_below_tokenadapt"] for p in omp_rows),
                                 "of_measured": len(omp_rows), "of": len(TARGETS)}
     heal = load_stage("heal").get("rows", {})
-    report["heal"] = [{k: v for k, v in r.items() if k != "block_nll"} for r in heal.values()]
+    report["heal"] = list(heal.values())
     orig = zs.get("original|en")
     best = min((r for k, r in zs.items() if k.startswith("en32k|") and "bits_per_byte" in r),
                key=lambda r: r["bits_per_byte"], default=None)
-    runs = sorted((r for r in heal.values() if best and r["target"] == "en32k" and r["method"] == best["method"]),
-                  key=lambda r: r["heal_steps"])
-    healed = runs[-1] if runs else None  # the longest heal of the best zero-shot method (500 steps when run in full)
+    runs = [r for r in heal.values() if best and r["target"] == "en32k" and r["method"] == best["method"]]
+    longest = max((r["heal_steps"] for r in runs), default=0)
+    # the longest heal of the best zero-shot method (500 steps when run in full), on whichever heal corpus did best
+    healed = min((r for r in runs if r["heal_steps"] == longest), key=lambda r: r["bits_per_byte"], default=None)
     if orig and best and healed:
         gap = best["bits_per_byte"] - orig["bits_per_byte"]
         rec = (best["bits_per_byte"] - healed["bits_per_byte"]) / gap if gap > 0 else None
         report["target_heal"] = {"best_zero_shot": best["method"], "original": orig["bits_per_byte"],
                                  "zero_shot": best["bits_per_byte"], "heal_steps": healed["heal_steps"],
-                                 "healed": healed["bits_per_byte"],
+                                 "healed": healed["bits_per_byte"], "heal_corpus": healed.get("heal_corpus"),
                                  "gap_recovered": None if rec is None else round(rec, 3),
                                  "heal_wall_s": healed["heal_wall_s"], "heal_cpu_s": healed["heal_cpu_s"],
                                  "met": bool(healed["heal_steps"] >= 500 and rec is not None and rec >= 0.5
@@ -447,15 +573,19 @@ def write_markdown(report: dict, path: Path) -> None:
     rows = report.get("bits_per_byte") or []
     if rows:
         parts.append("\n## Bits per byte, zero-shot (95% bootstrap interval over blocks)\n\n"
-                     + table(rows, drop=("blocks",)))
+                     + table(rows, drop=("blocks", "block_nll")))
     if report.get("vs_tokenadapt"):
         parts.append("\n## OMP and FOCUS vs TokenAdapt (paired bootstrap on the same blocks)\n\n"
                      + table(report["vs_tokenadapt"]))
+    ceiling = report.get("heal_ceiling")
+    if ceiling:
+        parts.append("\n## Where the English gap sits (what healing the new rows can reach)\n\n"
+                     + table([{"measure": k, "value": v} for k, v in ceiling.items()]))
     for key in ("target_omp", "target_heal"):
         if key in report:
             parts.append(f"\n{key}: `{json.dumps(report[key])}`\n")
     if report.get("heal"):
-        parts.append("\n## After embedding heal\n\n" + table(report["heal"], drop=("options", "blocks")))
+        parts.append("\n## After embedding heal\n\n" + table(report["heal"], drop=("options", "blocks", "block_nll")))
         parts.append(f"\nHeal options: `{json.dumps(report['heal'][0]['options'])}`\n")
     for note in report.get("notes", []):
         parts.append(f"\n- {note}")
@@ -465,7 +595,7 @@ def write_markdown(report: dict, path: Path) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--stage", default="all", choices=["all", "cold", "holdout", "zeroshot", "heal", "report"])
+    ap.add_argument("--stage", default="all", choices=["all", "cold", "holdout", "zeroshot", "ceiling", "heal", "report"])
     ap.add_argument("--targets", default=",".join(TARGETS))
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--heal-targets", default="en32k")
@@ -474,6 +604,7 @@ def main(argv=None) -> None:
     ap.add_argument("--heal-batch-size", type=int, default=4)
     ap.add_argument("--heal-seq-len", type=int, default=128)
     ap.add_argument("--heal-lr", type=float, default=1e-3)
+    ap.add_argument("--heal-corpus", default="train", choices=list(HEAL_CORPORA))
     ap.add_argument("--eval-bytes", type=int, default=51_200)
     ap.add_argument("--context", type=int, default=1024)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -488,6 +619,7 @@ def main(argv=None) -> None:
     from tokbench.io import cache_dir, write_json
 
     out = Path(args.out)
+    seed_stages(out)
     notes_state = load_stage("notes")
     if args.note:
         notes_state["notes"] = notes_state.get("notes", []) + args.note
@@ -499,7 +631,7 @@ def main(argv=None) -> None:
         write_json(out, report)
         write_markdown(report, out.with_suffix(".md"))
 
-    stages = ["cold", "holdout", "zeroshot", "heal"] if args.stage == "all" else [args.stage]
+    stages = ["cold", "holdout", "zeroshot", "ceiling", "heal"] if args.stage == "all" else [args.stage]
     if "cold" in stages and not load_stage("cold"):
         en32k = train_en32k(cache_dir("bench") / "en32k.json")
         save_stage("cold", {"result": cold_timing(en32k["path"])})
@@ -510,11 +642,15 @@ def main(argv=None) -> None:
     if "zeroshot" in stages:
         run_zeroshot(args.targets.split(","), args.methods.split(","), args.eval_bytes, args.context, write,
                      args.stage_file)
+    if "ceiling" in stages and not load_stage("ceiling"):
+        save_stage("ceiling", {"result": heal_ceiling("en32k", (best_methods("en32k", 1) or ["tokenadapt"])[0])})
+        write()
     if "heal" in stages:
         steps = [int(s) for s in args.heal_steps.split(",")]
         run_heal(args.heal_targets.split(","), [m for m in args.heal_methods.split(",") if m] or None, steps,
                  args.eval_bytes, args.context, write,
-                 {"batch_size": args.heal_batch_size, "seq_len": args.heal_seq_len, "lr": args.heal_lr})
+                 {"batch_size": args.heal_batch_size, "seq_len": args.heal_seq_len, "lr": args.heal_lr},
+                 args.heal_corpus)
     write()
     print(f"wrote {out}", file=sys.stderr)
 

@@ -77,3 +77,30 @@ def test_bad_aux_is_a_usage_error(app, models, toks, tmp_path):
                                    "--aux", "word2vec", "-o", str(tmp_path / "x")])
     assert isinstance(res.exception, UsageError)
     assert not (tmp_path / "x").exists()
+
+
+def test_omp_centre_and_shrink_flags_reach_the_method(app, models, toks, tmp_path):
+    """--no-centre --shrink 0.5: the saved rows are those of omp with centre=False, shrink=0.5 (not the defaults)."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    from tokbench.transplant.core import transplant
+
+    out = tmp_path / "m"
+    res = CliRunner().invoke(app, ["transplant", "--model", str(models["tied"]), "--tokenizer", str(toks["new"]),
+                                   "--method", "omp", "--aux", "self", "--k", "4", "--no-centre", "--shrink", "0.5",
+                                   "-o", str(out), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    params = json.loads((out / "transplant.json").read_text())["parameters"]
+    assert params["centre"] is False and params["shrink"] == 0.5
+    saved = load_file(str(out / "model.safetensors"))["model.embed_tokens.weight"]
+
+    def rows(**p):
+        r = transplant(str(models["tied"]), str(toks["new"]), "omp", save=False, params={"aux": "self", "k": 4, **p})
+        return r.lm.model.get_input_embeddings().weight.detach().numpy()
+
+    np.testing.assert_array_equal(saved, rows(centre=False, shrink=0.5))
+    assert not np.array_equal(saved, rows())
+    bad = CliRunner().invoke(app, ["transplant", "--model", str(models["tied"]), "--tokenizer", str(toks["new"]),
+                                   "--method", "omp", "--aux", "self", "--shrink", "0", "-o", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and not (tmp_path / "x").exists()

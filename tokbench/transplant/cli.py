@@ -30,6 +30,10 @@ def transplant_command(
     top_k: Annotated[Optional[int], typer.Option("--top-k", callback=at_least(1), help="TokenAdapt global neighbours (3); FOCUS "
                                                                  "candidates (64)")] = None,
     k: Annotated[Optional[int], typer.Option("--k", callback=at_least(1), help="OMP: shared tokens per new token (64)")] = None,
+    centre: Annotated[Optional[bool], typer.Option("--centre/--no-centre", help="OMP: code about the atoms' mean row "
+                                                   "(affine; default on), or mergekit's raw code")] = None,
+    shrink: Annotated[Optional[float], typer.Option("--shrink", callback=above(0), help="OMP: new row = mean + s "
+                                                    "(code - mean), 0 < s <= 1 (0.5)")] = None,
     weight: Annotated[Optional[float], typer.Option("--weight", callback=between(0, 1), help="TokenAdapt lambda, global share (0.3)")] = None,
     threshold: Annotated[Optional[float], typer.Option("--threshold", callback=between(-1, 1), help="TokenAdapt min global cosine (0.5)")] = None,
     aux: Annotated[Optional[str], typer.Option("--aux", help="aux space (tokenadapt, omp, focus): minilm, glove, "
@@ -63,7 +67,7 @@ def transplant_command(
     claim_output(out, force)  # before any loading
     if aux is not None and aux not in ("minilm", "glove", "self"):
         raise UsageError(f"--aux must be minilm, glove or self, not {aux!r}")
-    params = {"temperature": temperature, "top_k": top_k, "k": k, "weight": weight, "threshold": threshold,
+    params = {"temperature": temperature, "top_k": top_k, "k": k, "centre": centre, "shrink": shrink, "weight": weight, "threshold": threshold,
               "aux": aux, "hypernet": str(hypernet) if hypernet is not None else None}
     params = {k: v for k, v in params.items() if v is not None}
     from tokbench.corpus import read_texts
