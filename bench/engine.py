@@ -732,7 +732,11 @@ def markdown(report: dict) -> str:
     m = report["machine"]
     lines = ["# BPE engine benchmark", "", f"{report['note']}. Machine: {m['cpus']} CPUs, Python {m['python']}, "
              f"load average {m['load_avg_start'][0]:.1f} at start, {m.get('load_avg_end', [float('nan')])[0]:.1f} "
-             f"at end. Peers' venv: {report.get('peers_venv')}.", ""]
+             f"at end. Peers' venv: {report.get('peers_venv')}."
+             + (f" Runs per cell (median): {report['train'][0]['tokbench'].get('repeats', 1)}." if report.get("train")
+                and "tokbench" in report["train"][0] else "")
+             + (" sentencepiece skipped (--skip-spm)." if report["train"] and "sentencepiece" not in report["train"][0]
+                else ""), ""]
     corpus = report.get("corpus", {})
     lines.append(f"Text: {corpus.get('source', '')}" + (
         f" from {', '.join(f'{k} {v}' for k, v in corpus['packages'].items())}" if corpus.get("packages") else ""))
