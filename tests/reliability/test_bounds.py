@@ -64,6 +64,8 @@ CASES = [
     ("transplant", ["--method", "tokenadapt"], "--temperature", "nan"),
     ("transplant", ["--method", "tokenadapt"], "--top-k", "0"),
     ("transplant", ["--method", "omp"], "--k", "0"),
+    ("transplant", ["--method", "omp"], "--shrink", "0"),
+    ("transplant", ["--method", "omp"], "--shrink", "nan"),
     ("transplant", ["--method", "tokenadapt"], "--weight", "1.5"),
     ("transplant", ["--method", "tokenadapt"], "--weight", "-0.1"),
     ("transplant", ["--method", "tokenadapt"], "--threshold", "nan"),
