@@ -52,16 +52,16 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
-def open_input(path: str | os.PathLike, url: bool = False) -> IO[bytes]:
+def open_input(path: str | os.PathLike, url: bool = False, buffered: bool = True) -> IO[bytes]:
     """Open an input for reading (binary): a file, or with `url` anything fsspec (a Dask dependency) opens: s3://,
     gcs://, http://... where its drivers are installed. InputError names it when it is missing, a folder or
-    unreadable."""
+    unreadable. `buffered=False`: a plain file's raw handle (no buffer object per file)."""
     try:
         if url:
             import fsspec
 
             return fsspec.open(path, "rb").open()
-        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+        return open(path, "rb", buffering=-1 if buffered else 0)  # noqa: SIM115 - the caller closes it
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:

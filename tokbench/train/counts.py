@@ -146,11 +146,18 @@ class WordCounts:
         """A pyarrow Table (word: binary, count: int64) with the presets in its schema metadata."""
         import pyarrow as pa
 
-        words = pa.LargeBinaryArray.from_buffers(
-            pa.large_binary(), len(self), [None, pa.py_buffer(self._offsets), pa.py_buffer(self._data)]
-        ).cast(pa.binary())
+        # Arrays from the numpy buffers as they are: pa.array(ndarray) and .cast() would import pyarrow.compute and
+        # pandas (0.3 s, paid by every Dask worker that writes a part). Offsets go to int32 (binary) while they fit.
+        n = len(self)
+        if self._offsets[-1] < 1 << 31:
+            words = pa.BinaryArray.from_buffers(
+                pa.binary(), n, [None, pa.py_buffer(self._offsets.astype(np.int32)), pa.py_buffer(self._data)])
+        else:
+            words = pa.LargeBinaryArray.from_buffers(
+                pa.large_binary(), n, [None, pa.py_buffer(self._offsets), pa.py_buffer(self._data)])
+        counts = pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(self._counts)])
         meta = {_META_FORMAT: _FORMAT, _META_PRETOK: self.pretokenizer.encode(), _META_NORM: self.normalizer.encode()}
-        return pa.table({"word": words, "count": pa.array(self._counts, pa.int64())}).replace_schema_metadata(meta)
+        return pa.Table.from_arrays([words, counts], names=["word", "count"]).replace_schema_metadata(meta)
 
     def save(self, path) -> Path:
         """Write parquet (word: binary, count: int64; pre-tokenizer and normalizer in the schema metadata) atomically."""
