@@ -100,6 +100,30 @@ def test_shards_cut_at_line_ends_and_cover_every_line(tmp_path, size, monkeypatc
     assert [s for g in groups for s in g] == shards
 
 
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_tasks_are_a_multiple_of_the_workers_and_even(tmp_path, workers):
+    """One big file and a folder of uneven small files: every byte lands in exactly one task, tasks come in whole
+    rounds of the workers, and no task is more than one shard (plus a line) away from the mean."""
+    line = "x" * 99 + "\n"
+    (tmp_path / "big.txt").write_text(line * 120_000)  # 12 MB, cut into byte ranges
+    small = tmp_path / "small"
+    small.mkdir()
+    for i in range(40):
+        (small / f"{i:02d}.txt").write_text(line * (50 * (1 + i % 7)))  # 5-35 KB files, packed together
+    for spec, shard_size in [(tmp_path / "big.txt", 1 << 30), (tmp_path / "big.txt", 400_000), (small, 1 << 30)]:
+        corpus = Corpus([str(spec)])
+        tasks = corpus.tasks(shard_size, workers)
+        shards = [s for task in tasks for s in task]
+        assert "".join(b for s in shards for b in s.blocks()) == "".join(corpus.blocks())
+        sizes = [sum(s.size() for s in task) for task in tasks]
+        if spec == small:  # 0.8 MB: below the 1 MB floor a task has, so one task
+            assert len(tasks) == 1
+            continue
+        assert len(tasks) % workers == 0 and len(tasks) >= 4 * workers  # 12 MB: room for four 1 MB tasks each
+        assert max(sizes) <= shard_size + len(line)
+        assert max(sizes) - min(sizes) <= 2 * len(line) + 1
+
+
 def test_bad_input_in_a_later_shard_names_file_and_offset(tmp_path, monkeypatch):
     from tokbench import corpus as corpus_module
 
